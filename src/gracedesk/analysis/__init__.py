@@ -1,0 +1,1 @@
+"""Text -> Signals: tokens, rules, vectorizer, calibrated heads, encoder, pipeline."""

@@ -1,0 +1,241 @@
+"""Evidence: the words that drove each fired signal.
+
+A rule hit's span is the best evidence (the exact phrase). Otherwise the features (words and
+word pairs) of the message whose learned weights pushed that head's score up the most are
+pointed at, located in the text by a search for the word.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gracedesk.analysis.rules import Hit
+from gracedesk.analysis.vectorizer import Vectorizer
+from gracedesk.model import Evidence
+
+MAX_WORDS = 3
+MIN_WEIGHT = 0.5  # a feature's weight (before length normalisation) to count as evidence
+# Function words and punctuation are never evidence on their own (they can carry weight in a
+# linear model, but pointing at "the" explains nothing to an agent).
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "so",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "she",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "some",
+        "no",
+        "not",
+        "just",
+        "very",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "up",
+        "down",
+        "out",
+        "over",
+        "again",
+        "then",
+        "than",
+        "too",
+        "also",
+        "about",
+        "into",
+        "after",
+        "before",
+        "because",
+        "while",
+        "only",
+        "own",
+        "same",
+        "such",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "i'm",
+        "i'll",
+        "i've",
+        "i'd",
+        "you'll",
+        "you're",
+        "it's",
+        "don't",
+        "that's",
+        "since",
+        "every",
+        "get",
+        "got",
+    ]
+)
+
+
+def _usable(word: str) -> bool:
+    return bool(word) and word not in STOPWORDS and (word[0].isalnum() or not word.isascii())
+
+
+def usable_features(vec: Vectorizer) -> NDArray[np.bool_]:
+    """Which features may be shown as evidence (no stopwords, no punctuation, no rule names)."""
+    uni = np.array([_usable(w) and not w.startswith("<") for w in vec.words_], bool)
+    n = len(vec.words_)
+    left, right = vec.bigram_keys_ // n, vec.bigram_keys_ % n
+    bi = (uni[left] | uni[right]) & ~np.array([vec.words_[i].startswith("<") for i in right], bool)
+    return np.concatenate([uni, bi])
+
+
+def from_hits(signal: str, text: str, hits: list[Hit], family: str) -> list[Evidence]:
+    out = []
+    seen: set[tuple[int, int]] = set()
+    for h in hits:
+        if h.family == family and (h.start, h.end) not in seen:
+            seen.add((h.start, h.end))
+            out.append(Evidence(signal, h.start, h.end, text[h.start : h.end]))
+    return out
+
+
+def _word_at(low: str, word: str, k: int) -> bool:
+    """``word`` occurs at ``k`` as a whole token (not inside a longer word)."""
+    end = k + len(word)
+    before = k == 0 or not (low[k - 1].isalnum() and word[0].isalnum())
+    after = end >= len(low) or not (low[end].isalnum() and word[-1].isalnum())
+    return before and after and low.startswith(word, k)
+
+
+def _locate(low: str, name: str) -> tuple[int, int] | None:
+    """First occurrence of a feature (``word`` or ``word word``) as whole tokens in ``low``."""
+    first, _, second = name.partition(" ")
+    k = low.find(first)
+    while k >= 0:
+        if _word_at(low, first, k):
+            end = k + len(first)
+            if not second:
+                return k, end
+            j = end
+            while j < len(low) and low[j].isspace():
+                j += 1
+            if _word_at(low, second, j):
+                return k, j + len(second)
+        k = low.find(first, k + 1)
+    return None
+
+
+def candidates(
+    fired: NDArray[np.bool_],
+    ids: NDArray[np.int64],
+    ptr: NDArray[np.int64],
+    coef: NDArray[np.float32],
+    usable: NDArray[np.bool_],
+    per_pair: int = 2 * MAX_WORDS,
+) -> dict[tuple[int, int], list[int]]:
+    """For every fired ``(doc, head)``: its features with the largest positive weights, best first.
+
+    Computed for the whole batch at once (sorting one flat array), so evidence costs little
+    even when most messages fire a label.
+    """
+    d, j = np.nonzero(fired)
+    if len(d) == 0:
+        return {}
+    lens = ptr[d + 1] - ptr[d]
+    total = int(lens.sum())
+    if total == 0:
+        return {}
+    seg = np.repeat(np.arange(len(d)), lens)
+    starts = np.cumsum(lens) - lens
+    pos = np.arange(total) - np.repeat(starts, lens) + np.repeat(ptr[d], lens)
+    feats = ids[pos]
+    w = coef[feats, np.repeat(j, lens)]
+    w = np.where(usable[feats] & (w >= MIN_WEIGHT), w, -np.inf)
+    order = np.lexsort((-w, seg))
+    rank = np.arange(total) - np.repeat(starts, lens)
+    keep = (rank < per_pair) & np.isfinite(w[order])
+    out: dict[tuple[int, int], list[int]] = {}
+    for k, f in zip(seg[order][keep].tolist(), feats[order][keep].tolist(), strict=True):
+        key = (int(d[k]), int(j[k]))
+        lst = out.setdefault(key, [])
+        if f not in lst:
+            lst.append(f)
+    return out
+
+
+def from_weights(
+    signal: str, text: str, low: str, feats: list[int], vec: Vectorizer
+) -> list[Evidence]:
+    """Up to ``MAX_WORDS`` non-overlapping features of ``feats`` (best first), located in the text."""
+    out: list[Evidence] = []
+    for f in feats:
+        if len(out) >= MAX_WORDS:
+            break
+        span = _locate(low, vec.feature_name(f))
+        if span is None or any(span[0] < o.end and o.start < span[1] for o in out):
+            continue
+        out.append(Evidence(signal, span[0], span[1], text[span[0] : span[1]]))
+    out.sort(key=lambda ev: ev.start)
+    return out

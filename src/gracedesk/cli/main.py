@@ -1,0 +1,200 @@
+"""``gracedesk`` command line: analyze, eval, bench."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from gracedesk import __version__
+from gracedesk.errors import GracedeskError
+
+BATCH = 512
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gracedesk")
+def cli() -> None:
+    """gracedesk: handle difficult customers with grace."""
+
+
+def _lines(fh: IO[bytes], max_bytes: int) -> Iterator[bytes]:
+    """Lines of a binary stream, each capped at ``max_bytes`` + 1 so memory stays bounded."""
+    while True:
+        raw = fh.readline(max_bytes + 1)
+        if not raw:
+            return
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            rest = fh.readline()  # drain the rest of an over-long line without keeping it
+            while rest and not rest.endswith(b"\n"):
+                rest = fh.readline(1 << 20)
+        yield raw
+
+
+@cli.command()
+@click.argument(
+    "source", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False)
+)
+@click.option("--tier", type=click.Choice(["fast", "accurate"]), default="fast", show_default=True)
+@click.option(
+    "--context",
+    "context_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON file with context for every message (earlier messages, customer history).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Where to write JSON lines (default: standard output).",
+)
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=BATCH, show_default=True)
+def analyze(source: str, tier: str, context_file: str | None, output: str, batch_size: int) -> None:
+    """Analyse messages: JSONL {"id","text"} (or plain text lines) in, one JSON line out each."""
+    from gracedesk.analysis.pipeline import get_analyzer
+    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record, read_items
+
+    context: Any = None
+    if context_file:
+        try:
+            context = json.loads(Path(context_file).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise click.UsageError(f"--context {context_file}: not valid JSON ({exc})") from exc
+        if not isinstance(context, dict):
+            raise click.UsageError(f"--context {context_file}: expected a JSON object")
+    try:
+        analyzer = get_analyzer(tier)
+    except GracedeskError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(unit=" msg", file=sys.stderr)
+    ok = bad = 0
+
+    def flush(items: list[Item]) -> None:
+        nonlocal ok, bad
+        plain = [it for it in items if it.error is None and it.context is None and context is None]
+        batch = analyzer.analyze_many([str(it.text) for it in plain], ids=[it.id for it in plain])
+        done = {id(it): sig for it, sig in zip(plain, batch, strict=True)}
+        for it in items:
+            rec: dict[str, Any] = {}
+            if it.error is None:
+                try:
+                    sig = done.get(id(it)) or analyzer.analyze(
+                        str(it.text),
+                        context=it.context if it.context is not None else context,
+                        id=it.id,
+                    )
+                    rec = sig.to_dict()
+                    ok += 1
+                except GracedeskError as exc:
+                    it.error = exc
+            if it.error is not None:
+                rec = error_record(it)
+                bad += 1
+            fout.write(dumps(rec) + "\n")
+        fout.flush()
+        if progress is not None:
+            progress.update(len(items))
+
+    try:
+        pending: list[Item] = []
+        for item in read_items(_lines(fin, MAX_LINE_BYTES)):
+            pending.append(item)
+            if len(pending) >= batch_size:
+                flush(pending)
+                pending = []
+        if pending:
+            flush(pending)
+    finally:
+        if progress is not None:
+            progress.close()
+        if fin is not sys.stdin.buffer:
+            fin.close()
+        if fout is not sys.stdout:
+            fout.close()
+    if ok == 0:
+        click.echo(
+            f"gracedesk analyze: no usable message in the input ({bad} bad line(s))", err=True
+        )
+        sys.exit(1)
+    if bad:
+        click.echo(f"gracedesk analyze: {ok} analysed, {bad} line(s) with errors", err=True)
+
+
+@cli.command("eval")
+@click.option(
+    "--tier", type=click.Choice(["fast", "accurate", "both"]), default="both", show_default=True
+)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of the public datasets (default: $GRACEDESK_DATA_DIR or ../shared/data).",
+)
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False), default="eval.json", show_default=True
+)
+@click.option(
+    "--baselines/--no-baselines",
+    default=True,
+    show_default=True,
+    help="Also score VADER, TextBlob and alt-profanity-check where installed.",
+)
+def eval_cmd(tier: str, data: str | None, json_out: str, baselines: bool) -> None:
+    """Print quality on our fixed dev splits (macro-F1 per task, calibration) and write JSON."""
+    from gracedesk.eval.runner import render, run
+
+    tiers = ["fast", "accurate"] if tier == "both" else [tier]
+    try:
+        report = run(tiers, data=data, baselines=baselines)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(render(report))
+    Path(json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"\nwritten: {json_out}")
+
+
+@cli.command()
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(100, 1_000_000),
+    default=20_000,
+    show_default=True,
+    help="Messages for the throughput runs.",
+)
+@click.option(
+    "--tier", type=click.Choice(["fast", "accurate", "both"]), default="both", show_default=True
+)
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False), default="bench.json", show_default=True
+)
+def bench(n: int, tier: str, json_out: str) -> None:
+    """Throughput and latency of both tiers next to VADER, measured in the same run."""
+    from gracedesk.eval.bench import render, run
+
+    tiers = ["fast", "accurate"] if tier == "both" else [tier]
+    report = run(tiers, n=n)
+    click.echo(render(report))
+    Path(json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"\nwritten: {json_out}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

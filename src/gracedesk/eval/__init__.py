@@ -1,0 +1,1 @@
+"""Datasets, metrics, evaluation and benchmark runners."""

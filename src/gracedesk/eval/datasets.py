@@ -1,0 +1,287 @@
+"""Training and development data from ``../shared/data`` with fixed, seeded splits.
+
+Every loader returns :class:`Example` rows whose ``labels`` map head names to 0/1 (a head a
+source does not label is simply absent). Splits are fixed: the source's own dev split where it
+has one, else a seeded hash of the text (15 % dev), so train and dev never share a text.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gracedesk.model import EMOTIONS_FINE
+
+DEV_FRACTION = 0.15
+
+# Coarse emotions of the contract from GoEmotions' fine labels.
+COARSE_FROM_FINE: dict[str, tuple[str, ...]] = {
+    "anger": ("anger", "disgust"),
+    "frustration": ("annoyance",),
+    "disappointment": ("disappointment",),
+    "confusion": ("confusion",),
+    "anxiety": ("nervousness", "fear"),
+    "sadness": ("sadness", "grief", "remorse"),
+    "gratitude": ("gratitude",),
+    "joy": ("joy", "excitement", "amusement", "relief"),
+}
+_POSITIVE = {"amusement", "excitement", "joy", "love", "desire", "optimism", "caring", "pride",
+             "admiration", "gratitude", "relief", "approval"}  # fmt: skip
+_NEGATIVE = {"fear", "nervousness", "remorse", "embarrassment", "disappointment", "sadness",
+             "grief", "disgust", "anger", "annoyance", "disapproval"}  # fmt: skip
+
+
+@dataclass(slots=True)
+class Example:
+    text: str
+    labels: dict[str, int]
+    source: str
+    weight: float = 1.0
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``explicit``, else ``$GRACEDESK_DATA_DIR``, else ``../shared/data`` seen from the CWD."""
+    if explicit is not None and not Path(explicit).is_dir():
+        raise FileNotFoundError(f"training data not found: {explicit} is not a folder")
+    for cand in (explicit, os.environ.get("GRACEDESK_DATA_DIR"), "../shared/data"):
+        if cand and Path(cand).is_dir():
+            return Path(cand)
+    raise FileNotFoundError(
+        "training data not found: pass --data DIR or set GRACEDESK_DATA_DIR (../shared/data)"
+    )
+
+
+def is_dev(text: str, salt: str) -> bool:
+    """Seeded, stable 15 % split on the text itself."""
+    h = hashlib.blake2b(f"{salt}\x00{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64 < DEV_FRACTION
+
+
+def _sentiment(fine: set[str]) -> dict[str, int]:
+    pos, neg = bool(fine & _POSITIVE), bool(fine & _NEGATIVE)
+    if pos == neg:
+        # neutral, or mixed: only "neutral" rows are used as neutral
+        if "neutral" in fine:
+            return {"sentiment.negative": 0, "sentiment.neutral": 1, "sentiment.positive": 0}
+        return {}
+    return {"sentiment.negative": int(neg), "sentiment.neutral": 0, "sentiment.positive": int(pos)}
+
+
+def goemotions(root: Path, split: str) -> Iterator[Example]:
+    path = root / "goemotions" / ("train.tsv" if split == "train" else "dev.tsv")
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            text, ids, _ = line.rstrip("\n").split("\t")
+            fine = {EMOTIONS_FINE[int(i)] for i in ids.split(",")}
+            labels = {f"fine.{e}": int(e in fine) for e in EMOTIONS_FINE}
+            for coarse, members in COARSE_FROM_FINE.items():
+                labels[f"emotion.{coarse}"] = int(bool(fine.intersection(members)))
+            labels.update(_sentiment(fine))
+            yield Example(text, labels, "goemotions")
+
+
+def olid(root: Path, split: str) -> Iterator[Example]:
+    path = root / "olid" / "olid-training-v1.0.tsv"
+    with path.open(encoding="utf-8") as fh:
+        rows = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for r in rows:
+            text = r["tweet"]
+            if is_dev(text, "olid") != (split == "dev"):
+                continue
+            off = r["subtask_a"] == "OFF"
+            tin = r["subtask_b"] == "TIN"
+            labels = {
+                "abuse.offensive": int(off),
+                "abuse.insult": int(tin),
+                "abuse.identity_attack": int(tin and r["subtask_c"] == "GRP"),
+            }
+            yield Example(text, labels, "olid")
+
+
+def davidson(root: Path, split: str) -> Iterator[Example]:
+    path = root / "davidson_hate_offensive" / "labeled_data.csv"
+    with path.open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            text = r["tweet"]
+            if is_dev(text, "davidson") != (split == "dev"):
+                continue
+            cls = int(r["class"])  # 0 hate, 1 offensive, 2 neither
+            labels = {"abuse.offensive": int(cls != 2), "abuse.identity_attack": int(cls == 0)}
+            yield Example(text, labels, "davidson")
+
+
+_CA_TYPES = ("ableist", "homophobic", "racist", "sexist", "transphobic")
+
+
+def convabuse(root: Path, split: str) -> Iterator[Example]:
+    name = "ConvAbuseEMNLPtrain.csv" if split == "train" else "ConvAbuseEMNLPvalid.csv"
+    with (root / "convabuse" / name).open(encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        for row in reader:
+            r = dict(zip(header, row, strict=False))
+            votes_abuse = votes_ok = 0
+            kinds: dict[str, int] = {}
+            targeted = 0
+            for a in range(1, 9):
+                p = f"Annotator{a}_"
+                if not any(r.get(p + f"is_abuse.{v}") for v in ("1", "0", "-1", "-2", "-3")):
+                    continue
+                neg = any(r.get(p + f"is_abuse.{v}") == "1" for v in ("-1", "-2", "-3"))
+                votes_abuse += neg
+                votes_ok += not neg
+                for k in (*_CA_TYPES, "sex_harassment", "intellectual"):
+                    kinds[k] = kinds.get(k, 0) + (r.get(p + k) == "1")
+                targeted += (
+                    r.get(p + "target.system") == "1" or r.get(p + "target.individual") == "1"
+                )
+            if votes_abuse + votes_ok == 0:
+                continue
+            abusive = votes_abuse > votes_ok
+            half = (votes_abuse + votes_ok) / 2
+            labels = {
+                "abuse.offensive": int(abusive),
+                "abuse.insult": int(abusive and (targeted > half or kinds["intellectual"] > 0)),
+                "abuse.identity_attack": int(abusive and any(kinds[k] > 0 for k in _CA_TYPES)),
+                "abuse.harassment": int(abusive and kinds["sex_harassment"] > 0),
+            }
+            yield Example(r["user"], labels, "convabuse")
+
+
+def vader(root: Path, split: str) -> Iterator[Example]:
+    for name in ("amazonReviewSnippets", "movieReviewSnippets", "nytEditorialSnippets"):
+        path = root / "vader_ground_truth" / f"{name}_GroundTruth.txt"
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 3:
+                    continue
+                score, text = float(parts[1]), parts[2]
+                if is_dev(text, "vader") != (split == "dev"):
+                    continue
+                if abs(score) < 0.5:
+                    sent = "neutral"
+                elif abs(score) < 1.0:
+                    continue  # weak polarity: ambiguous, left out
+                else:
+                    sent = "positive" if score > 0 else "negative"
+                labels = {
+                    f"sentiment.{s}": int(s == sent) for s in ("negative", "neutral", "positive")
+                }
+                yield Example(text, labels, "vader")
+
+
+_BANK_REFUND = {"request_refund"}
+
+
+def banking77(root: Path, split: str) -> Iterator[Example]:
+    """Polite banking queries: in-domain negatives for abuse and threats."""
+    with (root / "banking77" / "train.csv").open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            text = r["text"]
+            if is_dev(text, "banking77") != (split == "dev"):
+                continue
+            labels = {
+                "abuse.offensive": 0,
+                "abuse.insult": 0,
+                "abuse.identity_attack": 0,
+                "abuse.harassment": 0,
+                "abuse.threat": 0,
+                "abuse.profanity": 0,
+                "public_threat": 0,
+                "legal_threat": 0,
+                "requests.refund": int(r["category"] in _BANK_REFUND),
+                "requests.manager": 0,
+            }
+            yield Example(text, labels, "banking77", meta={"intent": r["category"]})
+
+
+_BITEXT = {
+    "get_refund": "requests.refund",
+    "cancel_order": "requests.cancel",
+    "contact_human_agent": "requests.manager",
+}
+
+
+def bitext(root: Path, split: str) -> Iterator[Example]:
+    """Synthetic support requests (train only: never evaluated on, it is synthetic).
+
+    Used for the request heads only: its intents say what is asked for, not whether the
+    customer complains (a refund request there is often a complaint too).
+    """
+    if split != "train":
+        return
+    path = (
+        root
+        / "bitext_customer_support_SYNTHETIC"
+        / "Bitext_Sample_Customer_Support_Training_Dataset.csv"
+    )
+    with path.open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            intent = r["intent"]
+            labels = {head: int(_BITEXT.get(intent) == head) for head in _BITEXT.values()}
+            yield Example(r["instruction"], labels, "bitext", weight=0.5)
+
+
+HAND_PATH = Path(__file__).resolve().parents[3] / "train" / "data" / "support_messages.jsonl"
+_HAND_FLAGS = ("complaint", "public_threat", "legal_threat")
+_HAND_ABUSE = ("threat", "insult", "profanity", "harassment")
+
+
+def support_messages(root: Path, split: str, path: Path | None = None) -> Iterator[Example]:
+    """The project's hand-labelled support messages (train/data/support_messages.jsonl)."""
+    path = path or HAND_PATH
+    if not path.exists():
+        return
+    from gracedesk.model import CAUSES, REQUESTS
+
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["split"] != split:
+                continue
+            lab = row["labels"]
+            labels = {k: int(lab[k]) for k in _HAND_FLAGS}
+            labels.update({f"abuse.{k}": int(lab[k]) for k in _HAND_ABUSE})
+            labels["abuse.offensive"] = int(any(lab[k] for k in _HAND_ABUSE))
+            labels.update({f"causes.{c}": int(c in lab["causes"]) for c in CAUSES})
+            labels.update({f"requests.{r}": int(r in lab["requests"]) for r in REQUESTS})
+            labels["emotion.frustration"] = int(lab["frustration"])
+            s = lab["sentiment"]
+            labels.update(
+                {f"sentiment.{k}": int(k == s) for k in ("negative", "neutral", "positive")}
+            )
+            yield Example(row["text"], labels, "support", weight=5.0, meta={"id": row["id"]})
+
+
+SOURCES = {
+    "goemotions": goemotions,
+    "olid": olid,
+    "davidson": davidson,
+    "convabuse": convabuse,
+    "vader": vader,
+    "banking77": banking77,
+    "bitext": bitext,
+    "support": support_messages,
+}
+
+
+def load(root: Path, split: str, sources: tuple[str, ...] = tuple(SOURCES)) -> list[Example]:
+    out: list[Example] = []
+    for name in sources:
+        out.extend(SOURCES[name](root, split))
+    return out
+
+
+def tweeteval(root: Path, task: str) -> list[tuple[str, int]]:
+    """TweetEval validation rows ``(text, label id)``: out-of-domain evaluation only."""
+    base = root / "tweeteval" / task
+    texts = (base / "val_text.txt").read_text(encoding="utf-8").split("\n")
+    labels = (base / "val_labels.txt").read_text(encoding="utf-8").split()
+    return [(t, int(y)) for t, y in zip(texts, labels, strict=False)]
