@@ -7,6 +7,9 @@ pointed at, located in the text by a search for the word.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -19,122 +22,12 @@ MIN_WEIGHT = 0.5  # a feature's weight (before length normalisation) to count as
 # Function words and punctuation are never evidence on their own (they can carry weight in a
 # linear model, but pointing at "the" explains nothing to an agent).
 STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "so",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "from",
-        "with",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "have",
-        "has",
-        "had",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "he",
-        "she",
-        "it",
-        "its",
-        "they",
-        "them",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "when",
-        "where",
-        "why",
-        "how",
-        "all",
-        "any",
-        "some",
-        "no",
-        "not",
-        "just",
-        "very",
-        "can",
-        "could",
-        "will",
-        "would",
-        "should",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "up",
-        "down",
-        "out",
-        "over",
-        "again",
-        "then",
-        "than",
-        "too",
-        "also",
-        "about",
-        "into",
-        "after",
-        "before",
-        "because",
-        "while",
-        "only",
-        "own",
-        "same",
-        "such",
-        "both",
-        "each",
-        "few",
-        "more",
-        "most",
-        "other",
-        "i'm",
-        "i'll",
-        "i've",
-        "i'd",
-        "you'll",
-        "you're",
-        "it's",
-        "don't",
-        "that's",
-        "since",
-        "every",
-        "get",
-        "got",
-    ]
+    "a an the and or but if so of to in on at by for from with as is are was were be been being "
+    "am do does did have has had i me my we our you your he she it its they them their this that "
+    "these those there here what which who whom when where why how all any some no not just very "
+    "can could will would should shall may might must up down out over again then than too also "
+    "about into after before because while only own same such both each few more most other "
+    "i'm i'll i've i'd you'll you're it's don't that's since every get got".split()
 )
 
 
@@ -161,30 +54,20 @@ def from_hits(signal: str, text: str, hits: list[Hit], family: str) -> list[Evid
     return out
 
 
-def _word_at(low: str, word: str, k: int) -> bool:
-    """``word`` occurs at ``k`` as a whole token (not inside a longer word)."""
-    end = k + len(word)
-    before = k == 0 or not (low[k - 1].isalnum() and word[0].isalnum())
-    after = end >= len(low) or not (low[end].isalnum() and word[-1].isalnum())
-    return before and after and low.startswith(word, k)
+@lru_cache(maxsize=65536)
+def _feature_pattern(name: str) -> re.Pattern[str]:
+    """A feature (``word`` or ``word word``) as whole tokens; compiled once per feature."""
+    words = [re.escape(w) for w in name.split(" ")]
+    first, last = name[0], name[-1]
+    pre = r"(?<![^\W_])" if first.isalnum() else ""
+    post = r"(?![^\W_])" if last.isalnum() else ""
+    return re.compile(pre + r"\s*".join(words) + post)
 
 
 def _locate(low: str, name: str) -> tuple[int, int] | None:
-    """First occurrence of a feature (``word`` or ``word word``) as whole tokens in ``low``."""
-    first, _, second = name.partition(" ")
-    k = low.find(first)
-    while k >= 0:
-        if _word_at(low, first, k):
-            end = k + len(first)
-            if not second:
-                return k, end
-            j = end
-            while j < len(low) and low[j].isspace():
-                j += 1
-            if _word_at(low, second, j):
-                return k, j + len(second)
-        k = low.find(first, k + 1)
-    return None
+    """First occurrence of a feature as whole tokens in ``low`` (the lower-cased text)."""
+    m = _feature_pattern(name).search(low)
+    return (m.start(), m.end()) if m else None
 
 
 def candidates(
@@ -226,16 +109,32 @@ def candidates(
 
 
 def from_weights(
-    signal: str, text: str, low: str, feats: list[int], vec: Vectorizer
+    signal: str,
+    text: str,
+    low: str,
+    feats: list[int],
+    vec: Vectorizer,
+    found: dict[int, tuple[int, int] | None],
 ) -> list[Evidence]:
-    """Up to ``MAX_WORDS`` non-overlapping features of ``feats`` (best first), located in the text."""
+    """Up to ``MAX_WORDS`` non-overlapping features of ``feats`` (best first), located in the text.
+
+    ``found`` caches feature -> span for this text (several signals often share words).
+    """
     out: list[Evidence] = []
     for f in feats:
-        if len(out) >= MAX_WORDS:
-            break
-        span = _locate(low, vec.feature_name(f))
-        if span is None or any(span[0] < o.end and o.start < span[1] for o in out):
+        if f in found:
+            span = found[f]
+        else:
+            span = found[f] = _locate(low, vec.feature_name(f))
+        if span is None:
             continue
-        out.append(Evidence(signal, span[0], span[1], text[span[0] : span[1]]))
+        s, e = span
+        for o in out:
+            if s < o.end and o.start < e:
+                break
+        else:
+            out.append(Evidence(signal, s, e, text[s:e]))
+            if len(out) == MAX_WORDS:
+                break
     out.sort(key=lambda ev: ev.start)
     return out

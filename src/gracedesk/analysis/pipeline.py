@@ -226,6 +226,7 @@ class Analyzer:
         out: list[Evidence] = []
         text, hits = feat.texts[i], feat.hits[i]
         low: str | None = None
+        located: dict[int, tuple[int, int] | None] = {}
         for j in cols:
             signal, family = self._signal[j], self._family[j]
             found = ev.from_hits(signal, text, hits, family) if family and hits else []
@@ -234,7 +235,7 @@ class Analyzer:
                     low = text.lower()
                     if len(low) != len(text):
                         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-                found = ev.from_weights(signal, text, low, cands[(i, j)], self.vec)
+                found = ev.from_weights(signal, text, low, cands[(i, j)], self.vec, located)
             out.extend(found)
         return tuple(out)
 

@@ -192,6 +192,19 @@ def bench(n: int, tier: str, json_out: str) -> None:
     click.echo(f"\nwritten: {json_out}")
 
 
+def _register() -> None:
+    """Commands that live in their own modules (policy, guidance)."""
+    from gracedesk.cli.advise_cmd import advise
+    from gracedesk.cli.coach_cmd import coach
+    from gracedesk.cli.policy_cmd import decide, policy
+
+    for cmd in (decide, policy, coach, advise):
+        cli.add_command(cmd)
+
+
+_register()
+
+
 def main() -> None:
     cli()
 
