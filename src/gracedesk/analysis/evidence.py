@@ -45,12 +45,13 @@ def usable_features(vec: Vectorizer) -> NDArray[np.bool_]:
 
 
 def from_hits(signal: str, text: str, hits: list[Hit], family: str) -> list[Evidence]:
-    out = []
-    seen: set[tuple[int, int]] = set()
-    for h in hits:
-        if h.family == family and (h.start, h.end) not in seen:
-            seen.add((h.start, h.end))
+    """The family's rule spans, longest first where two overlap, in text order."""
+    mine = sorted((h for h in hits if h.family == family), key=lambda h: (h.start - h.end, h.start))
+    out: list[Evidence] = []
+    for h in mine:
+        if all(h.end <= o.start or o.end <= h.start for o in out):
             out.append(Evidence(signal, h.start, h.end, text[h.start : h.end]))
+    out.sort(key=lambda ev: ev.start)
     return out
 
 
