@@ -46,3 +46,14 @@ def test_risk_rises_with_escalation(fast) -> None:
         "Third time asking. You idiots lost my parcel, I'm calling my lawyer and posting this everywhere.",
     ])  # fmt: skip
     assert angry.risk > 0.8 > 0.3 > calm.risk
+
+
+def test_batch_risk_is_the_documented_formula(fast) -> None:
+    """The vectorised risk equals gracedesk.analysis.risk.risk on the same probabilities."""
+    from gracedesk.analysis.pipeline import HEADS
+    from gracedesk.analysis.risk import risk
+
+    texts = ["You idiots, I'm calling my lawyer", "thanks, all good", "cancel my account now"]
+    P, _ = fast.probabilities(texts)
+    for s, row in zip(fast.analyze_many(texts), P, strict=True):
+        assert s.risk == round(risk(dict(zip(HEADS, row.tolist(), strict=True))), 4)

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from gracedesk.analysis import evidence as ev
 from gracedesk.analysis.features import Featurized, featurize
 from gracedesk.analysis.heads import LinearHeads, sigmoid
-from gracedesk.analysis.risk import WEIGHTS
+from gracedesk.analysis.risk import WEIGHTS, risk_matrix
 from gracedesk.analysis.rules import RuleSet
 from gracedesk.analysis.vectorizer import Vectorizer
 from gracedesk.errors import EmptyText, InvalidInput, ModelError, UnknownTier
@@ -238,12 +238,6 @@ class Analyzer:
                 found = ev.from_weights(signal, text, low, cands[(i, j)], self.vec, located)
             out.extend(found)
         return tuple(out)
-
-
-def risk_matrix(P: NDArray[np.float32], weights: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The noisy-OR of :mod:`gracedesk.analysis.risk` for a whole batch (``weights`` per head)."""
-    out: NDArray[np.float32] = 1.0 - np.prod(1.0 - P * weights, axis=1)
-    return out
 
 
 _CACHE: dict[str, Analyzer] = {}

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+from numpy.typing import NDArray
+
 WEIGHTS: dict[str, float] = {
     "abuse.threat": 0.95,
     "legal_threat": 0.85,
@@ -44,3 +47,9 @@ def risk(p: Mapping[str, float], context: Mapping[str, float] | None = None) -> 
     for name, v in (context or {}).items():
         keep *= 1.0 - CONTEXT_WEIGHTS[name] * v
     return 1.0 - keep
+
+
+def risk_matrix(P: NDArray[np.float32], weights: NDArray[np.float32]) -> NDArray[np.float32]:
+    """:func:`risk` without context for a whole batch: ``weights[j]`` is ``WEIGHTS`` of head j."""
+    out: NDArray[np.float32] = 1.0 - np.prod(1.0 - P * weights, axis=1)
+    return out
