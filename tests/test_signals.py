@@ -17,6 +17,13 @@ CASES = [
     ("Please cancel my subscription effective immediately.", ["wants_to_cancel"], ["abusive"]),
     ("I know where you live and I will come and hurt you.", ["abusive", "threat", "high_risk"], []),
     ("What the fuck is wrong with your app", ["profanity"], []),
+    ("I will kill you, idiot", ["abusive", "threat"], []),  # short and explicit
+    ("I am going to sue your company", ["legal_threat"], ["threat"]),  # legal, not violent
+    ("I'm going to shoot a video unboxing your product for my channel", [], ["threat"]),
+    # a decisive phrase counts as much at the end of a long message as in a short one
+    ("I have been a customer for ten years and every single time I call I get the runaround, the "
+     "billing is wrong again and again, and honestly I am done; my attorney will be in touch this "
+     "week about the overcharges.", ["legal_threat", "complaint"], []),
     ("Could I get a copy of your refund policy please?", [], ["abusive", "public_threat", "legal_threat"]),
 ]  # fmt: skip
 

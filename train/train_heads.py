@@ -61,12 +61,12 @@ def main() -> None:
     train = D.load(root, "train")
     print(f"{len(train)} training rows from {root}")
     texts = [prepare(ex.text) for ex in train]
-    toks, hits = token_lists(texts, rules)
+    toks, flags, hits = token_lists(texts, rules)
     vec = Vectorizer(min_df=3, max_unigrams=50_000, max_bigrams=50_000).fit(
         toks, extra=rules.features
     )
     print(f"vocabulary: {len(vec.words_)} words, {len(vec.bigram_keys_)} bigrams")
-    X = as_csr(vec.transform(toks), vec.n_features)
+    X = as_csr(vec.transform(toks, flags), vec.n_features)
     X.sum_duplicates()
     Y = label_matrix(train, HEADS, hits)
     w = np.array([ex.weight * SOURCE_WEIGHT.get(ex.source, 1.0) for ex in train], np.float32)

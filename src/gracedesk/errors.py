@@ -4,9 +4,13 @@ GracedeskError
  ├── InvalidInput (GD1xx)    the caller's input cannot be used
  │    ├── EmptyText (GD101)
  │    ├── MalformedLine (GD102)
- │    └── InvalidContext (GD103)
- └── ModelError (GD2xx)      a shipped model is missing or cannot be loaded
-      └── UnknownTier (GD201)
+ │    ├── InvalidContext (GD103)
+ │    └── InvalidFacts (GD310)      a decide scenario's facts cannot be used
+ ├── ModelError (GD2xx)      a shipped model is missing or cannot be loaded
+ │    └── UnknownTier (GD201)
+ └── PolicyError (GD3xx)     a policy cannot be loaded or applied
+      ├── PolicyNotFound (GD301)
+      └── PolicyInvalid (GD302)     ``.problems`` lists every "file: rule: key: message"
 
 The core raises these; entry points (CLI, web) map them to exit codes or HTTP problems.
 """
@@ -47,3 +51,65 @@ class ModelError(GracedeskError):
 
 class UnknownTier(ModelError):
     code = "GD201"
+
+
+# -- guidance (GD5xx) ---------------------------------------------------------------------------
+#  GuidanceError (GD5xx)      guidance cannot be given
+#   ├── PhraseFileError (GD501)   a phrase pack does not match its schema (file, phrase id, key)
+#   └── InvalidScenario (GD502)   conversation, customer history, agent or commitments unusable
+
+
+class GuidanceError(GracedeskError):
+    code = "GD500"
+
+
+class PhraseFileError(GuidanceError):
+    code = "GD501"
+
+
+class InvalidScenario(GuidanceError):
+    code = "GD502"
+
+
+# -- policy (GD3xx) -----------------------------------------------------------------------------
+
+
+class InvalidFacts(InvalidInput):
+    code = "GD310"
+
+
+class PolicyError(GracedeskError):
+    code = "GD300"
+
+
+class PolicyNotFound(PolicyError):
+    code = "GD301"
+
+
+class PolicyInvalid(PolicyError):
+    """A policy that failed validation; ``problems`` holds one line per error found."""
+
+    code = "GD302"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        n = len(self.problems)
+        super().__init__(f"{n} problem(s) in the policy:\n  " + "\n  ".join(self.problems))
+
+
+# -- coach (GD4xx) ------------------------------------------------------------------------------
+#  CoachError (GD4xx)           a draft cannot be coached
+#   ├── CoachRulesError (GD401)   coach_rules.toml does not load (group, key, regex error)
+#   └── InvalidCoachContext (GD402, also an InvalidInput)  bad now, time zone or calendar
+
+
+class CoachError(GracedeskError):
+    code = "GD400"
+
+
+class CoachRulesError(CoachError):
+    code = "GD401"
+
+
+class InvalidCoachContext(CoachError, InvalidInput):
+    code = "GD402"

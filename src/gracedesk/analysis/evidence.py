@@ -36,8 +36,9 @@ def _usable(word: str) -> bool:
 
 
 def usable_features(vec: Vectorizer) -> NDArray[np.bool_]:
-    """Which features may be shown as evidence (no stopwords, no punctuation, no rule names)."""
-    uni = np.array([_usable(w) and not w.startswith("<") for w in vec.words_], bool)
+    """Which features may be shown as evidence: no stopwords or punctuation. A rule feature
+    (``<r:FAMILY>``) is usable: its evidence is that family's matched phrases."""
+    uni = np.array([_usable(w) or w.startswith("<r:") for w in vec.words_], bool)
     n = len(vec.words_)
     left, right = vec.bigram_keys_ // n, vec.bigram_keys_ % n
     bi = (uni[left] | uni[right]) & ~np.array([vec.words_[i].startswith("<") for i in right], bool)
@@ -116,26 +117,27 @@ def from_weights(
     feats: list[int],
     vec: Vectorizer,
     found: dict[int, tuple[int, int] | None],
+    hits: list[Hit],
 ) -> list[Evidence]:
     """Up to ``MAX_WORDS`` non-overlapping features of ``feats`` (best first), located in the text.
 
-    ``found`` caches feature -> span for this text (several signals often share words).
+    A rule feature points at the phrases its family matched. ``found`` caches feature -> span
+    for this text (several signals often share words).
     """
     out: list[Evidence] = []
     for f in feats:
-        if f in found:
+        name = vec.feature_name(f)
+        if name.startswith("<r:"):
+            spans = [(e.start, e.end) for e in from_hits(signal, text, hits, name[3:-1])]
+        else:
+            if f not in found:
+                found[f] = _locate(low, name)
             span = found[f]
-        else:
-            span = found[f] = _locate(low, vec.feature_name(f))
-        if span is None:
-            continue
-        s, e = span
-        for o in out:
-            if s < o.end and o.start < e:
-                break
-        else:
-            out.append(Evidence(signal, s, e, text[s:e]))
-            if len(out) == MAX_WORDS:
-                break
+            spans = [span] if span is not None else []
+        for s, e in spans:
+            if all(e <= o.start or o.end <= s for o in out):
+                out.append(Evidence(signal, s, e, text[s:e]))
+        if len(out) >= MAX_WORDS:
+            break
     out.sort(key=lambda ev: ev.start)
     return out

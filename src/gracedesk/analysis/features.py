@@ -24,23 +24,25 @@ def prepare(text: str) -> str:
     return clean(text[:MAX_CHARS])
 
 
-def token_lists(texts: Sequence[str], rules: RuleSet) -> tuple[list[list[str]], list[list[Hit]]]:
-    """Word tokens with the names of the rule families that fired appended (``<r:NAME>``)."""
+def token_lists(
+    texts: Sequence[str], rules: RuleSet
+) -> tuple[list[list[str]], list[list[str]], list[list[Hit]]]:
+    """Word tokens, the rule features that fired (``<r:FAMILY>``) and the hits, per text."""
     all_toks: list[list[str]] = []
+    all_flags: list[list[str]] = []
     all_hits: list[list[Hit]] = []
     scan = rules.scan
     for t in texts:
         low = t.lower()
         toks = tokens(t, low)
         hits = scan(t, set(toks), low)
-        all_hits.append(hits)
-        if hits:
-            toks = [*toks, "", *sorted({f"<r:{h.family}>" for h in hits})]  # "" ends bigrams
         all_toks.append(toks)
-    return all_toks, all_hits
+        all_hits.append(hits)
+        all_flags.append(sorted({f"<r:{h.family}>" for h in hits}) if hits else [])
+    return all_toks, all_flags, all_hits
 
 
 def featurize(texts: Sequence[str], vec: Vectorizer, rules: RuleSet) -> Featurized:
     cleaned = [prepare(t) for t in texts]
-    toks, hits = token_lists(cleaned, rules)
-    return Featurized(vec.transform(toks), cleaned, hits)
+    toks, flags, hits = token_lists(cleaned, rules)
+    return Featurized(vec.transform(toks, flags), cleaned, hits)

@@ -235,7 +235,7 @@ class Analyzer:
                     low = text.lower()
                     if len(low) != len(text):
                         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-                found = ev.from_weights(signal, text, low, cands[(i, j)], self.vec, located)
+                found = ev.from_weights(signal, text, low, cands[(i, j)], self.vec, located, hits)
             out.extend(found)
         return tuple(out)
 

@@ -49,8 +49,7 @@ class Vectorizer:
         uni: Counter[str] = Counter()
         for d in docs:
             uni.update(set(d))
-        # "" separates words from appended rule features: never a feature, so it ends bigrams
-        words = [w for w, c in uni.most_common(self.max_unigrams) if c >= self.min_df and w]
+        words = [w for w, c in uni.most_common(self.max_unigrams) if c >= self.min_df]
         words = sorted(set(words) | set(extra))
         self._set_unigrams(words)
         bi: Counter[tuple[int, int]] = Counter()
@@ -83,8 +82,14 @@ class Vectorizer:
         get = self.vocab_.get
         return [get(t, -1) for t in toks]
 
-    def transform_ids(self, docs_ids: Sequence[list[int]]) -> Batch:
-        """Features for documents given as unigram id lists (-1 = unknown word)."""
+    def transform_ids(
+        self, docs_ids: Sequence[list[int]], flags: Sequence[list[int]] | None = None
+    ) -> Batch:
+        """Features for documents given as unigram id lists (-1 = unknown word).
+
+        ``flags`` are per-document feature ids of indicators (rule hits): value 1, outside the
+        length normalisation, so a decisive phrase weighs the same in a long message.
+        """
         lens = np.fromiter((len(d) for d in docs_ids), dtype=np.int64, count=len(docs_ids))
         flat = np.fromiter((i for d in docs_ids for i in d), dtype=np.int64, count=int(lens.sum()))
         doc = np.repeat(np.arange(len(docs_ids)), lens)
@@ -100,19 +105,35 @@ class Vectorizer:
         bi_ids = pos[hit] + n
         bi_doc = doc[1:][ok][hit]
         known = flat >= 0
-        all_ids = np.concatenate([flat[known], bi_ids])
-        all_doc = np.concatenate([doc[known], bi_doc])
+        norm = (1.0 / np.sqrt(np.maximum(lens, 1))).astype(np.float32)
+        parts_ids = [flat[known], bi_ids]
+        parts_doc = [doc[known], bi_doc]
+        parts_val = [norm[doc[known]], norm[bi_doc]]
+        if flags is not None:
+            flens = np.fromiter((len(f) for f in flags), dtype=np.int64, count=len(flags))
+            parts_ids.append(
+                np.fromiter((i for f in flags for i in f), dtype=np.int64, count=int(flens.sum()))
+            )
+            parts_doc.append(np.repeat(np.arange(len(flags)), flens))
+            parts_val.append(np.ones(int(flens.sum()), np.float32))
+        all_doc = np.concatenate(parts_doc)
         order = np.argsort(all_doc, kind="stable")
-        ids = all_ids[order]
+        ids = np.concatenate(parts_ids)[order]
+        values = np.concatenate(parts_val)[order].astype(np.float32)
         counts = np.bincount(all_doc, minlength=len(docs_ids))
         ptr = np.zeros(len(docs_ids) + 1, dtype=np.int64)
         np.cumsum(counts, out=ptr[1:])
-        norm = 1.0 / np.sqrt(np.maximum(lens, 1)).astype(np.float32)
-        values = np.repeat(norm, counts).astype(np.float32)
         return Batch(ids=ids.astype(np.int64), values=values, ptr=ptr)
 
-    def transform(self, docs: Sequence[Sequence[str]]) -> Batch:
-        return self.transform_ids([self.unigram_ids(d) for d in docs])
+    def transform(
+        self, docs: Sequence[Sequence[str]], flags: Sequence[Sequence[str]] | None = None
+    ) -> Batch:
+        """Features of token lists; ``flags`` name indicator features per document."""
+        flag_ids = None
+        if flags is not None:
+            get = self.vocab_.get
+            flag_ids = [[i for i in (get(f, -1) for f in fl) if i >= 0] for fl in flags]
+        return self.transform_ids([self.unigram_ids(d) for d in docs], flag_ids)
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Path) -> None:

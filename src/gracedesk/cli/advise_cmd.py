@@ -1,11 +1,151 @@
-"""``gracedesk advise``. Owned by the guidance work."""
+"""``gracedesk advise``: JSONL scenarios in, one guidance object out per line, streaming.
+
+A scenario line::
+
+    {"id": "c1", "messages": [{"role": "customer"|"agent", "text": ..., "at"?: ISO}, ...],
+     "customer": {...history...}, "agent": {"name", "authority": {...}},
+     "commitments"?: [{"text", "due"}], "now"?: ISO}
+
+The last customer message is analysed with the earlier messages and the customer as context;
+then ``gracedesk.guidance.advice.advise`` gives the guidance. A line that cannot be used gets
+an error object (``{"id", "line", "error"}``) in its place; the exit status is 1 only when no
+line was usable.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
 import click
+
+from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
+
+
+def _parse_now(text: str, where: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise MalformedLine(f"{where}: {text!r} is not an ISO date/time") from exc
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def _scenario(raw: bytes, line: int) -> dict[str, Any]:
+    from gracedesk.cli.jsonl import MAX_LINE_BYTES
+
+    if len(raw) > MAX_LINE_BYTES:
+        raise MalformedLine(f"line {line} is over {MAX_LINE_BYTES} bytes")
+    s = raw.decode("utf-8", errors="replace").removeprefix("\ufeff").strip()
+    if not s:
+        raise EmptyText(f"line {line}: empty line")
+    try:
+        obj = json.loads(s)
+    except json.JSONDecodeError as exc:
+        raise MalformedLine(f"line {line}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(obj, dict):
+        raise MalformedLine(f"line {line}: expected a JSON object (a scenario)")
+    if not isinstance(obj.get("messages"), list) or not obj["messages"]:
+        raise MalformedLine(f"line {line}: field 'messages' must be a non-empty list")
+    return obj
+
+
+def _advise_one(sc: dict[str, Any], line: int, now: datetime | None, lib: Any) -> dict[str, Any]:
+    import gracedesk
+    from gracedesk.guidance.advice import advise as advise_fn
+    from gracedesk.guidance.conversation import last_customer, turns
+
+    when = _parse_now(sc["now"], f"line {line}: field 'now'") if sc.get("now") else now
+    if when is None:
+        when = datetime.now(UTC)  # the entry point reads the clock; the core never does
+    messages = sc["messages"]
+    last = last_customer(turns(messages, when))
+    customer = sc.get("customer")
+    context = {"messages": messages[: last.index], "customer": customer or {}}
+    sig = gracedesk.analyze(last.text, context=context)
+    g = advise_fn(
+        sig,
+        messages,
+        customer,
+        sc.get("agent"),
+        now=when,
+        commitments=sc.get("commitments"),
+        library=lib,
+    )
+    return {"id": sc.get("id"), **g.to_dict()}
 
 
 @click.command()
-def advise() -> None:
-    """Next de-escalation step and phrases for a conversation (in progress)."""
-    raise click.ClickException("gracedesk advise is not built yet")
+@click.argument(
+    "source", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False)
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO",
+    help="The time to advise at (a scenario's own 'now' wins; default: the current time).",
+)
+@click.option(
+    "--phrases",
+    "phrases_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of *.toml phrase packs to use instead of the shipped library.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Where to write JSON lines (default: standard output).",
+)
+def advise(source: str, now_text: str | None, phrases_dir: str | None, output: str) -> None:
+    """Next de-escalation step, phrases, solutions and a hand-over packet per JSONL scenario."""
+    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record
+    from gracedesk.cli.main import _lines
+    from gracedesk.guidance.phrases import Library
+
+    try:
+        now = _parse_now(now_text, "--now") if now_text else None
+    except GracedeskError as exc:
+        raise click.UsageError(exc.message) from exc
+    try:
+        if phrases_dir:
+            files = sorted(Path(phrases_dir).glob("*.toml"))
+            if not files:
+                raise click.UsageError(f"--phrases {phrases_dir}: no *.toml phrase packs")
+            lib = Library.from_texts({str(f): f.read_text(encoding="utf-8") for f in files})
+        else:
+            lib = Library.default()
+    except GracedeskError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+    ok = bad = 0
+    try:
+        for n, raw in enumerate(_lines(fin, MAX_LINE_BYTES), start=1):
+            id_: Any = None
+            try:
+                sc = _scenario(raw, n)
+                id_ = sc.get("id")
+                rec = _advise_one(sc, n, now, lib)
+                ok += 1
+            except GracedeskError as exc:
+                rec = error_record(Item(n, id_, None, error=exc))
+                bad += 1
+            fout.write(dumps(rec) + "\n")
+            fout.flush()
+    finally:
+        if fin is not sys.stdin.buffer:
+            fin.close()
+        if fout is not sys.stdout:
+            fout.close()
+    if ok == 0:
+        click.echo(
+            f"gracedesk advise: no usable scenario in the input ({bad} bad line(s))", err=True
+        )
+        sys.exit(1)
+    if bad:
+        click.echo(f"gracedesk advise: {ok} advised, {bad} line(s) with errors", err=True)

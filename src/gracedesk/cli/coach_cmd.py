@@ -1,11 +1,120 @@
-"""``gracedesk coach``. Owned by the coach work."""
+"""``gracedesk coach``: critique agent drafts, one JSON line out per JSONL line in.
+
+Input lines are ``{"id", "draft", "customer_message"?, "customer_name"?, "tz"?}`` (a line that
+does not start with ``{`` is a plain draft). Output lines are
+``{"id", "score", "politeness", "has", "findings", "commitments"}``; a line that cannot be used
+gets ``{"id", "line", "error": {...}}`` in its place, as in ``gracedesk analyze``.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
 import click
+
+from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record
+from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
+
+BATCH = 256
+
+
+def parse_draft(raw: bytes, line: int) -> Item:
+    """One input line -> an Item whose ``text`` is the draft and ``context`` the rest."""
+    if len(raw) > MAX_LINE_BYTES:
+        return Item(line, None, None, error=MalformedLine(f"line {line} is over the size limit"))
+    s = raw.decode("utf-8", errors="replace").strip().removeprefix("\ufeff")
+    if not s.startswith("{"):
+        if not s:
+            return Item(line, None, None, error=EmptyText(f"line {line}: draft is empty"))
+        return Item(line, None, s, context={})
+    try:
+        obj = json.loads(s)
+    except json.JSONDecodeError as exc:
+        return Item(line, None, None, error=MalformedLine(f"line {line}: invalid JSON ({exc.msg})"))
+    if not isinstance(obj, dict):
+        return Item(line, None, None, error=MalformedLine(f"line {line}: expected a JSON object"))
+    draft = obj.get("draft")
+    if not isinstance(draft, str):
+        kind = "missing" if draft is None else f"a {type(draft).__name__}, not a string"
+        return Item(
+            line, obj.get("id"), None, error=MalformedLine(f"line {line}: 'draft' is {kind}")
+        )
+    if not draft.strip():
+        return Item(line, obj.get("id"), None, error=EmptyText(f"line {line}: draft is empty"))
+    ctx = {k: obj[k] for k in ("customer_message", "customer_name", "tz") if obj.get(k) is not None}
+    return Item(line, obj.get("id"), draft, context=ctx)
 
 
 @click.command()
-def coach() -> None:
-    """Critique agent drafts (in progress)."""
-    raise click.ClickException("gracedesk coach is not built yet")
+@click.argument(
+    "source", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False)
+)
+@click.option(
+    "--now", "now_iso", default=None, help="Time the drafts are sent (ISO 8601); default: now."
+)
+@click.option(
+    "--tz", default="UTC", show_default=True, help="Customer time zone (IANA) when a line has none."
+)
+def coach(source: str, now_iso: str | None, tz: str) -> None:
+    """Critique agent drafts: JSONL {"id","draft","customer_message"?} in, one JSON line out each."""
+    from gracedesk.analysis.pipeline import get_analyzer
+    from gracedesk.cli.main import _lines
+    from gracedesk.guidance.coach import CoachContext
+    from gracedesk.guidance.coach import coach as run_coach
+    from gracedesk.guidance.commitments import zone
+
+    try:
+        now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 time: {now_iso!r}", param_hint="--now") from exc
+    try:
+        zone(tz)
+    except GracedeskError as exc:
+        raise click.BadParameter(exc.message, param_hint="--tz") from exc
+    analyzer = get_analyzer("fast")
+    ok = bad = 0
+
+    def flush(items: list[Item]) -> None:
+        nonlocal ok, bad
+        asks = [it for it in items if it.error is None and it.context.get("customer_message")]
+        sigs = analyzer.analyze_many([str(it.context["customer_message"]) for it in asks])
+        by_item = {id(it): s for it, s in zip(asks, sigs, strict=True)}
+        for it in items:
+            rec: dict[str, Any] = {}
+            if it.error is None:
+                try:
+                    ctx = CoachContext.from_mapping(
+                        {**it.context, "signals": by_item.get(id(it)), "now": now}
+                        | {"tz": it.context.get("tz") or tz}
+                    )
+                    rec = {"id": it.id, **run_coach(str(it.text), ctx).to_dict()}
+                    ok += 1
+                except GracedeskError as exc:
+                    it.error = exc
+            if it.error is not None:
+                rec = error_record(it)
+                bad += 1
+            sys.stdout.write(dumps(rec) + "\n")
+        sys.stdout.flush()
+
+    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    try:
+        pending: list[Item] = []
+        for n, raw in enumerate(_lines(fin, MAX_LINE_BYTES), start=1):
+            pending.append(parse_draft(raw, n))
+            if len(pending) >= BATCH:
+                flush(pending)
+                pending = []
+        if pending:
+            flush(pending)
+    finally:
+        if fin is not sys.stdin.buffer:
+            fin.close()
+    if ok == 0:
+        click.echo(f"gracedesk coach: no usable draft in the input ({bad} bad line(s))", err=True)
+        sys.exit(1)
+    if bad:
+        click.echo(f"gracedesk coach: {ok} coached, {bad} line(s) with errors", err=True)

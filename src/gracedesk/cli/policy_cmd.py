@@ -1,16 +1,276 @@
-"""``gracedesk decide`` and ``gracedesk policy`` (check, explain). Owned by the policy work."""
+"""``gracedesk decide`` and ``gracedesk policy`` (check, explain): thin wiring over gracedesk.policy.
+
+The current time is read here, once per run (``--now`` overrides it), never in the core.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
+
+from gracedesk.errors import GracedeskError, InvalidFacts, MalformedLine
+
+if TYPE_CHECKING:
+    from gracedesk.analysis.pipeline import Analyzer
+    from gracedesk.policy import PolicySet, Trace
+    from gracedesk.policy.sla import Due
+
+POLICY_HELP = "Policy directory (policy.toml + rules/*.toml); default: the shipped policy."
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    id: Any
+    signals: dict[str, Any]
+    trace: Trace
+    sla: Due
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "signals": self.signals,
+            "decisions": [d.to_dict() for d in self.trace.decisions],
+            "sla": self.sla.to_dict(),
+        }
+
+
+def _load(policy_dir: str | None) -> PolicySet:
+    from gracedesk.policy import load_policy
+
+    try:
+        return load_policy(policy_dir)
+    except GracedeskError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    from gracedesk.policy.scenario import parse_time
+
+    try:
+        return parse_time(value, "--now")
+    except InvalidFacts as exc:
+        raise click.BadParameter(exc.message, param_hint="--now") from exc
+
+
+def _analyzer(tier: str) -> Analyzer:
+    from gracedesk.analysis.pipeline import get_analyzer
+
+    try:
+        return get_analyzer(tier)
+    except GracedeskError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def run_scenario(obj: Any, policy: PolicySet, analyzer: Analyzer | None, now: datetime) -> Outcome:
+    """Analyse the last customer message in context, derive the facts, decide, and time the SLA.
+
+    A scenario that carries ``signals`` is not analysed (``analyzer`` may then be None).
+    """
+    from gracedesk.policy import Conversation, explain, priority_of
+    from gracedesk.policy.scenario import parse_scenario, signals_from
+    from gracedesk.policy.sla import BusinessClock, due
+
+    scn = parse_scenario(obj)
+    if scn.signals is not None:
+        signals = signals_from({**scn.signals, "id": scn.id})
+    elif analyzer is None:
+        raise InvalidFacts("the scenario has no signals and no analyzer was given")
+    else:
+        text = scn.turns[scn.analysed].text
+        signals = analyzer.analyze(text, context=scn.context(), id=scn.id)
+    opened = scn.turns[0].at
+    warnings = sum(
+        1
+        for s in scn.customer.sanctions
+        if s.level == "warn" and s.at is not None and opened is not None and s.at >= opened
+    )
+    conversation = Conversation.from_turns(
+        scn.turns,
+        clock=BusinessClock(policy.calendar),
+        now=now,
+        pause_while_waiting=policy.calendar.pause_while_waiting_on_customer,
+        warnings=warnings,
+    )
+    trace = explain(signals, conversation, scn.customer, scn.agent, scn.request, policy, now=now)
+    priority = priority_of(trace.decisions, policy.default.priority)
+    sla = due(
+        policy.sla,
+        policy.calendar,
+        priority,
+        now=now,
+        opened_at=conversation.opened_at,
+        pauses=conversation.pauses,
+    )
+    return Outcome(scn.id, signals.to_dict(), trace, sla)
+
+
+def _parse_json(raw: bytes, line: int) -> Any:
+    s = raw.decode("utf-8", errors="replace").rstrip("\r\n").removeprefix("\ufeff")
+    if not s.strip():
+        raise MalformedLine(f"line {line} is empty")
+    try:
+        obj = json.loads(s)
+    except json.JSONDecodeError as exc:
+        raise MalformedLine(
+            f"line {line}: invalid JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    if not isinstance(obj, dict):
+        raise MalformedLine(f"line {line}: expected a JSON object")
+    return obj
 
 
 @click.command()
-def decide() -> None:
-    """Decide by policy for JSONL scenarios (in progress)."""
-    raise click.ClickException("gracedesk decide is not built yet")
+@click.argument(
+    "source", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False)
+)
+@click.option(
+    "--policy", "policy_dir", type=click.Path(exists=True, file_okay=False), help=POLICY_HELP
+)
+@click.option("--now", "now_s", help="Decision time, ISO 8601 (default: the current time).")
+@click.option("--tier", type=click.Choice(["fast", "accurate"]), default="fast", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Where to write JSON lines (default: standard output).",
+)
+def decide(source: str, policy_dir: str | None, now_s: str | None, tier: str, output: str) -> None:
+    """Decide by policy for JSONL scenarios: {"id","messages",...} in, one JSON line out each.
+
+    Each output line is {"id", "signals", "decisions", "sla"}; a line that cannot be used gets
+    {"id", "line", "error"} in its place. Exit 1 only when no line was usable.
+    """
+    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record
+    from gracedesk.cli.main import _lines
+
+    policy = _load(policy_dir)
+    now = _now(now_s)
+    analyzer = _analyzer(tier)
+    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+    ok = bad = 0
+    try:
+        for n, raw in enumerate(_lines(fin, MAX_LINE_BYTES), start=1):
+            obj: Any = None
+            try:
+                if len(raw) > MAX_LINE_BYTES:
+                    raise MalformedLine(f"line {n} is over {MAX_LINE_BYTES} bytes")
+                obj = _parse_json(raw, n)
+                rec = run_scenario(obj, policy, analyzer, now).record()
+                ok += 1
+            except GracedeskError as exc:
+                id_ = obj.get("id") if isinstance(obj, dict) else None
+                rec = error_record(Item(n, id_, None, error=exc))
+                bad += 1
+            fout.write(dumps(rec) + "\n")
+            fout.flush()
+    finally:
+        if fin is not sys.stdin.buffer:
+            fin.close()
+        if fout is not sys.stdout:
+            fout.close()
+    if ok == 0:
+        click.echo(
+            f"gracedesk decide: no usable scenario in the input ({bad} bad line(s))", err=True
+        )
+        sys.exit(1)
+    if bad:
+        click.echo(f"gracedesk decide: {ok} decided, {bad} line(s) with errors", err=True)
 
 
 @click.group()
 def policy() -> None:
-    """Validate and explain policy files (in progress)."""
+    """Validate and explain policy files."""
+
+
+@policy.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def check(directory: str) -> None:
+    """Validate a policy directory: exit 0 when it is valid, 1 with every problem listed."""
+    from gracedesk.errors import PolicyInvalid
+    from gracedesk.policy import load_policy
+
+    try:
+        p = load_policy(directory)
+    except PolicyInvalid as exc:
+        click.echo(f"{directory}: {len(exc.problems)} problem(s)", err=True)
+        for line in exc.problems:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    except GracedeskError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"ok: policy {p.version} in {directory}: {len(p.rules)} rule(s)")
+
+
+@policy.command("explain")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--policy", "policy_dir", type=click.Path(exists=True, file_okay=False), help=POLICY_HELP
+)
+@click.option("--now", "now_s", help="Decision time, ISO 8601 (default: the current time).")
+@click.option("--tier", type=click.Choice(["fast", "accurate"]), default="fast", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the trace as JSON.")
+def explain_cmd(
+    scenario: str, policy_dir: str | None, now_s: str | None, tier: str, as_json: bool
+) -> None:
+    """Show every rule, whether it matched and why, and the final decisions for one scenario."""
+    policy_set = _load(policy_dir)
+    now = _now(now_s)
+    text = sys.stdin.read() if scenario == "-" else Path(scenario).read_text(encoding="utf-8")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{scenario}: not valid JSON ({exc})") from exc
+    try:
+        out = run_scenario(obj, policy_set, _analyzer(tier), now)
+    except GracedeskError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        rec = out.record()
+        rec["rules"] = [
+            {
+                "rule_id": r.rule_id,
+                "precedence": r.precedence,
+                "specificity": r.specificity,
+                "matched": r.matched,
+                "because": list(r.because),
+                "effects": list(r.effects),
+            }
+            for r in out.trace.rules
+        ]
+        click.echo(json.dumps(rec, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"policy {policy_set.version} ({policy_set.source}); now {now.isoformat()}")
+    click.echo(f"scenario {out.id!r}\n\nrules (highest precedence first):")
+    for r in out.trace.rules:
+        mark = "MATCH" if r.matched else "  -  "
+        click.echo(
+            f"  [{mark}] {r.rule_id} (precedence {r.precedence}, specificity {r.specificity})"
+        )
+        label = "because" if r.matched else "not met"
+        click.echo(f"          {label}: {'; '.join(r.because)}")
+        for e in r.effects:
+            click.echo(f"          -> {e}")
+    click.echo("\ndecisions:")
+    for d in out.trace.decisions:
+        fields = ", ".join(
+            f"{k}={v}"
+            for k, v in d.to_dict().items()
+            if k not in ("reason", "policy_version", "rule_id", "precedence")
+        )
+        click.echo(f"  {fields}  [{d.rule_id}]\n      {d.reason}")
+    s = out.sla
+    click.echo(
+        f"\nsla: priority {s.priority}; first response due {s.first_response_due.isoformat()}; "
+        f"resolution due {s.resolution_due.isoformat()}"
+    )

@@ -229,14 +229,13 @@ def bitext(root: Path, split: str) -> Iterator[Example]:
             yield Example(r["instruction"], labels, "bitext", weight=0.5)
 
 
-HAND_PATH = Path(__file__).resolve().parents[3] / "train" / "data" / "support_messages.jsonl"
+HAND_DIR = Path(__file__).resolve().parents[3] / "train" / "data"
 _HAND_FLAGS = ("complaint", "public_threat", "legal_threat")
 _HAND_ABUSE = ("threat", "insult", "profanity", "harassment")
 
 
-def support_messages(root: Path, split: str, path: Path | None = None) -> Iterator[Example]:
-    """The project's hand-labelled support messages (train/data/support_messages.jsonl)."""
-    path = path or HAND_PATH
+def _hand_labelled(path: Path, split: str, source: str) -> Iterator[Example]:
+    """Rows of one of the project's hand-labelled JSONL files (schema: train/data/README.md)."""
     if not path.exists():
         return
     from gracedesk.model import CAUSES, REQUESTS
@@ -257,7 +256,17 @@ def support_messages(root: Path, split: str, path: Path | None = None) -> Iterat
             labels.update(
                 {f"sentiment.{k}": int(k == s) for k in ("negative", "neutral", "positive")}
             )
-            yield Example(row["text"], labels, "support", weight=5.0, meta={"id": row["id"]})
+            yield Example(row["text"], labels, source, weight=5.0, meta={"id": row["id"]})
+
+
+def support_messages(root: Path, split: str) -> Iterator[Example]:
+    """The project's hand-written, hand-labelled support messages."""
+    return _hand_labelled(HAND_DIR / "support_messages.jsonl", split, "support")
+
+
+def customer_tweets(root: Path, split: str) -> Iterator[Example]:
+    """Real customer tweets to brands (IBM customer care set), masked and hand-labelled by us."""
+    return _hand_labelled(HAND_DIR / "customer_tweets.jsonl", split, "tweets")
 
 
 SOURCES = {
@@ -269,6 +278,7 @@ SOURCES = {
     "banking77": banking77,
     "bitext": bitext,
     "support": support_messages,
+    "tweets": customer_tweets,
 }
 
 

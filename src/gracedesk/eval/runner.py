@@ -18,7 +18,9 @@ from gracedesk.eval.metrics import ece, f1, macro_f1_binary, macro_f1_multiclass
 from gracedesk.model import CAUSES, EMOTIONS, EMOTIONS_FINE, REQUESTS
 
 SENT = ("negative", "neutral", "positive")
-DEV_SOURCES = ("goemotions", "olid", "davidson", "convabuse", "vader", "banking77", "support")
+DEV_SOURCES = (
+    "goemotions", "olid", "davidson", "convabuse", "vader", "banking77", "support", "tweets",
+)  # fmt: skip
 
 # task name -> (source, heads) ; binary heads scored by F1 of the positive class, macro-averaged
 TASKS: dict[str, tuple[str, list[str]]] = {
@@ -35,6 +37,8 @@ TASKS: dict[str, tuple[str, list[str]]] = {
     "abuse kinds (support: insult, threat, profanity, harassment)": (
         "support", ["abuse.insult", "abuse.threat", "abuse.profanity", "abuse.harassment"]),
     "frustration (support)": ("support", ["emotion.frustration"]),
+    "complaint (customer tweets)": ("tweets", ["complaint"]),
+    "requests (4, customer tweets)": ("tweets", [f"requests.{r}" for r in REQUESTS]),
 }  # fmt: skip
 
 
@@ -52,13 +56,7 @@ def _evaluate(
     col = {n: j for j, n in enumerate(names)}
     out: dict[str, Any] = {"tasks": {}, "heads": {}, "calibration": {}}
     # sentiment: 3-class macro-F1 per source
-    for src in ("goemotions", "vader", "support"):
-        sidx = [
-            i
-            for i, ex in enumerate(examples)
-            if ex.source == src and "sentiment.neutral" in ex.labels
-        ]
-        y = np.array([[examples[i].labels[f"sentiment.{s}"] for s in SENT] for i in sidx]).argmax(1)
+    for src, (sidx, y) in _sentiment_rows(examples).items():
         pred = P[sidx][:, [col[f"sentiment.{s}"] for s in SENT]].argmax(1)
         out["tasks"][f"sentiment 3-class ({src})"] = macro_f1_multiclass(y, pred, 3)
     # offensive: OffensEval-style macro-F1 on OLID
@@ -162,17 +160,26 @@ def _baselines(examples: list[D.Example], root: Any) -> dict[str, Any]:
     return out
 
 
-def _sent_scores(examples: list[D.Example], pred: np.ndarray) -> dict[str, float]:
-    res = {}
-    for src in ("goemotions", "vader", "support"):
+def _sentiment_rows(examples: list[D.Example]) -> dict[str, tuple[list[int], np.ndarray]]:
+    """Per source with sentiment labels: the row indices and the class ids (0 neg, 1 neu, 2 pos)."""
+    out = {}
+    for src in ("goemotions", "vader", "support", "tweets"):
         idx = [
             i
             for i, ex in enumerate(examples)
             if ex.source == src and "sentiment.neutral" in ex.labels
         ]
-        y = np.array([[examples[i].labels[f"sentiment.{s}"] for s in SENT] for i in idx]).argmax(1)
-        res[f"sentiment 3-class ({src})"] = macro_f1_multiclass(y, pred[idx], 3)
-    return res
+        if idx:
+            y = np.array([[examples[i].labels[f"sentiment.{s}"] for s in SENT] for i in idx])
+            out[src] = (idx, y.argmax(1))
+    return out
+
+
+def _sent_scores(examples: list[D.Example], pred: np.ndarray) -> dict[str, float]:
+    return {
+        f"sentiment 3-class ({src})": macro_f1_multiclass(y, pred[idx], 3)
+        for src, (idx, y) in _sentiment_rows(examples).items()
+    }
 
 
 def run(tiers: list[str], data: str | None = None, baselines: bool = True) -> dict[str, Any]:

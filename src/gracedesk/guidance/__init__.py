@@ -1,0 +1,1 @@
+"""De-escalation guidance: playbook stages, phrase library, tailored solutions, hand-over."""

@@ -1,0 +1,428 @@
+"""The draft coach: an agent's draft reply -> :class:`~gracedesk.model.critique.Critique`.
+
+Phrase findings (excuse, blame, jargon, dismissive, negative phrasing, sarcasm, vague promises)
+come from ``coach_rules.toml``: regex groups gated by key words, as in ``analysis/rules.py``, so
+a draft costs a few set look-ups plus the patterns its words trigger. Structural findings
+(all caps, over-apology, no empathy, no next step, no timeline) are computed here from the cue
+groups in the same file. Precision comes first: a finding is only raised on explicit wording.
+The score formula and the data format are in docs/coach.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from gracedesk.analysis.text import clean, tokens
+from gracedesk.errors import CoachRulesError, EmptyText, InvalidCoachContext
+from gracedesk.guidance.commitments import (
+    DEFAULT_CALENDAR,
+    BusinessCalendar,
+    extract_commitments,
+    find_times,
+    zone,
+)
+from gracedesk.model.critique import FINDING_KINDS, Critique, Finding
+from gracedesk.model.signals import Signals
+
+PHRASE_KINDS = ("excuse", "blame", "jargon", "dismissive", "negative_phrasing", "sarcasm")
+CUES = ("empathy", "apology", "solution", "next_step", "promise", "closing", "polite", "answer")
+MESSAGES = {
+    "all_caps": "Capitals read as shouting.",
+    "over_apology": "Apologising again and again sounds scripted and delays the answer.",
+    "no_empathy": "The customer is upset and the reply never acknowledges it.",
+    "no_next_step": "The reply doesn't say what happens next or what the customer can do.",
+    "no_timeline": "This promises an action but not when, so the customer will have to chase.",
+}
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_CAPS_WORD = re.compile(r"[A-Z][A-Z'’]*[A-Z]|\b[A-Z]\b")
+_IMMEDIATE = re.compile(r"\b(?:right away|straight away|immediately|right now|today)\b|\bif\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    pattern: re.Pattern[str]
+    keys: frozenset[str]
+    suggestion: str
+    when: str | None  # "no_timeline": only when the draft names no time
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    message: str
+    suggestion: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    start: int
+    end: int
+    rule: Rule
+
+
+class CoachRules:
+    """The phrase groups of ``coach_rules.toml`` with a key-word index over their patterns."""
+
+    def __init__(self, data: dict[str, Any], source: str = "coach_rules.toml") -> None:
+        self.version = str(data.get("version", "0"))
+        try:
+            score = data["score"]
+            self.weights: dict[str, int] = {k: int(v) for k, v in score["weights"].items()}
+            self.max_count = int(score.get("max_count", 2))
+            caps = data.get("all_caps", {})
+            self.caps_allow = frozenset(caps.get("allow", []))
+            self.caps_emphasis = frozenset(caps.get("emphasis", []))
+            upset = data.get("upset", {})
+            self.emotion_threshold = float(upset.get("emotion_threshold", 0.6))
+            self.upset = tuple(re.compile(p) for p in upset.get("patterns", []))
+            self.upset_cs = tuple(re.compile(p) for p in upset.get("case_sensitive", []))
+            groups = [self._group(g) for g in data["group"]]
+        except (KeyError, TypeError, ValueError, re.error) as exc:
+            raise CoachRulesError(f"{source}: {exc}") from exc
+        unknown = set(self.weights) - set(FINDING_KINDS)
+        missing = {*PHRASE_KINDS, "vague_promise", *CUES} - {g.name for g in groups}
+        if unknown or missing:
+            raise CoachRulesError(f"{source}: unknown weights {unknown or ''} missing {missing}")
+        self.groups = {g.name: g for g in groups}
+        index: dict[str, list[tuple[str, Rule]]] = {}
+        for g in groups:
+            for r in g.rules:
+                for k in r.keys:
+                    index.setdefault(k, []).append((g.name, r))
+        self._index = index
+        self._keys = frozenset(index)
+
+    @staticmethod
+    def _group(g: dict[str, Any]) -> Group:
+        name = g["name"]
+        keys = frozenset(k.lower() for k in g.get("keys", []))
+        rules = []
+        for p in g["patterns"]:
+            try:
+                pat = re.compile(p["re"])
+            except re.error as exc:
+                raise CoachRulesError(f"group {name!r}: {p['re']!r}: {exc}") from exc
+            rkeys = frozenset(p["keys"]) if "keys" in p else keys
+            if not rkeys:
+                raise CoachRulesError(f"group {name!r}: pattern {p['re']!r} has no keys")
+            rules.append(
+                Rule(pat, rkeys, p.get("suggestion", g.get("suggestion", "")), p.get("when"))
+            )
+        return Group(name, g.get("message", ""), g.get("suggestion", ""), tuple(rules))
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> CoachRules:
+        path = resources.files("gracedesk.guidance").joinpath("coach_rules.toml")
+        return cls(tomllib.loads(path.read_text(encoding="utf-8")))
+
+    def scan(self, low: str, toks: set[str]) -> dict[str, list[Hit]]:
+        """Matches of every triggered pattern, per group, without overlaps inside a group."""
+        todo: dict[int, tuple[str, Rule]] = {}
+        for k in self._keys.intersection(toks):
+            for name, rule in self._index[k]:
+                todo[id(rule)] = (name, rule)
+        out: dict[str, list[Hit]] = {}
+        for name, rule in todo.values():
+            for m in rule.pattern.finditer(low):
+                s, e = m.span("span") if "span" in rule.pattern.groupindex else m.span()
+                if e > s:
+                    out.setdefault(name, []).append(Hit(s, e, rule))
+        for name, hits in out.items():
+            hits.sort(key=lambda h: (h.start, -h.end))
+            kept: list[Hit] = []
+            for h in hits:
+                if not kept or h.start >= kept[-1].end:
+                    kept.append(h)
+            out[name] = kept
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CoachContext:
+    """What the coach may know besides the draft. Nothing here is read from the environment."""
+
+    customer_message: str | None = None
+    signals: Signals | None = None
+    customer_name: str | None = None
+    now: datetime | None = None
+    tz: str | None = None
+    calendar: BusinessCalendar = DEFAULT_CALENDAR
+
+    def __post_init__(self) -> None:
+        if self.tz is not None:
+            zone(self.tz)  # raises InvalidCoachContext for an unknown zone
+        if not isinstance(self.calendar, BusinessCalendar):
+            raise InvalidCoachContext("calendar: expected a BusinessCalendar")
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, Any]) -> CoachContext:
+        allowed = {"customer_message", "signals", "customer_name", "now", "tz", "calendar"}
+        extra = set(m) - allowed
+        if extra:
+            raise InvalidCoachContext(f"unknown context keys: {sorted(extra)}")
+        now = m.get("now")
+        if isinstance(now, str):
+            try:
+                now = datetime.fromisoformat(now)
+            except ValueError as exc:
+                raise InvalidCoachContext(f"now: not an ISO 8601 time: {now!r}") from exc
+        for key in ("customer_message", "customer_name", "tz"):
+            if m.get(key) is not None and not isinstance(m[key], str):
+                raise InvalidCoachContext(f"{key}: expected a string")
+        return cls(
+            customer_message=m.get("customer_message"),
+            signals=m.get("signals"),
+            customer_name=m.get("customer_name"),
+            now=now,
+            tz=m.get("tz"),
+            calendar=m.get("calendar") or DEFAULT_CALENDAR,
+        )
+
+
+def _norm(text: str) -> str:
+    low = text.lower().replace("’", "'")
+    if len(low) != len(text):
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text).replace("’", "'")
+    return low
+
+
+def customer_signals(ctx: CoachContext) -> Signals | None:
+    """The customer's Signals: given, or computed by the fast analyzer from their message."""
+    if ctx.signals is not None or not (ctx.customer_message and ctx.customer_message.strip()):
+        return ctx.signals
+    from gracedesk.analysis.pipeline import get_analyzer
+
+    return get_analyzer("fast").analyze(ctx.customer_message)
+
+
+def is_upset(s: Signals | None, message: str | None, rules: CoachRules) -> bool:
+    """Upset: a strong negative emotion in the Signals, or upset wording in the message."""
+    if s is not None:
+        e = s.emotions
+        if max(e.get(k, 0.0) for k in ("anger", "frustration", "disappointment")) >= (
+            rules.emotion_threshold
+        ):
+            return True
+    if message:
+        low = _norm(message)
+        return any(p.search(low) for p in rules.upset) or any(
+            p.search(message) for p in rules.upset_cs
+        )
+    return False
+
+
+def is_pleased(s: Signals) -> bool:
+    return s.sentiment >= 0.4 or s.emotions.get("gratitude", 0.0) >= 0.5
+
+
+def coach(
+    draft: str,
+    context: CoachContext | Mapping[str, Any] | None = None,
+    *,
+    rules: CoachRules | None = None,
+) -> Critique:
+    """Critique one agent draft. Pure: the same draft and context give the same Critique."""
+    if not isinstance(draft, str) or not draft.strip():
+        raise EmptyText("draft is empty or only whitespace")
+    ctx = context if isinstance(context, CoachContext) else CoachContext.from_mapping(context or {})
+    rules = rules or CoachRules.default()
+    low = _norm(clean(draft))  # URLs and tags blanked, offsets kept
+    hits = rules.scan(low, set(tokens(draft, low)))
+    times = find_times(draft, low)
+    raw_low = _norm(draft)
+    has = {
+        "empathy": "empathy" in hits,
+        "apology": "apology" in hits,
+        "solution": "solution" in hits or "http" in raw_low or "www." in raw_low,
+        "next_step": "next_step" in hits or "promise" in hits,
+        "timeline": bool(times),
+    }
+    findings: list[Finding] = []
+
+    def add(kind: str, start: int, end: int, suggestion: str, message: str = "") -> None:
+        msg = message or MESSAGES.get(kind) or rules.groups[kind].message
+        findings.append(Finding(kind, start, end, draft[start:end], msg, suggestion))
+
+    for kind in (*PHRASE_KINDS, "vague_promise"):
+        for h in hits.get(kind, []):
+            if h.rule.when == "no_timeline" and has["timeline"]:
+                continue
+            add(kind, h.start, h.end, h.rule.suggestion or "(leave this out)")
+    for s, e in _caps_runs(draft, rules):
+        add("all_caps", s, e, _sentence_case(draft[s:e]))
+    apologies = hits.get("apology", [])
+    if len(apologies) >= 3:
+        third = apologies[2]
+        add(
+            "over_apology",
+            third.start,
+            third.end,
+            "(remove: one sincere apology is enough; use the space for the fix)",
+            f"{len(apologies)} apologies in one reply sound scripted and delay the answer.",
+        )
+    findings.extend(_missing(draft, low, hits, has, findings, ctx, rules))
+    findings.sort(key=lambda f: (f.start, f.kind))
+    commitments = extract_commitments(
+        draft, now=ctx.now, tz=ctx.tz, calendar=ctx.calendar, low=raw_low
+    )
+    return Critique(
+        score=_score(findings, rules),
+        politeness=_politeness(hits, has, findings),
+        has=has,
+        findings=tuple(findings),
+        commitments=tuple(commitments),
+        version=rules.version,
+    )
+
+
+def _missing(
+    draft: str,
+    low: str,
+    hits: dict[str, list[Hit]],
+    has: dict[str, bool],
+    found: list[Finding],
+    ctx: CoachContext,
+    rules: CoachRules,
+) -> list[Finding]:
+    """Findings about what the draft lacks: empathy, a next step, a time for a promise."""
+    out: list[Finding] = []
+    kinds = {f.kind for f in found}
+    sentences = [
+        (m.start(), m.end())
+        for m in _SENTENCE.finditer(draft)
+        if draft[m.start() : m.end()].strip()
+    ]
+    first_s, first_e = _trim(draft, *sentences[0])
+    last_s, last_e = _trim(draft, *sentences[-1])
+    name = f", {ctx.customer_name}" if ctx.customer_name else ""
+    sig = customer_signals(ctx)
+    upset = is_upset(sig, ctx.customer_message, rules)
+    if upset and not (has["empathy"] or has["apology"]):
+        opener = draft[first_s:first_e]
+        out.append(
+            Finding(
+                "no_empathy",
+                first_s,
+                first_e,
+                opener,
+                MESSAGES["no_empathy"],
+                f"I'm sorry about this{name}, and I understand why you're frustrated. {opener}",
+            )
+        )
+    promises = [
+        h
+        for h in hits.get("promise", [])
+        if not _IMMEDIATE.search(low, *_sentence_of(sentences, h.start))
+    ]
+    if promises and not has["timeline"] and "vague_promise" not in kinds:
+        p = promises[0]
+        ps, pe = _trim(draft, *_sentence_of(sentences, p.start))
+        sentence = draft[ps:pe].rstrip(".!")
+        out.append(
+            Finding(
+                "no_timeline",
+                ps,
+                pe,
+                draft[ps:pe],
+                MESSAGES["no_timeline"],
+                f"{sentence} by 5pm tomorrow.",
+            )
+        )
+    pleased = sig is not None and is_pleased(sig)
+    if not (
+        has["solution"]
+        or has["next_step"]
+        or has["timeline"]
+        or "answer" in hits
+        or any(c.isdigit() for c in low)
+        or "closing" in hits
+        or pleased
+        or kinds & {"vague_promise", "no_timeline"}
+    ):
+        closing = draft[last_s:last_e]
+        out.append(
+            Finding(
+                "no_next_step",
+                last_s,
+                last_e,
+                closing,
+                MESSAGES["no_next_step"],
+                f"{closing} Next, I'll [action] and update you by [time].",
+            )
+        )
+    return out
+
+
+def _sentence_of(sentences: list[tuple[int, int]], pos: int) -> tuple[int, int]:
+    for s, e in sentences:
+        if s <= pos < e:
+            return s, e
+    return sentences[-1]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _caps_runs(draft: str, rules: CoachRules) -> list[tuple[int, int]]:
+    """Shouting: 3+ capitalised words in a row, 2 with 7+ letters, or an emphasis word."""
+    if sum(c.isupper() for c in draft) < 2:
+        return []
+    text = clean(draft)
+    words = [
+        m
+        for m in _CAPS_WORD.finditer(text)
+        if m.group().replace("’", "'") not in rules.caps_allow
+        and not (m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "@"))
+        and not (m.end() < len(text) and text[m.end()].isalnum())
+    ]
+    runs: list[list[re.Match[str]]] = []
+    for m in words:
+        gap = text[runs[-1][-1].end() : m.start()] if runs else "x"
+        if runs and not any(c.isalpha() for c in gap) and len(gap) <= 3:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    out = []
+    for run in runs:
+        letters = sum(len(m.group()) for m in run)
+        emphatic = any(m.group().replace("’", "'") in rules.caps_emphasis for m in run)
+        if len(run) >= 3 or (len(run) == 2 and letters >= 7) or emphatic:
+            out.append((run[0].start(), run[-1].end()))
+    return out
+
+
+def _sentence_case(s: str) -> str:
+    low = s.lower()
+    return low[:1].upper() + low[1:] if s[:1].isupper() and len(s.split()) > 2 else low
+
+
+def _score(findings: list[Finding], rules: CoachRules) -> int:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+    penalty = sum(rules.weights.get(k, 10) * min(n, rules.max_count) for k, n in counts.items())
+    return max(0, 100 - penalty)
+
+
+_RUDE = frozenset({"blame", "dismissive", "sarcasm", "all_caps", "excuse"})
+
+
+def _politeness(hits: dict[str, list[Hit]], has: dict[str, bool], findings: list[Finding]) -> float:
+    markers = min(len(hits.get("polite", [])), 3)
+    rude = sum(1 for f in findings if f.kind in _RUDE)
+    value = 0.6 + 0.1 * markers + 0.1 * (has["empathy"] or has["apology"]) - 0.2 * rude
+    return round(min(1.0, max(0.0, value)), 2)

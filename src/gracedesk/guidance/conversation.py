@@ -1,0 +1,158 @@
+"""The conversation so far as turns, and what the agent has already done in each turn.
+
+``conversation`` is a list of messages ``{"role": "customer"|"agent", "text": ..., "at"?: ISO}``
+or a mapping with such a list under ``"messages"``. Agent turns are read for *moves* (the
+playbook's stages the agent has covered): an acknowledgement, a clarifying question, an offer,
+a committed time... The patterns are small and explicit so that a reason can quote them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gracedesk.errors import InvalidScenario
+
+ROLES = ("customer", "agent")
+
+_I = re.IGNORECASE
+# Agent moves: stage (or "boundary") -> the wording that shows the agent did it.
+MOVES: dict[str, re.Pattern[str]] = {
+    "boundary": re.compile(
+        r"\b(?:i(?:'m| am) (?:not able|unable) to continue if|please keep (?:this|our conversation)"
+        r"|i won'?t accept (?:abuse|insults|language)|(?:language|insults|abuse) like that"
+        r"|(?:keep|stay) (?:it )?(?:respectful|civil)|i(?:'ll| will) have to end (?:this|the) "
+        r"(?:chat|call|conversation)|without (?:the )?(?:insults|swearing|personal attacks))",
+        _I,
+    ),
+    "listen": re.compile(
+        r"\b(?:tell me (?:more|everything|what happened)|i'?m listening|take your time"
+        r"|walk me through|go on|i want to (?:hear|understand) (?:the whole|everything|what))",
+        _I,
+    ),
+    "acknowledge": re.compile(
+        r"\b(?:sorry|apologi[sz]e|apologies|i (?:completely |totally |really )?understand"
+        r"|i can (?:see|imagine|hear|understand)|i hear you|(?:that|this) (?:must|sounds)"
+        r"|(?:that'?s|this is) (?:really |so |very )?(?:frustrating|upsetting|annoying|stressful)"
+        r"|you(?:'re| are) right to be|understandabl[ey]|thank you for (?:your patience|bearing)"
+        r"|i appreciate (?:you|your))",
+        _I,
+    ),
+    "clarify": re.compile(
+        r"(?:\b(?:could|can|would) you (?:please )?(?:confirm|tell me|share|send|clarify|explain"
+        r"|let me know)|\bwhich (?:order|item|account|one|date)|\bwhat (?:exactly|happened|did)"
+        r"|\bwhen did\b|\bdo you mean\b|\bjust to (?:make sure|confirm|check)|\bso if i understand"
+        r"|\bto make sure i understand|\bhere(?:'s| is) what happens(?: next)?|\bstep \d|\bfirst,)",
+        _I,
+    ),
+    "common_ground": re.compile(
+        r"\b(?:we both want|i want the same|we(?:'re| are) on the same (?:side|page)"
+        r"|you(?:'re| are) (?:right|absolutely right)|(?:that'?s|a) fair point|i agree"
+        r"|you deserve|that'?s (?:a )?reasonable|let'?s (?:work|sort|fix|figure) (?:this|it) out"
+        r"|together)\b",
+        _I,
+    ),
+    "offer": re.compile(
+        r"\b(?:i can (?:offer|refund|replace|send|credit|arrange|waive|extend|issue|give)"
+        r"|i(?:'ve| have) (?:refunded|issued|arranged|credited|sent|waived|extended|booked)"
+        r"|we can (?:offer|refund|replace|send|credit|arrange)|(?:two|some|a few) options"
+        r"|option (?:a|one|1)|would you (?:like|prefer)|(?:a|full|partial) refund|replacement"
+        r"|(?:store |account )?credit of|discount)\b",
+        _I,
+    ),
+    "commit": re.compile(
+        r"\b(?:by (?:(?:the )?end of (?:the )?(?:day|today|week)|tomorrow|tonight|monday|tuesday"
+        r"|wednesday|thursday|friday|saturday|sunday|\d{1,2}(?::\d\d)?\s?(?:am|pm)?|noon)"
+        r"|within (?:the next )?\d+\s?(?:hours?|days?|minutes?|h|business days?)"
+        r"|i(?:'ll| will) (?:call|email|update|contact|follow up|get back|check in|message|text)"
+        r"[^.?!]{0,40}\b(?:by|within|before|at|tomorrow|today|on \w+day))",
+        _I,
+    ),
+    "close": re.compile(
+        r"\b(?:anything else i can (?:help|do)|is there anything else|glad (?:i|we) could help"
+        r"|have a (?:great|good|nice|lovely) (?:day|evening|weekend)|thanks? (?:you )?for your "
+        r"patience today|take care)\b",
+        _I,
+    ),
+}
+# A customer's short answer to an offer.
+ACCEPT = re.compile(
+    r"\b(?:ok(?:ay)?|that works|sounds (?:good|great|fine)|yes,? please|fine|deal|perfect"
+    r"|great|thank(?:s| you)|i(?:'ll| will) take|let'?s do (?:that|it)|go ahead|agreed)\b",
+    _I,
+)
+REJECT = re.compile(
+    r"\b(?:not (?:good )?enough|no way|that'?s not (?:acceptable|good|what)|unacceptable"
+    r"|ridiculous|joke|insulting|not interested|no thanks|i don'?t want (?:that|a|your))\b",
+    _I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message, with the moves found in it (agent turns only)."""
+
+    index: int
+    role: str
+    text: str
+    at: datetime | None
+    moves: frozenset[str]
+
+    def label(self) -> str:
+        return f"turn {self.index + 1} ({self.role})"
+
+
+def parse_time(value: Any, where: str, now: datetime) -> datetime | None:
+    """An ISO time (``Z`` allowed); a naive one is read in ``now``'s time zone."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidScenario(f"{where} must be an ISO date/time string")
+    try:
+        t = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidScenario(f"{where}: {value!r} is not an ISO date/time") from exc
+    if t.tzinfo is None and now.tzinfo is not None:
+        t = t.replace(tzinfo=now.tzinfo)
+    elif t.tzinfo is not None and now.tzinfo is None:
+        t = t.replace(tzinfo=None)
+    return t
+
+
+def moves_of(text: str) -> frozenset[str]:
+    """The playbook moves an agent message makes (a question mark alone counts as clarify)."""
+    found = {name for name, pat in MOVES.items() if pat.search(text)}
+    if "?" in text and "offer" not in found and "close" not in found:
+        found.add("clarify")
+    return frozenset(found)
+
+
+def turns(conversation: Any, now: datetime) -> list[Turn]:
+    """Validated turns of ``conversation``; raises ``InvalidScenario`` naming the bad message."""
+    msgs = conversation.get("messages") if isinstance(conversation, Mapping) else conversation
+    if not isinstance(msgs, Sequence) or isinstance(msgs, str):
+        raise InvalidScenario("conversation must be a list of messages (or {'messages': [...]})")
+    out: list[Turn] = []
+    for i, m in enumerate(msgs):
+        where = f"messages[{i}]"
+        if not isinstance(m, Mapping):
+            raise InvalidScenario(f"{where} must be an object with 'role' and 'text'")
+        role = m.get("role", "customer")
+        if role not in ROLES:
+            raise InvalidScenario(f"{where}.role must be 'customer' or 'agent', not {role!r}")
+        text = m.get("text")
+        if not isinstance(text, str):
+            raise InvalidScenario(f"{where}.text must be a string")
+        at = parse_time(m.get("at"), f"{where}.at", now)
+        moves = moves_of(text) if role == "agent" else frozenset()
+        out.append(Turn(i, role, text, at, moves))
+    if not any(t.role == "customer" and t.text.strip() for t in out):
+        raise InvalidScenario("conversation has no customer message with text")
+    return out
+
+
+def last_customer(ts: list[Turn]) -> Turn:
+    return next(t for t in reversed(ts) if t.role == "customer" and t.text.strip())

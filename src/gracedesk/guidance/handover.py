@@ -1,0 +1,215 @@
+"""The hand-over packet: what the next agent needs so that the customer never repeats themselves.
+
+Built from the conversation (customer turns: what happened and what they want; agent turns:
+what was tried), the latest Signals (risk, labels, evidence spans), the customer's history, the
+promises already made (``commitments``: ``[{"text": ..., "due": ISO}]``) and a suggested
+opening line. ``recommended`` says whether escalating now is advised, with the reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from gracedesk.errors import InvalidScenario
+from gracedesk.guidance import history as hist_mod
+from gracedesk.guidance.conversation import Turn, parse_time
+from gracedesk.guidance.phrases import clean_value
+from gracedesk.model.guidance import HandoverPacket, Promise, Solution
+from gracedesk.model.signals import Evidence, Signals
+
+HIGH = 0.5
+SNIPPET = 160
+WANTS = {
+    "refund": "a refund",
+    "manager": "to speak to a manager",
+    "policy_exception": "an exception to policy",
+    "cancel": "to cancel",
+}
+CAUSE_TEXT = {
+    "unmet_expectations": "Expectations not met",
+    "poor_service": "Poor service",
+    "miscommunication": "Miscommunication",
+    "lack_of_information": "Lack of information",
+    "personal_stress": "Customer under personal stress",
+}
+MOVE_TEXT = {
+    "boundary": "set a boundary",
+    "listen": "invited the full story",
+    "acknowledge": "acknowledged",
+    "clarify": "asked to clarify",
+    "common_ground": "found common ground",
+    "offer": "offered a solution",
+    "commit": "committed to a time",
+    "close": "started closing",
+}
+_SUBJECT = re.compile(
+    r"\bmy (order|parcel|package|delivery|refund|account|bill|invoice|subscription|booking|"
+    r"reservation|flight|card|payment|phone|laptop|device|plan|contract|item|claim|loan)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def subject(ts: Sequence[Turn]) -> str | None:
+    """The thing the customer is writing about ("order"), from the first customer turn naming one."""
+    for t in ts:
+        if t.role == "customer":
+            m = _SUBJECT.search(t.text)
+            if m:
+                return m.group(1).lower()
+    return None
+
+
+def snippet(text: str, limit: int = SNIPPET) -> str:
+    s = " ".join(text.split())
+    if len(s) <= limit:
+        return s
+    first = _SENTENCE.split(s)[0]
+    if len(first) <= limit:
+        return first + " …"
+    return s[:limit].rsplit(" ", 1)[0] + " …"
+
+
+KEY_SIGNALS = ("abuse.", "requests.", "causes.", "complaint", "legal_threat", "public_threat")
+MAX_EVIDENCE = 8
+
+
+def key_evidence(sig: Signals) -> tuple[Evidence, ...]:
+    """The evidence spans worth quoting: requests, causes, threats, abuse (one per span)."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for e in sig.evidence:
+        if e.signal.startswith(KEY_SIGNALS) and (e.start, e.end) not in seen:
+            seen.add((e.start, e.end))
+            out.append(e)
+    return tuple(out[:MAX_EVIDENCE])
+
+
+def promises(commitments: Any, *, now: datetime) -> tuple[Promise, ...]:
+    """``[{"text", "due"}]`` as Promises, overdue at ``now``; ``InvalidScenario`` when malformed."""
+    if commitments is None:
+        return ()
+    if not isinstance(commitments, list):
+        raise InvalidScenario("commitments must be a list of {'text', 'due'} objects")
+    out = []
+    for i, c in enumerate(commitments):
+        w = f"commitments[{i}]"
+        if not isinstance(c, Mapping) or not isinstance(c.get("text"), str) or not c["text"]:
+            raise InvalidScenario(f"{w} must be an object with a non-empty 'text'")
+        due = parse_time(c.get("due"), f"{w}.due", now)
+        out.append(Promise(c["text"], due.isoformat() if due else None, bool(due and due < now)))
+    return tuple(out)
+
+
+def _why(
+    sig: Signals,
+    solutions: Sequence[Solution],
+    done: Sequence[str],
+    promised: Sequence[Promise],
+) -> list[str]:
+    why = []
+    if sig.requests["manager"] >= HIGH:
+        why.append(
+            f"the customer asks for a manager (requests.manager {sig.requests['manager']:.2f})"
+        )
+    if sig.legal_threat >= HIGH:
+        why.append(f"legal threat ({sig.legal_threat:.2f})")
+    if sig.public_threat >= HIGH:
+        why.append(f"threat to go public ({sig.public_threat:.2f})")
+    if sig.risk >= 0.8:
+        why.append(f"risk {sig.risk:.2f} is at or above 0.80")
+    if max(sig.abuse.values()) >= HIGH and "boundary" in done:
+        why.append("abuse continues after a boundary was set")
+    approvals = [s.title for s in solutions if s.needs_approval]
+    if approvals:
+        why.append("needs approval: " + "; ".join(approvals))
+    late = [p.text for p in promised if p.overdue]
+    if late:
+        why.append("overdue promise(s): " + "; ".join(late))
+    ctx = sig.context
+    if ctx is not None and ctx.repeat_contacts >= 3:
+        why.append(f"{ctx.repeat_contacts} repeat contacts")
+    return why
+
+
+def _opening(
+    name: str | None,
+    agent_name: str | None,
+    thing: str | None,
+    wants: Sequence[str],
+    promised: Sequence[Promise],
+) -> str:
+    hi = f"Hi {name}," if name else "Hello,"
+    who = agent_name or "my colleague"
+    about = f"what happened with your {thing}" if thing else "what has happened so far"
+    want = f" and that you'd like {' and '.join(wants)}" if wants else ""
+    line = (
+        f"{hi} I've taken over your case from {who} and read the whole conversation, so you "
+        f"won't need to repeat anything. I know {about}{want}."
+    )
+    late = [p for p in promised if p.overdue]
+    if late:
+        line += (
+            f" I can also see we missed a promise (“{clean_value(late[0].text)}”); I'm sorry, "
+            "and I'll put that right first."
+        )
+    elif promised:
+        line += f" I'll make sure the promise we made (“{clean_value(promised[0].text)}”) is kept."
+    return line + " Let me take it from here."
+
+
+def packet(
+    sig: Signals,
+    ts: Sequence[Turn],
+    h: hist_mod.History,
+    *,
+    promised: Sequence[Promise] = (),
+    solutions: Sequence[Solution] = (),
+    done: Sequence[str] = (),
+    agent_name: str | None = None,
+) -> HandoverPacket:
+    """The hand-over packet for this conversation (``promised``: see ``promises``)."""
+    customer = [t for t in ts if t.role == "customer" and t.text.strip()]
+    shown = customer if len(customer) <= 5 else [customer[0], *customer[-4:]]
+    happened = tuple(f"{t.at.isoformat() if t.at else t.label()}: {snippet(t.text)}" for t in shown)
+    wants = tuple(WANTS[k] for k, v in sig.requests.items() if v >= HIGH)
+    cause = max(sig.causes.items(), key=lambda kv: kv[1])
+    head = CAUSE_TEXT[cause[0]] if cause[1] >= HIGH else "Customer contact"
+    issue = f"{head}: “{snippet(customer[0].text, 100)}”" if customer else head
+    tried = tuple(
+        f"{t.label()}: "
+        + (", ".join(MOVE_TEXT[m] for m in MOVE_TEXT if m in t.moves) or "replied")
+        + f" — “{snippet(t.text, 120)}”"
+        for t in ts
+        if t.role == "agent"
+    )
+    ctx = sig.context
+    hist_lines = list(hist_mod.lines(h))
+    if ctx is not None:
+        arche = ctx.archetype
+        if arche.name != "none":
+            hist_lines.append(f"archetype {arche.name}: " + "; ".join(arche.reasons))
+        if ctx.repeat_contacts:
+            hist_lines.append(f"{ctx.repeat_contacts} repeat contact(s)")
+    why = _why(sig, solutions, done, promised)
+    return HandoverPacket(
+        recommended=bool(why),
+        why=tuple(why),
+        issue=issue,
+        what_happened=happened,
+        wants=wants or ("a resolution (no specific request stated)",),
+        evidence=key_evidence(sig),
+        tried=tried,
+        history=tuple(hist_lines),
+        risk=sig.risk,
+        labels=sig.labels,
+        archetype=ctx.archetype.name if ctx else None,
+        trajectory=ctx.trajectory if ctx else None,
+        promises=tuple(promised),
+        opening_line=_opening(
+            clean_value(h.name), clean_value(agent_name), subject(ts), wants, promised
+        ),
+    )

@@ -1,0 +1,334 @@
+"""The phrase library: phrase packs as data (``phrases/*.toml``), validated, filled in and ranked.
+
+A pack is a TOML file::
+
+    version = "1"
+    pack = "core-acknowledge"
+    [[phrase]]
+    id = "ack.anger.calm"
+    stage = "acknowledge"                  # a playbook step (see gracedesk.model.guidance.STEPS)
+    text = "I can hear how angry you are[, {name}], and I'd feel the same about {issue}."
+    emotions = ["anger"]                   # tags: emotions, causes, requests, abuse, archetypes
+    tone = "calm"
+
+``{variable}`` is filled from the conversation. A variable with a neutral default (``issue`` ->
+"this") may stand anywhere; one without (``name``) must sit inside an optional ``[...]``
+segment, which is dropped whole when any variable in it is unknown, unless the phrase can only
+be used when the value exists (``option_a``: the phrase is skipped without it). So no rendered
+phrase ever shows a raw ``{name}``. Unknown keys, tags and variables are errors that name the
+file, the phrase id and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gracedesk.errors import PhraseFileError
+from gracedesk.model.guidance import STEPS, Phrase
+from gracedesk.model.signals import ABUSE, ARCHETYPES, CAUSES, EMOTIONS, REQUESTS, Signals
+
+# Variable -> its neutral default (None: no default; the phrase needs the value or an [...]).
+VARIABLES: dict[str, str | None] = {
+    "name": None,
+    "agent_name": None,
+    "issue": "this",
+    "time_frame": "as soon as I can",
+    "channel": "the way you prefer",
+    "option_a": None,
+    "option_b": None,
+    "amount": None,
+}
+TONES = ("warm", "calm", "formal", "firm", "plain")
+PRESENT = 0.35  # a tagged emotion, cause or request counts when its score is at least this
+WEIGHTS = {"archetypes": 1.5, "emotions": 1.0, "abuse": 1.0, "causes": 0.6, "requests": 0.6}
+TONE_BONUS = 0.25
+MAX_VALUE_CHARS = 120
+
+_VAR = re.compile(r"\{([^{}\[\]]*)\}")
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _check_template(text: str) -> None:
+    """Raise ``ValueError`` unless ``text`` is a well-formed template."""
+    for m in _VAR.finditer(text):
+        if m.group(1) not in VARIABLES:
+            known = ", ".join(sorted(VARIABLES))
+            raise ValueError(f"unknown variable {{{m.group(1)}}} (known: {known})")
+    outside = _OPTIONAL.sub("", text)
+    inner = [m.group(1) for m in _OPTIONAL.finditer(text)]
+    if "[" in outside or "]" in outside or any("[" in s for s in inner):
+        raise ValueError("unbalanced or nested [...] (optional segments cannot nest)")
+    for seg in inner:
+        if not _VAR.search(seg):
+            raise ValueError(f"optional segment [{seg}] holds no variable")
+    bare = _VAR.sub("", text)
+    if "{" in bare or "}" in bare:
+        raise ValueError("stray '{' or '}' (braces are only for variables)")
+
+
+class PhraseSpec(BaseModel):
+    """One phrase in a pack (the schema; unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
+    stage: str
+    text: str = Field(min_length=1)
+    tone: Literal["warm", "calm", "formal", "firm", "plain"] = "warm"
+    emotions: tuple[str, ...] = ()
+    causes: tuple[str, ...] = ()
+    archetypes: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()
+    abuse: tuple[str, ...] = ()
+
+    @field_validator("stage")
+    @classmethod
+    def _stage(cls, v: str) -> str:
+        if v not in STEPS:
+            raise ValueError(f"{v!r} is not a step; use one of {', '.join(STEPS)}")
+        return v
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        _check_template(v)
+        return v
+
+    @field_validator("emotions", "causes", "archetypes", "requests", "abuse")
+    @classmethod
+    def _tags(cls, v: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        allowed = {
+            "emotions": EMOTIONS,
+            "causes": CAUSES,
+            "archetypes": ARCHETYPES,
+            "requests": REQUESTS,
+            "abuse": ABUSE,
+        }[info.field_name]
+        for tag in v:
+            if tag not in allowed:
+                raise ValueError(f"{tag!r} is not one of {', '.join(allowed)}")
+        return v
+
+
+class PackSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal["1"]
+    pack: str = Field(min_length=1)
+    description: str = ""
+    phrase: tuple[PhraseSpec, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A validated phrase of a pack."""
+
+    pack: str
+    source: str
+    spec: PhraseSpec
+
+
+def _explain(exc: ValidationError, data: Mapping[str, Any], source: str) -> PhraseFileError:
+    raw = data.get("phrase")
+    msgs = []
+    for err in exc.errors():
+        loc = err["loc"]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if len(loc) >= 2 and loc[0] == "phrase" and isinstance(loc[1], int):
+            item = raw[loc[1]] if isinstance(raw, list) and loc[1] < len(raw) else {}
+            pid = item.get("id") if isinstance(item, Mapping) else None
+            who = f"phrase {pid!r}" if isinstance(pid, str) else f"phrase #{loc[1] + 1}"
+            key = f"key {loc[2]!r}" if len(loc) >= 3 else "phrase"
+            msgs.append(f"{source}: {who}: {key}: {msg}")
+        else:
+            key = ".".join(str(p) for p in loc) or "(file)"
+            msgs.append(f"{source}: key {key!r}: {msg}")
+    return PhraseFileError("; ".join(msgs))
+
+
+def parse_pack(text: str, source: str) -> list[Entry]:
+    """The phrases of one pack, from its TOML text; ``source`` names it in errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PhraseFileError(f"{source}: not valid TOML ({exc})") from exc
+    try:
+        pack = PackSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, data, source) from exc
+    return [Entry(pack.pack, source, p) for p in pack.phrase]
+
+
+class Library:
+    """All phrases of some packs; ids are unique across packs."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        seen: dict[str, Entry] = {}
+        for e in entries:
+            first = seen.get(e.spec.id)
+            if first is not None:
+                raise PhraseFileError(
+                    f"{e.source}: phrase {e.spec.id!r}: key 'id': duplicate of the phrase "
+                    f"in {first.source}"
+                )
+            seen[e.spec.id] = e
+        self.entries: tuple[Entry, ...] = tuple(seen.values())
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def from_texts(cls, packs: Mapping[str, str]) -> Library:
+        """A library from ``{source name: TOML text}``."""
+        return cls(e for src, text in sorted(packs.items()) for e in parse_pack(text, src))
+
+    @classmethod
+    def default(cls) -> Library:
+        """The shipped packs (package data, loaded once per process)."""
+        return _default()
+
+
+@lru_cache(maxsize=1)
+def _default() -> Library:
+    root = resources.files("gracedesk.guidance").joinpath("phrases")
+    texts = {
+        f.name: f.read_text(encoding="utf-8") for f in root.iterdir() if f.name.endswith(".toml")
+    }
+    return Library.from_texts(texts)
+
+
+# -- filling in -------------------------------------------------------------------------------
+def clean_value(value: Any) -> str | None:
+    """A value safe to insert: text on one line, no template characters, bounded length."""
+    if value is None or isinstance(value, bool):
+        return None
+    s = str(value)
+    s = re.sub(r"[{}\[\]]", "", s)
+    s = " ".join(s.split())
+    if len(s) > MAX_VALUE_CHARS:
+        s = s[:MAX_VALUE_CHARS].rsplit(" ", 1)[0] + "…"
+    return s or None
+
+
+def _tidy(s: str) -> str:
+    s = " ".join(s.split())
+    s = re.sub(r"\s+([,.!?;:])", r"\1", s)
+    s = re.sub(r"([,;:])\1+", r"\1", s)
+    return s.strip()
+
+
+def render(template: str, values: Mapping[str, Any]) -> str | None:
+    """``template`` filled from ``values``; ``None`` when a value it cannot do without is missing.
+
+    Optional ``[...]`` segments are dropped when any variable in them has no value; elsewhere a
+    missing variable takes its neutral default, or makes the phrase unusable (``None``).
+    """
+    vals = {k: clean_value(v) for k, v in values.items()}
+
+    def fill(segment: str, optional: bool) -> str | None:
+        missing = False
+
+        def one(m: re.Match[str]) -> str:
+            nonlocal missing
+            v = vals.get(m.group(1))
+            if v is None and not optional:
+                v = VARIABLES.get(m.group(1))
+            if v is None:
+                missing = True
+                return ""
+            return v
+
+        out = _VAR.sub(one, segment)
+        return None if missing else out
+
+    parts: list[str] = []
+    pos = 0
+    for m in _OPTIONAL.finditer(template):
+        body = fill(template[pos : m.start()], optional=False)
+        if body is None:
+            return None
+        parts.append(body)
+        parts.append(fill(m.group(1), optional=True) or "")
+        pos = m.end()
+    tail = fill(template[pos:], optional=False)
+    if tail is None:
+        return None
+    parts.append(tail)
+    return _tidy("".join(parts))
+
+
+# -- ranking ----------------------------------------------------------------------------------
+def _matches(spec: PhraseSpec, sig: Signals, archetype: str) -> tuple[float, list[str]] | None:
+    """Score and reasons from the phrase's tags; ``None`` when a tag group has no match."""
+    score, why = 0.0, []
+    groups: dict[str, Mapping[str, float]] = {
+        "emotions": sig.emotions,
+        "causes": sig.causes,
+        "requests": sig.requests,
+        "abuse": sig.abuse,
+    }
+    for group, scores in groups.items():
+        tags: tuple[str, ...] = getattr(spec, group)
+        if not tags:
+            continue
+        hit = [(scores.get(t, 0.0), t) for t in tags if scores.get(t, 0.0) >= PRESENT]
+        if not hit:
+            return None
+        value, tag = max(hit)
+        score += WEIGHTS[group] * value
+        why.append(f"{group}.{tag} {value:.2f}")
+    if spec.archetypes:
+        if archetype not in spec.archetypes:
+            return None
+        score += WEIGHTS["archetypes"]
+        why.append(f"archetype {archetype}")
+    return score, why
+
+
+def suggest(
+    library: Library,
+    step: str,
+    signals: Signals,
+    values: Mapping[str, Any],
+    *,
+    archetype: str = "none",
+    tone: str | None = None,
+    limit: int = 3,
+) -> tuple[Phrase, ...]:
+    """The best ``limit`` phrases for ``step``, filled in, each with why it was chosen.
+
+    A phrase counts only when each of its tag groups matches (an emotion tag needs that
+    emotion at or above ``PRESENT``); more specific matches rank higher, then the preferred
+    ``tone``; ties break on the id so the order is stable.
+    """
+    ranked: list[Phrase] = []
+    for e in library.entries:
+        spec = e.spec
+        if spec.stage != step:
+            continue
+        m = _matches(spec, signals, archetype)
+        if m is None:
+            continue
+        text = render(spec.text, values)
+        if text is None:
+            continue
+        score, why = m
+        why = [f"for the {step} step", *why]
+        if tone is not None and spec.tone == tone:
+            score += TONE_BONUS
+            why.append(f"{tone} tone suits this customer")
+        if len(why) == 1:
+            why.append("general phrase (no specific tag matched)")
+        ranked.append(
+            Phrase(spec.id, text, step, spec.tone, round(1.0 + score, 3), tuple(why), e.pack)
+        )
+    ranked.sort(key=lambda p: (-p.score, p.id))
+    return tuple(ranked[:limit])

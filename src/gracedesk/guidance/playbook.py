@@ -1,0 +1,290 @@
+"""The playbook: where the conversation stands and the next best step, with the reasons.
+
+Stages, in order: listen (let them vent), acknowledge, clarify, common_ground, offer, commit,
+close. A calm ``boundary`` statement comes first whenever the latest customer message is
+abusive and the agent has not set one since. The rules below are checked in order; the first
+that applies gives the step, and every reason names the signal (with its score) or the turn.
+Tactics adapt the step to the customer's emotions, cause and archetype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gracedesk.guidance.conversation import ACCEPT, REJECT, Turn, last_customer
+from gracedesk.model.guidance import STAGES, Step
+from gracedesk.model.signals import Signals
+
+HIGH = 0.5  # a signal "is there" at the contract's threshold
+PRESENT = 0.35  # strong enough to adapt the wording
+
+INSTRUCTIONS = {
+    "boundary": "Set a calm boundary: name the behaviour once, without blame; say you want to "
+    "help and what happens if it continues. Then carry on with the issue.",
+    "listen": "Let them vent: invite the whole story and do not interrupt, explain or defend yet.",
+    "acknowledge": "Acknowledge the emotion and its impact before any facts or solutions "
+    "(no 'but').",
+    "clarify": "Clarify: restate what you understood or ask one specific question.",
+    "common_ground": "Find common ground: agree on the goal you share and on what is fair in "
+    "the complaint.",
+    "offer": "Offer a concrete solution within your authority and say why it fits.",
+    "commit": "Commit to a follow-up: who does what, by when, on which channel.",
+    "close": "Close: confirm the outcome, check nothing else is open, and thank them.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """What the agent has done so far, and where the conversation stands."""
+
+    done: tuple[str, ...]  # stages covered by agent turns, in playbook order
+    stage: str  # the furthest stage covered ("listen" before the agent has done anything)
+    last: Turn  # the customer message the signals are for
+
+
+def position(ts: list[Turn]) -> Position:
+    covered = {m for t in ts if t.role == "agent" for m in t.moves}
+    done = tuple(s for s in STAGES if s in covered)
+    stage = done[-1] if done else "listen"
+    return Position(done, stage, last_customer(ts))
+
+
+def _top(scores: dict[str, float], floor: float) -> list[tuple[str, float]]:
+    return sorted(((k, v) for k, v in scores.items() if v >= floor), key=lambda kv: -kv[1])
+
+
+def _fmt(pairs: list[tuple[str, float]], prefix: str) -> str:
+    return ", ".join(f"{prefix}.{k} {v:.2f}" for k, v in pairs)
+
+
+def _last_with(ts: list[Turn], move: str, before: int) -> Turn | None:
+    for t in reversed(ts[:before]):
+        if t.role == "agent" and move in t.moves:
+            return t
+    return None
+
+
+def _moves_between(ts: list[Turn], start: int, end: int) -> set[str]:
+    return {m for t in ts[start:end] if t.role == "agent" for m in t.moves}
+
+
+def _reaction(sig: Signals, text: str) -> str:
+    """How the latest customer message answers the agent: accepted, rejected or neutral."""
+    e = sig.emotions
+    if (
+        REJECT.search(text)
+        or sig.sentiment <= -0.3
+        or max(e["anger"], e["frustration"]) >= HIGH
+        or (max(sig.abuse.values()) >= HIGH)
+    ):
+        return "rejected"
+    if ACCEPT.search(text) or e["gratitude"] >= HIGH or e["joy"] >= HIGH or sig.sentiment >= 0.2:
+        return "accepted"
+    return "neutral"
+
+
+def tactics(sig: Signals, archetype: str, step: str) -> tuple[str, ...]:
+    """How to adapt ``step`` to this customer, each with the signal behind it."""
+    e, out = sig.emotions, []
+    abuse = _top(sig.abuse, HIGH)
+    if abuse:
+        out.append(
+            f"Keep sentences short and calm; do not mirror the tone ({_fmt(abuse[:2], 'abuse')})."
+        )
+    if archetype == "aggressive" and not abuse:
+        out.append(
+            "Stay calm and neutral; earlier messages were aggressive (archetype aggressive)."
+        )
+    if archetype == "indecisive" and step in ("offer", "common_ground", "commit"):
+        out.append(
+            "Give exactly two clear options and recommend one; do not reopen choices already "
+            "made (archetype indecisive)."
+        )
+    if archetype == "serial_complainer":
+        out.append(
+            "Give a documented, consistent answer: the same as earlier cases, written in the "
+            "case notes and sent to the customer (archetype serial_complainer)."
+        )
+    if archetype == "demanding":
+        out.append(
+            "State plainly what you can and cannot do; promise nothing above your authority "
+            "(archetype demanding)."
+        )
+    if archetype == "vague" and step in ("clarify", "acknowledge", "listen"):
+        out.append(
+            "Ask one specific question at a time: what, when, which order (archetype vague)."
+        )
+    if e["anxiety"] >= PRESENT:
+        out.append(
+            f"Reassure and give a timeline: say what happens next and exactly when "
+            f"(emotions.anxiety {e['anxiety']:.2f})."
+        )
+    if e["confusion"] >= PRESENT:
+        out.append(
+            f"Explain in plain, numbered steps without jargon, then check understanding "
+            f"(emotions.confusion {e['confusion']:.2f})."
+        )
+    if e["sadness"] >= HIGH:
+        out.append(f"Show care before process (emotions.sadness {e['sadness']:.2f}).")
+    c = sig.causes
+    if c["miscommunication"] >= HIGH:
+        out.append(
+            f"Put what is agreed in writing (causes.miscommunication {c['miscommunication']:.2f})."
+        )
+    if c["lack_of_information"] >= HIGH:
+        out.append(
+            "Share what you know now and when you will know more "
+            f"(causes.lack_of_information {c['lack_of_information']:.2f})."
+        )
+    if c["personal_stress"] >= HIGH:
+        out.append(
+            "Offer flexibility (a deadline extension or fee waiver) and keep it simple "
+            f"(causes.personal_stress {c['personal_stress']:.2f})."
+        )
+    return tuple(out)
+
+
+def _step(name: str, why: list[str], sig: Signals, archetype: str) -> Step:
+    return Step(name, INSTRUCTIONS[name], tuple(why), tactics(sig, archetype, name))
+
+
+def next_step(
+    sig: Signals, ts: list[Turn], *, archetype: str = "none", trajectory: str | None = None
+) -> tuple[Position, Step]:
+    """The position of the conversation and the next best step for the agent."""
+    pos = position(ts)
+    last = pos.last
+    after = _moves_between(ts, last.index + 1, len(ts))  # agent turns after that message
+    done = set(pos.done)
+    e = sig.emotions
+    hot = _top({k: e[k] for k in ("anger", "frustration", "sadness")}, HIGH)
+    agent_turns = [t for t in ts if t.role == "agent"]
+    said = last.label()
+
+    # 1. Abuse: a calm boundary first.
+    abuse = _top(sig.abuse, HIGH)
+    if abuse and "boundary" not in after:
+        why = [f"{_fmt(abuse, 'abuse')} in the latest message ({said})"]
+        quotes = [ev.text for ev in sig.evidence if ev.signal.startswith("abuse.")]
+        if quotes:
+            why.append("words: " + ", ".join(f"“{q}”" for q in quotes[:3]))
+        why.append("no boundary statement from the agent since that message")
+        return pos, _step("boundary", why, sig, archetype)
+
+    # 2. The customer turned an offer down: back to common ground (then a revised offer).
+    offer = _last_with(ts, "offer", last.index)
+    if offer is not None and "offer" not in after:
+        reaction = _reaction(sig, last.text)
+        since = _moves_between(ts, offer.index + 1, len(ts))
+        if reaction == "rejected":
+            why = [
+                f"the agent offered a solution in {offer.label()}",
+                f"the customer turned it down in {last.label()} (sentiment "
+                f"{sig.sentiment:.2f}" + (f", {_fmt(hot, 'emotions')})" if hot else ")"),
+            ]
+            if "common_ground" not in since:
+                why.append("no common ground found since the offer: agree on the goal first")
+                return pos, _step("common_ground", why, sig, archetype)
+            why.append("common ground is already set: revise the offer (a different option)")
+            return pos, _step("offer", why, sig, archetype)
+
+    # 3. Nothing acknowledged yet, or emotions rising again without an acknowledgement.
+    needs_ack = "acknowledge" not in done
+    prev = next((t for t in reversed(ts[: last.index]) if t.role == "customer"), None)
+    recent = _moves_between(ts, prev.index + 1 if prev else 0, len(ts))
+    if not needs_ack and hot and trajectory == "escalating" and "acknowledge" not in recent:
+        needs_ack = True
+    if needs_ack:
+        specifics = _top(sig.causes, HIGH) + _top(sig.requests, HIGH)
+        if not agent_turns and hot and not specifics and "listen" not in done:
+            why = [
+                f"strong emotion in the first message ({_fmt(hot, 'emotions')})",
+                "no clear cause or request yet (all causes and requests below 0.50)",
+                "the agent has not replied yet: let them vent before anything else",
+            ]
+            return pos, _step("listen", why, sig, archetype)
+        feel = (
+            _top({k: v for k, v in e.items() if k not in ("gratitude", "joy")}, PRESENT)
+            or _top(e, 0.0)[:1]
+        )
+        why = [f"the customer feels {_fmt(feel[:3], 'emotions')} ({said})"]
+        if "acknowledge" in done:
+            why.append(
+                "the conversation is escalating and the agent has not acknowledged since "
+                "the customer's previous message"
+            )
+        else:
+            why.append("no agent turn has acknowledged the emotion yet")
+        return pos, _step("acknowledge", why, sig, archetype)
+
+    # 4. The issue is unclear, or the customer is confused.
+    confusion = e["confusion"]
+    specifics = _top(sig.causes, HIGH) + _top(sig.requests, HIGH)
+    if confusion >= HIGH or archetype == "vague" or not specifics:
+        clarified = _last_with(ts, "clarify", len(ts))
+        if "clarify" not in done or confusion >= HIGH:
+            why = []
+            if confusion >= HIGH:
+                why.append(f"emotions.confusion {confusion:.2f} ({said})")
+                if clarified is not None:
+                    why.append(f"still confused after the clarification in {clarified.label()}")
+            if archetype == "vague":
+                why.append("archetype vague: the issue has not been described specifically")
+            if not specifics:
+                why.append("no cause or request at 0.50 or above: the issue is not clear yet")
+            if "clarify" not in done:
+                why.append("the agent has not asked a clarifying question yet")
+            return pos, _step("clarify", why, sig, archetype)
+
+    # 5. Disagreement to bridge before an offer lands.
+    if "common_ground" not in done and "offer" not in done:
+        reasons = []
+        if archetype in ("demanding", "serial_complainer", "aggressive"):
+            reasons.append(f"archetype {archetype}: agree on the goal before the offer")
+        wants = _top({k: sig.requests[k] for k in ("manager", "policy_exception")}, HIGH)
+        if wants:
+            reasons.append(f"the customer asks for {_fmt(wants, 'requests')}")
+        if e["anger"] >= HIGH:
+            reasons.append(f"emotions.anger {e['anger']:.2f} is still high")
+        if reasons:
+            return pos, _step("common_ground", reasons, sig, archetype)
+
+    # 6. Offer a solution.
+    if "offer" not in done:
+        why = ["the issue is acknowledged and clear, and no solution has been offered yet"]
+        top = _top(sig.causes, PRESENT)[:2] + _top(sig.requests, HIGH)[:2]
+        if top:
+            why.append("to address " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+        return pos, _step("offer", why, sig, archetype)
+
+    # 7. Offer made; commit to a time if not yet.
+    if "commit" not in done:
+        why = [
+            f"a solution was offered in {offer.label() if offer else 'an agent turn'}",
+            "no agent turn commits to a specific time yet",
+        ]
+        if e["anxiety"] >= PRESENT:
+            why.append(f"emotions.anxiety {e['anxiety']:.2f}: a timeline reassures")
+        return pos, _step("commit", why, sig, archetype)
+
+    # 8. Committed: close when the customer is settled, otherwise reassure or re-acknowledge.
+    committed = _last_with(ts, "commit", len(ts))
+    where = committed.label() if committed else "an agent turn"
+    reaction = _reaction(sig, last.text)
+    if e["anxiety"] >= HIGH:
+        why = [
+            f"emotions.anxiety {e['anxiety']:.2f} after the commitment in {where}",
+            "restate the timeline and what happens next",
+        ]
+        return pos, _step("commit", why, sig, archetype)
+    if reaction == "rejected":
+        why = [
+            f"the customer is still upset after the commitment in {where} "
+            f"(sentiment {sig.sentiment:.2f})",
+            "acknowledge before repeating the plan",
+        ]
+        return pos, _step("acknowledge", why, sig, archetype)
+    why = [f"a follow-up was committed in {where}", f"the customer's reply is {reaction}"]
+    if "close" in done:
+        why.append("the agent has already started closing: confirm and end warmly")
+    return pos, _step("close", why, sig, archetype)

@@ -1,0 +1,213 @@
+"""The facts a rule can test: the inputs of ``decide`` and the dotted names conditions use.
+
+``FIELDS`` is the whole condition vocabulary with each name's type; the loader rejects any other
+name. :func:`facts` flattens one situation into ``{dotted name: value}``, computed fields
+included (``request.over_authority``, ``signals.directed_abuse``, ``customer.sanction_level``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from gracedesk.errors import InvalidFacts
+from gracedesk.model.signals import ABUSE, CAUSES, EMOTIONS, REQUESTS, Signals
+from gracedesk.policy import authority, sanctions
+from gracedesk.policy.schema import PolicySet
+from gracedesk.policy.sla import BusinessClock
+
+Value = bool | int | float | str | tuple[str, ...]
+
+# Abuse aimed at a person (the agent), as opposed to swearing about a situation.
+DIRECTED = ("insult", "threat", "harassment", "identity_attack")
+
+FIELDS: dict[str, str] = {
+    "signals.sentiment": "number",
+    **{f"signals.emotions.{e}": "number" for e in EMOTIONS},
+    **{f"signals.abuse.{a}": "number" for a in ABUSE},
+    "signals.complaint": "number",
+    **{f"signals.causes.{c}": "number" for c in CAUSES},
+    **{f"signals.requests.{r}": "number" for r in REQUESTS},
+    "signals.public_threat": "number",
+    "signals.legal_threat": "number",
+    "signals.risk": "number",
+    "signals.labels": "list",
+    "signals.max_abuse": "number",
+    "signals.directed_abuse": "number",
+    "signals.context.archetype": "string",
+    "signals.context.trajectory": "string",
+    "signals.context.repeat_contacts": "number",
+    "conversation.turns": "number",
+    "conversation.customer_turns": "number",
+    "conversation.agent_turns": "number",
+    "conversation.unresolved_attempts": "number",
+    "conversation.business_minutes_open": "number",
+    "conversation.warnings": "number",
+    "customer.tier": "string",
+    "customer.lifetime_value": "number",
+    "customer.complaints_90d": "number",
+    "customer.contacts_30d": "number",
+    "customer.sanctions": "list",
+    "customer.sanction_level": "string",
+    "customer.sanction_rank": "number",
+    "agent.role": "string",
+    "agent.rank": "number",
+    "agent.may_approve_exceptions": "bool",
+    "agent.may_block": "bool",
+    "request.kind": "string",
+    "request.amount": "number",
+    "request.limit": "number",
+    "request.over_authority": "bool",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: str  # "customer" | "agent"
+    text: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    tier: str = "standard"
+    lifetime_value: float = 0.0
+    complaints_90d: int = 0
+    contacts_30d: int = 0
+    sanctions: tuple[sanctions.Sanction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    role: str = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    kind: str  # refund | discount | credit | exception
+    amount: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Facts about the conversation so far (the analysed message included)."""
+
+    turns: int = 1
+    customer_turns: int = 1
+    agent_turns: int = 0
+    unresolved_attempts: int = 0
+    business_minutes_open: float = 0.0
+    warnings: int = 0
+    opened_at: datetime | None = None
+    pauses: tuple[tuple[datetime, datetime], ...] = field(default=())
+
+    @classmethod
+    def from_turns(
+        cls,
+        turns: Sequence[Turn],
+        *,
+        clock: BusinessClock,
+        now: datetime,
+        pause_while_waiting: bool = True,
+        warnings: int = 0,
+    ) -> Conversation:
+        """Count turns and attempts, and the business minutes open since the first ``at``.
+
+        Unresolved attempts are the agent turns after the first customer turn. While the last
+        word was the agent's (waiting on the customer) the clock is paused when the calendar
+        says so.
+        """
+        if not turns:
+            raise InvalidFacts("a conversation needs at least one message")
+        first_customer = next((i for i, t in enumerate(turns) if t.role == "customer"), None)
+        attempts = (
+            0
+            if first_customer is None
+            else sum(1 for t in turns[first_customer + 1 :] if t.role == "agent")
+        )
+        pauses: list[tuple[datetime, datetime]] = []
+        if pause_while_waiting:
+            waiting_since: datetime | None = None
+            for t in turns:
+                if t.role == "agent" and t.at is not None and waiting_since is None:
+                    waiting_since = t.at
+                elif t.role == "customer" and t.at is not None and waiting_since is not None:
+                    if t.at > waiting_since:
+                        pauses.append((waiting_since, t.at))
+                    waiting_since = None
+            if waiting_since is not None and now > waiting_since:
+                pauses.append((waiting_since, now))
+        opened = turns[0].at
+        minutes = 0.0
+        if opened is not None and now > opened:
+            minutes = clock.minutes_between(opened, now, pauses=pauses)
+        return cls(
+            turns=len(turns),
+            customer_turns=sum(1 for t in turns if t.role == "customer"),
+            agent_turns=sum(1 for t in turns if t.role == "agent"),
+            unresolved_attempts=attempts,
+            business_minutes_open=round(minutes, 2),
+            warnings=warnings,
+            opened_at=opened,
+            pauses=tuple(pauses),
+        )
+
+
+def facts(
+    signals: Signals,
+    conversation: Conversation,
+    customer: Customer,
+    agent: Agent,
+    request: Request | None,
+    policy: PolicySet,
+    *,
+    now: datetime,
+) -> dict[str, Value]:
+    """Every name in ``FIELDS`` with its value for this situation."""
+    role = authority.role_of(policy.authority, agent.role)
+    level = sanctions.current_level(
+        customer.sanctions, now=now, window=timedelta(days=policy.sanctions.window_days)
+    )
+    ctx = signals.context
+    out: dict[str, Value] = {
+        "signals.sentiment": signals.sentiment,
+        **{f"signals.emotions.{e}": float(signals.emotions.get(e, 0.0)) for e in EMOTIONS},
+        **{f"signals.abuse.{a}": float(signals.abuse.get(a, 0.0)) for a in ABUSE},
+        "signals.complaint": signals.complaint,
+        **{f"signals.causes.{c}": float(signals.causes.get(c, 0.0)) for c in CAUSES},
+        **{f"signals.requests.{r}": float(signals.requests.get(r, 0.0)) for r in REQUESTS},
+        "signals.public_threat": signals.public_threat,
+        "signals.legal_threat": signals.legal_threat,
+        "signals.risk": signals.risk,
+        "signals.labels": tuple(signals.labels),
+        "signals.max_abuse": max((float(signals.abuse.get(a, 0.0)) for a in ABUSE), default=0.0),
+        "signals.directed_abuse": max(float(signals.abuse.get(a, 0.0)) for a in DIRECTED),
+        "signals.context.archetype": ctx.archetype.name if ctx else "none",
+        "signals.context.trajectory": ctx.trajectory if ctx else "new",
+        "signals.context.repeat_contacts": ctx.repeat_contacts if ctx else 0,
+        "conversation.turns": conversation.turns,
+        "conversation.customer_turns": conversation.customer_turns,
+        "conversation.agent_turns": conversation.agent_turns,
+        "conversation.unresolved_attempts": conversation.unresolved_attempts,
+        "conversation.business_minutes_open": conversation.business_minutes_open,
+        "conversation.warnings": conversation.warnings,
+        "customer.tier": customer.tier,
+        "customer.lifetime_value": customer.lifetime_value,
+        "customer.complaints_90d": customer.complaints_90d,
+        "customer.contacts_30d": customer.contacts_30d,
+        "customer.sanctions": tuple(s.level for s in customer.sanctions),
+        "customer.sanction_level": sanctions.LEVELS[level],
+        "customer.sanction_rank": level,
+        "agent.role": agent.role,
+        "agent.rank": role.rank,
+        "agent.may_approve_exceptions": role.approve_exceptions,
+        "agent.may_block": role.may_block,
+        "request.kind": request.kind if request else "none",
+        "request.amount": request.amount if request else 0.0,
+        "request.limit": authority.limit(role, request.kind) if request else 0.0,
+        "request.over_authority": (
+            authority.over_authority(role, request.kind, request.amount) if request else False
+        ),
+    }
+    return out

@@ -1,0 +1,69 @@
+"""Builders shared by the guidance tests (no tests here): synthetic Signals and conversations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from gracedesk.model.signals import (
+    ABUSE,
+    CAUSES,
+    EMOTIONS,
+    EMOTIONS_FINE,
+    REQUESTS,
+    Archetype,
+    ContextSignals,
+    Evidence,
+    Signals,
+)
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def make_signals(
+    *,
+    emotions: dict[str, float] | None = None,
+    abuse: dict[str, float] | None = None,
+    causes: dict[str, float] | None = None,
+    requests: dict[str, float] | None = None,
+    sentiment: float = 0.0,
+    risk: float = 0.2,
+    archetype: str = "none",
+    trajectory: str = "steady",
+    repeat: int = 0,
+    legal: float = 0.0,
+    public: float = 0.0,
+    evidence: tuple[Evidence, ...] = (),
+    labels: tuple[str, ...] = (),
+) -> Signals:
+    """Signals with every score 0.0 except those given (and a context with ``archetype``)."""
+    ctx = ContextSignals(
+        archetype=Archetype(archetype, 0.8, ("set by the test",) if archetype != "none" else ()),
+        archetype_scores={},
+        trajectory=trajectory,
+        sentiment_trend=(sentiment,),
+        repeat_contacts=repeat,
+    )
+    return Signals(
+        sentiment=sentiment,
+        sentiment_label="negative" if sentiment < 0 else "neutral",
+        emotions={k: 0.0 for k in EMOTIONS} | (emotions or {}),
+        emotions_fine={k: 0.0 for k in EMOTIONS_FINE},
+        abuse={k: 0.0 for k in ABUSE} | (abuse or {}),
+        complaint=0.0,
+        causes={k: 0.0 for k in CAUSES} | (causes or {}),
+        requests={k: 0.0 for k in REQUESTS} | (requests or {}),
+        public_threat=public,
+        legal_threat=legal,
+        risk=risk,
+        labels=labels,
+        evidence=evidence,
+        model="test",
+        context=ctx,
+    )
+
+
+def convo(*turns: tuple[str, str]) -> list[dict[str, Any]]:
+    """``("c", text)`` / ``("a", text)`` pairs as messages."""
+    role = {"c": "customer", "a": "agent"}
+    return [{"role": role[r], "text": t} for r, t in turns]
