@@ -15,7 +15,6 @@ line was usable.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,8 +101,7 @@ def _advise_one(sc: dict[str, Any], line: int, now: datetime | None, lib: Any) -
 )
 def advise(source: str, now_text: str | None, phrases_dir: str | None, output: str) -> None:
     """Next de-escalation step, phrases, solutions and a hand-over packet per JSONL scenario."""
-    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record
-    from gracedesk.cli.main import _lines
+    from gracedesk.cli.jsonl import Item, error_record, run_stream
     from gracedesk.guidance.phrases import Library
 
     try:
@@ -121,31 +119,16 @@ def advise(source: str, now_text: str | None, phrases_dir: str | None, output: s
     except GracedeskError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
-    fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
-    ok = bad = 0
-    try:
-        for n, raw in enumerate(_lines(fin, MAX_LINE_BYTES), start=1):
+    def handle(batch: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
+        out = []
+        for n, raw in batch:
             id_: Any = None
             try:
                 sc = _scenario(raw, n)
                 id_ = sc.get("id")
-                rec = _advise_one(sc, n, now, lib)
-                ok += 1
+                out.append(_advise_one(sc, n, now, lib))
             except GracedeskError as exc:
-                rec = error_record(Item(n, id_, None, error=exc))
-                bad += 1
-            fout.write(dumps(rec) + "\n")
-            fout.flush()
-    finally:
-        if fin is not sys.stdin.buffer:
-            fin.close()
-        if fout is not sys.stdout:
-            fout.close()
-    if ok == 0:
-        click.echo(
-            f"gracedesk advise: no usable scenario in the input ({bad} bad line(s))", err=True
-        )
-        sys.exit(1)
-    if bad:
-        click.echo(f"gracedesk advise: {ok} advised, {bad} line(s) with errors", err=True)
+                out.append(error_record(Item(n, id_, None, error=exc)))
+        return out
+
+    run_stream(source, output, handle, command="advise", noun="scenario", batch=1)

@@ -9,13 +9,12 @@ gets ``{"id", "line", "error": {...}}`` in its place, as in ``gracedesk analyze`
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record
+from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, error_record, run_stream
 from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
 
 BATCH = 256
@@ -61,7 +60,6 @@ def parse_draft(raw: bytes, line: int) -> Item:
 def coach(source: str, now_iso: str | None, tz: str) -> None:
     """Critique agent drafts: JSONL {"id","draft","customer_message"?} in, one JSON line out each."""
     from gracedesk.analysis.pipeline import get_analyzer
-    from gracedesk.cli.main import _lines
     from gracedesk.guidance.coach import CoachContext
     from gracedesk.guidance.coach import coach as run_coach
     from gracedesk.guidance.commitments import zone
@@ -75,46 +73,25 @@ def coach(source: str, now_iso: str | None, tz: str) -> None:
     except GracedeskError as exc:
         raise click.BadParameter(exc.message, param_hint="--tz") from exc
     analyzer = get_analyzer("fast")
-    ok = bad = 0
 
-    def flush(items: list[Item]) -> None:
-        nonlocal ok, bad
+    def handle(lines: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
+        items = [parse_draft(raw, n) for n, raw in lines]
         asks = [it for it in items if it.error is None and it.context.get("customer_message")]
         sigs = analyzer.analyze_many([str(it.context["customer_message"]) for it in asks])
         by_item = {id(it): s for it, s in zip(asks, sigs, strict=True)}
+        out: list[dict[str, Any]] = []
         for it in items:
-            rec: dict[str, Any] = {}
             if it.error is None:
                 try:
                     ctx = CoachContext.from_mapping(
                         {**it.context, "signals": by_item.get(id(it)), "now": now}
                         | {"tz": it.context.get("tz") or tz}
                     )
-                    rec = {"id": it.id, **run_coach(str(it.text), ctx).to_dict()}
-                    ok += 1
+                    out.append({"id": it.id, **run_coach(str(it.text), ctx).to_dict()})
+                    continue
                 except GracedeskError as exc:
                     it.error = exc
-            if it.error is not None:
-                rec = error_record(it)
-                bad += 1
-            sys.stdout.write(dumps(rec) + "\n")
-        sys.stdout.flush()
+            out.append(error_record(it))
+        return out
 
-    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
-    try:
-        pending: list[Item] = []
-        for n, raw in enumerate(_lines(fin, MAX_LINE_BYTES), start=1):
-            pending.append(parse_draft(raw, n))
-            if len(pending) >= BATCH:
-                flush(pending)
-                pending = []
-        if pending:
-            flush(pending)
-    finally:
-        if fin is not sys.stdin.buffer:
-            fin.close()
-    if ok == 0:
-        click.echo(f"gracedesk coach: no usable draft in the input ({bad} bad line(s))", err=True)
-        sys.exit(1)
-    if bad:
-        click.echo(f"gracedesk coach: {ok} coached, {bad} line(s) with errors", err=True)
+    run_stream(source, "-", handle, command="coach", noun="draft", batch=BATCH)

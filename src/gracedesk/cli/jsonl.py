@@ -10,9 +10,10 @@ analysed. A line that cannot be used gets an error object in its place::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
 
@@ -78,3 +79,76 @@ def error_record(item: Item) -> dict[str, Any]:
 
 def dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_lines(fh: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Lines of a binary stream, each cut at ``max_bytes`` + 1 bytes so memory stays bounded
+    (the rest of an over-long line is read and dropped; :func:`parse_line` reports it)."""
+    while True:
+        raw = fh.readline(max_bytes + 1)
+        if not raw:
+            return
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            rest = fh.readline(1 << 20)
+            while rest and not rest.endswith(b"\n"):
+                rest = fh.readline(1 << 20)
+        yield raw
+
+
+Handler = Callable[[list[tuple[int, bytes]]], list[dict[str, Any]]]
+
+
+def run_stream(
+    source: str, output: str, handle: Handler, *, command: str, noun: str, batch: int = 512
+) -> None:
+    """The shared loop of the JSONL commands: one output record per input line, in order.
+
+    ``handle`` gets a batch of ``(line number, raw bytes)`` and returns one record per line; a
+    record with an ``"error"`` key counts as a bad line. Output is flushed after each batch (so
+    results stream), a progress bar shows on a terminal, and the command exits 1 only when no
+    line of the input was usable.
+    """
+    import click
+
+    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(unit=" lines", file=sys.stderr)
+    ok = bad = 0
+
+    def flush(pending: list[tuple[int, bytes]]) -> None:
+        nonlocal ok, bad
+        for rec in handle(pending):
+            bad += "error" in rec
+            ok += "error" not in rec
+            fout.write(dumps(rec) + "\n")
+        fout.flush()
+        if progress is not None:
+            progress.update(len(pending))
+
+    try:
+        pending: list[tuple[int, bytes]] = []
+        for n, raw in enumerate(read_lines(fin), start=1):
+            pending.append((n, raw))
+            if len(pending) >= batch:
+                flush(pending)
+                pending = []
+        if pending:
+            flush(pending)
+    finally:
+        if progress is not None:
+            progress.close()
+        if fin is not sys.stdin.buffer:
+            fin.close()
+        if fout is not sys.stdout:
+            fout.close()
+    if ok == 0:
+        click.echo(
+            f"gracedesk {command}: no usable {noun} in the input ({bad} bad line(s))", err=True
+        )
+        sys.exit(1)
+    if bad:
+        click.echo(f"gracedesk {command}: {ok} done, {bad} line(s) with errors", err=True)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -20,19 +18,6 @@ BATCH = 512
 @click.version_option(__version__, prog_name="gracedesk")
 def cli() -> None:
     """gracedesk: handle difficult customers with grace."""
-
-
-def _lines(fh: IO[bytes], max_bytes: int) -> Iterator[bytes]:
-    """Lines of a binary stream, each capped at ``max_bytes`` + 1 so memory stays bounded."""
-    while True:
-        raw = fh.readline(max_bytes + 1)
-        if not raw:
-            return
-        if len(raw) > max_bytes and not raw.endswith(b"\n"):
-            rest = fh.readline()  # drain the rest of an over-long line without keeping it
-            while rest and not rest.endswith(b"\n"):
-                rest = fh.readline(1 << 20)
-        yield raw
 
 
 @cli.command()
@@ -57,7 +42,7 @@ def _lines(fh: IO[bytes], max_bytes: int) -> Iterator[bytes]:
 def analyze(source: str, tier: str, context_file: str | None, output: str, batch_size: int) -> None:
     """Analyse messages: JSONL {"id","text"} (or plain text lines) in, one JSON line out each."""
     from gracedesk.analysis.pipeline import get_analyzer
-    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record, read_items
+    from gracedesk.cli.jsonl import error_record, parse_line, run_stream
 
     context: Any = None
     if context_file:
@@ -72,22 +57,13 @@ def analyze(source: str, tier: str, context_file: str | None, output: str, batch
     except GracedeskError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
-    fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        progress = tqdm(unit=" msg", file=sys.stderr)
-    ok = bad = 0
-
-    def flush(items: list[Item]) -> None:
-        nonlocal ok, bad
+    def handle(lines: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
+        items = [parse_line(raw, n) for n, raw in lines]
         plain = [it for it in items if it.error is None and it.context is None and context is None]
         batch = analyzer.analyze_many([str(it.text) for it in plain], ids=[it.id for it in plain])
         done = {id(it): sig for it, sig in zip(plain, batch, strict=True)}
+        out: list[dict[str, Any]] = []
         for it in items:
-            rec: dict[str, Any] = {}
             if it.error is None:
                 try:
                     sig = done.get(id(it)) or analyzer.analyze(
@@ -95,41 +71,14 @@ def analyze(source: str, tier: str, context_file: str | None, output: str, batch
                         context=it.context if it.context is not None else context,
                         id=it.id,
                     )
-                    rec = sig.to_dict()
-                    ok += 1
+                    out.append(sig.to_dict())
+                    continue
                 except GracedeskError as exc:
                     it.error = exc
-            if it.error is not None:
-                rec = error_record(it)
-                bad += 1
-            fout.write(dumps(rec) + "\n")
-        fout.flush()
-        if progress is not None:
-            progress.update(len(items))
+            out.append(error_record(it))
+        return out
 
-    try:
-        pending: list[Item] = []
-        for item in read_items(_lines(fin, MAX_LINE_BYTES)):
-            pending.append(item)
-            if len(pending) >= batch_size:
-                flush(pending)
-                pending = []
-        if pending:
-            flush(pending)
-    finally:
-        if progress is not None:
-            progress.close()
-        if fin is not sys.stdin.buffer:
-            fin.close()
-        if fout is not sys.stdout:
-            fout.close()
-    if ok == 0:
-        click.echo(
-            f"gracedesk analyze: no usable message in the input ({bad} bad line(s))", err=True
-        )
-        sys.exit(1)
-    if bad:
-        click.echo(f"gracedesk analyze: {ok} analysed, {bad} line(s) with errors", err=True)
+    run_stream(source, output, handle, command="analyze", noun="message", batch=batch_size)
 
 
 @cli.command("eval")

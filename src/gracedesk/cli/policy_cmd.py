@@ -149,42 +149,27 @@ def decide(source: str, policy_dir: str | None, now_s: str | None, tier: str, ou
     Each output line is {"id", "signals", "decisions", "sla"}; a line that cannot be used gets
     {"id", "line", "error"} in its place. Exit 1 only when no line was usable.
     """
-    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, dumps, error_record
-    from gracedesk.cli.main import _lines
+    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, error_record, run_stream
 
     policy = _load(policy_dir)
     now = _now(now_s)
     analyzer = _analyzer(tier)
-    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
-    fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
-    ok = bad = 0
-    try:
-        for n, raw in enumerate(_lines(fin, MAX_LINE_BYTES), start=1):
+
+    def handle(lines: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for n, raw in lines:
             obj: Any = None
             try:
                 if len(raw) > MAX_LINE_BYTES:
                     raise MalformedLine(f"line {n} is over {MAX_LINE_BYTES} bytes")
                 obj = _parse_json(raw, n)
-                rec = run_scenario(obj, policy, analyzer, now).record()
-                ok += 1
+                out.append(run_scenario(obj, policy, analyzer, now).record())
             except GracedeskError as exc:
                 id_ = obj.get("id") if isinstance(obj, dict) else None
-                rec = error_record(Item(n, id_, None, error=exc))
-                bad += 1
-            fout.write(dumps(rec) + "\n")
-            fout.flush()
-    finally:
-        if fin is not sys.stdin.buffer:
-            fin.close()
-        if fout is not sys.stdout:
-            fout.close()
-    if ok == 0:
-        click.echo(
-            f"gracedesk decide: no usable scenario in the input ({bad} bad line(s))", err=True
-        )
-        sys.exit(1)
-    if bad:
-        click.echo(f"gracedesk decide: {ok} decided, {bad} line(s) with errors", err=True)
+                out.append(error_record(Item(n, id_, None, error=exc)))
+        return out
+
+    run_stream(source, output, handle, command="decide", noun="scenario", batch=1)
 
 
 @click.group()

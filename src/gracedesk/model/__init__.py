@@ -1,5 +1,8 @@
 """Frozen value types shared by every layer."""
 
+from gracedesk.model.critique import Commitment, Critique, Finding
+from gracedesk.model.decision import Decision
+from gracedesk.model.guidance import Guidance, HandoverPacket, Phrase, Promise, Solution, Step
 from gracedesk.model.signals import (
     ABUSE,
     ARCHETYPES,
@@ -21,7 +24,17 @@ __all__ = [
     "EMOTIONS_FINE",
     "REQUESTS",
     "Archetype",
+    "Commitment",
     "ContextSignals",
+    "Critique",
+    "Decision",
     "Evidence",
+    "Finding",
+    "Guidance",
+    "HandoverPacket",
+    "Phrase",
+    "Promise",
     "Signals",
+    "Solution",
+    "Step",
 ]
