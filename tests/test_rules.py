@@ -68,3 +68,12 @@ def test_bad_rules_file_names_the_family() -> None:
         RuleSet.from_dict(
             {"family": [{"name": "broken", "keys": ["a"], "patterns": ["(unclosed"]}]}
         )
+
+
+def test_a_family_key_no_pattern_uses_is_harmless() -> None:
+    """Family keys that every pattern overrides with its own keys trigger nothing."""
+    rules = RuleSet.from_dict(
+        {"family": [{"name": "f", "keys": ["name"], "patterns": [{"re": "x+", "keys": ["xx"]}]}]}
+    )
+    assert rules.scan("my name is x", {"my", "name", "is", "x"}) == []
+    assert [h.family for h in rules.scan("xx", {"xx"})] == ["f"]

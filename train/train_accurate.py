@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from gracedesk.analysis.encoder import AccurateHeads, Encoder
 from gracedesk.analysis.features import featurize
+from gracedesk.analysis.heads import platt_fit
 from gracedesk.analysis.pipeline import HEADS, load_analyzer, models_dir
 from gracedesk.eval import datasets as D
 from train_heads import SOURCE_WEIGHT, label_matrix  # type: ignore[import-not-found]
@@ -79,8 +80,8 @@ def main() -> None:
         z = emb[cal] @ heads.coef_[:, j] + heads.intercept_[j]
         Xb = np.stack([fast_logits[cal, j], z], 1)
         if len(np.unique(y[cal])) == 2:
-            bl = LogisticRegression(C=1e4, max_iter=1000).fit(Xb, y[cal], sample_weight=w[cal])
-            heads.blend_[j] = (bl.coef_[0, 0], bl.coef_[0, 1], bl.intercept_[0])
+            (a, b), c = platt_fit(Xb, y[cal], w[cal])
+            heads.blend_[j] = (a, b, c)
         else:  # no calibration rows with both classes: average the two logits
             heads.blend_[j] = (0.5, 0.5, 0.0)
         print(

@@ -1,16 +1,22 @@
 """One error tree with coded messages.
 
 GracedeskError
- ├── InvalidInput (GD1xx)    the caller's input cannot be used
+ ├── InvalidInput (GD1xx)       the caller's input cannot be used
  │    ├── EmptyText (GD101)
  │    ├── MalformedLine (GD102)
  │    ├── InvalidContext (GD103)
- │    └── InvalidFacts (GD310)      a decide scenario's facts cannot be used
- ├── ModelError (GD2xx)      a shipped model is missing or cannot be loaded
+ │    ├── InvalidFacts (GD310)      a decide scenario's facts cannot be used
+ │    └── InvalidCoachContext (GD402, also a CoachError)  bad now, time zone or calendar
+ ├── ModelError (GD2xx)         a shipped model is missing or cannot be loaded
  │    └── UnknownTier (GD201)
- └── PolicyError (GD3xx)     a policy cannot be loaded or applied
-      ├── PolicyNotFound (GD301)
-      └── PolicyInvalid (GD302)     ``.problems`` lists every "file: rule: key: message"
+ ├── PolicyError (GD3xx)        a policy cannot be loaded or applied
+ │    ├── PolicyNotFound (GD301)
+ │    └── PolicyInvalid (GD302)     ``.problems`` lists every "file: rule: key: message"
+ ├── CoachError (GD4xx)         a draft cannot be coached
+ │    └── CoachRulesError (GD401)   coach_rules.toml does not load (group, key, regex error)
+ └── GuidanceError (GD5xx)      guidance cannot be given
+      ├── PhraseFileError (GD501)   a phrase pack does not match its schema (file, phrase id, key)
+      └── InvalidScenario (GD502)   conversation, customer history, agent or commitments unusable
 
 The core raises these; entry points (CLI, web) map them to exit codes or HTTP problems.
 """
@@ -54,9 +60,6 @@ class UnknownTier(ModelError):
 
 
 # -- guidance (GD5xx) ---------------------------------------------------------------------------
-#  GuidanceError (GD5xx)      guidance cannot be given
-#   ├── PhraseFileError (GD501)   a phrase pack does not match its schema (file, phrase id, key)
-#   └── InvalidScenario (GD502)   conversation, customer history, agent or commitments unusable
 
 
 class GuidanceError(GracedeskError):
@@ -98,9 +101,6 @@ class PolicyInvalid(PolicyError):
 
 
 # -- coach (GD4xx) ------------------------------------------------------------------------------
-#  CoachError (GD4xx)           a draft cannot be coached
-#   ├── CoachRulesError (GD401)   coach_rules.toml does not load (group, key, regex error)
-#   └── InvalidCoachContext (GD402, also an InvalidInput)  bad now, time zone or calendar
 
 
 class CoachError(GracedeskError):

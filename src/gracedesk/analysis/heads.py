@@ -37,6 +37,27 @@ def dot(batch: Batch, weights: NDArray[np.float32]) -> NDArray[np.float32]:
     return out
 
 
+def platt_fit(
+    Z: NDArray[np.float32], y: NDArray[np.float32], w: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], np.float32]:
+    """Platt scaling ``sigmoid(Z @ a + b)`` fitted with Platt's smoothed targets.
+
+    Targets are ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)`` instead of 1 and 0 (Platt 1999), so
+    a small calibration slice that the scores separate perfectly does not give an infinite
+    slope. Each row enters twice, once per class, weighted by its target.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    pos = float(w[y == 1].sum())
+    neg = float(w[y == 0].sum())
+    t = np.where(y == 1, (pos + 1) / (pos + 2), 1 / (neg + 2))
+    Z2 = np.concatenate([Z, Z])
+    y2 = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
+    w2 = np.concatenate([w * t, w * (1 - t)])
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(Z2, y2, sample_weight=w2)
+    return lr.coef_[0].astype(np.float32), np.float32(lr.intercept_[0])
+
+
 class LinearHeads:
     """Logistic-regression heads sharing one feature space."""
 
@@ -83,9 +104,7 @@ class LinearHeads:
             cal_rows = have & calib
             if self.calibrate and len(np.unique(y[cal_rows])) == 2:
                 z = X[cal_rows] @ w + c
-                platt = LogisticRegression(C=1e4, solver="lbfgs")
-                platt.fit(z.reshape(-1, 1), y[cal_rows], sample_weight=weights[cal_rows])
-                a, d = np.float32(platt.coef_[0, 0]), np.float32(platt.intercept_[0])
+                (a,), d = platt_fit(z.reshape(-1, 1), y[cal_rows], weights[cal_rows])
             W[:, j] = a * w
             b[j] = a * c + d
             self.platt_[j] = (a, d)

@@ -42,7 +42,6 @@ class RuleSet:
     def __init__(self, families: list[Family], version: str) -> None:
         self.families = families
         self.version = version
-        self._all_keys = frozenset().union(*(f.keys for f in families))
         # key word -> the patterns it triggers (an inverted index: one set operation a message)
         self._patterns: list[tuple[str, re.Pattern[str]]] = []
         index: dict[str, list[int]] = {}
@@ -52,6 +51,7 @@ class RuleSet:
                     index.setdefault(k, []).append(len(self._patterns))
                 self._patterns.append((fam.name, pat))
         self._index = {k: tuple(v) for k, v in index.items()}
+        self._all_keys = frozenset(self._index)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "rules.toml") -> RuleSet:

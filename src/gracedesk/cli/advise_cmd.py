@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from gracedesk.cli.jsonl import output_option
 from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
 
 
@@ -92,13 +93,7 @@ def _advise_one(sc: dict[str, Any], line: int, now: datetime | None, lib: Any) -
     type=click.Path(exists=True, file_okay=False),
     help="Folder of *.toml phrase packs to use instead of the shipped library.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    help="Where to write JSON lines (default: standard output).",
-)
+@output_option()
 def advise(source: str, now_text: str | None, phrases_dir: str | None, output: str) -> None:
     """Next de-escalation step, phrases, solutions and a hand-over packet per JSONL scenario."""
     from gracedesk.cli.jsonl import Item, error_record, run_stream

@@ -95,6 +95,19 @@ def read_lines(fh: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes
         yield raw
 
 
+def output_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``-o/--output`` option every JSONL command shares."""
+    import click
+
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        default="-",
+        help="Where to write JSON lines (default: standard output).",
+    )
+
+
 Handler = Callable[[list[tuple[int, bytes]]], list[dict[str, Any]]]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gracedesk import __version__
+from gracedesk.cli.jsonl import output_option
 from gracedesk.errors import GracedeskError
 
 BATCH = 512
@@ -31,13 +32,7 @@ def cli() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="JSON file with context for every message (earlier messages, customer history).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    help="Where to write JSON lines (default: standard output).",
-)
+@output_option()
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=BATCH, show_default=True)
 def analyze(source: str, tier: str, context_file: str | None, output: str, batch_size: int) -> None:
     """Analyse messages: JSONL {"id","text"} (or plain text lines) in, one JSON line out each."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gracedesk.cli.jsonl import output_option
 from gracedesk.errors import GracedeskError, InvalidFacts, MalformedLine
 
 if TYPE_CHECKING:
@@ -136,13 +137,7 @@ def _parse_json(raw: bytes, line: int) -> Any:
 )
 @click.option("--now", "now_s", help="Decision time, ISO 8601 (default: the current time).")
 @click.option("--tier", type=click.Choice(["fast", "accurate"]), default="fast", show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    help="Where to write JSON lines (default: standard output).",
-)
+@output_option()
 def decide(source: str, policy_dir: str | None, now_s: str | None, tier: str, output: str) -> None:
     """Decide by policy for JSONL scenarios: {"id","messages",...} in, one JSON line out each.
 

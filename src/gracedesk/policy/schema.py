@@ -22,18 +22,6 @@ Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "contains"]
 Scalar = bool | int | float | str
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-RULE_ACTIONS: tuple[str, ...] = (
-    "escalate",
-    "require_approval",
-    "set_priority",
-    "route",
-    "warn_customer",
-    "restrict",
-    "block",
-    "sanction",  # the next step of the sanctions ladder
-    "protect_agent",
-    "schedule_follow_up",
-)
 ESCALATE_MODES = ("transfer", "offer", "immediate")
 PROTECT_MODES = ("suggest_break", "reassign")
 REQUEST_KINDS = ("refund", "discount", "credit", "exception")
