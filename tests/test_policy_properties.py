@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gracedesk.model.decision import ACTIONS
 from gracedesk.model.signals import ABUSE, REQUESTS
 from gracedesk.policy import Agent, Conversation, Customer, Request, Sanction, decide
 from gracedesk.policy.loader import load_policy
@@ -75,17 +76,7 @@ def test_decisions_explain_themselves_and_never_skip_a_sanction(
     out = decide(sig, conv, cust, agent, req, POLICY, now=NOW)
     for d in out:
         assert d.rule_id and d.reason and d.policy_version == POLICY.version
-        assert d.action in {
-            "escalate",
-            "require_approval",
-            "set_priority",
-            "route",
-            "warn_customer",
-            "restrict",
-            "block",
-            "protect_agent",
-            "schedule_follow_up",
-        }
+        assert d.action in ACTIONS
     window = timedelta(days=POLICY.sanctions.window_days)
     current = max(
         (LEVELS.index(s.level) for s in cust.sanctions if s.at is None or s.at >= NOW - window),
