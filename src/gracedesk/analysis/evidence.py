@@ -97,14 +97,18 @@ def candidates(
     pos = np.arange(total) - np.repeat(starts, lens) + np.repeat(ptr[d], lens)
     feats = ids[pos]
     w = coef[feats, np.repeat(j, lens)]
-    w = np.where(usable[feats] & (w >= MIN_WEIGHT), w, -np.inf)
+    good = usable[feats] & (w >= MIN_WEIGHT)  # most features never qualify: sort only the rest
+    seg, feats, w = seg[good], feats[good], w[good]
+    if len(seg) == 0:
+        return {}
     order = np.lexsort((-w, seg))
-    rank = np.arange(total) - np.repeat(starts, lens)
-    keep = (rank < per_pair) & np.isfinite(w[order])
+    seg, feats = seg[order], feats[order]
+    rank = np.arange(len(seg)) - np.searchsorted(seg, seg, side="left")
+    keep = rank < per_pair
     out: dict[tuple[int, int], list[int]] = {}
-    for k, f in zip(seg[order][keep].tolist(), feats[order][keep].tolist(), strict=True):
-        key = (int(d[k]), int(j[k]))
-        lst = out.setdefault(key, [])
+    dl, jl = d.tolist(), j.tolist()
+    for k, f in zip(seg[keep].tolist(), feats[keep].tolist(), strict=True):
+        lst = out.setdefault((dl[k], jl[k]), [])
         if f not in lst:
             lst.append(f)
     return out

@@ -109,12 +109,9 @@ def parse_scenario(obj: Any) -> Scenario:
     if last is None:
         raise InvalidFacts("messages has no customer message to analyse")
 
+    # customer and agent are shared with `gracedesk advise` (name, history, authority, ...):
+    # policy reads the keys it knows and leaves the others to guidance
     c = _obj(obj.get("customer"), "customer")
-    _unknown(
-        c,
-        {"tier", "lifetime_value", "complaints_90d", "contacts_30d", "sanctions"},
-        "customer",
-    )
     tier = c.get("tier", "standard")
     if not isinstance(tier, str):
         raise InvalidFacts("customer.tier must be a string")
@@ -140,7 +137,6 @@ def parse_scenario(obj: Any) -> Scenario:
     )
 
     a = _obj(obj.get("agent"), "agent")
-    _unknown(a, {"role"}, "agent")
     role = a.get("role", "agent")
     if not isinstance(role, str):
         raise InvalidFacts("agent.role must be a string")
