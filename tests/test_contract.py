@@ -68,3 +68,25 @@ def test_deterministic(fast) -> None:
     a = [s.to_dict() for s in fast.analyze_many(SAMPLES)]
     b = [s.to_dict() for s in fast.analyze_many(list(reversed(SAMPLES)))][::-1]
     assert a == b
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2026-11-23T09:00:00Z", "2026-11-23T09:00:00+00:00"),  # Z suffix
+        ("2026-11-23T09:00:00z", "2026-11-23T09:00:00+00:00"),  # lower-case z
+        ("2026-11-23T09:00:00", "2026-11-23T09:00:00+00:00"),  # no offset: UTC
+        (" 2026-11-23T10:00:00+01:00 ", "2026-11-23T10:00:00+01:00"),  # offset kept, spaces cut
+    ],
+)
+def test_parse_iso(text: str, iso: str) -> None:
+    from gracedesk.model.clock import parse_iso
+
+    assert parse_iso(text).isoformat() == iso
+
+
+def test_parse_iso_rejects_garbage() -> None:
+    from gracedesk.model.clock import parse_iso
+
+    with pytest.raises(ValueError):
+        parse_iso("next tuesday")

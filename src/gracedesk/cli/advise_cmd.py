@@ -23,14 +23,14 @@ import click
 
 from gracedesk.cli.jsonl import output_option
 from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
+from gracedesk.model.clock import parse_iso
 
 
 def _parse_now(text: str, where: str) -> datetime:
     try:
-        t = datetime.fromisoformat(text.strip())
+        return parse_iso(text)
     except ValueError as exc:
         raise MalformedLine(f"{where}: {text!r} is not an ISO date/time") from exc
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _scenario(raw: bytes, line: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import click
 
 from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, error_record, run_stream
 from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
+from gracedesk.model.clock import parse_iso
 
 BATCH = 256
 
@@ -65,7 +66,7 @@ def coach(source: str, now_iso: str | None, tz: str) -> None:
     from gracedesk.guidance.commitments import zone
 
     try:
-        now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+        now = parse_iso(now_iso) if now_iso else datetime.now(UTC)
     except ValueError as exc:
         raise click.BadParameter(f"not an ISO 8601 time: {now_iso!r}", param_hint="--now") from exc
     try:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gracedesk.errors import InvalidFacts
+from gracedesk.model.clock import parse_iso
 from gracedesk.model.signals import ABUSE, CAUSES, EMOTIONS, EMOTIONS_FINE, REQUESTS, Signals
 from gracedesk.policy.facts import Agent, Customer, Request, Turn
 from gracedesk.policy.sanctions import LEVELS, Sanction
@@ -57,10 +58,9 @@ def parse_time(value: Any, key: str) -> datetime:
     if not isinstance(value, str):
         raise InvalidFacts(f"{key} must be an ISO 8601 time string")
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         raise InvalidFacts(f"{key} is not an ISO 8601 time: {value!r}") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
 def _obj(v: Any, key: str) -> Mapping[str, Any]:
