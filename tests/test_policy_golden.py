@@ -14,7 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gracedesk.cli.policy_cmd import run_scenario
+from gracedesk.service.flow import run_scenario
 from gracedesk.policy import load_policy
 
 GOLDEN = Path(__file__).parent / "golden"

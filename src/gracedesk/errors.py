@@ -5,6 +5,7 @@ GracedeskError
  │    ├── EmptyText (GD101)
  │    ├── MalformedLine (GD102)
  │    ├── InvalidContext (GD103)
+ │    ├── InvalidRequest (GD110)    a desk request's fields cannot be used (HTTP 422)
  │    ├── InvalidFacts (GD310)      a decide scenario's facts cannot be used
  │    └── InvalidCoachContext (GD402, also a CoachError)  bad now, time zone or calendar
  ├── ModelError (GD2xx)         a shipped model is missing or cannot be loaded
@@ -14,9 +15,10 @@ GracedeskError
  │    └── PolicyInvalid (GD302)     ``.problems`` lists every "file: rule: key: message"
  ├── CoachError (GD4xx)         a draft cannot be coached
  │    └── CoachRulesError (GD401)   coach_rules.toml does not load (group, key, regex error)
- └── GuidanceError (GD5xx)      guidance cannot be given
-      ├── PhraseFileError (GD501)   a phrase pack does not match its schema (file, phrase id, key)
-      └── InvalidScenario (GD502)   conversation, customer history, agent or commitments unusable
+ ├── GuidanceError (GD5xx)      guidance cannot be given
+ │    ├── PhraseFileError (GD501)   a phrase pack does not match its schema (file, phrase id, key)
+ │    └── InvalidScenario (GD502)   conversation, customer history, agent or commitments unusable
+ └── NotificationError (GD600)  every configured channel failed; the job retries later
 
 The core raises these; entry points (CLI, web) map them to exit codes or HTTP problems.
 """
@@ -113,3 +115,39 @@ class CoachRulesError(CoachError):
 
 class InvalidCoachContext(CoachError, InvalidInput):
     code = "GD402"
+
+
+# -- notifications (GD6xx) ----------------------------------------------------------------------
+
+
+class NotificationError(GracedeskError):
+    code = "GD600"
+
+
+# -- desk (GD7xx): store, service, web ----------------------------------------------------------
+
+
+class DeskError(GracedeskError):
+    code = "GD700"
+
+
+class NotFound(DeskError):
+    code = "GD701"
+
+
+class PermissionDenied(DeskError):
+    code = "GD702"
+
+
+class Conflict(DeskError):
+    code = "GD703"
+
+
+class Unauthenticated(DeskError):
+    code = "GD704"
+
+
+class InvalidRequest(InvalidInput):
+    """A desk request whose fields cannot be used (wrong state, bad value)."""
+
+    code = "GD110"

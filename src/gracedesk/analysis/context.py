@@ -149,7 +149,7 @@ def with_context(an: Analyzer, sig: Signals, text: str, context: Any) -> Signals
     if not isinstance(customer, Mapping):
         raise InvalidContext("context.customer must be an object")
     earlier = _earlier_customer_texts(context)
-    prev = an.analyze_many(earlier) if earlier else []
+    prev = an.analyze_memo(earlier) if earlier else []
     history = [*prev, sig]
     texts = [*earlier, text]
     scores = archetypes(history, texts, customer)

@@ -8,6 +8,7 @@ sentence encoder (ONNX, int8) whose heads are blended with the fast heads' logit
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,7 @@ from gracedesk.model import (
 )
 
 MODEL_VERSION = "gracedesk-signals/1.0"
+MEMO_SIZE = 8192  # earlier-message results kept by Analyzer.analyze_memo
 TIERS = ("fast", "accurate")
 
 # The heads' column layout: contiguous blocks in the contract's order.
@@ -126,6 +128,8 @@ class Analyzer:
         self._abuse_cols = {j for j, n in enumerate(HEADS) if n.startswith("abuse.")}
         self._signal = [SIGNAL_NAME.get(n, n) for n in HEADS]
         self._family = [FAMILY.get(n) for n in HEADS]
+        self._memo: OrderedDict[str, Signals] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     # -- scores ---------------------------------------------------------------------------
     def probabilities(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], Featurized]:
@@ -160,6 +164,24 @@ class Analyzer:
             )
             for i in range(len(texts))
         ]
+
+    def analyze_memo(self, texts: Sequence[str]) -> list[Signals]:
+        """``analyze_many`` for texts seen again and again (the earlier messages of a
+        conversation, re-read as context at every new message): the same text always gives the
+        same Signals, so the last ``MEMO_SIZE`` results are kept."""
+        with self._memo_lock:
+            found = {t: self._memo[t] for t in texts if t in self._memo}
+            for t in found:
+                self._memo.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            fresh = dict(zip(missing, self.analyze_many(missing), strict=True))
+            with self._memo_lock:
+                self._memo.update(fresh)
+                while len(self._memo) > MEMO_SIZE:
+                    self._memo.popitem(last=False)
+            found.update(fresh)
+        return [found[t] for t in texts]
 
     def analyze(self, text: str, *, context: Any = None, id: Any = None) -> Signals:
         sig = self.analyze_many([text], ids=[id])[0]

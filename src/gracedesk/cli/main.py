@@ -1,4 +1,4 @@
-"""``gracedesk`` command line: analyze, eval, bench."""
+"""``gracedesk`` command line: analyze, eval, bench; policy, coach, advise; serve, worker, db, users."""
 
 from __future__ import annotations
 
@@ -140,9 +140,10 @@ def _register() -> None:
     """Commands that live in their own modules (policy, guidance)."""
     from gracedesk.cli.advise_cmd import advise
     from gracedesk.cli.coach_cmd import coach
+    from gracedesk.cli.desk_cmd import db, serve, users, worker
     from gracedesk.cli.policy_cmd import decide, policy
 
-    for cmd in (decide, policy, coach, advise):
+    for cmd in (decide, policy, coach, advise, serve, worker, db, users):
         cli.add_command(cmd)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,29 +15,13 @@ import click
 
 from gracedesk.cli.jsonl import output_option
 from gracedesk.errors import GracedeskError, InvalidFacts, MalformedLine
+from gracedesk.service.flow import run_scenario
 
 if TYPE_CHECKING:
     from gracedesk.analysis.pipeline import Analyzer
-    from gracedesk.policy import PolicySet, Trace
-    from gracedesk.policy.sla import Due
+    from gracedesk.policy import PolicySet
 
 POLICY_HELP = "Policy directory (policy.toml + rules/*.toml); default: the shipped policy."
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    id: Any
-    signals: dict[str, Any]
-    trace: Trace
-    sla: Due
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "signals": self.signals,
-            "decisions": [d.to_dict() for d in self.trace.decisions],
-            "sla": self.sla.to_dict(),
-        }
 
 
 def _load(policy_dir: str | None) -> PolicySet:
@@ -68,49 +51,6 @@ def _analyzer(tier: str) -> Analyzer:
         return get_analyzer(tier)
     except GracedeskError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-def run_scenario(obj: Any, policy: PolicySet, analyzer: Analyzer | None, now: datetime) -> Outcome:
-    """Analyse the last customer message in context, derive the facts, decide, and time the SLA.
-
-    A scenario that carries ``signals`` is not analysed (``analyzer`` may then be None).
-    """
-    from gracedesk.policy import Conversation, explain, priority_of
-    from gracedesk.policy.scenario import parse_scenario, signals_from
-    from gracedesk.policy.sla import BusinessClock, due
-
-    scn = parse_scenario(obj)
-    if scn.signals is not None:
-        signals = signals_from({**scn.signals, "id": scn.id})
-    elif analyzer is None:
-        raise InvalidFacts("the scenario has no signals and no analyzer was given")
-    else:
-        text = scn.turns[scn.analysed].text
-        signals = analyzer.analyze(text, context=scn.context(), id=scn.id)
-    opened = scn.turns[0].at
-    warnings = sum(
-        1
-        for s in scn.customer.sanctions
-        if s.level == "warn" and s.at is not None and opened is not None and s.at >= opened
-    )
-    conversation = Conversation.from_turns(
-        scn.turns,
-        clock=BusinessClock(policy.calendar),
-        now=now,
-        pause_while_waiting=policy.calendar.pause_while_waiting_on_customer,
-        warnings=warnings,
-    )
-    trace = explain(signals, conversation, scn.customer, scn.agent, scn.request, policy, now=now)
-    priority = priority_of(trace.decisions, policy.default.priority)
-    sla = due(
-        policy.sla,
-        policy.calendar,
-        priority,
-        now=now,
-        opened_at=conversation.opened_at,
-        pauses=conversation.pauses,
-    )
-    return Outcome(scn.id, signals.to_dict(), trace, sla)
 
 
 def _parse_json(raw: bytes, line: int) -> Any:

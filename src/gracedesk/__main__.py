@@ -1,0 +1,5 @@
+"""``python -m gracedesk``: the command line."""
+
+from gracedesk.cli.main import main
+
+main()

@@ -1,0 +1,205 @@
+"""``gracedesk serve``, ``worker``, ``db`` and ``users``: the desk's entry points.
+
+Settings come from ``GRACEDESK_*`` environment variables (docs/desk.md); the options here set the
+same variables, so that every server process uvicorn starts sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from gracedesk.errors import GracedeskError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from gracedesk.settings import Settings
+    from gracedesk.store import Store
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from gracedesk.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise click.UsageError(f"bad GRACEDESK_* setting: {exc}") from exc
+
+
+def _store(settings: Settings) -> Store:
+    from sqlalchemy.exc import OperationalError
+
+    from gracedesk.store import Store
+
+    store = Store.open(settings.url())
+    try:
+        store.migrate()
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot open the database {store.url!r}: {exc.orig}") from exc
+    return store
+
+
+def home_option(f: click.decorators.FC) -> click.decorators.FC:
+    def put(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value:
+            os.environ["GRACEDESK_HOME"] = value
+
+    return click.option(
+        "--home",
+        metavar="DIR",
+        expose_value=False,
+        callback=put,
+        help="Data directory (sets GRACEDESK_HOME; default ~/.gracedesk).",
+    )(f)
+
+
+def app_factory() -> FastAPI:
+    """For uvicorn's ``factory=True``: every server process builds its own app from the env."""
+    from gracedesk.web.app import create_app
+
+    settings = _settings()
+    jobs = os.environ.get("GRACEDESK_SERVE_JOBS", "1") == "1"
+    return create_app(settings, jobs=jobs)
+
+
+@click.command()
+@home_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--jobs/--no-jobs", default=True, show_default=True, help="Run the job loop inside.")
+@click.option("--demo", is_flag=True, help="Seed demo customers, conversations and users first.")
+@click.option("--log-level", default="warning", show_default=True)
+def serve(host: str, port: int, workers: int, jobs: bool, demo: bool, log_level: str) -> None:
+    """Run the desk: REST API (/api/v1, docs at /docs) and console (/console)."""
+    import uvicorn
+
+    settings = _settings()
+    store = _store(settings)  # migrations run once here, before any server process starts
+    if demo:
+        from gracedesk.service.demo import seed
+
+        try:
+            report = seed(settings, store, now=datetime.now(UTC))
+        except GracedeskError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for line in report:
+            click.echo(line)
+    store.close()
+    os.environ["GRACEDESK_SERVE_JOBS"] = "1" if jobs else "0"
+    click.echo(
+        f"gracedesk on http://{host}:{port}/console/  (API docs: /docs; database: {settings.url().split('://')[0]})"
+    )
+    uvicorn.run(
+        "gracedesk.cli.desk_cmd:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+@click.command()
+@home_option
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+def worker(once: bool) -> None:
+    """Run the jobs: follow-up reminders, SLA breaches, notifications, re-analysis."""
+    from gracedesk.jobs.worker import notifier_for, run_forever, run_once
+    from gracedesk.web.app import build_desk
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    desk = build_desk(settings)
+    if once:
+        with notifier_for(settings) as notifier:
+            done = run_once(desk, notifier, now=datetime.now(UTC))
+        click.echo(" ".join(f"{k}={v}" for k, v in done.items()))
+        sys.exit(1 if any(v < 0 for v in done.values()) else 0)
+    stop = threading.Event()
+    try:
+        run_forever(desk, settings, stop=stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@click.group()
+def db() -> None:
+    """The database: migrations."""
+
+
+@db.command("upgrade")
+@home_option
+def db_upgrade() -> None:
+    """Apply the migrations (the server also does this when it starts)."""
+    settings = _settings()
+    store = _store(settings)
+    from gracedesk.store.migrate import current
+
+    click.echo(f"database at revision {current(store.engines)} ({settings.url().split('://')[0]})")
+
+
+@click.group()
+def users() -> None:
+    """People who sign in: agents, supervisors, admins."""
+
+
+@users.command("create")
+@home_option
+@click.argument("name")
+@click.option("--role", type=click.Choice(["agent", "supervisor", "admin"]), required=True)
+@click.option("--display-name", default=None)
+@click.option("--email", default=None)
+@click.option(
+    "--password",
+    default=None,
+    help="Console password (or GRACEDESK_PASSWORD); without one the user has only the API token.",
+)
+def users_create(
+    name: str, role: str, display_name: str | None, email: str | None, password: str | None
+) -> None:
+    """Create a user and print its API token (shown once; the last line of the output)."""
+    from gracedesk.web.auth import create_user
+
+    password = password or os.environ.get("GRACEDESK_PASSWORD")
+    store = _store(_settings())
+    try:
+        user, token = create_user(
+            store,
+            name,
+            role=role,
+            now=datetime.now(UTC),
+            password=password,
+            display_name=display_name,
+            email=email,
+        )
+    except GracedeskError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(
+        f"created {user.role} {user.name!r}; API token (keep it, it is not shown again):", err=True
+    )
+    click.echo(token)
+
+
+@users.command("token")
+@home_option
+@click.argument("name")
+def users_token(name: str) -> None:
+    """Issue a new API token for NAME (the old one stops working)."""
+    from gracedesk.web.auth import rotate_token
+
+    try:
+        token = rotate_token(_store(_settings()), name, now=datetime.now(UTC))
+    except GracedeskError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(token)

@@ -1,0 +1,1 @@
+"""Background jobs: follow-up reminders, SLA breach alerts, CSAT requests, escalation alerts."""

@@ -1,0 +1,214 @@
+"""Idempotent job functions: each is ``f(..., *, now) -> int`` (how many things it handled).
+
+Running one twice, or in two workers at once, does no harm: rows are claimed with
+``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one writer at a time), and every
+state change is checked before it is made (a reminder is sent once, a breach escalated once).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Select, select
+
+from gracedesk.errors import InvalidInput, NotificationError
+from gracedesk.service.desk import audit
+from gracedesk.service.effects import notify, open_escalation
+from gracedesk.store import Store
+from gracedesk.store.tables import Conversation, FollowUp, Notification, User
+
+if TYPE_CHECKING:
+    from gracedesk.jobs.notify import Notifier
+    from gracedesk.service.desk import Desk
+
+log = logging.getLogger("gracedesk.jobs")
+BATCH = 100
+BACKOFF = (60, 300, 900, 3600, 6 * 3600)  # seconds before attempts 2, 3, ...
+
+
+S = TypeVar("S", bound="Select[Any]")
+LEASE = timedelta(minutes=5)  # a claimed notification is not claimed again before this
+
+
+def _claim(store: Store, q: S) -> S:
+    return q.with_for_update(skip_locked=True) if store.skip_locked() else q
+
+
+def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
+    """Remind the agent before a promise is due; mark it overdue (and tell) when it is missed."""
+    lead = timedelta(minutes=desk.follow_up_lead_minutes)
+    done = 0
+    with desk.store.write() as s:
+        rows = s.scalars(
+            _claim(
+                desk.store,
+                select(FollowUp)
+                .where(FollowUp.state == "open", FollowUp.due_at <= now + lead)
+                .order_by(FollowUp.due_at)
+                .limit(BATCH),
+            )
+        ).all()
+        for f in rows:
+            agent = s.get(User, f.assignee_id) if f.assignee_id else None
+            to = [agent.email] if agent and agent.email else []
+            link = f"{desk.base_url}/console/conversations/{f.conversation_id}"
+            if f.due_at <= now:
+                f.state = "overdue"
+                notify(
+                    s,
+                    key=f"follow_up:{f.id}:overdue",
+                    event="follow_up.overdue",
+                    to=[*to, desk.supervisor_email or ""],
+                    subject=f"[gracedesk] promise missed on conversation #{f.conversation_id}",
+                    body=f"Promised: {f.promise}\nDue: {f.due_at.isoformat()}\n{link}\n",
+                    payload={"follow_up_id": f.id, "conversation_id": f.conversation_id},
+                    now=now,
+                )
+                audit(
+                    s,
+                    "follow_up.overdue",
+                    now=now,
+                    actor="system",
+                    conversation_id=f.conversation_id,
+                    follow_up_id=f.id,
+                )
+                done += 1
+            elif f.reminded_at is None:
+                f.reminded_at = now
+                notify(
+                    s,
+                    key=f"follow_up:{f.id}:due",
+                    event="follow_up.due",
+                    to=to,
+                    subject=f"[gracedesk] promise due {f.due_at.isoformat()}: conversation #{f.conversation_id}",
+                    body=f"You promised: {f.promise}\nDue: {f.due_at.isoformat()}\n{link}\n",
+                    payload={
+                        "follow_up_id": f.id,
+                        "conversation_id": f.conversation_id,
+                        "due": f.due_at.isoformat(),
+                    },
+                    now=now,
+                )
+                audit(
+                    s,
+                    "follow_up.reminded",
+                    now=now,
+                    actor="system",
+                    conversation_id=f.conversation_id,
+                    follow_up_id=f.id,
+                )
+                done += 1
+    return done
+
+
+def sweep_sla(desk: Desk, *, now: datetime) -> int:
+    """Escalate conversations whose reply is overdue, once per breach."""
+    done = 0
+    with desk.store.write() as s:
+        rows = s.scalars(
+            _claim(
+                desk.store,
+                select(Conversation)
+                .where(
+                    Conversation.status != "resolved",
+                    Conversation.first_response_due < now,
+                    Conversation.sla_breached_at.is_(None),
+                )
+                .order_by(Conversation.first_response_due)
+                .limit(BATCH),
+            )
+        ).all()
+        for c in rows:
+            c.sla_breached_at = now
+            due = c.first_response_due.isoformat() if c.first_response_due else "?"
+            open_escalation(
+                desk,
+                s,
+                c,
+                kind="sla",
+                target="supervisor",
+                reason=f"SLA breached: reply was due {due} ({c.priority} priority)",
+                rule_id="sla-breach",
+                packet=None,
+                now=now,
+            )
+            audit(
+                s,
+                "sla.breached",
+                now=now,
+                actor="system",
+                conversation_id=c.id,
+                customer_id=c.customer_id,
+                due=due,
+            )
+            done += 1
+    return done
+
+
+def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) -> int:
+    """Send what the outbox holds; a failure is retried with back-off, then given up.
+
+    Rows are claimed in one short transaction (a lease moves ``next_attempt_at`` on), sent
+    outside any transaction (no lock is held during SMTP or HTTP), then marked sent or failed.
+    """
+    from gracedesk.jobs.notify import Notification as Note
+
+    with store.write() as s:
+        rows = s.scalars(
+            _claim(
+                store,
+                select(Notification)
+                .where(Notification.state == "pending", Notification.next_attempt_at <= now)
+                .order_by(Notification.id)
+                .limit(BATCH),
+            )
+        ).all()
+        claimed = []
+        for n in rows:
+            n.attempts += 1
+            n.next_attempt_at = now + LEASE
+            claimed.append(
+                (
+                    n.id,
+                    n.attempts,
+                    Note(
+                        event=n.event,
+                        to=tuple(r for r in n.recipients if r),
+                        subject=n.subject,
+                        body=n.body,
+                        payload=n.payload,
+                        key=n.key,
+                    ),
+                )
+            )
+    sent = 0
+    for nid, attempts, note in claimed:
+        error: str | None = None
+        final = False
+        try:
+            notifier.send(note)
+        except (NotificationError, InvalidInput) as exc:
+            error, final = exc.message[:2000], isinstance(exc, InvalidInput)
+        with store.write() as s:
+            row = s.get_one(Notification, nid)
+            if error is None:
+                row.state, row.sent_at, row.last_error = "sent", now, None
+                sent += 1
+            elif final or attempts > len(BACKOFF):
+                row.state, row.last_error = "failed", error
+                log.error("notification %s given up: %s", row.key, error)
+            else:
+                row.last_error = error
+                row.next_attempt_at = now + timedelta(seconds=BACKOFF[attempts - 1])
+    return sent
+
+
+def reanalyse_pending(desk: Desk, *, now: datetime) -> int:
+    """Analyse the messages whose analysis failed or never finished (stored, never lost)."""
+    done = 0
+    for mid in desk.pending_analysis(now=now):
+        if desk.reanalyse(mid, now=now).analysis == "done":
+            done += 1
+    return done

@@ -1,0 +1,60 @@
+"""The job loop: ``gracedesk worker`` (and a thread inside ``gracedesk serve``).
+
+Each round runs every sweep once with the current time; a failing sweep is logged and the others
+still run. Several workers may run at once (see ``sweeps``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from gracedesk.jobs import sweeps
+from gracedesk.jobs.notify import Notifier, SmtpSettings
+from gracedesk.service.desk import Desk
+from gracedesk.settings import Settings
+
+log = logging.getLogger("gracedesk.jobs")
+
+
+def notifier_for(settings: Settings) -> Notifier:
+    smtp = None
+    if settings.smtp_host:
+        smtp = SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            sender=settings.smtp_sender,
+        )
+    return Notifier(smtp, settings.webhooks(), settings.webhook_secret)
+
+
+def run_once(desk: Desk, notifier: Notifier, *, now: datetime) -> dict[str, int]:
+    """One round of every job; returns how many items each handled (-1: it failed)."""
+    jobs: dict[str, Callable[[], int]] = {
+        "reanalyse": lambda: sweeps.reanalyse_pending(desk, now=now),
+        "follow_ups": lambda: sweeps.sweep_follow_ups(desk, now=now),
+        "sla": lambda: sweeps.sweep_sla(desk, now=now),
+        "notifications": lambda: sweeps.deliver_notifications(desk.store, notifier, now=now),
+    }
+    out = {}
+    for name, job in jobs.items():
+        try:
+            out[name] = job()
+        except Exception:  # one broken job must not stop the others; it is logged with its trace
+            log.exception("job %s failed", name)
+            out[name] = -1
+    return out
+
+
+def run_forever(desk: Desk, settings: Settings, *, stop: threading.Event) -> None:
+    with notifier_for(settings) as notifier:
+        while not stop.is_set():
+            done = run_once(desk, notifier, now=datetime.now(UTC))
+            if any(v for v in done.values()):
+                log.info("jobs: %s", done)
+            stop.wait(settings.jobs_interval)

@@ -1,0 +1,558 @@
+"""What agents and supervisors do on the desk: coach, reply, escalate, resolve, approve, note.
+
+Every function takes the acting ``user`` and ``now``, checks the role, changes the store in one
+transaction and leaves an audit event (who, what, when, why). Role rules live in ``ROLES``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from gracedesk.service.desk import audit
+from gracedesk.service.effects import notify, open_escalation
+from gracedesk.store.tables import (
+    Conversation,
+    CsatResponse,
+    Customer,
+    CustomerNote,
+    Escalation,
+    FollowUp,
+    Message,
+    Sanction,
+    User,
+)
+
+if TYPE_CHECKING:
+    from gracedesk.service.desk import Desk
+
+ROLES = ("agent", "supervisor", "admin")
+SUPERVISING = ("supervisor", "admin")
+SANCTION_LEVELS = ("warn", "restrict", "block")
+EXPOSURE_WINDOW = timedelta(hours=4)
+EXPOSURE_NUDGE = 3  # abusive contacts in the window before the desk suggests a break
+
+
+def require(user: User, *roles: str) -> None:
+    if user.role not in roles:
+        raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
+
+
+def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversation:
+    q = select(Conversation).where(Conversation.id == conv_id)
+    conv = s.scalar(q.with_for_update() if lock else q)
+    if conv is None:
+        raise NotFound(f"conversation {conv_id} does not exist")
+    return conv
+
+
+def _last_customer(s: Session, conv_id: int) -> Message | None:
+    return s.scalar(
+        select(Message)
+        .where(Message.conversation_id == conv_id, Message.author == "customer")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def _customer_tz(c: Customer) -> str | None:
+    tz = (c.preferences or {}).get("tz")
+    return tz if isinstance(tz, str) else None
+
+
+def coach_draft(
+    desk: Desk, conv_id: int, draft: str, *, user: User, now: datetime
+) -> dict[str, Any]:
+    """The coach's critique of a draft, in the context of the customer's last message."""
+    from gracedesk.guidance.coach import CoachContext, coach
+    from gracedesk.policy.scenario import signals_from
+
+    with desk.store.read() as s:
+        conv = conversation(s, conv_id)
+        last = _last_customer(s, conv.id)
+        customer = s.get_one(Customer, conv.customer_id)
+        ctx = CoachContext(
+            customer_message=last.text if last else None,
+            signals=signals_from(last.signals) if last and last.signals else None,
+            customer_name=customer.name,
+            now=now,
+            tz=_customer_tz(customer),
+        )
+    return coach(draft, ctx).to_dict()
+
+
+def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime) -> dict[str, Any]:
+    """Store the agent's reply; its promises become follow-ups with deadlines."""
+    critique = coach_draft(desk, conv_id, text, user=user, now=now)
+    with desk.store.write() as s:
+        conv = conversation(s, conv_id, lock=True)
+        if conv.status == "resolved":
+            raise Conflict(f"conversation {conv_id} is resolved; reopen it to reply")
+        last = _last_customer(s, conv.id)
+        m = Message(
+            conversation_id=conv.id,
+            author="agent",
+            author_user_id=user.id,
+            channel=conv.channel,
+            text=text,
+            received_at=now,
+            analysis_state="none",
+            analysis_attempts=0,
+            critique=critique,
+        )
+        s.add(m)
+        if conv.assignee_id is None:
+            conv.assignee_id = user.id
+        if conv.first_response_at is None:
+            conv.first_response_at = now
+        conv.first_response_due = None  # answered: the next customer message sets a new one
+        if conv.status == "open":
+            conv.status = "waiting"
+        conv.updated_at = now
+        s.flush()
+        follow_ups = []
+        for c in critique["commitments"]:
+            if not c.get("due"):
+                continue
+            f = FollowUp(
+                conversation_id=conv.id,
+                message_id=m.id,
+                assignee_id=user.id,
+                promise=c["text"],
+                when_text=c.get("when"),
+                due_at=datetime.fromisoformat(c["due"]),
+                state="open",
+                source="promise",
+                created_at=now,
+            )
+            s.add(f)
+            follow_ups.append(f)
+        s.flush()
+        _exposure(s, user, last, conv, reply_id=m.id, now=now)
+        audit(
+            s,
+            "reply.sent",
+            now=now,
+            actor=user,
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            message_id=m.id,
+            coach_score=critique["score"],
+            findings=[f["kind"] for f in critique["findings"]],
+            follow_ups=[f.id for f in follow_ups],
+        )
+        return {
+            "message_id": m.id,
+            "conversation_id": conv.id,
+            "critique": critique,
+            "follow_ups": [follow_up_dict(f) for f in follow_ups],
+        }
+
+
+def _exposure(
+    s: Session,
+    user: User,
+    last: Message | None,
+    conv: Conversation,
+    *,
+    reply_id: int,
+    now: datetime,
+) -> None:
+    """Count an abusive contact against the agent who answers it (once per message)."""
+    if last is None or not last.signals or "abusive" not in last.signals.get("labels", []):
+        return
+    earlier = s.scalar(
+        select(Message.id).where(
+            Message.conversation_id == conv.id,
+            Message.author_user_id == user.id,
+            Message.id > last.id,
+            Message.id != reply_id,
+        )
+    )
+    if earlier is not None:  # this agent already answered (and counted) that message
+        return
+    u = s.get_one(User, user.id)
+    u.abuse_exposures += 1
+    u.last_exposure_at = now
+    audit(
+        s,
+        "agent.exposed",
+        now=now,
+        actor="system",
+        conversation_id=conv.id,
+        reason="answered an abusive message",
+        user_id=u.id,
+        message_id=last.id,
+    )
+
+
+def escalate(
+    desk: Desk,
+    conv_id: int,
+    *,
+    user: User,
+    reason: str,
+    target: str = "supervisor",
+    now: datetime,
+) -> dict[str, Any]:
+    """Escalate by hand, with a fresh hand-over packet so the customer never repeats."""
+    from gracedesk.model.decision import ESCALATION_TARGETS
+
+    if target not in ESCALATION_TARGETS:
+        raise InvalidRequest(f"target must be one of {list(ESCALATION_TARGETS)}")
+    if not reason.strip():
+        raise InvalidRequest("reason is empty: say why you escalate")
+    with desk.store.read() as s:
+        conversation(s, conv_id)
+        last = _last_customer(s, conv_id)
+        packet = (last.guidance or {}).get("handover") if last else None
+    with desk.store.write() as s:
+        conv = conversation(s, conv_id, lock=True)
+        e = open_escalation(
+            desk,
+            s,
+            conv,
+            kind="escalation",
+            target=target,
+            reason=f"{user.display_name}: {reason.strip()}",
+            rule_id=None,
+            packet=packet,
+            now=now,
+            requested_by=user.id,
+        )
+        return escalation_dict(e)
+
+
+def resolve(
+    desk: Desk, conv_id: int, *, user: User, resolution: str, now: datetime
+) -> dict[str, Any]:
+    """Close the conversation with its resolution and send the customer a CSAT request."""
+    if not resolution.strip():
+        raise InvalidRequest("resolution is empty: say how it was resolved")
+    with desk.store.write() as s:
+        conv = conversation(s, conv_id, lock=True)
+        if conv.status == "resolved":
+            raise Conflict(f"conversation {conv_id} is already resolved")
+        conv.status = "resolved"
+        conv.resolution = resolution.strip()
+        conv.resolved_at = now
+        conv.updated_at = now
+        conv.first_response_due = None
+        if conv.assignee_id is None:
+            conv.assignee_id = user.id
+        for f in s.scalars(
+            select(FollowUp).where(FollowUp.conversation_id == conv.id, FollowUp.state == "open")
+        ):
+            f.state, f.done_at = "done", now
+        token = secrets.token_urlsafe(24)
+        s.add(CsatResponse(conversation_id=conv.id, token=token, sent_at=now))
+        customer = s.get_one(Customer, conv.customer_id)
+        link = f"{desk.base_url}/csat/{token}"
+        notify(
+            s,
+            key=f"csat:{token}",
+            event="csat.request",
+            to=[customer.email or ""],
+            subject="How did we do?",
+            body=(
+                f"Hello {customer.name or ''},\n\nYour request has been resolved: "
+                f"{conv.resolution}\n\nHow did we do? Rate us from 1 to 5: {link}\n"
+            ),
+            payload={"conversation_id": conv.id, "csat_url": link},
+            now=now,
+        )
+        audit(
+            s,
+            "conversation.resolved",
+            now=now,
+            actor=user,
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            reason=conv.resolution,
+        )
+        return {
+            "conversation_id": conv.id,
+            "status": "resolved",
+            "csat_url": link,
+            "csat_token": token,
+        }
+
+
+def submit_csat(
+    desk: Desk, token: str, score: int, comment: str | None, *, now: datetime
+) -> dict[str, Any]:
+    if not 1 <= score <= 5:
+        raise InvalidRequest("score must be between 1 and 5")
+    with desk.store.write() as s:
+        r = s.scalar(select(CsatResponse).where(CsatResponse.token == token))
+        if r is None:
+            raise NotFound("no survey with this token")
+        if r.responded_at is not None:
+            raise Conflict("this survey has already been answered")
+        r.score, r.comment, r.responded_at = score, (comment or "").strip()[:2000] or None, now
+        conv = s.get_one(Conversation, r.conversation_id)
+        audit(
+            s,
+            "csat.answered",
+            now=now,
+            actor="customer",
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            score=score,
+        )
+        return {"conversation_id": conv.id, "score": score}
+
+
+def decide_escalation(
+    desk: Desk, esc_id: int, *, user: User, approve: bool, note: str | None, now: datetime
+) -> dict[str, Any]:
+    """A supervisor approves or rejects an escalation, approval request or sanction."""
+    require(user, *SUPERVISING)
+    with desk.store.write() as s:
+        e = s.scalar(select(Escalation).where(Escalation.id == esc_id).with_for_update())
+        if e is None:
+            raise NotFound(f"escalation {esc_id} does not exist")
+        if e.state != "pending":
+            raise Conflict(f"escalation {esc_id} is already {e.state}")
+        e.state = "approved" if approve else "rejected"
+        e.approver_id, e.decided_at, e.note = user.id, now, (note or "").strip() or None
+        conv = s.get_one(Conversation, e.conversation_id)
+        if e.kind == "sanction" and e.data.get("sanction_id"):
+            sanction = s.get_one(Sanction, e.data["sanction_id"])
+            sanction.state = "active" if approve else "rejected"
+            sanction.approved_by = user.id
+        if e.kind == "escalation" and approve and conv.status != "resolved":
+            conv.assignee_id = user.id  # the supervisor takes it over
+        if conv.status == "escalated" and not _has_pending(s, conv.id, "escalation"):
+            conv.status = "open"
+        conv.updated_at = now
+        audit(
+            s,
+            f"{e.kind}.{e.state}",
+            now=now,
+            actor=user,
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            reason=e.note,
+            escalation_id=e.id,
+        )
+        return escalation_dict(e)
+
+
+def _has_pending(s: Session, conv_id: int, kind: str) -> bool:
+    return (
+        s.scalar(
+            select(Escalation.id).where(
+                Escalation.conversation_id == conv_id,
+                Escalation.kind == kind,
+                Escalation.state == "pending",
+            )
+        )
+        is not None
+    )
+
+
+def assign(
+    desk: Desk, conv_id: int, *, user: User, assignee: str | None, now: datetime
+) -> dict[str, Any]:
+    with desk.store.write() as s:
+        conv = conversation(s, conv_id, lock=True)
+        target = user
+        if assignee is not None and assignee != user.name:
+            require(user, *SUPERVISING)
+            found = s.scalar(select(User).where(User.name == assignee, User.active.is_(True)))
+            if found is None:
+                raise NotFound(f"user {assignee!r} does not exist")
+            target = found
+        conv.assignee_id, conv.updated_at = target.id, now
+        audit(
+            s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=target.name
+        )
+        return {"conversation_id": conv.id, "assignee": target.name}
+
+
+def add_follow_up(
+    desk: Desk, conv_id: int, *, user: User, promise: str, due: datetime, now: datetime
+) -> dict[str, Any]:
+    if not promise.strip():
+        raise InvalidRequest("promise is empty")
+    if due <= now:
+        raise InvalidRequest("due must be in the future")
+    with desk.store.write() as s:
+        conv = conversation(s, conv_id)
+        f = FollowUp(
+            conversation_id=conv.id,
+            assignee_id=user.id,
+            promise=promise.strip(),
+            due_at=due,
+            state="open",
+            source="manual",
+            created_at=now,
+        )
+        s.add(f)
+        s.flush()
+        audit(
+            s, "follow_up.created", now=now, actor=user, conversation_id=conv.id, follow_up_id=f.id
+        )
+        return follow_up_dict(f)
+
+
+def complete_follow_up(desk: Desk, fid: int, *, user: User, now: datetime) -> dict[str, Any]:
+    with desk.store.write() as s:
+        f = s.get(FollowUp, fid)
+        if f is None:
+            raise NotFound(f"follow-up {fid} does not exist")
+        if f.state in ("done", "cancelled"):
+            raise Conflict(f"follow-up {fid} is already {f.state}")
+        f.state, f.done_at = "done", now
+        audit(
+            s,
+            "follow_up.done",
+            now=now,
+            actor=user,
+            conversation_id=f.conversation_id,
+            follow_up_id=f.id,
+        )
+        return follow_up_dict(f)
+
+
+def add_note(
+    desk: Desk, customer_id: int, text: str, *, user: User, now: datetime
+) -> dict[str, Any]:
+    if not text.strip():
+        raise InvalidRequest("note is empty")
+    with desk.store.write() as s:
+        if s.get(Customer, customer_id) is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        n = CustomerNote(
+            customer_id=customer_id, author_id=user.id, text=text.strip(), created_at=now
+        )
+        s.add(n)
+        s.flush()
+        audit(s, "customer.note", now=now, actor=user, customer_id=customer_id, note_id=n.id)
+        return {"id": n.id, "text": n.text, "author": user.name, "created_at": now.isoformat()}
+
+
+def add_sanction(
+    desk: Desk,
+    customer_id: int,
+    level: str,
+    reason: str,
+    *,
+    user: User,
+    now: datetime,
+    minutes: int | None = None,
+) -> dict[str, Any]:
+    """A warning any agent may give; restrict and block need a supervisor (block: last resort)."""
+    if level not in SANCTION_LEVELS:
+        raise InvalidRequest(f"level must be one of {list(SANCTION_LEVELS)}")
+    if level != "warn":
+        require(user, *SUPERVISING)
+    if not reason.strip():
+        raise InvalidRequest("reason is empty: a sanction must say why")
+    with desk.store.write() as s:
+        if s.get(Customer, customer_id) is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        until = now + timedelta(minutes=minutes) if minutes else None
+        x = Sanction(
+            customer_id=customer_id,
+            level=level,
+            state="active",
+            reason=reason.strip(),
+            until=until,
+            created_by=user.id,
+            approved_by=user.id if level != "warn" else None,
+            created_at=now,
+        )
+        s.add(x)
+        s.flush()
+        audit(
+            s,
+            "sanction.active",
+            now=now,
+            actor=user,
+            customer_id=customer_id,
+            reason=x.reason,
+            level=level,
+        )
+        return sanction_dict(x)
+
+
+def lift_sanction(
+    desk: Desk, sid: int, *, user: User, reason: str, now: datetime
+) -> dict[str, Any]:
+    require(user, *SUPERVISING)
+    with desk.store.write() as s:
+        x = s.get(Sanction, sid)
+        if x is None:
+            raise NotFound(f"sanction {sid} does not exist")
+        if x.state != "active":
+            raise Conflict(f"sanction {sid} is {x.state}, not active")
+        x.state = "lifted"
+        audit(
+            s,
+            "sanction.lifted",
+            now=now,
+            actor=user,
+            customer_id=x.customer_id,
+            reason=reason or None,
+        )
+        return sanction_dict(x)
+
+
+def take_break(desk: Desk, *, user: User, now: datetime) -> dict[str, Any]:
+    with desk.store.write() as s:
+        u = s.get_one(User, user.id)
+        u.last_break_at = now
+        audit(s, "agent.break", now=now, actor=user)
+        return {"user": u.name, "last_break_at": now.isoformat()}
+
+
+# -- plain dicts for the API and the console ---------------------------------------------------
+
+
+def follow_up_dict(f: FollowUp) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "conversation_id": f.conversation_id,
+        "promise": f.promise,
+        "when": f.when_text,
+        "due": f.due_at.isoformat(),
+        "state": f.state,
+        "source": f.source,
+        "reminded_at": f.reminded_at.isoformat() if f.reminded_at else None,
+    }
+
+
+def escalation_dict(e: Escalation) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "conversation_id": e.conversation_id,
+        "kind": e.kind,
+        "target": e.target,
+        "state": e.state,
+        "reason": e.reason,
+        "rule_id": e.rule_id,
+        "data": e.data,
+        "packet": e.packet,
+        "created_at": e.created_at.isoformat(),
+        "decided_at": e.decided_at.isoformat() if e.decided_at else None,
+        "note": e.note,
+    }
+
+
+def sanction_dict(x: Sanction) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "level": x.level,
+        "state": x.state,
+        "reason": x.reason,
+        "rule_id": x.rule_id,
+        "until": x.until.isoformat() if x.until else None,
+        "created_at": x.created_at.isoformat(),
+    }

@@ -1,0 +1,359 @@
+"""What the policy's decisions do to the desk: escalations, approvals, sanctions, follow-ups.
+
+``record`` stores the analysis of one message and applies its decisions in the caller's
+transaction. Each effect is idempotent per conversation (an escalation to the same target is
+not opened twice while one is pending) and leaves an audit event naming the rule and reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gracedesk.model.clock import parse_iso
+from gracedesk.store.tables import (
+    Conversation,
+    DecisionRow,
+    Escalation,
+    FollowUp,
+    Notification,
+    Sanction,
+)
+
+if TYPE_CHECKING:
+    from gracedesk.model import Decision
+    from gracedesk.service.desk import Desk
+    from gracedesk.service.flow import Outcome
+
+_COLUMNS = ("action", "target", "rule_id", "reason", "policy_version")  # the rest goes to data
+
+
+def decision_dict(r: DecisionRow) -> dict[str, Any]:
+    return {
+        "action": r.action,
+        "target": r.target,
+        **r.data,
+        "rule_id": r.rule_id,
+        "reason": r.reason,
+        "policy_version": r.policy_version,
+    }
+
+
+def notify(
+    s: Session,
+    *,
+    key: str,
+    event: str,
+    to: list[str],
+    subject: str,
+    body: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Queue a notification in the outbox (once per key); the notify job sends it."""
+    if s.scalar(select(Notification.id).where(Notification.key == key)) is not None:
+        return
+    s.add(
+        Notification(
+            key=key,
+            event=event,
+            recipients=[t for t in to if t],
+            subject=subject[:300],
+            body=body,
+            payload=payload,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def _pending(s: Session, conv_id: int, kind: str, target: str | None) -> Escalation | None:
+    return s.scalar(
+        select(Escalation).where(
+            Escalation.conversation_id == conv_id,
+            Escalation.kind == kind,
+            Escalation.target == target,
+            Escalation.state == "pending",
+        )
+    )
+
+
+def open_escalation(
+    desk: Desk,
+    s: Session,
+    conv: Conversation,
+    *,
+    kind: str,
+    target: str | None,
+    reason: str,
+    rule_id: str | None,
+    packet: dict[str, Any] | None,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+    requested_by: int | None = None,
+) -> Escalation:
+    from gracedesk.service.desk import audit
+
+    existing = _pending(s, conv.id, kind, target)
+    if existing is not None:
+        if packet is not None:
+            existing.packet = packet  # the newest packet: the next agent sees the latest state
+        return existing
+    e = Escalation(
+        conversation_id=conv.id,
+        kind=kind,
+        target=target,
+        state="pending",
+        reason=reason,
+        rule_id=rule_id,
+        packet=packet,
+        data=data or {},
+        requested_by=requested_by,
+        created_at=now,
+    )
+    s.add(e)
+    s.flush()
+    if kind == "escalation":
+        conv.status = "escalated"
+    audit(
+        s,
+        f"{kind}.opened",
+        now=now,
+        actor="system" if requested_by is None else f"user:{requested_by}",
+        conversation_id=conv.id,
+        customer_id=conv.customer_id,
+        reason=reason,
+        escalation_id=e.id,
+        target=target,
+        rule_id=rule_id,
+    )
+    notify(
+        s,
+        key=f"escalation:{e.id}:opened",
+        event=f"{kind}.opened",
+        to=[desk.supervisor_email or ""],
+        subject=f"[gracedesk] {kind} for conversation #{conv.id}: {reason[:120]}",
+        body=f"{reason}\n\nOpen: {desk.base_url}/console/conversations/{conv.id}\n",
+        payload={"escalation_id": e.id, "conversation_id": conv.id, "kind": kind, "target": target},
+        now=now,
+    )
+    return e
+
+
+def _apply(
+    desk: Desk,
+    s: Session,
+    conv: Conversation,
+    d: Decision,
+    guidance: dict[str, Any],
+    *,
+    message_id: int,
+    now: datetime,
+) -> None:
+    from gracedesk.service.desk import audit
+
+    if d.action == "set_priority" and d.priority:
+        conv.priority = d.priority
+    elif d.action == "route":
+        conv.team = d.target
+    elif d.action == "escalate":
+        open_escalation(
+            desk,
+            s,
+            conv,
+            kind="escalation",
+            target=d.target,
+            reason=d.reason,
+            rule_id=d.rule_id,
+            packet=guidance.get("handover"),
+            now=now,
+            data={"mode": d.mode},
+        )
+    elif d.action == "require_approval":
+        open_escalation(
+            desk,
+            s,
+            conv,
+            kind="approval",
+            target=d.approver_role,
+            reason=d.reason,
+            rule_id=d.rule_id,
+            packet=guidance.get("handover"),
+            now=now,
+            data={"request_kind": d.request_kind, "amount": d.amount, "limit": d.limit},
+        )
+    elif d.action in ("warn_customer", "restrict", "block"):
+        level = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}[d.action]
+        sanction = Sanction(
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            level=level,
+            state="pending" if d.approval_required else "active",
+            reason=d.reason,
+            rule_id=d.rule_id,
+            until=d.due,
+            created_at=now,
+        )
+        s.add(sanction)
+        s.flush()
+        if d.approval_required:
+            open_escalation(
+                desk,
+                s,
+                conv,
+                kind="sanction",
+                target=d.approver_role,
+                reason=d.reason,
+                rule_id=d.rule_id,
+                packet=guidance.get("handover"),
+                now=now,
+                data={"sanction_id": sanction.id, "level": level},
+            )
+        audit(
+            s,
+            f"sanction.{sanction.state}",
+            now=now,
+            actor="system",
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            reason=d.reason,
+            level=level,
+            rule_id=d.rule_id,
+        )
+    elif d.action == "protect_agent":
+        audit(
+            s,
+            "agent.protect",
+            now=now,
+            actor="system",
+            conversation_id=conv.id,
+            reason=d.reason,
+            mode=d.mode,
+            assignee_id=conv.assignee_id,
+        )
+    elif d.action == "schedule_follow_up" and d.due is not None:
+        exists = s.scalar(
+            select(FollowUp.id).where(
+                FollowUp.conversation_id == conv.id,
+                FollowUp.source == "policy",
+                FollowUp.state == "open",
+            )
+        )
+        if exists is None:
+            s.add(
+                FollowUp(
+                    conversation_id=conv.id,
+                    message_id=message_id,
+                    assignee_id=conv.assignee_id,
+                    promise=d.reason,
+                    when_text=None,
+                    due_at=d.due,
+                    state="open",
+                    source="policy",
+                    created_at=now,
+                )
+            )
+
+
+def record(
+    desk: Desk,
+    s: Session,
+    message_id: int,
+    conv_id: int,
+    outcome: Outcome,
+    guidance: dict[str, Any],
+    *,
+    now: datetime,
+    latest: bool = True,
+) -> None:
+    """Store a message's analysis and decisions and apply them (in the caller's transaction).
+
+    ``latest``: the message is the conversation's newest customer message, so its risk, stage
+    and SLA become the conversation's (an older message re-analysed changes only itself).
+    """
+    from gracedesk.service import intake
+    from gracedesk.service import queries as q
+
+    conn = s.connection()
+    sig = outcome.signals
+    decisions = outcome.trace.decisions
+    rows = [
+        {
+            "action": d.action,
+            "target": d.target,
+            "rule_id": d.rule_id,
+            "reason": d.reason,
+            "policy_version": d.policy_version,
+            "data": {k: v for k, v in d.to_dict().items() if k not in _COLUMNS},
+        }
+        for d in decisions
+    ]
+    intake.store_results(conn, message_id, conv_id, sig, guidance, rows, now=now)
+    cur = conn.execute(q.conversation_state(), {"conv": conv_id}).one()
+    priority, team = cur.priority, cur.team
+    heavy = []
+    for d in decisions:
+        if d.action == "set_priority" and d.priority:
+            priority = d.priority
+        elif d.action == "route":
+            team = d.target
+        else:
+            heavy.append(d)
+    due = outcome.sla
+    state = {
+        "p_risk": cur.risk,
+        "p_stage": cur.stage,
+        "p_labels": cur.labels,
+        "p_policy_version": cur.policy_version,
+        "p_first_due": cur.first_response_due,
+        "p_resolution_due": cur.resolution_due,
+    }
+    if latest:
+        state = {
+            "p_risk": float(sig["risk"]),
+            "p_stage": guidance.get("stage"),
+            "p_labels": sorted(set(cur.labels or []) | set(sig.get("labels", []))),
+            "p_policy_version": decisions[0].policy_version if decisions else None,
+            "p_first_due": min(
+                t for t in (cur.first_response_due, due.first_response_due) if t is not None
+            ),
+            "p_resolution_due": min(
+                t for t in (cur.resolution_due, due.resolution_due) if t is not None
+            ),
+        }
+    conn.execute(
+        q.update_conversation_state(),
+        {"conv": conv_id, "p_at": now, "p_priority": priority, "p_team": team, **state},
+    )
+    if heavy:
+        conv = s.get_one(Conversation, conv_id)
+        for d in heavy:
+            _apply(desk, s, conv, d, guidance, message_id=message_id, now=now)
+    conn.execute(
+        q.insert_audit(),
+        dict(
+            at=now,
+            actor="system",
+            actor_id=None,
+            kind="message.analysed",
+            conversation_id=conv_id,
+            customer_id=cur.customer_id,
+            reason=None,
+            detail={
+                "message_id": message_id,
+                "model": str(sig.get("model")),
+                "risk": sig["risk"],
+                "labels": sig.get("labels", []),
+                "decisions": [f"{d.action}:{d.rule_id}" for d in decisions],
+            },
+        ),
+    )
+
+
+def parse_due(value: Any) -> datetime | None:
+    return parse_iso(value) if isinstance(value, str) else None

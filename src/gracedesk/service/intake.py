@@ -1,0 +1,337 @@
+"""The hot path of a customer message, in prepared Core statements: accept, snapshot, results.
+
+Every message takes this path, so it runs a handful of prepared statements (``queries``) instead
+of the ORM's unit of work. The rest of the service uses the ORM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gracedesk.errors import InvalidRequest, NotFound
+from gracedesk.service import queries as q
+from gracedesk.service.snapshot import Snapshot, agent_of, top_cause
+
+if TYPE_CHECKING:
+    from gracedesk.service.desk import Incoming
+    from gracedesk.store.tables import User
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message_id: int
+    conversation_id: int
+    customer_id: int
+    new_customer: bool
+    assignee_id: int | None
+    customer: Any  # the customer row (name, tier, lifetime_value, preferences)
+
+
+def _event(
+    kind: str,
+    now: datetime,
+    who: tuple[str, int | None],
+    *,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    reason: str | None = None,
+    **detail: Any,
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor": who[0],
+        "actor_id": who[1],
+        "kind": kind,
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "reason": reason,
+        "detail": detail,
+    }
+
+
+def _customer(
+    conn: Connection, msg: Incoming, now: datetime, events: list[dict[str, Any]], who: Any
+) -> tuple[Any, bool]:
+    ref = msg.customer
+    lock = conn.dialect.name == "postgresql"  # one message per customer at a time (PostgreSQL)
+    row = conn.execute(q.customer_by_external(lock), {"ext": ref.external_id}).first()
+    new = row is None
+    if row is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(
+            dialect.insert(q.C)
+            .values(
+                external_id=ref.external_id,
+                name=ref.name,
+                email=ref.email,
+                phone=ref.phone,
+                tier=ref.tier or "standard",
+                lifetime_value=0.0,
+                preferences={},
+                flags=[],
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["external_id"])
+        )
+        # ours, or the one a concurrent request created first
+        row = conn.execute(q.customer_by_external(lock), {"ext": ref.external_id}).one()
+        events.append(_event("customer.created", now, who, customer_id=row.id))
+    changed = {
+        k: v
+        for k, v in (("name", ref.name), ("email", ref.email), ("phone", ref.phone))
+        if v and getattr(row, k) != v
+    }
+    if changed and not new:
+        from sqlalchemy import update
+
+        conn.execute(update(q.C).where(q.C.c.id == row.id).values(**changed))
+        events.append(
+            _event("customer.updated", now, who, customer_id=row.id, fields=sorted(changed))
+        )
+    return row, new
+
+
+def _conversation(
+    conn: Connection,
+    msg: Incoming,
+    customer_id: int,
+    *,
+    now: datetime,
+    priority: str,
+    subject: str,
+    events: list[dict[str, Any]],
+    who: Any,
+) -> tuple[int, int | None, str]:
+    if msg.conversation_id is not None:
+        row = conn.execute(q.conversation_by_id(), {"conv": msg.conversation_id}).first()
+        if row is None:
+            raise NotFound(f"conversation {msg.conversation_id} does not exist")
+        if row.customer_id != customer_id:
+            raise InvalidRequest(f"conversation {msg.conversation_id} belongs to another customer")
+        if row.status == "resolved":
+            events.append(
+                _event(
+                    "conversation.reopened",
+                    now,
+                    who,
+                    conversation_id=row.id,
+                    customer_id=customer_id,
+                    reason="the customer wrote again",
+                )
+            )
+        return row.id, row.assignee_id, row.status
+    row = conn.execute(q.open_conversation(), {"cid": customer_id, "channel": msg.channel}).first()
+    if row is not None:
+        return row.id, row.assignee_id, row.status
+    conv_id = conn.execute(
+        q.insert_conversation(),
+        {
+            "customer_id": customer_id,
+            "channel": msg.channel,
+            "subject": subject[:300],
+            "status": "open",
+            "priority": priority,
+            "risk": 0.0,
+            "labels": [],
+            "opened_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    events.append(
+        _event(
+            "conversation.opened",
+            now,
+            who,
+            conversation_id=conv_id,
+            customer_id=customer_id,
+            channel=msg.channel,
+        )
+    )
+    return conv_id, None, "open"
+
+
+def accept(
+    conn: Connection,
+    msg: Incoming,
+    *,
+    key: str | None,
+    now: datetime,
+    actor: User | None,
+    priority: str,
+    subject: str,
+) -> Accepted | int:
+    """Store the message (the caller commits). An already stored key returns its message id."""
+    if key is not None:
+        mid = conn.execute(q.message_by_key(), {"key": key}).scalar()
+        if mid is not None:
+            return int(mid)
+    who = (f"user:{actor.name}", actor.id) if actor is not None else ("customer", None)
+    events: list[dict[str, Any]] = []
+    customer, new = _customer(conn, msg, now, events, who)
+    conv_id, assignee, status = _conversation(
+        conn, msg, customer.id, now=now, priority=priority, subject=subject, events=events, who=who
+    )
+    mid = conn.execute(
+        q.insert_message(),
+        {
+            "conversation_id": conv_id,
+            "author": "customer",
+            "channel": msg.channel,
+            "channel_message_id": msg.channel_message_id,
+            "idempotency_key": key,
+            "text": msg.text,
+            "received_at": now,
+            "analysis_state": "pending",
+            "analysis_attempts": 0,
+        },
+    ).scalar_one()
+    conn.execute(
+        q.touch_conversation(),
+        {
+            "conv": conv_id,
+            "p_at": now,
+            "p_status": "open" if status in ("waiting", "resolved") else status,
+            "p_resolved_at": None,
+        },
+    )
+    events.append(
+        _event(
+            "message.received",
+            now,
+            who,
+            conversation_id=conv_id,
+            customer_id=customer.id,
+            message_id=mid,
+            channel=msg.channel,
+        )
+    )
+    conn.execute(q.insert_audit(), events)
+    return Accepted(int(mid), conv_id, customer.id, new, assignee, customer)
+
+
+def customer_history(
+    conn: Connection,
+    customer_id: int,
+    *,
+    now: datetime,
+    exclude: int | None,
+    new: bool = False,
+    row: Any = None,
+) -> dict[str, Any]:
+    """The customer's history in the shape analysis, policy and guidance read."""
+    cust = row if row is not None else conn.execute(q.customer_by_id(), {"cid": customer_id}).one()
+    out: dict[str, Any] = {
+        "name": cust.name,
+        "tier": cust.tier,
+        "lifetime_value": cust.lifetime_value,
+        "complaints_90d": 0,
+        "contacts_30d": 0,
+        "sanctions": [],
+        "issues": [],
+        "compensation": [],
+    }
+    prefs = cust.preferences or {}
+    for k in ("preferred_channel", "currency"):
+        if isinstance(prefs.get(k), str):
+            out[k] = prefs[k]
+    if new:  # a customer created by this very message has no history yet
+        return out
+    past = [
+        r for r in conn.execute(q.past_conversations(), {"cid": customer_id}) if r.id != exclude
+    ]
+    out["complaints_90d"] = sum(
+        1
+        for r in past
+        if "complaint" in (r.labels or []) and r.opened_at >= now - timedelta(days=90)
+    )
+    out["contacts_30d"] = sum(1 for r in past if r.opened_at >= now - timedelta(days=30))
+    out["issues"] = [
+        {
+            "at": r.opened_at.isoformat(),
+            "summary": (r.subject or r.channel)[:200],
+            "cause": top_cause(r.labels or []),
+        }
+        for r in past[:5]
+    ]
+    out["sanctions"] = [
+        {"level": r.level, "at": r.created_at.isoformat(), "reason": r.reason[:200]}
+        for r in conn.execute(q.active_sanctions(), {"cid": customer_id})
+    ]
+    out["compensation"] = [
+        {
+            "kind": r.data.get("request_kind"),
+            "amount": r.data.get("amount"),
+            "at": r.decided_at.isoformat() if r.decided_at else None,
+        }
+        for r in conn.execute(q.compensation(), {"cid": customer_id})
+        if r.data.get("request_kind") in ("refund", "credit", "discount")
+    ]
+    return out
+
+
+def take(
+    conn: Connection,
+    conv_id: int,
+    *,
+    now: datetime,
+    customer_id: int | None = None,
+    assignee_id: int | None = None,
+    new_customer: bool = False,
+    customer_row: Any = None,
+) -> Snapshot:
+    """What the core needs about a conversation: messages, customer history, agent, promises."""
+    if customer_id is None:
+        conv = conn.execute(q.conversation_by_id(), {"conv": conv_id}).one()
+        customer_id, assignee_id = conv.customer_id, conv.assignee_id
+    rows = conn.execute(q.recent_messages(), {"conv": conv_id}).all()
+    messages = tuple(
+        {"role": r.author, "text": r.text, "at": r.received_at.isoformat()} for r in reversed(rows)
+    )
+    promises = conn.execute(q.open_promises(), {"conv": conv_id}).all()
+    assignee = conn.execute(q.agent_by_id(), {"uid": assignee_id}).first() if assignee_id else None
+    return Snapshot(
+        conversation_id=conv_id,
+        messages=messages,
+        customer=customer_history(
+            conn, customer_id, now=now, exclude=conv_id, new=new_customer, row=customer_row
+        ),
+        agent=agent_of(assignee),
+        commitments=tuple({"text": p.promise, "due": p.due_at.isoformat()} for p in promises),
+    )
+
+
+def store_results(
+    conn: Connection,
+    message_id: int,
+    conv_id: int,
+    signals: dict[str, Any],
+    guidance: dict[str, Any],
+    decisions: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> None:
+    """The analysis of a message and its decisions; conversation state is set by the caller."""
+    conn.execute(
+        q.store_analysis(),
+        {
+            "mid": message_id,
+            "p_signals": signals,
+            "p_guidance": guidance,
+            "p_model": str(signals.get("model")),
+            "p_risk": float(signals["risk"]),
+            "p_at": now,
+        },
+    )
+    if decisions:
+        conn.execute(
+            q.insert_decision(),
+            [
+                {**d, "message_id": message_id, "conversation_id": conv_id, "created_at": now}
+                for d in decisions
+            ],
+        )

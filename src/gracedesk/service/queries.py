@@ -1,0 +1,219 @@
+"""Prepared Core statements for the path every customer message takes.
+
+Each statement is built once (on first use) with bind parameters and reused, so executing it
+skips both building the expression and computing its cache key: on this path that is most of
+the time SQLAlchemy would otherwise take (measured in bench/bench_api.py; docs/bench-api.md).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.sql import Select
+
+from gracedesk.store.tables import (
+    AuditEvent,
+    Conversation,
+    Customer,
+    DecisionRow,
+    Escalation,
+    FollowUp,
+    Message,
+    Sanction,
+    User,
+    table_of,
+)
+
+A = table_of(AuditEvent)
+C = table_of(Customer)
+V = table_of(Conversation)
+M = table_of(Message)
+D = table_of(DecisionRow)
+S = table_of(Sanction)
+E = table_of(Escalation)
+F = table_of(FollowUp)
+U = table_of(User)
+
+CONTEXT_MESSAGES = 40  # the newest messages a scenario carries
+HISTORY_CONVERSATIONS = 20
+
+
+@cache
+def message_by_key() -> Select[Any]:
+    return select(M.c.id).where(M.c.idempotency_key == bindparam("key"))
+
+
+@cache
+def customer_by_external(lock: bool) -> Select[Any]:
+    q = select(
+        C.c.id, C.c.name, C.c.email, C.c.phone, C.c.tier, C.c.lifetime_value, C.c.preferences
+    ).where(C.c.external_id == bindparam("ext"))
+    return q.with_for_update() if lock else q
+
+
+@cache
+def customer_by_id() -> Select[Any]:
+    return select(C.c.name, C.c.tier, C.c.lifetime_value, C.c.preferences).where(
+        C.c.id == bindparam("cid")
+    )
+
+
+@cache
+def open_conversation() -> Select[Any]:
+    return (
+        select(V.c.id, V.c.assignee_id, V.c.status)
+        .where(
+            V.c.customer_id == bindparam("cid"),
+            V.c.channel == bindparam("channel"),
+            V.c.status != "resolved",
+        )
+        .order_by(V.c.id.desc())
+        .limit(1)
+    )
+
+
+@cache
+def conversation_by_id() -> Select[Any]:
+    return select(V.c.id, V.c.customer_id, V.c.assignee_id, V.c.status).where(
+        V.c.id == bindparam("conv")
+    )
+
+
+@cache
+def insert_message() -> Any:
+    return insert(M).returning(M.c.id)
+
+
+@cache
+def insert_conversation() -> Any:
+    return insert(V).returning(V.c.id)
+
+
+@cache
+def touch_conversation() -> Any:
+    return (
+        update(V)
+        .where(V.c.id == bindparam("conv"))
+        .values(
+            last_customer_at=bindparam("p_at"),
+            updated_at=bindparam("p_at"),
+            status=bindparam("p_status"),
+            resolved_at=bindparam("p_resolved_at"),
+        )
+    )
+
+
+@cache
+def insert_audit() -> Any:
+    return insert(A)
+
+
+@cache
+def recent_messages() -> Select[Any]:
+    return (
+        select(M.c.author, M.c.text, M.c.received_at)
+        .where(M.c.conversation_id == bindparam("conv"), M.c.author != "system")
+        .order_by(M.c.id.desc())
+        .limit(CONTEXT_MESSAGES)
+    )
+
+
+@cache
+def open_promises() -> Select[Any]:
+    return select(F.c.promise, F.c.due_at).where(
+        F.c.conversation_id == bindparam("conv"), F.c.state == "open"
+    )
+
+
+@cache
+def agent_by_id() -> Select[Any]:
+    return select(U.c.role, U.c.display_name, U.c.authority).where(U.c.id == bindparam("uid"))
+
+
+@cache
+def past_conversations() -> Select[Any]:
+    return (
+        select(V.c.id, V.c.opened_at, V.c.subject, V.c.channel, V.c.labels)
+        .where(V.c.customer_id == bindparam("cid"))
+        .order_by(V.c.opened_at.desc())
+        .limit(HISTORY_CONVERSATIONS)
+    )
+
+
+@cache
+def active_sanctions() -> Select[Any]:
+    return (
+        select(S.c.level, S.c.created_at, S.c.reason)
+        .where(S.c.customer_id == bindparam("cid"), S.c.state == "active")
+        .order_by(S.c.created_at)
+    )
+
+
+@cache
+def compensation() -> Select[Any]:
+    return (
+        select(E.c.data, E.c.decided_at)
+        .join(V, V.c.id == E.c.conversation_id)
+        .where(V.c.customer_id == bindparam("cid"), E.c.kind == "approval", E.c.state == "approved")
+        .order_by(E.c.decided_at.desc())
+        .limit(10)
+    )
+
+
+@cache
+def store_analysis() -> Any:
+    return (
+        update(M)
+        .where(M.c.id == bindparam("mid"))
+        .values(
+            signals=bindparam("p_signals"),
+            guidance=bindparam("p_guidance"),
+            model_version=bindparam("p_model"),
+            risk=bindparam("p_risk"),
+            analysis_state="done",
+            analysis_error=None,
+            analysis_attempts=M.c.analysis_attempts + 1,
+            analysed_at=bindparam("p_at"),
+        )
+    )
+
+
+@cache
+def insert_decision() -> Any:
+    return insert(D)
+
+
+@cache
+def conversation_state() -> Select[Any]:
+    return select(
+        V.c.customer_id,
+        V.c.labels,
+        V.c.first_response_due,
+        V.c.resolution_due,
+        V.c.priority,
+        V.c.team,
+        V.c.risk,
+        V.c.stage,
+        V.c.policy_version,
+    ).where(V.c.id == bindparam("conv"))
+
+
+@cache
+def update_conversation_state() -> Any:
+    return (
+        update(V)
+        .where(V.c.id == bindparam("conv"))
+        .values(
+            updated_at=bindparam("p_at"),
+            priority=bindparam("p_priority"),
+            team=bindparam("p_team"),
+            risk=bindparam("p_risk"),
+            stage=bindparam("p_stage"),
+            labels=bindparam("p_labels"),
+            policy_version=bindparam("p_policy_version"),
+            first_response_due=bindparam("p_first_due"),
+            resolution_due=bindparam("p_resolution_due"),
+        )
+    )

@@ -1,0 +1,432 @@
+"""Read models: what the API returns and the console shows, as plain JSON-ready dicts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
+from gracedesk.service.actions import (
+    EXPOSURE_NUDGE,
+    EXPOSURE_WINDOW,
+    SUPERVISING,
+    escalation_dict,
+    follow_up_dict,
+    require,
+    sanction_dict,
+)
+from gracedesk.service.effects import decision_dict
+from gracedesk.store.tables import (
+    AuditEvent,
+    Conversation,
+    CsatResponse,
+    Customer,
+    CustomerNote,
+    DecisionRow,
+    Escalation,
+    FollowUp,
+    Message,
+    Sanction,
+    User,
+)
+
+if TYPE_CHECKING:
+    from gracedesk.service.desk import Desk
+
+STATUSES = ("open", "waiting", "escalated", "resolved")
+SORTS = ("risk", "sla", "updated", "opened")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _names(s: Session, ids: set[int | None]) -> dict[int, str]:
+    ids_ = {i for i in ids if i is not None}
+    if not ids_:
+        return {}
+    return {i: n for i, n in s.execute(select(User.id, User.name).where(User.id.in_(ids_)))}
+
+
+def conversation_item(
+    c: Conversation, customer: Customer, names: dict[int, str], now: datetime
+) -> dict[str, Any]:
+    due = c.first_response_due
+    return {
+        "id": c.id,
+        "customer": {
+            "id": customer.id,
+            "external_id": customer.external_id,
+            "name": customer.name,
+            "tier": customer.tier,
+        },
+        "channel": c.channel,
+        "subject": c.subject,
+        "status": c.status,
+        "priority": c.priority,
+        "team": c.team,
+        "risk": round(c.risk, 4),
+        "labels": list(c.labels or []),
+        "stage": c.stage,
+        "assignee": names.get(c.assignee_id) if c.assignee_id else None,
+        "reply_due": _iso(due),
+        "resolution_due": _iso(c.resolution_due),
+        "overdue": bool(due is not None and due < now and c.status != "resolved"),
+        "sla_breached_at": _iso(c.sla_breached_at),
+        "opened_at": _iso(c.opened_at),
+        "updated_at": _iso(c.updated_at),
+        "resolved_at": _iso(c.resolved_at),
+    }
+
+
+def list_conversations(
+    desk: Desk,
+    *,
+    user: User,
+    now: datetime,
+    status: str | None = None,
+    sort: str = "risk",
+    mine: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    if status is not None and status not in (*STATUSES, "active"):
+        raise InvalidRequest(f"status must be one of {[*STATUSES, 'active']}")
+    if sort not in SORTS:
+        raise InvalidRequest(f"sort must be one of {list(SORTS)}")
+    if not 1 <= limit <= 200 or offset < 0:
+        raise InvalidRequest("limit must be 1..200 and offset >= 0")
+    q = select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
+    if status == "active":
+        q = q.where(Conversation.status != "resolved")
+    elif status:
+        q = q.where(Conversation.status == status)
+    if mine:
+        q = q.where(Conversation.assignee_id == user.id)
+    order = {
+        "risk": (Conversation.risk.desc(), Conversation.first_response_due.asc()),
+        "sla": (
+            Conversation.first_response_due.is_(None),
+            Conversation.first_response_due.asc(),
+            Conversation.risk.desc(),
+        ),
+        "updated": (Conversation.updated_at.desc(),),
+        "opened": (Conversation.opened_at.desc(),),
+    }[sort]
+    with desk.store.read() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = s.execute(
+            q.order_by(*order, Conversation.id.desc()).limit(limit).offset(offset)
+        ).all()
+        names = _names(s, {c.assignee_id for c, _ in rows})
+        items = [conversation_item(c, cu, names, now) for c, cu in rows]
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+def _message(m: Message, decisions: list[DecisionRow], names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "author": m.author,
+        "author_user": names.get(m.author_user_id) if m.author_user_id else None,
+        "channel": m.channel,
+        "text": m.text,
+        "received_at": m.received_at.isoformat(),
+        "analysis": m.analysis_state,
+        "model_version": m.model_version,
+        "signals": m.signals,
+        "decisions": [decision_dict(d) for d in decisions],
+        "guidance": m.guidance,
+        "critique": m.critique,
+    }
+
+
+def conversation_detail(desk: Desk, conv_id: int, *, user: User, now: datetime) -> dict[str, Any]:
+    with desk.store.read() as s:
+        c = s.get(Conversation, conv_id)
+        if c is None:
+            raise NotFound(f"conversation {conv_id} does not exist")
+        customer = s.get_one(Customer, c.customer_id)
+        msgs = s.scalars(
+            select(Message).where(Message.conversation_id == c.id).order_by(Message.id)
+        ).all()
+        decisions: dict[int, list[DecisionRow]] = {}
+        for d in s.scalars(
+            select(DecisionRow).where(DecisionRow.conversation_id == c.id).order_by(DecisionRow.id)
+        ):
+            decisions.setdefault(d.message_id, []).append(d)
+        names = _names(s, {c.assignee_id, *(m.author_user_id for m in msgs)})
+        out = conversation_item(c, customer, names, now)
+        out["resolution"] = c.resolution
+        out["policy_version"] = c.policy_version
+        out["messages"] = [_message(m, decisions.get(m.id, []), names) for m in msgs]
+        last = next((m for m in reversed(msgs) if m.author == "customer"), None)
+        out["signals"] = last.signals if last else None
+        out["guidance"] = last.guidance if last else None
+        out["decisions"] = [decision_dict(d) for d in decisions.get(last.id, [])] if last else []
+        out["follow_ups"] = [
+            follow_up_dict(f)
+            for f in s.scalars(
+                select(FollowUp).where(FollowUp.conversation_id == c.id).order_by(FollowUp.due_at)
+            )
+        ]
+        out["escalations"] = [
+            escalation_dict(e)
+            for e in s.scalars(
+                select(Escalation).where(Escalation.conversation_id == c.id).order_by(Escalation.id)
+            )
+        ]
+        csat = s.scalar(
+            select(CsatResponse)
+            .where(CsatResponse.conversation_id == c.id)
+            .order_by(CsatResponse.id.desc())
+            .limit(1)
+        )
+        out["csat"] = (
+            {
+                "sent_at": _iso(csat.sent_at),
+                "score": csat.score,
+                "comment": csat.comment,
+                "responded_at": _iso(csat.responded_at),
+            }
+            if csat
+            else None
+        )
+        out["customer"] = customer_summary(s, customer, now=now, exclude=c.id)
+    return out
+
+
+def customer_summary(
+    s: Session, c: Customer, *, now: datetime, exclude: int | None = None
+) -> dict[str, Any]:
+    convs = s.scalars(
+        select(Conversation)
+        .where(Conversation.customer_id == c.id)
+        .order_by(Conversation.opened_at.desc())
+        .limit(20)
+    ).all()
+    sanctions = s.scalars(
+        select(Sanction).where(Sanction.customer_id == c.id).order_by(Sanction.id.desc())
+    ).all()
+    notes = s.execute(
+        select(CustomerNote, User.name)
+        .outerjoin(User, User.id == CustomerNote.author_id)
+        .where(CustomerNote.customer_id == c.id)
+        .order_by(CustomerNote.id.desc())
+        .limit(20)
+    ).all()
+    scores: list[int] = [
+        x
+        for (x,) in s.execute(
+            select(CsatResponse.score)
+            .join(Conversation, Conversation.id == CsatResponse.conversation_id)
+            .where(Conversation.customer_id == c.id, CsatResponse.score.is_not(None))
+        ).all()
+        if x is not None
+    ]
+    return {
+        "id": c.id,
+        "external_id": c.external_id,
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "tier": c.tier,
+        "lifetime_value": c.lifetime_value,
+        "preferences": c.preferences,
+        "flags": c.flags,
+        "since": _iso(c.created_at),
+        "contacts_30d": sum(
+            1 for x in convs if x.id != exclude and x.opened_at >= now - timedelta(days=30)
+        ),
+        "complaints_90d": sum(
+            1
+            for x in convs
+            if x.id != exclude
+            and "complaint" in (x.labels or [])
+            and x.opened_at >= now - timedelta(days=90)
+        ),
+        "csat_mean": round(sum(scores) / len(scores), 2) if scores else None,
+        "history": [
+            {
+                "id": x.id,
+                "subject": x.subject,
+                "status": x.status,
+                "opened_at": _iso(x.opened_at),
+                "resolution": x.resolution,
+                "labels": list(x.labels or []),
+            }
+            for x in convs
+            if x.id != exclude
+        ],
+        "sanctions": [sanction_dict(x) for x in sanctions],
+        "notes": [
+            {"id": n.id, "text": n.text, "author": name, "created_at": _iso(n.created_at)}
+            for n, name in notes
+        ],
+    }
+
+
+def customer_view(desk: Desk, customer_id: int, *, now: datetime) -> dict[str, Any]:
+    with desk.store.read() as s:
+        c = s.get(Customer, customer_id)
+        if c is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        return customer_summary(s, c, now=now)
+
+
+def customer_export(desk: Desk, customer_id: int, *, user: User, now: datetime) -> dict[str, Any]:
+    """Everything stored about one customer (a data-subject export)."""
+    out = customer_view(desk, customer_id, now=now)
+    with desk.store.read() as s:
+        convs = s.scalars(
+            select(Conversation.id).where(Conversation.customer_id == customer_id)
+        ).all()
+    out["conversations"] = [conversation_detail(desk, cid, user=user, now=now) for cid in convs]
+    out["exported_at"] = now.isoformat()
+    return out
+
+
+def list_escalations(
+    desk: Desk, *, state: str | None = "pending", limit: int = 100
+) -> list[dict[str, Any]]:
+    q = select(Escalation).order_by(Escalation.created_at.desc()).limit(limit)
+    if state:
+        q = q.where(Escalation.state == state)
+    with desk.store.read() as s:
+        rows = s.scalars(q).all()
+        convs = {
+            c.id: c
+            for c in s.scalars(
+                select(Conversation).where(Conversation.id.in_({e.conversation_id for e in rows}))
+            )
+        }
+        out = []
+        for e in rows:
+            d = escalation_dict(e)
+            c = convs.get(e.conversation_id)
+            d["conversation"] = (
+                {"subject": c.subject, "risk": c.risk, "priority": c.priority, "status": c.status}
+                if c
+                else None
+            )
+            out.append(d)
+        return out
+
+
+def list_follow_ups(
+    desk: Desk, *, user: User, state: str | None = "open", mine: bool = False, limit: int = 200
+) -> list[dict[str, Any]]:
+    q = select(FollowUp).order_by(FollowUp.due_at).limit(limit)
+    if state:
+        q = q.where(FollowUp.state == state)
+    if mine:
+        q = q.where(FollowUp.assignee_id == user.id)
+    with desk.store.read() as s:
+        return [follow_up_dict(f) for f in s.scalars(q)]
+
+
+def team(desk: Desk, *, user: User, now: datetime) -> list[dict[str, Any]]:
+    """Agents' exposure to abusive contacts, with a nudge to rotate or take a break."""
+    require(user, *SUPERVISING)
+    since = now - EXPOSURE_WINDOW
+    with desk.store.read() as s:
+        users = s.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
+        recent: dict[int, int] = {}
+        for (detail,) in s.execute(
+            select(AuditEvent.detail).where(
+                AuditEvent.kind == "agent.exposed", AuditEvent.at >= since
+            )
+        ):
+            uid = detail.get("user_id")
+            if isinstance(uid, int):
+                recent[uid] = recent.get(uid, 0) + 1
+        load: dict[int | None, int] = {
+            uid: n
+            for uid, n in s.execute(
+                select(Conversation.assignee_id, func.count())
+                .where(Conversation.status != "resolved", Conversation.assignee_id.is_not(None))
+                .group_by(Conversation.assignee_id)
+            )
+        }
+    out = []
+    for u in users:
+        n = recent.get(u.id, 0)
+        on_break = u.last_break_at is not None and u.last_break_at >= (
+            u.last_exposure_at or u.last_break_at
+        )
+        nudge = None
+        if n >= EXPOSURE_NUDGE and not on_break:
+            nudge = f"{n} abusive contacts in the last {int(EXPOSURE_WINDOW.total_seconds() // 3600)} h: suggest a break and rotate them off abusive queues"
+        elif n >= 1 and not on_break:
+            nudge = f"{n} abusive contact(s) recently: check in with them"
+        out.append(
+            {
+                "name": u.name,
+                "display_name": u.display_name,
+                "role": u.role,
+                "open_conversations": load.get(u.id, 0),
+                "abusive_contacts_recent": n,
+                "abusive_contacts_total": u.abuse_exposures,
+                "last_exposure_at": _iso(u.last_exposure_at),
+                "last_break_at": _iso(u.last_break_at),
+                "nudge": nudge,
+            }
+        )
+    return out
+
+
+def me(desk: Desk, *, user: User, now: datetime) -> dict[str, Any]:
+    rows = {r["name"]: r for r in team(desk, user=_as_supervisor(user), now=now)}
+    return rows.get(user.name, {"name": user.name})
+
+
+def _as_supervisor(user: User) -> User:
+    # well-being of oneself is always visible; the team view is supervisor-only
+    u = User(id=user.id, name=user.name, display_name=user.display_name, role="supervisor")
+    return u
+
+
+def audit_log(
+    desk: Desk,
+    *,
+    user: User,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    if user.role not in SUPERVISING and conversation_id is None:
+        raise PermissionDenied("the full audit log is for supervisors; ask for one conversation")
+    q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if conversation_id is not None:
+        q = q.where(AuditEvent.conversation_id == conversation_id)
+    if customer_id is not None:
+        q = q.where(AuditEvent.customer_id == customer_id)
+    with desk.store.read() as s:
+        return [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "kind": e.kind,
+                "conversation_id": e.conversation_id,
+                "customer_id": e.customer_id,
+                "reason": e.reason,
+                "detail": e.detail,
+            }
+            for e in s.scalars(q)
+        ]
+
+
+def sla_breaches(desk: Desk, *, now: datetime) -> list[dict[str, Any]]:
+    with desk.store.read() as s:
+        rows = s.execute(
+            select(Conversation, Customer)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .where(Conversation.status != "resolved", Conversation.first_response_due < now)
+            .order_by(Conversation.first_response_due)
+            .limit(100)
+        ).all()
+        names = _names(s, {c.assignee_id for c, _ in rows})
+        return [conversation_item(c, cu, names, now) for c, cu in rows]

@@ -1,0 +1,81 @@
+"""Settings of the desk, read from ``GRACEDESK_*`` environment variables at the entry points.
+
+Nothing reads them at import: ``Settings()`` is built by ``gracedesk serve`` / ``worker`` /
+``db`` / ``users`` (or a test) and passed down. docs/desk.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gracedesk.store.engine import sqlite_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRACEDESK_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default=Path("~/.gracedesk"),
+        description="Data directory: the SQLite database and the session key live here.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///$GRACEDESK_HOME/gracedesk.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs console sessions; default: a random key kept in $GRACEDESK_HOME.",
+    )
+    tier: str = Field(default="fast", description="Analysis tier: fast or accurate.")
+    policy_dir: Path | None = Field(default=None, description="Policy folder; default: shipped.")
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Public address, for links in e-mails."
+    )
+    jobs_interval: float = Field(default=30.0, description="Seconds between job sweeps.")
+    follow_up_lead_minutes: int = Field(
+        default=60, description="Remind the agent this many minutes before a promise is due."
+    )
+    message_threads: int = Field(
+        default=2, ge=1, le=64, description="Threads that process incoming messages at once."
+    )
+    max_text_chars: int = Field(default=20_000, description="Longest message text accepted.")
+    max_body_bytes: int = Field(default=262_144, description="Largest request body accepted.")
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_sender: str = "gracedesk@localhost"
+    webhook_urls: str = Field(default="", description="Comma-separated outgoing webhook URLs.")
+    webhook_secret: str | None = Field(default=None, description="HMAC key for webhooks.")
+    supervisor_email: str | None = Field(
+        default=None, description="Where SLA breaches and escalations are e-mailed."
+    )
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    def url(self) -> str:
+        return self.database_url or sqlite_url(self.home_dir)
+
+    def session_key(self) -> str:
+        """The configured key, or one made once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.home_dir / "secret_key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key, encoding="utf-8")
+        path.chmod(0o600)
+        return key
+
+    def webhooks(self) -> list[str]:
+        return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]

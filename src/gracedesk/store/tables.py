@@ -1,0 +1,283 @@
+"""The desk's tables (SQLAlchemy 2 declarative). One schema for SQLite and PostgreSQL.
+
+Times are stored timezone-aware (UTC). JSON columns hold what the core returned
+(``Signals.to_dict()``, ``Guidance.to_dict()``, a hand-over packet) with the model or policy
+version beside it, so a result can be shown as it was and recomputed later. Migrations in
+``store/migrations`` create exactly this metadata (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no time zones) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware time (UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Stamp = UTCDateTime()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    """A person who signs in: agent, supervisor or admin, with authority and well-being."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20))  # agent | supervisor | admin
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    authority: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(default=True)
+    abuse_exposures: Mapped[int] = mapped_column(Integer, default=0)
+    last_exposure_at: Mapped[datetime | None] = mapped_column(Stamp)
+    last_break_at: Mapped[datetime | None] = mapped_column(Stamp)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    tier: Mapped[str] = mapped_column(String(40), default="standard")
+    lifetime_value: Mapped[float] = mapped_column(Float, default=0.0)
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class CustomerNote(Base):
+    __tablename__ = "customer_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class Sanction(Base):
+    """A step on the sanctions ladder: warn, restrict, block. Blocks wait for approval."""
+
+    __tablename__ = "sanctions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    level: Mapped[str] = mapped_column(String(20))  # warn | restrict | block
+    state: Mapped[str] = mapped_column(String(20))  # active | pending | rejected | lifted
+    reason: Mapped[str] = mapped_column(Text)
+    rule_id: Mapped[str | None] = mapped_column(String(120))
+    until: Mapped[datetime | None] = mapped_column(Stamp)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_status_risk", "status", "risk"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20))  # open | waiting | escalated | resolved
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team: Mapped[str | None] = mapped_column(String(80))
+    stage: Mapped[str | None] = mapped_column(String(20))
+    risk: Mapped[float] = mapped_column(Float, default=0.0)
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    first_response_due: Mapped[datetime | None] = mapped_column(Stamp)
+    resolution_due: Mapped[datetime | None] = mapped_column(Stamp)
+    first_response_at: Mapped[datetime | None] = mapped_column(Stamp)
+    sla_breached_at: Mapped[datetime | None] = mapped_column(Stamp)
+    opened_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
+    last_customer_at: Mapped[datetime | None] = mapped_column(Stamp)
+    resolved_at: Mapped[datetime | None] = mapped_column(Stamp)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    policy_version: Mapped[str | None] = mapped_column(String(80))
+
+
+class Message(Base):
+    """A message as received. Committed before analysis; ``signals`` come after."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("channel", "channel_message_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    author: Mapped[str] = mapped_column(String(20))  # customer | agent | system
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(40))
+    channel_message_id: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(Stamp)
+    analysis_state: Mapped[str] = mapped_column(String(20))  # pending | done | failed | none
+    analysis_error: Mapped[str | None] = mapped_column(Text)
+    analysis_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    guidance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    critique: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    model_version: Mapped[str | None] = mapped_column(String(80))
+    risk: Mapped[float | None] = mapped_column(Float)
+    analysed_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class DecisionRow(Base):
+    """One policy decision about one message, with the rule that made it and why."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(80))
+    rule_id: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    policy_version: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class Escalation(Base):
+    """Something waiting for a supervisor: an escalation, an approval or a sanction to confirm."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_state", "state", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # escalation | approval | sanction | sla
+    target: Mapped[str | None] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20))  # pending | approved | rejected
+    reason: Mapped[str] = mapped_column(Text)
+    rule_id: Mapped[str | None] = mapped_column(String(120))
+    packet: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    decided_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class FollowUp(Base):
+    """A promise made in a reply, tracked to its deadline."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index("ix_follow_ups_state_due", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    promise: Mapped[str] = mapped_column(Text)
+    when_text: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime] = mapped_column(Stamp)
+    state: Mapped[str] = mapped_column(String(20))  # open | done | overdue | cancelled
+    source: Mapped[str] = mapped_column(String(20))  # promise | policy | manual
+    reminded_at: Mapped[datetime | None] = mapped_column(Stamp)
+    done_at: Mapped[datetime | None] = mapped_column(Stamp)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class CsatResponse(Base):
+    __tablename__ = "csat"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    sent_at: Mapped[datetime] = mapped_column(Stamp)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class AuditEvent(Base):
+    """Every change to a conversation or customer: who, what, when, why."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # "user:<name>", "customer", "system", ...
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(60))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Notification(Base):
+    """The outbox: a notification to send at least once (``key`` de-duplicates)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_state_next", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(60))
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(Stamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+def table_of(cls: type[Base]) -> Table:
+    """The Core table of a mapped class (for the hot path's Core statements)."""
+    t = cls.__table__
+    assert isinstance(t, Table)
+    return t

@@ -1,0 +1,1 @@
+"""The web service: REST API under /api/v1, the agent and supervisor console under /console."""

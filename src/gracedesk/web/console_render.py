@@ -1,0 +1,217 @@
+"""Rendering for the console: the Jinja2 templates and their filters, and the route class that
+turns every error into a friendly page (or an HTMX fragment) with the right status, never a 500.
+
+``ConsoleRoute`` also checks the CSRF token on every state-changing request before the handler
+(or any of its dependencies) runs, so no console POST can forget it. A POST without a signed-in
+session (other than the sign-in form itself) is sent to sign in (a 401 fragment for HTMX).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+
+from gracedesk import errors
+from gracedesk.store.tables import User
+from gracedesk.web import console_session as sess
+from gracedesk.web.console_evidence import highlight, risk_level
+from gracedesk.web.problems import status_of
+
+log = logging.getLogger("gracedesk.console")
+
+TEMPLATES = Path(__file__).parent / "templates"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+LOGIN = "/console/login"
+TITLES = {
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Already done",
+    413: "Too large",
+    422: "That did not work",
+}
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+@functools.cache
+def templates() -> Jinja2Templates:
+    """The console's templates (built on first use, not at import)."""
+    t = Jinja2Templates(directory=TEMPLATES)
+    t.env.filters.update(
+        when=when,
+        due=due,
+        past=past,
+        stamped=stamped,
+        pct=pct,
+        risk_level=risk_level,
+        highlight=highlight,
+    )
+    t.env.globals["top"] = top
+    return t
+
+
+def page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    user: User | None,
+    status: int = 200,
+    public: bool = False,
+) -> HTMLResponse:
+    """A full page (base.html) with the user, the CSRF token and the queued flashes.
+
+    ``public`` pages (the customer's survey) leave the session alone: no token, no flashes.
+    """
+    ctx = {
+        "user": user,
+        "csrf_token": "" if public else sess.csrf_token(request),
+        "flashes": [] if public else sess.pop_flashes(request),
+        "now": sess.clock(),
+        **context,
+    }
+    return templates().TemplateResponse(request, name, ctx, status_code=status)
+
+
+def fragment(
+    request: Request, name: str, context: dict[str, Any], *, status: int = 200
+) -> HTMLResponse:
+    """A piece of a page, for HTMX to swap in."""
+    return templates().TemplateResponse(request, name, context, status_code=status)
+
+
+def see_other(url: str) -> RedirectResponse:
+    """The answer to a form POST: go and GET this page (post/redirect/get)."""
+    return RedirectResponse(url, status_code=303)
+
+
+class ConsoleRoute(APIRoute):
+    """Console pages: CSRF on unsafe methods; errors become HTML with the matching status."""
+
+    public = False  # public pages (the CSAT survey) have no session, so no CSRF and no user
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        public = self.public
+
+        async def run(request: Request) -> Response:
+            try:
+                if not public and request.method not in SAFE_METHODS:
+                    if "uid" not in request.session and request.url.path != LOGIN:
+                        raise sess.LoginRequired("sign in to use the console")
+                    await sess.check_csrf(request)
+                return await handler(request)
+            except sess.LoginRequired:
+                if sess.is_htmx(request):
+                    return error_response(
+                        request, 401, "Your session has ended: sign in again.", public=True
+                    )
+                return see_other(sess.login_url(request))
+            except errors.GracedeskError as exc:
+                status = status_of(exc)
+                if status >= 500:
+                    log.error("console request %s failed: %s", request.url.path, exc)
+                return error_response(request, status, exc.message, public=public)
+            except RequestValidationError as exc:
+                return error_response(request, 422, validation_text(exc), public=public)
+            except HTTPException as exc:
+                return error_response(request, exc.status_code, str(exc.detail), public=public)
+
+        return run
+
+
+class PublicRoute(ConsoleRoute):
+    public = True
+
+
+def error_response(request: Request, status: int, message: str, *, public: bool) -> HTMLResponse:
+    title = TITLES.get(status, "Something went wrong")
+    if sess.is_htmx(request):
+        return fragment(request, "_error.html", {"title": title, "message": message}, status=status)
+    user = None if public else sess.session_user(request)
+    ctx = {"title": title, "message": message, "status": status, "public": public}
+    return page(request, "error.html", ctx, user=user, status=status, public=public)
+
+
+def validation_text(exc: RequestValidationError) -> str:
+    parts = []
+    for e in exc.errors()[:5]:
+        loc = [str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path")]
+        parts.append(f"{'.'.join(loc) or 'request'}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request could not be used"
+
+
+# -- filters ------------------------------------------------------------------------------------
+
+
+def _parse(value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    t = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def when(value: str | datetime | None) -> str:
+    """``Tue 2 Dec 10:00 UTC`` (the console shows times in UTC)."""
+    t = _parse(value)
+    return f"{t:%a} {t.day} {t:%b %H:%M} UTC" if t else "—"
+
+
+def due(value: str | datetime | None, now: datetime) -> str:
+    """How far away a deadline is: ``in 3 h``, ``12 min ago``."""
+    t = _parse(value)
+    if t is None:
+        return "—"
+    seconds = (t - now).total_seconds()
+    mins = int(abs(seconds) // 60)
+    if mins < 1:
+        return "now"
+    if mins < 60:
+        span = f"{mins} min"
+    elif mins < 48 * 60:
+        span = f"{mins // 60} h"
+    else:
+        span = f"{mins // (24 * 60)} d"
+    return f"in {span}" if seconds > 0 else f"{span} ago"
+
+
+def past(value: str | datetime | None, now: datetime) -> bool:
+    t = _parse(value)
+    return t is not None and t < now
+
+
+STAMPED = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?): (.*)$", re.DOTALL)
+
+
+def stamped(line: str) -> str:
+    """``2026-12-01T21:42:12.5+00:00: text`` (a hand-over line) as ``Tue 1 Dec 21:42 UTC: text``."""
+    m = STAMPED.match(line)
+    if m is None:
+        return line
+    try:
+        return f"{when(m[1])}: {m[2]}"
+    except ValueError:
+        return line
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{round(value * 100)}%"
+
+
+def top(scores: dict[str, float] | None, n: int = 3, floor: float = 0.1) -> list[tuple[str, float]]:
+    """The ``n`` highest scores at or above ``floor``, highest first."""
+    ranked = sorted((scores or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(k, v) for k, v in ranked[:n] if v >= floor]

@@ -1,0 +1,139 @@
+"""The console's session: who is signed in, the CSRF token, flash messages, safe redirects.
+
+The session is Starlette's signed cookie (``gracedesk_session``, set up in ``create_app``). It
+holds ``uid`` (the signed-in user), ``csrf`` (the token every console POST must echo, as the form
+field ``csrf_token`` or the header ``X-CSRF-Token``) and ``flashes`` (messages shown once).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request
+
+from gracedesk.errors import PermissionDenied, Unauthenticated
+from gracedesk.service.desk import Desk
+from gracedesk.store.tables import User
+from gracedesk.web import auth
+
+FLASH_KINDS = ("info", "success", "warning", "error")
+MAX_FLASHES = 5
+
+
+class LoginRequired(Unauthenticated):
+    """No (valid) session: pages redirect to the sign-in page, fragments answer 401."""
+
+
+class CsrfFailed(PermissionDenied):
+    """A state-changing request without the session's CSRF token (HTTP 403)."""
+
+
+def desk_of(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
+def clock() -> datetime:
+    """The clock is read here, at the edge, and passed into the service."""
+    return datetime.now(UTC)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = auth.new_csrf()
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Raise ``CsrfFailed`` unless the request echoes the session's token (header or form)."""
+    given = request.headers.get("x-csrf-token")
+    if not given:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            # Starlette caches the parsed form, so the handler's Form() fields reuse it
+            value = (await request.form()).get("csrf_token")
+            given = value if isinstance(value, str) else None
+    if not auth.csrf_ok(request.session.get("csrf"), given):
+        raise CsrfFailed(
+            "this form has expired or did not come from the console: reload the page and try again"
+        )
+
+
+def session_user(request: Request) -> User | None:
+    """The signed-in, active user, or None."""
+    uid = request.session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    return auth.by_id(desk_of(request).store, uid)
+
+
+def sign_in(request: Request, user: User) -> None:
+    """A fresh session for ``user``, with a fresh CSRF token."""
+    request.session.clear()
+    request.session["uid"] = user.id
+    request.session["csrf"] = auth.new_csrf()
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def console_user(request: Request) -> User:
+    user = session_user(request)
+    if user is None:
+        raise LoginRequired("sign in to use the console")
+    return user
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def login_url(request: Request) -> str:
+    """The sign-in page, coming back to this page afterwards (for GET pages)."""
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or not safe_next(back):
+        return "/console/login"
+    return "/console/login?next=" + quote(back, safe="/")
+
+
+def safe_next(target: str | None) -> bool:
+    """Only local console paths: no scheme, host, backslash or control characters."""
+    if not target or any(c in target for c in "\\\r\n\t") or not target.isprintable():
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return False
+    return parts.path == "/console" or parts.path.startswith("/console/")
+
+
+def flash(request: Request, kind: str, text: str) -> None:
+    """A message shown once, on the next page rendered."""
+    if kind not in FLASH_KINDS:
+        raise ValueError(f"flash kind must be one of {FLASH_KINDS}")
+    queued = [f for f in request.session.get("flashes", []) if isinstance(f, dict)]
+    request.session["flashes"] = [*queued, {"kind": kind, "text": text}][-MAX_FLASHES:]
+
+
+def pop_flashes(request: Request) -> list[dict[str, Any]]:
+    queued = request.session.pop("flashes", None)
+    return [f for f in queued if isinstance(f, dict)] if isinstance(queued, list) else []
+
+
+def remember(request: Request, key: str, value: Any) -> None:
+    """A value for the next page only (e.g. the CSAT link just made)."""
+    request.session[f"once:{key}"] = value
+
+
+def recall(request: Request, key: str) -> Any:
+    return request.session.pop(f"once:{key}", None)
+
+
+DeskDep = Annotated[Desk, Depends(desk_of)]
+UserDep = Annotated[User, Depends(console_user)]
+Now = Annotated[datetime, Depends(clock)]

@@ -1,0 +1,164 @@
+"""A customer message through the desk: stored first, analysed, decided, guided; on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from gracedesk.errors import InvalidRequest, ModelError, NotFound
+from gracedesk.service import actions
+from gracedesk.service.desk import CustomerRef, Desk, Incoming
+from gracedesk.store.tables import (
+    AuditEvent,
+    Conversation,
+    DecisionRow,
+    Escalation,
+    Message,
+    Sanction,
+)
+
+from .conftest import NOW, make_user, post
+
+HOSTILE = "You people are useless idiots. I want to speak to your manager right now."
+POLITE = "Hi, could you tell me when my order will ship? Thanks!"
+
+
+def count(desk: Desk, table: Any) -> int:
+    with desk.store.read() as s:
+        return s.scalar(select(func.count()).select_from(table)) or 0
+
+
+def test_message_is_stored_analysed_decided_and_guided(desk: Desk) -> None:
+    r = post(desk, HOSTILE)
+    assert r.created and r.analysis == "done"
+    assert r.signals["abuse"]["insult"] > 0.5
+    assert {"escalate", "set_priority"} <= {d["action"] for d in r.decisions}
+    assert all(d["rule_id"] and d["reason"] for d in r.decisions)
+    assert r.guidance["next_step"]["step"] in ("boundary", "listen", "acknowledge")
+    with desk.store.read() as s:
+        m = s.get_one(Message, r.message_id)
+        assert m.analysis_state == "done" and m.model_version == "gracedesk-signals/1.0 fast"
+        assert m.signals == r.signals
+        conv = s.get_one(Conversation, r.conversation_id)
+        assert conv.status == "escalated" and conv.priority == "high"
+        assert conv.first_response_due is not None and conv.first_response_due > NOW
+        kinds = [e.kind for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert kinds[:3] == ["customer.created", "conversation.opened", "message.received"]
+    assert "message.analysed" in kinds
+    assert count(desk, DecisionRow) == len(r.decisions)
+
+
+def test_same_idempotency_key_never_stores_twice(desk: Desk) -> None:
+    a = post(desk, HOSTILE, key="k-1")
+    b = post(desk, "a different body", key="k-1")
+    assert not b.created and b.message_id == a.message_id
+    assert b.signals == a.signals and b.decisions == a.decisions
+    assert count(desk, Message) == 1
+
+
+def test_channel_message_id_is_an_idempotency_key(desk: Desk) -> None:
+    a = post(desk, POLITE, channel="email", channel_message_id="<m1@example.com>")
+    b = post(desk, POLITE, channel="email", channel_message_id="<m1@example.com>")
+    assert b.message_id == a.message_id and count(desk, Message) == 1
+
+
+def test_follow_up_messages_join_the_open_conversation(desk: Desk) -> None:
+    a = post(desk, POLITE)
+    b = post(desk, "Still waiting, this is the third time I write!", at=NOW + timedelta(hours=2))
+    c = post(desk, POLITE, customer="someone-else")
+    assert a.conversation_id == b.conversation_id != c.conversation_id
+    detail_ctx = b.signals.get("context") or {}
+    assert detail_ctx.get("repeat_contacts", 0) >= 0  # earlier messages were the context
+
+
+class FailingAnalyzer:
+    """An analyzer whose models are missing: the message must survive it."""
+
+    def analyze(self, *a: Any, **k: Any) -> Any:
+        raise ModelError("model files are missing")
+
+
+def test_a_failed_analysis_keeps_the_message_and_is_retried(desk: Desk) -> None:
+    working = desk.analyzer
+    desk.analyzer = FailingAnalyzer()  # type: ignore[assignment]
+    r = post(desk, HOSTILE)
+    assert r.created and r.analysis == "failed" and r.signals is None
+    with desk.store.read() as s:
+        m = s.get_one(Message, r.message_id)
+        assert m.analysis_state == "failed" and "model files are missing" in (
+            m.analysis_error or ""
+        )
+    desk.analyzer = working
+    assert desk.pending_analysis(now=NOW + timedelta(minutes=5)) == [r.message_id]
+    from gracedesk.jobs.sweeps import reanalyse_pending
+
+    assert reanalyse_pending(desk, now=NOW + timedelta(minutes=5)) == 1
+    with desk.store.read() as s:
+        assert s.get_one(Message, r.message_id).analysis_state == "done"
+    assert desk.pending_analysis(now=NOW + timedelta(minutes=10)) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Incoming(CustomerRef("c"), "   "),  # empty text
+        Incoming(CustomerRef("c"), "hello", channel="pigeon"),  # unknown channel
+    ],
+)
+def test_bad_messages_are_refused_before_storing(desk: Desk, bad: Incoming) -> None:
+    with pytest.raises(InvalidRequest):
+        desk.post_message(bad, actor=None, now=NOW)
+    assert count(desk, Message) == 0
+
+
+def test_unknown_or_foreign_conversation(desk: Desk) -> None:
+    a = post(desk, POLITE, customer="c-a")
+    with pytest.raises(NotFound):
+        post(desk, POLITE, customer="c-a", conversation_id=9999)
+    with pytest.raises(InvalidRequest, match="another customer"):
+        post(desk, POLITE, customer="c-b", conversation_id=a.conversation_id)
+
+
+def test_refund_beyond_authority_waits_for_approval(desk: Desk) -> None:
+    sup, _ = make_user(desk.store, "sup", "supervisor")
+    r = post(
+        desk,
+        "My parcel never came. I want a refund of 300 dollars.",
+        request={"kind": "refund", "amount": 300},
+    )
+    assert any(d["action"] == "require_approval" for d in r.decisions)
+    with desk.store.read() as s:
+        e = s.scalars(select(Escalation).where(Escalation.kind == "approval")).one()
+    out = actions.decide_escalation(
+        desk, e.id, user=sup, approve=True, note="ok, loyal customer", now=NOW
+    )
+    assert out["state"] == "approved"
+
+
+def test_abuse_climbs_the_sanctions_ladder_and_block_needs_approval(desk: Desk) -> None:
+    sup, _ = make_user(desk.store, "sup", "supervisor")
+    agent, _ = make_user(desk.store, "ag", "agent")
+    levels = []
+    for i in range(3):
+        post(
+            desk,
+            "You are a useless idiot and a moron.",
+            at=NOW + timedelta(minutes=10 * i),
+            key=f"a{i}",
+        )
+        with desk.store.read() as s:
+            levels = [(x.level, x.state) for x in s.scalars(select(Sanction).order_by(Sanction.id))]
+    assert [lv for lv, _ in levels] == ["warn", "restrict", "block"]
+    assert levels[-1][1] == "pending"  # refusing service is a last resort, with approval
+    with desk.store.read() as s:
+        e = s.scalars(select(Escalation).where(Escalation.kind == "sanction")).one()
+    from gracedesk.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        actions.decide_escalation(desk, e.id, user=agent, approve=True, note=None, now=NOW)
+    actions.decide_escalation(desk, e.id, user=sup, approve=False, note="one more chance", now=NOW)
+    with desk.store.read() as s:
+        assert s.scalars(select(Sanction.state).order_by(Sanction.id.desc())).first() == "rejected"

@@ -1,0 +1,89 @@
+"""The store on both databases: migrations equal the models, times stay UTC, writes are atomic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
+
+from gracedesk.store import Store
+from gracedesk.store.migrate import current, head
+from gracedesk.store.tables import Base, Customer
+
+from .conftest import NOW
+
+
+def test_migrations_create_exactly_the_models(store: Store) -> None:
+    assert current(store.engines) == head()
+    with store.engines.read.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_migrate_twice_is_a_no_op(store: Store) -> None:
+    assert store.migrate() == head()
+    assert store.migrate() == head()
+
+
+def test_times_come_back_aware_utc(store: Store) -> None:
+    paris = timezone(timedelta(hours=1))
+    with store.write() as s:
+        s.add(
+            Customer(
+                external_id="t",
+                created_at=datetime(2026, 1, 2, 10, 0, tzinfo=paris),
+                preferences={},
+                flags=[],
+                tier="standard",
+                lifetime_value=0,
+            )
+        )
+    with store.read() as s:
+        c = s.scalars(select(Customer)).one()
+    assert c.created_at == datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
+    assert c.created_at.tzinfo is not None and c.created_at.utcoffset() == timedelta(0)
+
+
+def test_naive_times_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive datetime"), store.write() as s:
+        s.add(
+            Customer(
+                external_id="n",
+                created_at=datetime(2026, 1, 2),
+                preferences={},
+                flags=[],
+                tier="standard",
+                lifetime_value=0,
+            )
+        )
+        s.flush()
+
+
+def test_a_failed_write_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.write() as s:
+        s.add(
+            Customer(
+                external_id="x",
+                created_at=NOW,
+                preferences={},
+                flags=[],
+                tier="standard",
+                lifetime_value=0,
+            )
+        )
+        s.flush()
+        raise RuntimeError("boom")
+    with store.read() as s:
+        assert s.scalars(select(Customer)).all() == []
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    st = Store.open(f"sqlite:///{tmp_path / 'w.db'}")
+    st.migrate()
+    with st.engines.write.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    st.close()
