@@ -17,7 +17,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_readme_opens_with_the_two_commands() -> None:
     blocks = re.findall(r"```bash\n(.*?)```", README, re.S)
-    assert "gracedesk analyze examples/messages.jsonl" in blocks[0]
+    assert "pip install . && .venv/bin/gracedesk serve --demo" in blocks[0]
+    assert "gracedesk analyze examples/messages.jsonl" in README
     assert "pytest" in blocks[1]
     assert "pytest" in (ROOT / ".ci/run").read_text()
 

@@ -87,6 +87,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required on CI ({admin}): {exc}")
         pytest.skip(f"PostgreSQL not reachable at {admin}: {exc}")
     base, _, _ = admin.rpartition("/")
     url = f"{base}/{name}"

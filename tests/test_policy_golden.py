@@ -14,8 +14,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gracedesk.service.flow import run_scenario
 from gracedesk.policy import load_policy
+from gracedesk.service.flow import run_scenario
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2025, 3, 4, 11, 0, tzinfo=UTC)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -99,6 +100,9 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool, log_level:
     click.echo(
         f"gracedesk on http://{host}:{port}/console/  (API docs: /docs; database: {settings.url().split('://')[0]})"
     )
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        _serve_reuseport(host, port, workers, log_level)
+        return
     uvicorn.run(
         "gracedesk.cli.desk_cmd:app_factory",
         factory=True,
@@ -108,6 +112,69 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool, log_level:
         log_level=log_level,
         access_log=False,
     )
+
+
+def _config(host: str, port: int, log_level: str) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        "gracedesk.cli.desk_cmd:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def _worker_main(host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(_config(host, port, log_level))
+    server.run(sockets=[_listen(host, port)])
+
+
+def _serve_reuseport(host: str, port: int, workers: int, log_level: str) -> None:
+    """N server processes, each with its own listening socket on the same port (SO_REUSEPORT).
+
+    The kernel spreads new connections over the sockets; with one shared socket (uvicorn's
+    ``--workers``) the first process to wake takes a whole burst of keep-alive connections and
+    the others stay idle (measured: bench/bench_api.py, docs/bench-api.md).
+    """
+    import multiprocessing as mp
+    import signal
+
+    ctx = mp.get_context("spawn")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # a taken port fails here, early
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    procs = [ctx.Process(target=_worker_main, args=(host, port, log_level)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+
+    def stop(signum: int, _frame: Any) -> None:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.join()
 
 
 @click.command()

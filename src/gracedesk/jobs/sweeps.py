@@ -57,7 +57,7 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
             if f.due_at <= now:
                 f.state = "overdue"
                 notify(
-                    s,
+                    s.connection(),
                     key=f"follow_up:{f.id}:overdue",
                     event="follow_up.overdue",
                     to=[*to, desk.supervisor_email or ""],
@@ -78,7 +78,7 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
             elif f.reminded_at is None:
                 f.reminded_at = now
                 notify(
-                    s,
+                    s.connection(),
                     key=f"follow_up:{f.id}:due",
                     event="follow_up.due",
                     to=to,
@@ -125,8 +125,9 @@ def sweep_sla(desk: Desk, *, now: datetime) -> int:
             due = c.first_response_due.isoformat() if c.first_response_due else "?"
             open_escalation(
                 desk,
-                s,
-                c,
+                s.connection(),
+                c.id,
+                c.customer_id,
                 kind="sla",
                 target="supervisor",
                 reason=f"SLA breached: reply was due {due} ({c.priority} priority)",

@@ -213,10 +213,11 @@ def escalate(
         packet = (last.guidance or {}).get("handover") if last else None
     with desk.store.write() as s:
         conv = conversation(s, conv_id, lock=True)
-        e = open_escalation(
+        eid = open_escalation(
             desk,
-            s,
-            conv,
+            s.connection(),
+            conv.id,
+            conv.customer_id,
             kind="escalation",
             target=target,
             reason=f"{user.display_name}: {reason.strip()}",
@@ -225,6 +226,8 @@ def escalate(
             now=now,
             requested_by=user.id,
         )
+        e = s.get_one(Escalation, eid)
+        s.refresh(e)
         return escalation_dict(e)
 
 
@@ -254,7 +257,7 @@ def resolve(
         customer = s.get_one(Customer, conv.customer_id)
         link = f"{desk.base_url}/csat/{token}"
         notify(
-            s,
+            s.connection(),
             key=f"csat:{token}",
             event="csat.request",
             to=[customer.email or ""],

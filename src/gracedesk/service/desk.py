@@ -10,12 +10,13 @@ Time comes in as ``now``; nothing here reads the clock or the environment.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest, NotFound
@@ -146,7 +147,7 @@ class Desk:
         if key is None and msg.channel_message_id:
             key = f"{msg.channel}:{msg.channel_message_id}"
         try:
-            accepted = self._accept(msg, actor=actor, now=now, key=key)
+            accepted = retrying(lambda: self._accept(msg, actor=actor, now=now, key=key))
         except IntegrityError:
             # a concurrent request with the same key won the race: answer with its message
             if key is None:
@@ -169,8 +170,7 @@ class Desk:
     ) -> tuple[int, int, snapshot.Snapshot] | int:
         from gracedesk.service import intake
 
-        with self.store.write() as s:
-            conn = s.connection()
+        with self.store.write_core() as conn:
             acc = intake.accept(
                 conn,
                 msg,
@@ -180,8 +180,10 @@ class Desk:
                 priority=self.policy.default.priority,
                 subject=msg.subject or _subject(msg.text),
             )
-            if isinstance(acc, int):
-                return acc
+        if isinstance(acc, int):
+            return acc
+        # committed; the context is read outside the write lock (WAL readers do not block)
+        with self.store.read_core() as conn:
             snap = intake.take(
                 conn,
                 acc.conversation_id,
@@ -191,7 +193,7 @@ class Desk:
                 new_customer=acc.new_customer,
                 customer_row=acc.customer,
             )
-            return acc.message_id, acc.conversation_id, snap
+        return acc.message_id, acc.conversation_id, snap
 
     def _understand(
         self,
@@ -217,8 +219,10 @@ class Desk:
                 m.analysis_error = f"{type(exc).__name__}: {exc}"[:2000]
                 m.analysis_attempts += 1
             return Posted(message_id, conv_id, created=True, analysis="failed")
-        with self.store.write() as s:
-            effects.record(self, s, message_id, conv_id, outcome, guidance, now=now, latest=latest)
+        with self.store.write_core() as conn:
+            effects.record(
+                self, conn, message_id, conv_id, outcome, guidance, now=now, latest=latest
+            )
         return Posted(
             message_id,
             conv_id,
@@ -315,6 +319,25 @@ class Desk:
                     .limit(limit)
                 )
             )
+
+
+T = TypeVar("T")
+RETRY_SQLSTATES = ("40P01", "40001")  # PostgreSQL: deadlock detected, serialization failure
+
+
+def retrying(work: Callable[[], T], attempts: int = 3) -> T:
+    """Run a transaction again when PostgreSQL broke a deadlock by aborting it."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            if (
+                getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES
+                or attempt + 1 == attempts
+            ):
+                raise
+            log.warning("transaction retried after %s", getattr(exc.orig, "sqlstate", None))
+    raise AssertionError("unreachable")
 
 
 def _subject(text: str) -> str:

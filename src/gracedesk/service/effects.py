@@ -1,7 +1,7 @@
 """What the policy's decisions do to the desk: escalations, approvals, sanctions, follow-ups.
 
 ``record`` stores the analysis of one message and applies its decisions in the caller's
-transaction. Each effect is idempotent per conversation (an escalation to the same target is
+transaction, in prepared Core statements (it runs for every message, under the write lock). Each effect is idempotent per conversation (an escalation to the same target is
 not opened twice while one is pending) and leaves an audit event naming the rule and reason.
 """
 
@@ -10,18 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gracedesk.model.clock import parse_iso
-from gracedesk.store.tables import (
-    Conversation,
-    DecisionRow,
-    Escalation,
-    FollowUp,
-    Notification,
-    Sanction,
-)
+from gracedesk.service import queries as q
+from gracedesk.store.tables import DecisionRow
 
 if TYPE_CHECKING:
     from gracedesk.model import Decision
@@ -43,7 +37,7 @@ def decision_dict(r: DecisionRow) -> dict[str, Any]:
 
 
 def notify(
-    s: Session,
+    conn: Connection,
     *,
     key: str,
     event: str,
@@ -54,10 +48,10 @@ def notify(
     now: datetime,
 ) -> None:
     """Queue a notification in the outbox (once per key); the notify job sends it."""
-    if s.scalar(select(Notification.id).where(Notification.key == key)) is not None:
-        return
-    s.add(
-        Notification(
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(q.N)
+        .values(
             key=key,
             event=event,
             recipients=[t for t in to if t],
@@ -69,24 +63,42 @@ def notify(
             next_attempt_at=now,
             created_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["key"])
     )
 
 
-def _pending(s: Session, conv_id: int, kind: str, target: str | None) -> Escalation | None:
-    return s.scalar(
-        select(Escalation).where(
-            Escalation.conversation_id == conv_id,
-            Escalation.kind == kind,
-            Escalation.target == target,
-            Escalation.state == "pending",
-        )
+def audit_core(
+    conn: Connection,
+    kind: str,
+    *,
+    now: datetime,
+    actor: str = "system",
+    actor_id: int | None = None,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    reason: str | None = None,
+    **detail: Any,
+) -> None:
+    conn.execute(
+        q.insert_audit(),
+        {
+            "at": now,
+            "actor": actor,
+            "actor_id": actor_id,
+            "kind": kind,
+            "conversation_id": conversation_id,
+            "customer_id": customer_id,
+            "reason": reason,
+            "detail": detail,
+        },
     )
 
 
 def open_escalation(
     desk: Desk,
-    s: Session,
-    conv: Conversation,
+    conn: Connection,
+    conv_id: int,
+    customer_id: int,
     *,
     kind: str,
     target: str | None,
@@ -96,173 +108,187 @@ def open_escalation(
     now: datetime,
     data: dict[str, Any] | None = None,
     requested_by: int | None = None,
-) -> Escalation:
-    from gracedesk.service.desk import audit
-
-    existing = _pending(s, conv.id, kind, target)
+) -> int:
+    """Open an escalation (or refresh the packet of the pending one); returns its id."""
+    existing = conn.execute(
+        q.pending_escalation(), {"conv": conv_id, "kind": kind, "target": target}
+    ).scalar()
     if existing is not None:
-        if packet is not None:
-            existing.packet = packet  # the newest packet: the next agent sees the latest state
-        return existing
-    e = Escalation(
-        conversation_id=conv.id,
-        kind=kind,
-        target=target,
-        state="pending",
-        reason=reason,
-        rule_id=rule_id,
-        packet=packet,
-        data=data or {},
-        requested_by=requested_by,
-        created_at=now,
+        if packet is not None:  # the newest packet: the next agent sees the latest state
+            conn.execute(q.escalation_packet(), {"eid": existing, "p_packet": packet})
+        if requested_by is not None:  # an agent's own reason joins the pending escalation
+            conn.execute(
+                update(q.E)
+                .where(q.E.c.id == existing)
+                .values(reason=q.E.c.reason + "; " + reason, requested_by=requested_by)
+            )
+        return int(existing)
+    eid = int(
+        conn.execute(
+            q.insert_escalation(),
+            {
+                "conversation_id": conv_id,
+                "kind": kind,
+                "target": target,
+                "state": "pending",
+                "reason": reason,
+                "rule_id": rule_id,
+                "packet": packet,
+                "data": data or {},
+                "requested_by": requested_by,
+                "created_at": now,
+            },
+        ).scalar_one()
     )
-    s.add(e)
-    s.flush()
     if kind == "escalation":
-        conv.status = "escalated"
-    audit(
-        s,
+        conn.execute(q.set_status(), {"conv": conv_id, "p_status": "escalated"})
+    audit_core(
+        conn,
         f"{kind}.opened",
         now=now,
         actor="system" if requested_by is None else f"user:{requested_by}",
-        conversation_id=conv.id,
-        customer_id=conv.customer_id,
+        actor_id=requested_by,
+        conversation_id=conv_id,
+        customer_id=customer_id,
         reason=reason,
-        escalation_id=e.id,
+        escalation_id=eid,
         target=target,
         rule_id=rule_id,
     )
     notify(
-        s,
-        key=f"escalation:{e.id}:opened",
+        conn,
+        key=f"escalation:{eid}:opened",
         event=f"{kind}.opened",
         to=[desk.supervisor_email or ""],
-        subject=f"[gracedesk] {kind} for conversation #{conv.id}: {reason[:120]}",
-        body=f"{reason}\n\nOpen: {desk.base_url}/console/conversations/{conv.id}\n",
-        payload={"escalation_id": e.id, "conversation_id": conv.id, "kind": kind, "target": target},
+        subject=f"[gracedesk] {kind} for conversation #{conv_id}: {reason[:120]}",
+        body=f"{reason}\n\nOpen: {desk.base_url}/console/conversations/{conv_id}\n",
+        payload={"escalation_id": eid, "conversation_id": conv_id, "kind": kind, "target": target},
         now=now,
     )
-    return e
+    return eid
 
 
 def _apply(
     desk: Desk,
-    s: Session,
-    conv: Conversation,
+    conn: Connection,
+    conv_id: int,
+    customer_id: int,
+    assignee_id: int | None,
     d: Decision,
     guidance: dict[str, Any],
     *,
     message_id: int,
     now: datetime,
 ) -> None:
-    from gracedesk.service.desk import audit
-
-    if d.action == "set_priority" and d.priority:
-        conv.priority = d.priority
-    elif d.action == "route":
-        conv.team = d.target
-    elif d.action == "escalate":
+    """One decision's effect (priority and route are set by ``record`` itself)."""
+    packet = guidance.get("handover")
+    if d.action == "escalate":
         open_escalation(
             desk,
-            s,
-            conv,
+            conn,
+            conv_id,
+            customer_id,
             kind="escalation",
             target=d.target,
             reason=d.reason,
             rule_id=d.rule_id,
-            packet=guidance.get("handover"),
+            packet=packet,
             now=now,
             data={"mode": d.mode},
         )
     elif d.action == "require_approval":
         open_escalation(
             desk,
-            s,
-            conv,
+            conn,
+            conv_id,
+            customer_id,
             kind="approval",
             target=d.approver_role,
             reason=d.reason,
             rule_id=d.rule_id,
-            packet=guidance.get("handover"),
+            packet=packet,
             now=now,
             data={"request_kind": d.request_kind, "amount": d.amount, "limit": d.limit},
         )
     elif d.action in ("warn_customer", "restrict", "block"):
         level = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}[d.action]
-        sanction = Sanction(
-            customer_id=conv.customer_id,
-            conversation_id=conv.id,
-            level=level,
-            state="pending" if d.approval_required else "active",
-            reason=d.reason,
-            rule_id=d.rule_id,
-            until=d.due,
-            created_at=now,
-        )
-        s.add(sanction)
-        s.flush()
+        state = "pending" if d.approval_required else "active"
+        sid = conn.execute(
+            q.insert_sanction(),
+            {
+                "customer_id": customer_id,
+                "conversation_id": conv_id,
+                "level": level,
+                "state": state,
+                "reason": d.reason,
+                "rule_id": d.rule_id,
+                "until": d.due,
+                "created_by": None,
+                "approved_by": None,
+                "created_at": now,
+            },
+        ).scalar_one()
         if d.approval_required:
             open_escalation(
                 desk,
-                s,
-                conv,
+                conn,
+                conv_id,
+                customer_id,
                 kind="sanction",
                 target=d.approver_role,
                 reason=d.reason,
                 rule_id=d.rule_id,
-                packet=guidance.get("handover"),
+                packet=packet,
                 now=now,
-                data={"sanction_id": sanction.id, "level": level},
+                data={"sanction_id": sid, "level": level},
             )
-        audit(
-            s,
-            f"sanction.{sanction.state}",
+        audit_core(
+            conn,
+            f"sanction.{state}",
             now=now,
-            actor="system",
-            conversation_id=conv.id,
-            customer_id=conv.customer_id,
+            conversation_id=conv_id,
+            customer_id=customer_id,
             reason=d.reason,
             level=level,
             rule_id=d.rule_id,
         )
     elif d.action == "protect_agent":
-        audit(
-            s,
+        audit_core(
+            conn,
             "agent.protect",
             now=now,
-            actor="system",
-            conversation_id=conv.id,
+            conversation_id=conv_id,
+            customer_id=customer_id,
             reason=d.reason,
             mode=d.mode,
-            assignee_id=conv.assignee_id,
+            assignee_id=assignee_id,
         )
-    elif d.action == "schedule_follow_up" and d.due is not None:
-        exists = s.scalar(
-            select(FollowUp.id).where(
-                FollowUp.conversation_id == conv.id,
-                FollowUp.source == "policy",
-                FollowUp.state == "open",
-            )
+    elif (
+        d.action == "schedule_follow_up"
+        and d.due is not None
+        and conn.execute(q.open_policy_follow_up(), {"conv": conv_id}).scalar() is None
+    ):
+        conn.execute(
+            q.insert_follow_up(),
+            {
+                "conversation_id": conv_id,
+                "message_id": message_id,
+                "assignee_id": assignee_id,
+                "promise": d.reason,
+                "when_text": None,
+                "due_at": d.due,
+                "state": "open",
+                "source": "policy",
+                "reminded_at": None,
+                "done_at": None,
+                "created_at": now,
+            },
         )
-        if exists is None:
-            s.add(
-                FollowUp(
-                    conversation_id=conv.id,
-                    message_id=message_id,
-                    assignee_id=conv.assignee_id,
-                    promise=d.reason,
-                    when_text=None,
-                    due_at=d.due,
-                    state="open",
-                    source="policy",
-                    created_at=now,
-                )
-            )
 
 
 def record(
     desk: Desk,
-    s: Session,
+    conn: Connection,
     message_id: int,
     conv_id: int,
     outcome: Outcome,
@@ -277,9 +303,7 @@ def record(
     and SLA become the conversation's (an older message re-analysed changes only itself).
     """
     from gracedesk.service import intake
-    from gracedesk.service import queries as q
 
-    conn = s.connection()
     sig = outcome.signals
     decisions = outcome.trace.decisions
     rows = [
@@ -330,10 +354,18 @@ def record(
         q.update_conversation_state(),
         {"conv": conv_id, "p_at": now, "p_priority": priority, "p_team": team, **state},
     )
-    if heavy:
-        conv = s.get_one(Conversation, conv_id)
-        for d in heavy:
-            _apply(desk, s, conv, d, guidance, message_id=message_id, now=now)
+    for d in heavy:
+        _apply(
+            desk,
+            conn,
+            conv_id,
+            cur.customer_id,
+            cur.assignee_id,
+            d,
+            guidance,
+            message_id=message_id,
+            now=now,
+        )
     conn.execute(
         q.insert_audit(),
         dict(

@@ -21,6 +21,7 @@ from gracedesk.store.tables import (
     Escalation,
     FollowUp,
     Message,
+    Notification,
     Sanction,
     User,
     table_of,
@@ -35,6 +36,7 @@ S = table_of(Sanction)
 E = table_of(Escalation)
 F = table_of(FollowUp)
 U = table_of(User)
+N = table_of(Notification)
 
 CONTEXT_MESSAGES = 40  # the newest messages a scenario carries
 HISTORY_CONVERSATIONS = 20
@@ -50,7 +52,8 @@ def customer_by_external(lock: bool) -> Select[Any]:
     q = select(
         C.c.id, C.c.name, C.c.email, C.c.phone, C.c.tier, C.c.lifetime_value, C.c.preferences
     ).where(C.c.external_id == bindparam("ext"))
-    return q.with_for_update() if lock else q
+    # FOR NO KEY UPDATE: rows inserted by other messages' transactions still reference it freely
+    return q.with_for_update(key_share=True) if lock else q
 
 
 @cache
@@ -197,6 +200,7 @@ def conversation_state() -> Select[Any]:
         V.c.risk,
         V.c.stage,
         V.c.policy_version,
+        V.c.assignee_id,
     ).where(V.c.id == bindparam("conv"))
 
 
@@ -217,3 +221,45 @@ def update_conversation_state() -> Any:
             resolution_due=bindparam("p_resolution_due"),
         )
     )
+
+
+@cache
+def pending_escalation() -> Select[Any]:
+    return select(E.c.id).where(
+        E.c.conversation_id == bindparam("conv"),
+        E.c.kind == bindparam("kind"),
+        E.c.target.is_not_distinct_from(bindparam("target")),
+        E.c.state == "pending",
+    )
+
+
+@cache
+def escalation_packet() -> Any:
+    return update(E).where(E.c.id == bindparam("eid")).values(packet=bindparam("p_packet"))
+
+
+@cache
+def insert_escalation() -> Any:
+    return insert(E).returning(E.c.id)
+
+
+@cache
+def set_status() -> Any:
+    return update(V).where(V.c.id == bindparam("conv")).values(status=bindparam("p_status"))
+
+
+@cache
+def insert_sanction() -> Any:
+    return insert(S).returning(S.c.id)
+
+
+@cache
+def open_policy_follow_up() -> Select[Any]:
+    return select(F.c.id).where(
+        F.c.conversation_id == bindparam("conv"), F.c.source == "policy", F.c.state == "open"
+    )
+
+
+@cache
+def insert_follow_up() -> Any:
+    return insert(F)

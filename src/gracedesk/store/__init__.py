@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from gracedesk.store import tables
@@ -47,6 +48,21 @@ class Store:
         """A session in one write transaction: commit on success, rollback on error."""
         with self.engines.write_lock(), self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_core(self) -> Iterator[Connection]:
+        """A Core connection in one write transaction (the hot path: no ORM session).
+
+        ``Session(bind=conn)`` joins the same transaction where ORM objects are needed.
+        """
+        with self.engines.write_lock(), self.engines.write.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read_core(self) -> Iterator[Connection]:
+        """A Core connection in one read transaction (a consistent snapshot; never writes)."""
+        with self.engines.read.begin() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:
