@@ -6,6 +6,7 @@ Nothing reads them at import: ``Settings()`` is built by ``gracedesk serve`` / `
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -73,12 +74,14 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.home_dir / "secret_key"
-        if path.exists():
-            return path.read_text(encoding="utf-8").strip()
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # only one process creates it, readable by its owner only
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
         key = secrets.token_urlsafe(48)
-        path.write_text(key, encoding="utf-8")
-        path.chmod(0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key)
         return key
 
     def threads(self) -> int:

@@ -51,6 +51,12 @@ def test_post_message_then_replay(api: Any, desk: Desk) -> None:
     )
     assert again.status_code == 200 and again.json()["message_id"] == body["message_id"]
     assert again.headers["Idempotent-Replayed"] == "true"
+    other = client.post(
+        "/api/v1/messages",
+        json={**HOSTILE, "text": "another message"},
+        headers={**tok["agent"], "Idempotency-Key": "abc"},
+    )
+    assert other.status_code == 422 and "already used" in other.json()["detail"]
     assert messages(desk) == 1
 
 

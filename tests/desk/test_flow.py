@@ -53,9 +53,12 @@ def test_message_is_stored_analysed_decided_and_guided(desk: Desk) -> None:
 
 def test_same_idempotency_key_never_stores_twice(desk: Desk) -> None:
     a = post(desk, HOSTILE, key="k-1")
-    b = post(desk, "a different body", key="k-1")
+    b = post(desk, HOSTILE, key="k-1")
     assert not b.created and b.message_id == a.message_id
     assert b.signals == a.signals and b.decisions == a.decisions
+    # the same key for another message is refused, never silently dropped
+    with pytest.raises(InvalidRequest, match="already used for a different message"):
+        post(desk, "a different body", key="k-1")
     assert count(desk, Message) == 1
 
 
@@ -70,8 +73,9 @@ def test_follow_up_messages_join_the_open_conversation(desk: Desk) -> None:
     b = post(desk, "Still waiting, this is the third time I write!", at=NOW + timedelta(hours=2))
     c = post(desk, POLITE, customer="someone-else")
     assert a.conversation_id == b.conversation_id != c.conversation_id
-    detail_ctx = b.signals.get("context") or {}
-    assert detail_ctx.get("repeat_contacts", 0) >= 0  # earlier messages were the context
+    # the earlier message was the second one's context
+    assert b.signals["context"]["repeat_contacts"] >= 1
+    assert a.signals.get("context", {}).get("repeat_contacts", 0) == 0
 
 
 class FailingAnalyzer:
@@ -162,3 +166,56 @@ def test_abuse_climbs_the_sanctions_ladder_and_block_needs_approval(desk: Desk) 
     actions.decide_escalation(desk, e.id, user=sup, approve=False, note="one more chance", now=NOW)
     with desk.store.read() as s:
         assert s.scalars(select(Sanction.state).order_by(Sanction.id.desc())).first() == "rejected"
+
+
+def test_approving_beyond_the_approvers_authority_needs_an_admin(desk: Desk) -> None:
+    sup, _ = make_user(desk.store, "sup", "supervisor")
+    admin, _ = make_user(desk.store, "adm", "admin")
+    post(desk, "I demand a refund of 2000 dollars.", request={"kind": "refund", "amount": 2000})
+    with desk.store.read() as s:
+        e = s.scalars(select(Escalation).where(Escalation.kind == "approval")).one()
+    from gracedesk.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match="beyond the authority of supervisor"):
+        actions.decide_escalation(desk, e.id, user=sup, approve=True, note=None, now=NOW)
+    assert (
+        actions.decide_escalation(desk, e.id, user=admin, approve=True, note=None, now=NOW)["state"]
+        == "approved"
+    )
+
+
+def test_deciding_the_last_escalation_reopens_the_conversation(desk: Desk) -> None:
+    sup, _ = make_user(desk.store, "sup", "supervisor")
+    r = post(desk, HOSTILE)
+    with desk.store.read() as s:
+        assert s.get_one(Conversation, r.conversation_id).status == "escalated"
+        pending = s.scalars(select(Escalation).where(Escalation.kind == "escalation")).all()
+    for e in pending:
+        actions.decide_escalation(desk, e.id, user=sup, approve=True, note=None, now=NOW)
+    with desk.store.read() as s:
+        conv = s.get_one(Conversation, r.conversation_id)
+        assert conv.status == "open" and conv.assignee_id == sup.id
+
+
+def test_a_pending_block_is_not_requested_twice(desk: Desk) -> None:
+    for i in range(5):
+        post(
+            desk, "You are a useless idiot and a moron.", at=NOW + timedelta(minutes=i), key=f"b{i}"
+        )
+    with desk.store.read() as s:
+        pending = s.scalars(select(Sanction).where(Sanction.state == "pending")).all()
+        asks = s.scalars(select(Escalation).where(Escalation.kind == "sanction")).all()
+    assert len(pending) == 1 and len(asks) == 1
+    assert asks[0].data["sanction_id"] == pending[0].id
+
+
+def test_reanalysing_an_older_message_uses_only_what_came_before(desk: Desk) -> None:
+    first = post(desk, "Where is my parcel? It was due Monday.")
+    later = post(desk, "You idiots, refund me now!", at=NOW + timedelta(hours=1))
+    again = desk.reanalyse(first.message_id, now=NOW + timedelta(hours=2))
+    assert again.analysis == "done"
+    with desk.store.read() as s:
+        m = s.get_one(Message, first.message_id)
+        assert m.text.startswith("Where is my parcel") and "insult" not in m.signals["labels"]
+        conv = s.get_one(Conversation, later.conversation_id)
+    assert conv.risk == later.signals["risk"]  # the newest message still sets the risk

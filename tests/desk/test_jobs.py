@@ -161,3 +161,56 @@ def test_two_workers_at_once_fire_each_reminder_once(desk: Desk) -> None:
             )
             == 30
         )
+
+
+def test_sla_breaches_again_after_a_reply_and_a_new_wait(desk: Desk) -> None:
+    agent, _ = make_user(desk.store, "ann", "agent")
+    cid = post(desk, "Hello? I need help with my invoice.").conversation_id
+    with desk.store.read() as s:
+        due = s.get_one(Conversation, cid).first_response_due
+    assert due is not None
+    assert sweeps.sweep_sla(desk, now=due + timedelta(minutes=1)) == 1
+    actions.send_reply(
+        desk,
+        cid,
+        "Sorry for the wait. Which invoice is it?",
+        user=agent,
+        now=due + timedelta(minutes=2),
+    )
+    later = due + timedelta(days=1)
+    post(desk, "It is invoice 7. Hello? Anyone?", at=later)
+    with desk.store.read() as s:
+        due2 = s.get_one(Conversation, cid).first_response_due
+    assert due2 is not None and due2 > later
+    assert sweeps.sweep_sla(desk, now=due2 + timedelta(minutes=1)) == 1
+
+
+def test_a_malformed_notification_does_not_block_the_outbox(desk: Desk, smtp: Any) -> None:
+    inbox, settings = smtp
+    with desk.store.write() as s:
+        for key, to in (("bad", ["a@b.example", "x"]), ("good", ["ok@example.com"])):
+            s.add(
+                Notification(
+                    key=key,
+                    event="test",
+                    recipients=to,
+                    subject="line one",
+                    body="b",
+                    payload={},
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=NOW,
+                    created_at=NOW,
+                )
+            )
+        s.flush()
+        # a recipient the Notifier refuses (it carries a comma) made it into the table anyway
+        s.scalars(select(Notification).where(Notification.key == "bad")).one().recipients = [
+            "a,b@x.example"
+        ]
+    with Notifier(settings, [], None) as notifier:
+        assert sweeps.deliver_notifications(desk.store, notifier, now=NOW) == 1
+    with desk.store.read() as s:
+        states = dict(s.execute(select(Notification.key, Notification.state)).all())
+    assert states == {"bad": "failed", "good": "sent"}
+    assert [to for to, _ in inbox.messages] == [["ok@example.com"]]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gracedesk.service import actions
+from gracedesk.service import actions, records
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
 from gracedesk.web.app import create_app
@@ -129,14 +129,14 @@ def _fresh_ids(desk: Desk, users: dict[str, Any], n: int) -> dict[str, Any]:
     ).conversation_id
     other = post(desk, "Where is my order?", customer=f"other-{n}", key=f"o-{n}").conversation_id
     esc = actions.escalate(desk, conv, user=users["agent"], reason="rude", now=NOW)["id"]
-    fu = actions.add_follow_up(
+    fu = records.add_follow_up(
         desk, conv, user=users["agent"], promise="call", due=NOW + timedelta(days=1), now=NOW
     )["id"]
     with desk.store.read() as s:
         from gracedesk.store.tables import Conversation
 
         cust = s.get_one(Conversation, conv).customer_id
-    sanction = actions.add_sanction(desk, cust, "warn", "rude", user=users["supervisor"], now=NOW)[
+    sanction = records.add_sanction(desk, cust, "warn", "rude", user=users["supervisor"], now=NOW)[
         "id"
     ]
     token = actions.resolve(desk, other, user=users["agent"], resolution="done", now=NOW)[

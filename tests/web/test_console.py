@@ -21,11 +21,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from gracedesk.service import actions, views
+from gracedesk.service.build import build_desk
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
 from gracedesk.store.tables import User
 from gracedesk.web import auth
-from gracedesk.web.app import build_desk, create_app
+from gracedesk.web.app import create_app
 
 from .live import serve_in_thread
 

@@ -41,7 +41,10 @@ def _store(settings: Settings) -> Store:
 
     from gracedesk.store import Store
 
-    store = Store.open(settings.url())
+    try:
+        store = Store.open(settings.url())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         store.migrate()
     except OperationalError as exc:
@@ -86,8 +89,16 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool, log_level:
 
     settings = _settings()
     store = _store(settings)  # migrations run once here, before any server process starts
+    settings.session_key()  # made once here too, so that every server process signs alike
     if demo:
         from gracedesk.service.demo import seed
+
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            click.echo(
+                f"warning: --demo creates users with a known password; {host} is reachable "
+                "from other machines",
+                err=True,
+            )
 
         try:
             report = seed(settings, store, now=datetime.now(UTC))
@@ -183,7 +194,7 @@ def _serve_reuseport(host: str, port: int, workers: int, log_level: str) -> None
 def worker(once: bool) -> None:
     """Run the jobs: follow-up reminders, SLA breaches, notifications, re-analysis."""
     from gracedesk.jobs.worker import notifier_for, run_forever, run_once
-    from gracedesk.web.app import build_desk
+    from gracedesk.service.build import build_desk
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _settings()
@@ -236,7 +247,7 @@ def users_create(
     name: str, role: str, display_name: str | None, email: str | None, password: str | None
 ) -> None:
     """Create a user and print its API token (shown once; the last line of the output)."""
-    from gracedesk.web.auth import create_user
+    from gracedesk.service.users import create_user
 
     password = password or os.environ.get("GRACEDESK_PASSWORD")
     store = _store(_settings())
@@ -263,7 +274,7 @@ def users_create(
 @click.argument("name")
 def users_token(name: str) -> None:
     """Issue a new API token for NAME (the old one stops working)."""
-    from gracedesk.web.auth import rotate_token
+    from gracedesk.service.users import rotate_token
 
     try:
         token = rotate_token(_store(_settings()), name, now=datetime.now(UTC))

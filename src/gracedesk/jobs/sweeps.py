@@ -170,28 +170,28 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
         for n in rows:
             n.attempts += 1
             n.next_attempt_at = now + LEASE
-            claimed.append(
-                (
-                    n.id,
-                    n.attempts,
-                    Note(
-                        event=n.event,
-                        to=tuple(r for r in n.recipients if r),
-                        subject=n.subject,
-                        body=n.body,
-                        payload=n.payload,
-                        key=n.key,
-                    ),
+            try:
+                note = Note(
+                    event=n.event,
+                    to=tuple(r for r in n.recipients if r),
+                    subject=n.subject,
+                    body=n.body,
+                    payload=n.payload,
+                    key=n.key,
                 )
-            )
+            except InvalidInput as exc:  # can never be sent: give it up, do not block the rest
+                n.state, n.last_error = "failed", exc.message[:2000]
+                log.error("notification %s is malformed: %s", n.key, exc.message)
+                continue
+            claimed.append((n.id, n.attempts, note))
     sent = 0
     for nid, attempts, note in claimed:
         error: str | None = None
         final = False
         try:
             notifier.send(note)
-        except (NotificationError, InvalidInput) as exc:
-            error, final = exc.message[:2000], isinstance(exc, InvalidInput)
+        except NotificationError as exc:
+            error, final = exc.message[:2000], False
         with store.write() as s:
             row = s.get_one(Notification, nid)
             if error is None:
@@ -210,6 +210,7 @@ def reanalyse_pending(desk: Desk, *, now: datetime) -> int:
     """Analyse the messages whose analysis failed or never finished (stored, never lost)."""
     done = 0
     for mid in desk.pending_analysis(now=now):
+        # reanalyse records a failure on the message itself and never raises for one
         if desk.reanalyse(mid, now=now).analysis == "done":
             done += 1
     return done

@@ -1,13 +1,13 @@
 """What agents and supervisors do on the desk: coach, reply, escalate, resolve, approve, note.
 
 Every function takes the acting ``user`` and ``now``, checks the role, changes the store in one
-transaction and leaves an audit event (who, what, when, why). Role rules live in ``ROLES``.
+transaction and leaves an audit event (who, what, when, why).
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -16,11 +16,16 @@ from sqlalchemy.orm import Session
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import notify, open_escalation
+from gracedesk.service.records import (
+    SUPERVISING,
+    escalation_dict,
+    follow_up_dict,
+    require,
+)
 from gracedesk.store.tables import (
     Conversation,
     CsatResponse,
     Customer,
-    CustomerNote,
     Escalation,
     FollowUp,
     Message,
@@ -30,17 +35,6 @@ from gracedesk.store.tables import (
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
-
-ROLES = ("agent", "supervisor", "admin")
-SUPERVISING = ("supervisor", "admin")
-SANCTION_LEVELS = ("warn", "restrict", "block")
-EXPOSURE_WINDOW = timedelta(hours=4)
-EXPOSURE_NUDGE = 3  # abusive contacts in the window before the desk suggests a break
-
-
-def require(user: User, *roles: str) -> None:
-    if user.role not in roles:
-        raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
 
 
 def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversation:
@@ -292,7 +286,7 @@ def submit_csat(
     if not 1 <= score <= 5:
         raise InvalidRequest("score must be between 1 and 5")
     with desk.store.write() as s:
-        r = s.scalar(select(CsatResponse).where(CsatResponse.token == token))
+        r = s.scalar(select(CsatResponse).where(CsatResponse.token == token).with_for_update())
         if r is None:
             raise NotFound("no survey with this token")
         if r.responded_at is not None:
@@ -311,26 +305,58 @@ def submit_csat(
         return {"conversation_id": conv.id, "score": score}
 
 
+def policy_role(desk: Desk, user: User) -> str:
+    """The authority-matrix role a desk user acts with (an admin: the highest-ranked one)."""
+    matrix = desk.policy.authority
+    if user.role in matrix and user.role != "admin":
+        return user.role
+    return max(matrix.items(), key=lambda kv: (kv[1].rank, kv[0]))[0]
+
+
+def _check_authority(desk: Desk, user: User, e: Escalation) -> None:
+    """An approval beyond the approver's own authority needs someone ranked higher."""
+    from gracedesk.policy.authority import over_authority
+
+    kind, amount = e.data.get("request_kind"), e.data.get("amount")
+    if e.kind != "approval" or not isinstance(kind, str):
+        return
+    name = policy_role(desk, user)
+    role = desk.policy.authority[name]
+    if over_authority(role, kind, float(amount or 0)):
+        raise PermissionDenied(
+            f"approving this {kind} ({amount}) is beyond the authority of {name}; "
+            "a higher-ranked approver (an admin) must decide"
+        )
+
+
 def decide_escalation(
     desk: Desk, esc_id: int, *, user: User, approve: bool, note: str | None, now: datetime
 ) -> dict[str, Any]:
-    """A supervisor approves or rejects an escalation, approval request or sanction."""
+    """A supervisor approves or rejects an escalation, approval request or sanction.
+
+    Locks the conversation before the escalation (the order the message path uses), so the
+    two never deadlock on PostgreSQL.
+    """
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        e = s.scalar(select(Escalation).where(Escalation.id == esc_id).with_for_update())
-        if e is None:
+        conv_id = s.scalar(select(Escalation.conversation_id).where(Escalation.id == esc_id))
+        if conv_id is None:
             raise NotFound(f"escalation {esc_id} does not exist")
+        conv = conversation(s, conv_id, lock=True)
+        e = s.scalars(select(Escalation).where(Escalation.id == esc_id).with_for_update()).one()
         if e.state != "pending":
             raise Conflict(f"escalation {esc_id} is already {e.state}")
+        if approve:
+            _check_authority(desk, user, e)
         e.state = "approved" if approve else "rejected"
         e.approver_id, e.decided_at, e.note = user.id, now, (note or "").strip() or None
-        conv = s.get_one(Conversation, e.conversation_id)
         if e.kind == "sanction" and e.data.get("sanction_id"):
             sanction = s.get_one(Sanction, e.data["sanction_id"])
             sanction.state = "active" if approve else "rejected"
             sanction.approved_by = user.id
         if e.kind == "escalation" and approve and conv.status != "resolved":
             conv.assignee_id = user.id  # the supervisor takes it over
+        s.flush()  # the decision above must count in the pending check below
         if conv.status == "escalated" and not _has_pending(s, conv.id, "escalation"):
             conv.status = "open"
         conv.updated_at = now
@@ -377,185 +403,3 @@ def assign(
             s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=target.name
         )
         return {"conversation_id": conv.id, "assignee": target.name}
-
-
-def add_follow_up(
-    desk: Desk, conv_id: int, *, user: User, promise: str, due: datetime, now: datetime
-) -> dict[str, Any]:
-    if not promise.strip():
-        raise InvalidRequest("promise is empty")
-    if due <= now:
-        raise InvalidRequest("due must be in the future")
-    with desk.store.write() as s:
-        conv = conversation(s, conv_id)
-        f = FollowUp(
-            conversation_id=conv.id,
-            assignee_id=user.id,
-            promise=promise.strip(),
-            due_at=due,
-            state="open",
-            source="manual",
-            created_at=now,
-        )
-        s.add(f)
-        s.flush()
-        audit(
-            s, "follow_up.created", now=now, actor=user, conversation_id=conv.id, follow_up_id=f.id
-        )
-        return follow_up_dict(f)
-
-
-def complete_follow_up(desk: Desk, fid: int, *, user: User, now: datetime) -> dict[str, Any]:
-    with desk.store.write() as s:
-        f = s.get(FollowUp, fid)
-        if f is None:
-            raise NotFound(f"follow-up {fid} does not exist")
-        if f.state in ("done", "cancelled"):
-            raise Conflict(f"follow-up {fid} is already {f.state}")
-        f.state, f.done_at = "done", now
-        audit(
-            s,
-            "follow_up.done",
-            now=now,
-            actor=user,
-            conversation_id=f.conversation_id,
-            follow_up_id=f.id,
-        )
-        return follow_up_dict(f)
-
-
-def add_note(
-    desk: Desk, customer_id: int, text: str, *, user: User, now: datetime
-) -> dict[str, Any]:
-    if not text.strip():
-        raise InvalidRequest("note is empty")
-    with desk.store.write() as s:
-        if s.get(Customer, customer_id) is None:
-            raise NotFound(f"customer {customer_id} does not exist")
-        n = CustomerNote(
-            customer_id=customer_id, author_id=user.id, text=text.strip(), created_at=now
-        )
-        s.add(n)
-        s.flush()
-        audit(s, "customer.note", now=now, actor=user, customer_id=customer_id, note_id=n.id)
-        return {"id": n.id, "text": n.text, "author": user.name, "created_at": now.isoformat()}
-
-
-def add_sanction(
-    desk: Desk,
-    customer_id: int,
-    level: str,
-    reason: str,
-    *,
-    user: User,
-    now: datetime,
-    minutes: int | None = None,
-) -> dict[str, Any]:
-    """A warning any agent may give; restrict and block need a supervisor (block: last resort)."""
-    if level not in SANCTION_LEVELS:
-        raise InvalidRequest(f"level must be one of {list(SANCTION_LEVELS)}")
-    if level != "warn":
-        require(user, *SUPERVISING)
-    if not reason.strip():
-        raise InvalidRequest("reason is empty: a sanction must say why")
-    with desk.store.write() as s:
-        if s.get(Customer, customer_id) is None:
-            raise NotFound(f"customer {customer_id} does not exist")
-        until = now + timedelta(minutes=minutes) if minutes else None
-        x = Sanction(
-            customer_id=customer_id,
-            level=level,
-            state="active",
-            reason=reason.strip(),
-            until=until,
-            created_by=user.id,
-            approved_by=user.id if level != "warn" else None,
-            created_at=now,
-        )
-        s.add(x)
-        s.flush()
-        audit(
-            s,
-            "sanction.active",
-            now=now,
-            actor=user,
-            customer_id=customer_id,
-            reason=x.reason,
-            level=level,
-        )
-        return sanction_dict(x)
-
-
-def lift_sanction(
-    desk: Desk, sid: int, *, user: User, reason: str, now: datetime
-) -> dict[str, Any]:
-    require(user, *SUPERVISING)
-    with desk.store.write() as s:
-        x = s.get(Sanction, sid)
-        if x is None:
-            raise NotFound(f"sanction {sid} does not exist")
-        if x.state != "active":
-            raise Conflict(f"sanction {sid} is {x.state}, not active")
-        x.state = "lifted"
-        audit(
-            s,
-            "sanction.lifted",
-            now=now,
-            actor=user,
-            customer_id=x.customer_id,
-            reason=reason or None,
-        )
-        return sanction_dict(x)
-
-
-def take_break(desk: Desk, *, user: User, now: datetime) -> dict[str, Any]:
-    with desk.store.write() as s:
-        u = s.get_one(User, user.id)
-        u.last_break_at = now
-        audit(s, "agent.break", now=now, actor=user)
-        return {"user": u.name, "last_break_at": now.isoformat()}
-
-
-# -- plain dicts for the API and the console ---------------------------------------------------
-
-
-def follow_up_dict(f: FollowUp) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "conversation_id": f.conversation_id,
-        "promise": f.promise,
-        "when": f.when_text,
-        "due": f.due_at.isoformat(),
-        "state": f.state,
-        "source": f.source,
-        "reminded_at": f.reminded_at.isoformat() if f.reminded_at else None,
-    }
-
-
-def escalation_dict(e: Escalation) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "conversation_id": e.conversation_id,
-        "kind": e.kind,
-        "target": e.target,
-        "state": e.state,
-        "reason": e.reason,
-        "rule_id": e.rule_id,
-        "data": e.data,
-        "packet": e.packet,
-        "created_at": e.created_at.isoformat(),
-        "decided_at": e.decided_at.isoformat() if e.decided_at else None,
-        "note": e.note,
-    }
-
-
-def sanction_dict(x: Sanction) -> dict[str, Any]:
-    return {
-        "id": x.id,
-        "level": x.level,
-        "state": x.state,
-        "reason": x.reason,
-        "rule_id": x.rule_id,
-        "until": x.until.isoformat() if x.until else None,
-        "created_at": x.created_at.isoformat(),
-    }

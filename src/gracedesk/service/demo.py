@@ -31,9 +31,9 @@ SPACING = timedelta(minutes=41)  # between the starts of two demo conversations
 def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
     from gracedesk.demo import load_conversations
     from gracedesk.service import actions
+    from gracedesk.service.build import build_desk
     from gracedesk.service.desk import CustomerRef, Incoming
-    from gracedesk.web.app import build_desk
-    from gracedesk.web.auth import create_user
+    from gracedesk.service.users import create_user
 
     out: list[str] = []
     with store.read() as s:
@@ -86,5 +86,6 @@ def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
                 conv_id = posted.conversation_id
             elif conv_id is not None:
                 actions.send_reply(desk, conv_id, m["text"], user=agent, now=at)
+    desk.store.close()
     out.append(f"demo conversations: {len(convs)} seeded")
     return out

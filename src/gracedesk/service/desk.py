@@ -162,7 +162,10 @@ class Desk:
         with self.store.read() as s:
             mid = s.scalar(select(Message.id).where(Message.idempotency_key == key))
         if mid is None:
-            raise InvalidRequest("the idempotency key conflicts with a request still in progress")
+            raise InvalidRequest(
+                "the message could not be stored: its Idempotency-Key or channel message id "
+                "clashes with another message"
+            )
         return mid
 
     def _accept(
@@ -203,7 +206,6 @@ class Desk:
         *,
         now: datetime,
         request: dict[str, Any] | None,
-        latest: bool = True,
     ) -> Posted:
         from dataclasses import replace
 
@@ -211,6 +213,12 @@ class Desk:
             snap = replace(snap, request=request)
         try:
             outcome, guidance = self._analyse(message_id, snap, now=now)
+
+            def rec() -> None:
+                with self.store.write_core() as conn:
+                    effects.record(self, conn, message_id, conv_id, outcome, guidance, now=now)
+
+            retrying(rec)
         except Exception as exc:  # the message is kept whatever went wrong; it is retried later
             log.exception("analysis of message %s failed", message_id)
             with self.store.write() as s:
@@ -219,10 +227,6 @@ class Desk:
                 m.analysis_error = f"{type(exc).__name__}: {exc}"[:2000]
                 m.analysis_attempts += 1
             return Posted(message_id, conv_id, created=True, analysis="failed")
-        with self.store.write_core() as conn:
-            effects.record(
-                self, conn, message_id, conv_id, outcome, guidance, now=now, latest=latest
-            )
         return Posted(
             message_id,
             conv_id,
@@ -271,9 +275,17 @@ class Desk:
                 guidance=m.guidance,
             )
 
-    def reanalyse(self, message_id: int, *, now: datetime) -> Posted:
-        """Analyse a stored customer message again (after a failure, or with new models)."""
-        from dataclasses import replace
+    def reanalyse(self, message_id: int, *, now: datetime, grace_s: float = 60.0) -> Posted:
+        """Analyse a stored customer message again (after a failure, or with new models).
+
+        The message is claimed first (``analysis_state = 'running'``), so two workers never
+        analyse it at once; its context is the conversation up to that message.
+        """
+        from datetime import timedelta
+
+        from sqlalchemy import or_, update
+
+        from gracedesk.service import intake
 
         with self.store.write() as s:
             m = s.get(Message, message_id)
@@ -281,39 +293,49 @@ class Desk:
                 raise NotFound(f"message {message_id} does not exist")
             if m.author != "customer":
                 raise InvalidRequest(f"message {message_id} is not a customer message")
-            conv_id = m.conversation_id
-            from gracedesk.service import intake
-
-            snap = intake.take(s.connection(), conv_id, now=now)
-            latest = s.scalar(
-                select(Message.id)
-                .where(Message.conversation_id == conv_id, Message.author == "customer")
-                .order_by(Message.id.desc())
-                .limit(1)
+            claimed = s.execute(
+                update(Message)
+                .where(
+                    Message.id == message_id,
+                    or_(
+                        Message.analysis_state != "running",
+                        Message.analysed_at < now - timedelta(seconds=grace_s),
+                    ),
+                )
+                .values(analysis_state="running", analysed_at=now)
+                .execution_options(synchronize_session=False)
             )
-            # only the messages up to this one are its context
-            upto = [x for x in snap.messages if x["at"] <= m.received_at.isoformat()]
-            snap = replace(snap, messages=tuple(upto or snap.messages))
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                return self.replay(message_id)
+            conv_id = m.conversation_id
+            snap = intake.take(s.connection(), conv_id, now=now, upto=message_id)
             s.query(DecisionRow).filter(DecisionRow.message_id == m.id).delete()
-        return self._understand(
-            message_id, conv_id, snap, now=now, request=None, latest=latest == message_id
-        )
+        return self._understand(message_id, conv_id, snap, now=now, request=None)
 
     def pending_analysis(
         self, *, now: datetime, limit: int = 100, max_attempts: int = 5, grace_s: float = 60.0
     ) -> list[int]:
-        """Customer messages whose analysis failed, or never finished (older than ``grace_s``)."""
+        """Customer messages whose analysis failed or never finished (older than ``grace_s``),
+        and claims of crashed workers (running for longer than ``grace_s``)."""
         from datetime import timedelta
 
+        from sqlalchemy import and_, or_
+
+        old = now - timedelta(seconds=grace_s)
         with self.store.read() as s:
             return list(
                 s.scalars(
                     select(Message.id)
                     .where(
                         Message.author == "customer",
-                        Message.analysis_state.in_(("pending", "failed")),
                         Message.analysis_attempts < max_attempts,
-                        Message.received_at < now - timedelta(seconds=grace_s),
+                        or_(
+                            and_(
+                                Message.analysis_state.in_(("pending", "failed")),
+                                Message.received_at < old,
+                            ),
+                            and_(Message.analysis_state == "running", Message.analysed_at < old),
+                        ),
                     )
                     .order_by(Message.id)
                     .limit(limit)

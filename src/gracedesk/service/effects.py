@@ -47,7 +47,13 @@ def notify(
     payload: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Queue a notification in the outbox (once per key); the notify job sends it."""
+    """Queue a notification in the outbox (once per key); the notify job sends it.
+
+    The subject is made one line and recipients must look like one address each, so a
+    notification queued from user text can always be sent.
+    """
+    subject = " ".join(subject.split())
+    to = [t for t in to if t and "@" in t and "," not in t and not any(c.isspace() for c in t)]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
         dialect.insert(q.N)
@@ -213,6 +219,11 @@ def _apply(
     elif d.action in ("warn_customer", "restrict", "block"):
         level = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}[d.action]
         state = "pending" if d.approval_required else "active"
+        if (
+            state == "pending"
+            and conn.execute(q.pending_sanction(), {"cid": customer_id, "level": level}).scalar()
+        ):
+            return  # already waiting for a supervisor's decision
         sid = conn.execute(
             q.insert_sanction(),
             {
@@ -295,12 +306,12 @@ def record(
     guidance: dict[str, Any],
     *,
     now: datetime,
-    latest: bool = True,
 ) -> None:
     """Store a message's analysis and decisions and apply them (in the caller's transaction).
 
-    ``latest``: the message is the conversation's newest customer message, so its risk, stage
-    and SLA become the conversation's (an older message re-analysed changes only itself).
+    The conversation row is locked first (PostgreSQL), so two messages of one conversation are
+    recorded one after the other. Only the conversation's newest customer message sets its
+    risk, stage and SLA (an older message, re-analysed or finishing late, changes only itself).
     """
     from gracedesk.service import intake
 
@@ -317,8 +328,10 @@ def record(
         }
         for d in decisions
     ]
+    lock = conn.dialect.name == "postgresql"
+    cur = conn.execute(q.conversation_state(lock), {"conv": conv_id}).one()
+    latest = conn.execute(q.newest_customer_message(), {"conv": conv_id}).scalar() == message_id
     intake.store_results(conn, message_id, conv_id, sig, guidance, rows, now=now)
-    cur = conn.execute(q.conversation_state(), {"conv": conv_id}).one()
     priority, team = cur.priority, cur.team
     heavy = []
     for d in decisions:
@@ -336,6 +349,7 @@ def record(
         "p_policy_version": cur.policy_version,
         "p_first_due": cur.first_response_due,
         "p_resolution_due": cur.resolution_due,
+        "p_breached": cur.sla_breached_at,
     }
     if latest:
         state = {
@@ -349,6 +363,8 @@ def record(
             "p_resolution_due": min(
                 t for t in (cur.resolution_due, due.resolution_due) if t is not None
             ),
+            # a new wait for a reply starts a new SLA clock, which may breach again
+            "p_breached": cur.sla_breached_at if cur.first_response_due is not None else None,
         }
     conn.execute(
         q.update_conversation_state(),

@@ -32,6 +32,15 @@ class Accepted:
     customer: Any  # the customer row (name, tier, lifetime_value, preferences)
 
 
+def request_hash(msg: Incoming) -> str:
+    """What makes two requests the same message (for idempotency keys)."""
+    import hashlib
+    import json
+
+    ident = [msg.customer.external_id, msg.text, msg.channel, msg.conversation_id]
+    return hashlib.sha256(json.dumps(ident).encode("utf-8")).hexdigest()
+
+
 def _event(
     kind: str,
     now: datetime,
@@ -165,11 +174,18 @@ def accept(
     priority: str,
     subject: str,
 ) -> Accepted | int:
-    """Store the message (the caller commits). An already stored key returns its message id."""
+    """Store the message (the caller commits). An already stored key returns its message id;
+    the same key with a different request is refused (it would silently drop a message)."""
+    digest = request_hash(msg)
     if key is not None:
-        mid = conn.execute(q.message_by_key(), {"key": key}).scalar()
-        if mid is not None:
-            return int(mid)
+        found = conn.execute(q.message_by_key(), {"key": key}).first()
+        if found is not None:
+            if found.request_hash not in (None, digest):
+                raise InvalidRequest(
+                    "this Idempotency-Key was already used for a different message; "
+                    "use a new key for a new message"
+                )
+            return int(found.id)
     who = (f"user:{actor.name}", actor.id) if actor is not None else ("customer", None)
     events: list[dict[str, Any]] = []
     customer, new = _customer(conn, msg, now, events, who)
@@ -184,6 +200,7 @@ def accept(
             "channel": msg.channel,
             "channel_message_id": msg.channel_message_id,
             "idempotency_key": key,
+            "request_hash": digest if key is not None else None,
             "text": msg.text,
             "received_at": now,
             "analysis_state": "pending",
@@ -283,12 +300,20 @@ def take(
     assignee_id: int | None = None,
     new_customer: bool = False,
     customer_row: Any = None,
+    upto: int | None = None,
 ) -> Snapshot:
-    """What the core needs about a conversation: messages, customer history, agent, promises."""
+    """What the core needs about a conversation: messages, customer history, agent, promises.
+
+    ``upto``: only the messages up to this message id (re-analysing an older message).
+    """
     if customer_id is None:
         conv = conn.execute(q.conversation_by_id(), {"conv": conv_id}).one()
         customer_id, assignee_id = conv.customer_id, conv.assignee_id
-    rows = conn.execute(q.recent_messages(), {"conv": conv_id}).all()
+    rows = (
+        conn.execute(q.recent_messages(), {"conv": conv_id}).all()
+        if upto is None
+        else conn.execute(q.messages_upto(), {"conv": conv_id, "upto": upto}).all()
+    )
     messages = tuple(
         {"role": r.author, "text": r.text, "at": r.received_at.isoformat()} for r in reversed(rows)
     )

@@ -44,7 +44,7 @@ HISTORY_CONVERSATIONS = 20
 
 @cache
 def message_by_key() -> Select[Any]:
-    return select(M.c.id).where(M.c.idempotency_key == bindparam("key"))
+    return select(M.c.id, M.c.request_hash).where(M.c.idempotency_key == bindparam("key"))
 
 
 @cache
@@ -124,6 +124,20 @@ def recent_messages() -> Select[Any]:
 
 
 @cache
+def messages_upto() -> Select[Any]:
+    return (
+        select(M.c.author, M.c.text, M.c.received_at)
+        .where(
+            M.c.conversation_id == bindparam("conv"),
+            M.c.author != "system",
+            M.c.id <= bindparam("upto"),
+        )
+        .order_by(M.c.id.desc())
+        .limit(CONTEXT_MESSAGES)
+    )
+
+
+@cache
 def open_promises() -> Select[Any]:
     return select(F.c.promise, F.c.due_at).where(
         F.c.conversation_id == bindparam("conv"), F.c.state == "open"
@@ -189,8 +203,8 @@ def insert_decision() -> Any:
 
 
 @cache
-def conversation_state() -> Select[Any]:
-    return select(
+def conversation_state(lock: bool) -> Select[Any]:
+    q = select(
         V.c.customer_id,
         V.c.labels,
         V.c.first_response_due,
@@ -201,7 +215,26 @@ def conversation_state() -> Select[Any]:
         V.c.stage,
         V.c.policy_version,
         V.c.assignee_id,
+        V.c.sla_breached_at,
     ).where(V.c.id == bindparam("conv"))
+    return q.with_for_update(key_share=True) if lock else q
+
+
+@cache
+def newest_customer_message() -> Select[Any]:
+    return (
+        select(M.c.id)
+        .where(M.c.conversation_id == bindparam("conv"), M.c.author == "customer")
+        .order_by(M.c.id.desc())
+        .limit(1)
+    )
+
+
+@cache
+def pending_sanction() -> Select[Any]:
+    return select(S.c.id).where(
+        S.c.customer_id == bindparam("cid"), S.c.level == bindparam("level"), S.c.state == "pending"
+    )
 
 
 @cache
@@ -219,6 +252,7 @@ def update_conversation_state() -> Any:
             policy_version=bindparam("p_policy_version"),
             first_response_due=bindparam("p_first_due"),
             resolution_due=bindparam("p_resolution_due"),
+            sla_breached_at=bindparam("p_breached"),
         )
     )
 

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
-from gracedesk.service.actions import (
+from gracedesk.service.effects import decision_dict
+from gracedesk.service.records import (
     EXPOSURE_NUDGE,
     EXPOSURE_WINDOW,
     SUPERVISING,
@@ -18,7 +19,6 @@ from gracedesk.service.actions import (
     require,
     sanction_dict,
 )
-from gracedesk.service.effects import decision_dict
 from gracedesk.store.tables import (
     AuditEvent,
     Conversation,

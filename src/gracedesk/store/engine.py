@@ -127,13 +127,17 @@ def make_engines(url: str) -> Engines:
     """Engines for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        memory = u.database in (None, "", ":memory:")
+        if u.database in (None, "", ":memory:") or "mode=memory" in url:
+            raise ValueError(
+                "an in-memory SQLite database would be empty on every connection: "
+                "give a file, e.g. sqlite:///desk.db"
+            )
         write = _sqlite_engine(url, immediate=True)  # makes the folder
         return Engines(
             url,
             read=_sqlite_engine(url, immediate=False),
             write=write,
-            lock=threading.Lock() if memory else FileLock(Path(f"{u.database}.lock")),
+            lock=FileLock(Path(f"{u.database}.lock")),
         )
     # no pre-ping: it costs a round trip per checkout; stale connections are recycled instead
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)

@@ -161,6 +161,7 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(40))
     channel_message_id: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # what the key was first used for
     text: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(Stamp)
     analysis_state: Mapped[str] = mapped_column(String(20))  # pending | done | failed | none

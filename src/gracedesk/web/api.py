@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gracedesk.errors import InvalidRequest, Unauthenticated
-from gracedesk.service import actions, views
+from gracedesk.service import actions, records, views
 from gracedesk.service.desk import CHANNELS, CustomerRef, Desk, Incoming
 from gracedesk.store.tables import User
 from gracedesk.web import auth
@@ -29,7 +29,7 @@ class Strict(BaseModel):
 class CustomerIn(Strict):
     external_id: str = Field(min_length=1, max_length=200)
     name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s,]+@[^@\s,]+$")
     phone: str | None = Field(default=None, max_length=50)
     tier: str | None = Field(default=None, max_length=40)
 
@@ -244,14 +244,14 @@ def list_follow_ups(
 def add_follow_up(body: FollowUpIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     if body.due.tzinfo is None:
         raise InvalidRequest("due needs a time zone offset (e.g. 2026-12-02T17:00:00Z)")
-    return actions.add_follow_up(
+    return records.add_follow_up(
         desk, body.conversation_id, user=user, promise=body.promise, due=body.due, now=at
     )
 
 
 @router.post("/follow-ups/{fid}/done")
 def follow_up_done(fid: int, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.complete_follow_up(desk, fid, user=user, now=at)
+    return records.complete_follow_up(desk, fid, user=user, now=at)
 
 
 @router.get("/customers/{customer_id}")
@@ -261,7 +261,7 @@ def get_customer(customer_id: int, desk: DeskDep, user: UserDep, at: Now) -> dic
 
 @router.get("/customers/{customer_id}/export")
 def export_customer(customer_id: int, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    auth.require_role(user, *actions.SUPERVISING)
+    auth.require_role(user, *records.SUPERVISING)
     return views.customer_export(desk, customer_id, user=user, now=at)
 
 
@@ -269,21 +269,21 @@ def export_customer(customer_id: int, desk: DeskDep, user: UserDep, at: Now) -> 
 def add_note(
     customer_id: int, body: NoteIn, desk: DeskDep, user: UserDep, at: Now
 ) -> dict[str, Any]:
-    return actions.add_note(desk, customer_id, body.text, user=user, now=at)
+    return records.add_note(desk, customer_id, body.text, user=user, now=at)
 
 
 @router.post("/customers/{customer_id}/sanctions", status_code=201)
 def add_sanction(
     customer_id: int, body: SanctionIn, desk: DeskDep, user: UserDep, at: Now
 ) -> dict[str, Any]:
-    return actions.add_sanction(
+    return records.add_sanction(
         desk, customer_id, body.level, body.reason, user=user, now=at, minutes=body.minutes
     )
 
 
 @router.post("/sanctions/{sid}/lift")
 def lift_sanction(sid: int, body: LiftIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.lift_sanction(desk, sid, user=user, reason=body.reason, now=at)
+    return records.lift_sanction(desk, sid, user=user, reason=body.reason, now=at)
 
 
 @router.get("/team")
@@ -298,7 +298,7 @@ def me(desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
 
 @router.post("/me/break")
 def take_break(desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.take_break(desk, user=user, now=at)
+    return records.take_break(desk, user=user, now=at)
 
 
 @router.get("/audit")
@@ -316,7 +316,7 @@ def audit_log(
 
 @router.get("/sla-breaches")
 def sla_breaches(desk: DeskDep, user: UserDep, at: Now) -> list[dict[str, Any]]:
-    auth.require_role(user, *actions.SUPERVISING)
+    auth.require_role(user, *records.SUPERVISING)
     return views.sla_breaches(desk, now=at)
 
 

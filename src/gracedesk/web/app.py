@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gracedesk import __version__
+from gracedesk.service.build import build_desk
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
 from gracedesk.web import api, auth, problems
@@ -66,24 +67,6 @@ class BodyLimit:
 
 class TooLarge(Exception):
     """A chunked body went over the limit while it was read."""
-
-
-def build_desk(settings: Settings) -> Desk:
-    """Store, policy and models for ``settings`` (migrations applied)."""
-    from gracedesk.analysis.pipeline import get_analyzer
-    from gracedesk.policy import load_policy
-    from gracedesk.store import Store
-
-    store = Store.open(settings.url())
-    store.migrate()
-    return Desk(
-        store,
-        policy=load_policy(settings.policy_dir),
-        analyzer=get_analyzer(settings.tier),
-        supervisor_email=settings.supervisor_email,
-        base_url=settings.base_url,
-        follow_up_lead_minutes=settings.follow_up_lead_minutes,
-    )
 
 
 def create_app(settings: Settings, *, desk: Desk | None = None, jobs: bool = False) -> FastAPI:

@@ -1,8 +1,6 @@
 """Who is asking: API bearer tokens, console sessions with CSRF protection, roles.
 
-- API: ``Authorization: Bearer <token>``. Tokens are random (256 bits) and stored as SHA-256
-  hashes, so a leaked database does not leak working tokens; a fast hash is right for a random
-  secret (passwords, which are not random, are hashed with Argon2id).
+- API: ``Authorization: Bearer <token>`` (tokens and passwords: ``gracedesk.service.users``).
 - Console: a signed session cookie (Starlette's SessionMiddleware) holds the user id and a CSRF
   token; every state-changing console request must echo the token (form field ``csrf_token`` or
   header ``X-CSRF-Token``).
@@ -10,107 +8,20 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import hmac
 import secrets
 import threading
 import time
-from datetime import datetime
-from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
-from gracedesk.errors import Conflict, InvalidRequest, PermissionDenied, Unauthenticated
-from gracedesk.service.actions import ROLES
+from gracedesk.errors import PermissionDenied
+from gracedesk.service.users import by_id as by_id
+from gracedesk.service.users import by_password as by_password
+from gracedesk.service.users import by_token as by_token
+from gracedesk.service.users import create_user as create_user
+from gracedesk.service.users import rotate_token as rotate_token
+from gracedesk.service.users import token_hash as token_hash
 from gracedesk.store import Store
-from gracedesk.store.tables import AuditEvent, User
-
-_hasher = PasswordHasher()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def check_password(stored: str | None, password: str) -> bool:
-    if not stored:
-        return False
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def create_user(
-    store: Store,
-    name: str,
-    *,
-    role: str,
-    now: datetime,
-    password: str | None = None,
-    display_name: str | None = None,
-    email: str | None = None,
-    authority: dict[str, Any] | None = None,
-) -> tuple[User, str]:
-    """Create a user; returns it and its API token (shown once, stored hashed)."""
-    if role not in ROLES:
-        raise InvalidRequest(f"role must be one of {list(ROLES)}")
-    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise InvalidRequest("name must be letters, digits, '.', '-' or '_'")
-    if password is not None and len(password) < 8:
-        raise InvalidRequest("password must have at least 8 characters")
-    token = secrets.token_urlsafe(32)
-    user = User(
-        name=name,
-        display_name=display_name or name,
-        email=email,
-        role=role,
-        password_hash=hash_password(password) if password else None,
-        token_hash=token_hash(token),
-        authority=authority or {},
-        active=True,
-        abuse_exposures=0,
-        created_at=now,
-    )
-    try:
-        with store.write() as s:
-            s.add(user)
-            s.flush()
-            s.add(
-                AuditEvent(
-                    at=now, actor="admin", kind="user.created", detail={"user": name, "role": role}
-                )
-            )
-    except IntegrityError:
-        raise Conflict(f"user {name!r} already exists") from None
-    return user, token
-
-
-def rotate_token(store: Store, name: str, *, now: datetime) -> str:
-    token = secrets.token_urlsafe(32)
-    with store.write() as s:
-        user = s.scalar(select(User).where(User.name == name))
-        if user is None:
-            raise InvalidRequest(f"no user {name!r}")
-        user.token_hash = token_hash(token)
-        s.add(AuditEvent(at=now, actor="admin", kind="user.token", detail={"user": name}))
-    return token
-
-
-def by_token(store: Store, token: str) -> User:
-    with store.read() as s:
-        user = s.scalar(select(User).where(User.token_hash == token_hash(token)))
-    if user is None or not user.active:
-        raise Unauthenticated("the token is not valid")
-    return user
+from gracedesk.store.tables import User
 
 
 class TokenCache:
@@ -143,22 +54,6 @@ class TokenCache:
             self._seen.clear()
 
 
-def by_password(store: Store, name: str, password: str) -> User:
-    with store.read() as s:
-        user = s.scalar(select(User).where(User.name == name))
-    # verify even for an unknown name, so timing does not tell which names exist
-    ok = check_password(user.password_hash if user else _dummy(), password)
-    if user is None or not ok or not user.active:
-        raise Unauthenticated("wrong user name or password")
-    return user
-
-
-def by_id(store: Store, uid: int) -> User | None:
-    with store.read() as s:
-        user = s.get(User, uid)
-    return user if user is not None and user.active else None
-
-
 def new_csrf() -> str:
     return secrets.token_urlsafe(24)
 
@@ -170,8 +65,3 @@ def csrf_ok(expected: str | None, given: str | None) -> bool:
 def require_role(user: User, *roles: str) -> None:
     if user.role not in roles:
         raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
-
-
-@functools.cache
-def _dummy() -> str:
-    return _hasher.hash("not-a-password-of-anyone")

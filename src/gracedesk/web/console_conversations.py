@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gracedesk.errors import InvalidRequest
 from gracedesk.model.decision import ESCALATION_TARGETS
-from gracedesk.service import actions, views
+from gracedesk.service import actions, records, views
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, fragment, page, see_other
 
@@ -60,7 +60,7 @@ def inbox(
 def take_break(
     request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> RedirectResponse:
-    actions.take_break(desk, user=user, now=at)
+    records.take_break(desk, user=user, now=at)
     sess.flash(request, "success", "Break noted. Take the time you need.")
     return see_other("/console/")
 
@@ -130,7 +130,7 @@ def add_follow_up(
     promise: Annotated[str, Form(min_length=1, max_length=2000)],
     due: Annotated[str, Form(max_length=40)],
 ) -> RedirectResponse:
-    f = actions.add_follow_up(desk, conv_id, user=user, promise=promise, due=utc_local(due), now=at)
+    f = records.add_follow_up(desk, conv_id, user=user, promise=promise, due=utc_local(due), now=at)
     sess.flash(request, "success", f"Follow-up added, due {f['due'][:16].replace('T', ' ')} UTC.")
     return see_other(conversation_url(conv_id))
 
@@ -160,7 +160,7 @@ def add_note(
     text: Annotated[str, Form(min_length=1, max_length=4000)],
     conversation_id: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
-    actions.add_note(desk, customer_id, text, user=user, now=at)
+    records.add_note(desk, customer_id, text, user=user, now=at)
     sess.flash(request, "success", "Note added.")
     return see_other(conversation_url(conversation_id) if conversation_id else "/console/")
 

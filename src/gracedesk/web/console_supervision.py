@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gracedesk.service import actions, views
+from gracedesk.service import actions, records, views
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, page, see_other
 
@@ -24,7 +24,7 @@ Note = Annotated[str | None, Form(max_length=2000)]
 def escalations(
     request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> HTMLResponse:
-    supervising = user.role in actions.SUPERVISING
+    supervising = user.role in records.SUPERVISING
     ctx = {
         "escalations": views.list_escalations(desk, state="pending"),
         "breaches": views.sla_breaches(desk, now=at) if supervising else None,
@@ -82,7 +82,7 @@ def follow_up_done(
     at: sess.Now,
     back: Annotated[int | None, Form()] = None,
 ) -> RedirectResponse:
-    actions.complete_follow_up(desk, fid, user=user, now=at)
+    records.complete_follow_up(desk, fid, user=user, now=at)
     sess.flash(request, "success", "Follow-up marked done.")
     return see_other(f"/console/conversations/{back}" if back else "/console/follow-ups")
 

@@ -234,6 +234,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=40), nullable=False),
         sa.Column("channel_message_id", sa.String(length=200), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("request_hash", sa.String(length=64), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("analysis_state", sa.String(length=20), nullable=False),

@@ -1,0 +1,28 @@
+"""Build the Desk for some settings: the store (migrated), the policy and the models."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gracedesk.service.desk import Desk
+    from gracedesk.settings import Settings
+
+
+def build_desk(settings: Settings) -> Desk:
+    """Store, policy and models for ``settings`` (migrations applied)."""
+    from gracedesk.analysis.pipeline import get_analyzer
+    from gracedesk.policy import load_policy
+    from gracedesk.service.desk import Desk
+    from gracedesk.store import Store
+
+    store = Store.open(settings.url())
+    store.migrate()
+    return Desk(
+        store,
+        policy=load_policy(settings.policy_dir),
+        analyzer=get_analyzer(settings.tier),
+        supervisor_email=settings.supervisor_email,
+        base_url=settings.base_url,
+        follow_up_lead_minutes=settings.follow_up_lead_minutes,
+    )

@@ -1,0 +1,227 @@
+"""Follow-ups, customer notes, sanctions, breaks, and the plain dicts of stored records.
+
+Like ``actions``: every function takes the acting ``user`` and ``now``, checks the role, changes
+the store in one transaction and leaves an audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from gracedesk.errors import Conflict, InvalidRequest, NotFound
+from gracedesk.service.desk import audit
+from gracedesk.store.tables import (
+    Customer,
+    CustomerNote,
+    Escalation,
+    FollowUp,
+    Sanction,
+    User,
+)
+
+if TYPE_CHECKING:
+    from gracedesk.service.desk import Desk
+
+SUPERVISING = ("supervisor", "admin")
+SANCTION_LEVELS = ("warn", "restrict", "block")
+EXPOSURE_WINDOW = timedelta(hours=4)
+EXPOSURE_NUDGE = 3  # abusive contacts in the window before the desk suggests a break
+
+
+def require(user: User, *roles: str) -> None:
+    from gracedesk.errors import PermissionDenied
+
+    if user.role not in roles:
+        raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
+
+
+def _conversation_exists(s: Any, conv_id: int) -> Any:
+    from gracedesk.store.tables import Conversation
+
+    conv = s.get(Conversation, conv_id)
+    if conv is None:
+        raise NotFound(f"conversation {conv_id} does not exist")
+    return conv
+
+
+def add_follow_up(
+    desk: Desk, conv_id: int, *, user: User, promise: str, due: datetime, now: datetime
+) -> dict[str, Any]:
+    if not promise.strip():
+        raise InvalidRequest("promise is empty")
+    if due <= now:
+        raise InvalidRequest("due must be in the future")
+    with desk.store.write() as s:
+        conv = _conversation_exists(s, conv_id)
+        f = FollowUp(
+            conversation_id=conv.id,
+            assignee_id=user.id,
+            promise=promise.strip(),
+            due_at=due,
+            state="open",
+            source="manual",
+            created_at=now,
+        )
+        s.add(f)
+        s.flush()
+        audit(
+            s, "follow_up.created", now=now, actor=user, conversation_id=conv.id, follow_up_id=f.id
+        )
+        return follow_up_dict(f)
+
+
+def complete_follow_up(desk: Desk, fid: int, *, user: User, now: datetime) -> dict[str, Any]:
+    with desk.store.write() as s:
+        f = s.get(FollowUp, fid)
+        if f is None:
+            raise NotFound(f"follow-up {fid} does not exist")
+        if f.state in ("done", "cancelled"):
+            raise Conflict(f"follow-up {fid} is already {f.state}")
+        f.state, f.done_at = "done", now
+        audit(
+            s,
+            "follow_up.done",
+            now=now,
+            actor=user,
+            conversation_id=f.conversation_id,
+            follow_up_id=f.id,
+        )
+        return follow_up_dict(f)
+
+
+def add_note(
+    desk: Desk, customer_id: int, text: str, *, user: User, now: datetime
+) -> dict[str, Any]:
+    if not text.strip():
+        raise InvalidRequest("note is empty")
+    with desk.store.write() as s:
+        if s.get(Customer, customer_id) is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        n = CustomerNote(
+            customer_id=customer_id, author_id=user.id, text=text.strip(), created_at=now
+        )
+        s.add(n)
+        s.flush()
+        audit(s, "customer.note", now=now, actor=user, customer_id=customer_id, note_id=n.id)
+        return {"id": n.id, "text": n.text, "author": user.name, "created_at": now.isoformat()}
+
+
+def add_sanction(
+    desk: Desk,
+    customer_id: int,
+    level: str,
+    reason: str,
+    *,
+    user: User,
+    now: datetime,
+    minutes: int | None = None,
+) -> dict[str, Any]:
+    """A warning any agent may give; restrict and block need a supervisor (block: last resort)."""
+    if level not in SANCTION_LEVELS:
+        raise InvalidRequest(f"level must be one of {list(SANCTION_LEVELS)}")
+    if level != "warn":
+        require(user, *SUPERVISING)
+    if not reason.strip():
+        raise InvalidRequest("reason is empty: a sanction must say why")
+    with desk.store.write() as s:
+        if s.get(Customer, customer_id) is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        until = now + timedelta(minutes=minutes) if minutes else None
+        x = Sanction(
+            customer_id=customer_id,
+            level=level,
+            state="active",
+            reason=reason.strip(),
+            until=until,
+            created_by=user.id,
+            approved_by=user.id if level != "warn" else None,
+            created_at=now,
+        )
+        s.add(x)
+        s.flush()
+        audit(
+            s,
+            "sanction.active",
+            now=now,
+            actor=user,
+            customer_id=customer_id,
+            reason=x.reason,
+            level=level,
+        )
+        return sanction_dict(x)
+
+
+def lift_sanction(
+    desk: Desk, sid: int, *, user: User, reason: str, now: datetime
+) -> dict[str, Any]:
+    require(user, *SUPERVISING)
+    with desk.store.write() as s:
+        x = s.get(Sanction, sid)
+        if x is None:
+            raise NotFound(f"sanction {sid} does not exist")
+        if x.state != "active":
+            raise Conflict(f"sanction {sid} is {x.state}, not active")
+        x.state = "lifted"
+        audit(
+            s,
+            "sanction.lifted",
+            now=now,
+            actor=user,
+            customer_id=x.customer_id,
+            reason=reason or None,
+        )
+        return sanction_dict(x)
+
+
+def take_break(desk: Desk, *, user: User, now: datetime) -> dict[str, Any]:
+    with desk.store.write() as s:
+        u = s.get_one(User, user.id)
+        u.last_break_at = now
+        audit(s, "agent.break", now=now, actor=user)
+        return {"user": u.name, "last_break_at": now.isoformat()}
+
+
+# -- plain dicts for the API and the console ---------------------------------------------------
+
+
+def follow_up_dict(f: FollowUp) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "conversation_id": f.conversation_id,
+        "promise": f.promise,
+        "when": f.when_text,
+        "due": f.due_at.isoformat(),
+        "state": f.state,
+        "source": f.source,
+        "reminded_at": f.reminded_at.isoformat() if f.reminded_at else None,
+    }
+
+
+def escalation_dict(e: Escalation) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "conversation_id": e.conversation_id,
+        "kind": e.kind,
+        "target": e.target,
+        "state": e.state,
+        "reason": e.reason,
+        "rule_id": e.rule_id,
+        "data": e.data,
+        "packet": e.packet,
+        "created_at": e.created_at.isoformat(),
+        "decided_at": e.decided_at.isoformat() if e.decided_at else None,
+        "note": e.note,
+    }
+
+
+def sanction_dict(x: Sanction) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "level": x.level,
+        "state": x.state,
+        "reason": x.reason,
+        "rule_id": x.rule_id,
+        "until": x.until.isoformat() if x.until else None,
+        "created_at": x.created_at.isoformat(),
+    }
