@@ -41,12 +41,12 @@ class Settings(BaseSettings):
     follow_up_lead_minutes: int = Field(
         default=60, description="Remind the agent this many minutes before a promise is due."
     )
-    message_threads: int | None = Field(
-        default=None,
+    message_threads: int = Field(
+        default=0,
         ge=0,
         le=64,
         description="Threads per server process that handle incoming messages (0: on the event "
-        "loop itself); default 0 on SQLite, 4 on PostgreSQL.",
+        "loop itself, the fastest measured on both databases).",
     )
     max_text_chars: int = Field(default=20_000, description="Longest message text accepted.")
     max_body_bytes: int = Field(default=262_144, description="Largest request body accepted.")
@@ -83,12 +83,6 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(key)
         return key
-
-    def threads(self) -> int:
-        """``message_threads``, or the measured best for the database (docs/bench-api.md)."""
-        if self.message_threads is not None:
-            return self.message_threads
-        return 4 if self.url().startswith("postgresql") else 0
 
     def webhooks(self) -> list[str]:
         return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from gracedesk.errors import InvalidRequest, NotFound
 from gracedesk.service import effects, snapshot
 from gracedesk.store import Store
-from gracedesk.store.tables import AuditEvent, DecisionRow, Message, User
+from gracedesk.store.tables import DecisionRow, Message, User
 
 if TYPE_CHECKING:
     from gracedesk.analysis.pipeline import Analyzer
@@ -89,18 +89,18 @@ def audit(
     reason: str | None = None,
     **detail: Any,
 ) -> None:
+    """An audit event in the session's transaction (who, what, when, why)."""
     name, uid = (f"user:{actor.name}", actor.id) if isinstance(actor, User) else (actor, None)
-    s.add(
-        AuditEvent(
-            at=now,
-            actor=name,
-            actor_id=uid,
-            kind=kind,
-            conversation_id=conversation_id,
-            customer_id=customer_id,
-            reason=reason,
-            detail=detail,
-        )
+    effects.audit_core(
+        s.connection(),
+        kind,
+        now=now,
+        actor=name,
+        actor_id=uid,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        reason=reason,
+        **detail,
     )
 
 

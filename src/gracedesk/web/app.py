@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, desk: Desk | None = None, jobs: bool = Fal
     app.state.tokens = auth.TokenCache()
     # 0: messages are processed on the event loop itself (no thread hop at all)
     app.state.message_limiter = (
-        anyio.CapacityLimiter(settings.threads()) if settings.threads() else None
+        anyio.CapacityLimiter(settings.message_threads) if settings.message_threads else None
     )
     problems.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
