@@ -330,10 +330,14 @@ def test_resolving_shows_the_csat_link_and_the_survey_takes_a_score(
     expect(agent.locator("#resolved-title")).to_be_visible()
     expect(agent.locator("main")).to_contain_text("answered 4/5")
     expect(agent.locator("#csat-url")).to_have_count(0)  # shown once, right after resolving
-    page.go_back()
-    page.check("input[name=score][value='1']")
-    page.click("form button[type=submit]")
+    # a second answer is refused, the link itself now says so, and an unknown token is a 404
+    second = page.request.post(f"{world.base}{path}", form={"score": "1"})
+    assert second.status == 409 and "already been answered" in second.text()
+    again = page.goto(f"{world.base}{path}")
+    assert again is not None and again.status == 409
     expect(page.locator(".error-page")).to_contain_text("already been answered")
+    unknown = page.goto(f"{world.base}/csat/no-such-survey-token")
+    assert unknown is not None and unknown.status == 404
 
 
 def test_customer_markup_is_shown_as_text_and_never_runs(agent: Page, world: World) -> None:

@@ -277,7 +277,8 @@ def customer_view(desk: Desk, customer_id: int, *, now: datetime) -> dict[str, A
 
 
 def customer_export(desk: Desk, customer_id: int, *, user: User, now: datetime) -> dict[str, Any]:
-    """Everything stored about one customer (a data-subject export)."""
+    """Everything stored about one customer (a data-subject export; supervisors only)."""
+    require(user, *SUPERVISING)
     out = customer_view(desk, customer_id, now=now)
     with desk.store.read() as s:
         convs = s.scalars(
@@ -430,3 +431,16 @@ def sla_breaches(desk: Desk, *, now: datetime) -> list[dict[str, Any]]:
         ).all()
         names = _names(s, {c.assignee_id for c, _ in rows})
         return [conversation_item(c, cu, names, now) for c, cu in rows]
+
+
+def csat_survey(desk: Desk, token: str) -> dict[str, Any]:
+    """The survey behind a token, if it can still be answered (NotFound / Conflict otherwise)."""
+    from gracedesk.errors import Conflict
+
+    with desk.store.read() as s:
+        r = s.scalar(select(CsatResponse).where(CsatResponse.token == token))
+        if r is None:
+            raise NotFound("no survey with this token")
+        if r.responded_at is not None:
+            raise Conflict("this survey has already been answered")
+        return {"conversation_id": r.conversation_id, "sent_at": r.sent_at.isoformat()}

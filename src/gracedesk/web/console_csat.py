@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse
 
-from gracedesk.service import actions
+from gracedesk.service import actions, views
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import PublicRoute, page
 
@@ -22,7 +22,8 @@ Token = Annotated[str, Path(min_length=8, max_length=100)]
 
 
 @router.get("/{token}", response_class=HTMLResponse)
-def survey(request: Request, token: Token) -> HTMLResponse:
+def survey(request: Request, desk: sess.DeskDep, token: Token) -> HTMLResponse:
+    views.csat_survey(desk, token)  # an unknown or answered survey gets its error page
     return page(request, "csat.html", {"token": token}, user=None, public=True)
 
 
