@@ -18,8 +18,10 @@ from gracedesk.service.desk import audit
 from gracedesk.service.effects import notify, open_escalation
 from gracedesk.service.records import (
     SUPERVISING,
+    conversation,
     escalation_dict,
     follow_up_dict,
+    open_survey,
     require,
 )
 from gracedesk.store.tables import (
@@ -35,14 +37,6 @@ from gracedesk.store.tables import (
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
-
-
-def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversation:
-    q = select(Conversation).where(Conversation.id == conv_id)
-    conv = s.scalar(q.with_for_update() if lock else q)
-    if conv is None:
-        raise NotFound(f"conversation {conv_id} does not exist")
-    return conv
 
 
 def _last_customer(s: Session, conv_id: int) -> Message | None:
@@ -286,11 +280,7 @@ def submit_csat(
     if not 1 <= score <= 5:
         raise InvalidRequest("score must be between 1 and 5")
     with desk.store.write() as s:
-        r = s.scalar(select(CsatResponse).where(CsatResponse.token == token).with_for_update())
-        if r is None:
-            raise NotFound("no survey with this token")
-        if r.responded_at is not None:
-            raise Conflict("this survey has already been answered")
+        r = open_survey(s, token, lock=True)
         r.score, r.comment, r.responded_at = score, (comment or "").strip()[:2000] or None, now
         conv = s.get_one(Conversation, r.conversation_id)
         audit(

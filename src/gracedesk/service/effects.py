@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gracedesk.model.clock import parse_iso
 from gracedesk.service import queries as q
 from gracedesk.store.tables import DecisionRow
 
@@ -87,16 +86,16 @@ def audit_core(
 ) -> None:
     conn.execute(
         q.insert_audit(),
-        {
-            "at": now,
-            "actor": actor,
-            "actor_id": actor_id,
-            "kind": kind,
-            "conversation_id": conversation_id,
-            "customer_id": customer_id,
-            "reason": reason,
-            "detail": detail,
-        },
+        q.audit_row(
+            kind,
+            now=now,
+            actor=actor,
+            actor_id=actor_id,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            reason=reason,
+            **detail,
+        ),
     )
 
 
@@ -401,7 +400,3 @@ def record(
             },
         ),
     )
-
-
-def parse_due(value: Any) -> datetime | None:
-    return parse_iso(value) if isinstance(value, str) else None

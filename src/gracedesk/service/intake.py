@@ -7,7 +7,7 @@ of the ORM's unit of work. The rest of the service uses the ORM.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gracedesk.errors import InvalidRequest, NotFound
 from gracedesk.service import queries as q
-from gracedesk.service.snapshot import Snapshot, agent_of, top_cause
+from gracedesk.service.snapshot import Snapshot, agent_of, recent_counts, top_cause
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Incoming
@@ -41,26 +41,8 @@ def request_hash(msg: Incoming) -> str:
     return hashlib.sha256(json.dumps(ident).encode("utf-8")).hexdigest()
 
 
-def _event(
-    kind: str,
-    now: datetime,
-    who: tuple[str, int | None],
-    *,
-    conversation_id: int | None = None,
-    customer_id: int | None = None,
-    reason: str | None = None,
-    **detail: Any,
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": who[0],
-        "actor_id": who[1],
-        "kind": kind,
-        "conversation_id": conversation_id,
-        "customer_id": customer_id,
-        "reason": reason,
-        "detail": detail,
-    }
+def _event(kind: str, now: datetime, who: tuple[str, int | None], **fields: Any) -> dict[str, Any]:
+    return q.audit_row(kind, now=now, actor=who[0], actor_id=who[1], **fields)
 
 
 def _customer(
@@ -261,12 +243,7 @@ def customer_history(
     past = [
         r for r in conn.execute(q.past_conversations(), {"cid": customer_id}) if r.id != exclude
     ]
-    out["complaints_90d"] = sum(
-        1
-        for r in past
-        if "complaint" in (r.labels or []) and r.opened_at >= now - timedelta(days=90)
-    )
-    out["contacts_30d"] = sum(1 for r in past if r.opened_at >= now - timedelta(days=30))
+    out["contacts_30d"], out["complaints_90d"] = recent_counts(past, now=now, exclude=exclude)
     out["issues"] = [
         {
             "at": r.opened_at.isoformat(),

@@ -113,6 +113,30 @@ def insert_audit() -> Any:
     return insert(A)
 
 
+def audit_row(
+    kind: str,
+    *,
+    now: Any,
+    actor: str,
+    actor_id: int | None = None,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    reason: str | None = None,
+    **detail: Any,
+) -> dict[str, Any]:
+    """The parameters of ``insert_audit`` for one event (who, what, when, why)."""
+    return {
+        "at": now,
+        "actor": actor,
+        "actor_id": actor_id,
+        "kind": kind,
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "reason": reason,
+        "detail": detail,
+    }
+
+
 @cache
 def recent_messages() -> Select[Any]:
     return (

@@ -9,9 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from gracedesk.errors import Conflict, InvalidRequest, NotFound
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gracedesk.service.desk import audit
 from gracedesk.store.tables import (
+    Conversation,
+    CsatResponse,
     Customer,
     CustomerNote,
     Escalation,
@@ -30,19 +35,28 @@ EXPOSURE_NUDGE = 3  # abusive contacts in the window before the desk suggests a 
 
 
 def require(user: User, *roles: str) -> None:
-    from gracedesk.errors import PermissionDenied
-
     if user.role not in roles:
         raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
 
 
-def _conversation_exists(s: Any, conv_id: int) -> Any:
-    from gracedesk.store.tables import Conversation
-
-    conv = s.get(Conversation, conv_id)
+def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversation:
+    """The conversation, locked for the transaction when ``lock`` (NotFound when missing)."""
+    q = select(Conversation).where(Conversation.id == conv_id)
+    conv = s.scalar(q.with_for_update() if lock else q)
     if conv is None:
         raise NotFound(f"conversation {conv_id} does not exist")
     return conv
+
+
+def open_survey(s: Session, token: str, *, lock: bool = False) -> CsatResponse:
+    """The survey behind ``token`` while it can be answered (NotFound, or Conflict once done)."""
+    q = select(CsatResponse).where(CsatResponse.token == token)
+    r = s.scalar(q.with_for_update() if lock else q)
+    if r is None:
+        raise NotFound("no survey with this token")
+    if r.responded_at is not None:
+        raise Conflict("this survey has already been answered")
+    return r
 
 
 def add_follow_up(
@@ -53,7 +67,7 @@ def add_follow_up(
     if due <= now:
         raise InvalidRequest("due must be in the future")
     with desk.store.write() as s:
-        conv = _conversation_exists(s, conv_id)
+        conv = conversation(s, conv_id)
         f = FollowUp(
             conversation_id=conv.id,
             assignee_id=user.id,

@@ -7,7 +7,9 @@ on the same shapes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -30,6 +32,18 @@ class Snapshot:
         if self.request:
             sc["request"] = self.request
         return sc
+
+
+def recent_counts(past: Iterable[Any], *, now: datetime, exclude: int | None) -> tuple[int, int]:
+    """(contacts in 30 days, complaints in 90 days) from past conversations, bar ``exclude``."""
+    rows = [r for r in past if r.id != exclude]
+    contacts = sum(1 for r in rows if r.opened_at >= now - timedelta(days=30))
+    complaints = sum(
+        1
+        for r in rows
+        if "complaint" in (r.labels or []) and r.opened_at >= now - timedelta(days=90)
+    )
+    return contacts, complaints
 
 
 def top_cause(labels: list[Any]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -16,9 +16,11 @@ from gracedesk.service.records import (
     SUPERVISING,
     escalation_dict,
     follow_up_dict,
+    open_survey,
     require,
     sanction_dict,
 )
+from gracedesk.service.snapshot import recent_counts
 from gracedesk.store.tables import (
     AuditEvent,
     Conversation,
@@ -226,6 +228,7 @@ def customer_summary(
         ).all()
         if x is not None
     ]
+    contacts, complaints = recent_counts(convs, now=now, exclude=exclude)
     return {
         "id": c.id,
         "external_id": c.external_id,
@@ -237,16 +240,8 @@ def customer_summary(
         "preferences": c.preferences,
         "flags": c.flags,
         "since": _iso(c.created_at),
-        "contacts_30d": sum(
-            1 for x in convs if x.id != exclude and x.opened_at >= now - timedelta(days=30)
-        ),
-        "complaints_90d": sum(
-            1
-            for x in convs
-            if x.id != exclude
-            and "complaint" in (x.labels or [])
-            and x.opened_at >= now - timedelta(days=90)
-        ),
+        "contacts_30d": contacts,
+        "complaints_90d": complaints,
         "csat_mean": round(sum(scores) / len(scores), 2) if scores else None,
         "history": [
             {
@@ -435,12 +430,6 @@ def sla_breaches(desk: Desk, *, now: datetime) -> list[dict[str, Any]]:
 
 def csat_survey(desk: Desk, token: str) -> dict[str, Any]:
     """The survey behind a token, if it can still be answered (NotFound / Conflict otherwise)."""
-    from gracedesk.errors import Conflict
-
     with desk.store.read() as s:
-        r = s.scalar(select(CsatResponse).where(CsatResponse.token == token))
-        if r is None:
-            raise NotFound("no survey with this token")
-        if r.responded_at is not None:
-            raise Conflict("this survey has already been answered")
+        r = open_survey(s, token)
         return {"conversation_id": r.conversation_id, "sent_at": r.sent_at.isoformat()}

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 try:
     import fcntl
@@ -93,22 +92,16 @@ def sqlite_url(home: str | Path) -> str:
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    u = make_url(url)
-    memory = u.database in (None, "", ":memory:")
-    if not memory and u.database:
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": 30},
-        poolclass=NullPool if memory else None,
-    )
+    database = make_url(url).database
+    assert database  # make_engines refuses in-memory databases
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _begin)
         cur = dbapi_conn.cursor()
-        if not memory:
-            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
@@ -132,11 +125,10 @@ def make_engines(url: str) -> Engines:
                 "an in-memory SQLite database would be empty on every connection: "
                 "give a file, e.g. sqlite:///desk.db"
             )
-        write = _sqlite_engine(url, immediate=True)  # makes the folder
         return Engines(
             url,
             read=_sqlite_engine(url, immediate=False),
-            write=write,
+            write=_sqlite_engine(url, immediate=True),
             lock=FileLock(Path(f"{u.database}.lock")),
         )
     # no pre-ping: it costs a round trip per checkout; stale connections are recycled instead

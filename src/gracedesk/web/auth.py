@@ -13,7 +13,6 @@ import secrets
 import threading
 import time
 
-from gracedesk.errors import PermissionDenied
 from gracedesk.service.users import by_id as by_id
 from gracedesk.service.users import by_password as by_password
 from gracedesk.service.users import by_token as by_token
@@ -60,8 +59,3 @@ def new_csrf() -> str:
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
     return bool(expected and given and hmac.compare_digest(expected, given))
-
-
-def require_role(user: User, *roles: str) -> None:
-    if user.role not in roles:
-        raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
