@@ -2,9 +2,9 @@
 
     python bench/bench_analysis.py [--n 20000] [--json bench/results/analysis.json]
 
-Targets (2 cores): fast tier >= 10,000 msg/s in analyze_many and >= 0.5x VADER's
-sentiment-only throughput in the same run, one-message p99 <= 5 ms; accurate tier >= 150
-msg/s batched, one-message p99 <= 30 ms; peak RSS with both tiers loaded <= 600 MB.
+Targets (2 cores, issue 8): fast tier >= 0.5x VADER's sentiment-only throughput in the same
+run (the machines are noisy, so the target is a ratio), one-message p99 <= 5 ms; accurate tier
+>= 230 msg/s batched, one-message p99 <= 25 ms; peak RSS with both tiers loaded <= 500 MB.
 The script exits 1 when a target is missed, so it can gate a release.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 from gracedesk.eval.bench import render, run
 
 TARGETS = {
-    "fast msg/s": ("fast", "batch_msgs_per_s", ">=", 10_000),
     "fast one-message p99 ms": ("fast", "p99_ms", "<=", 5.0),
-    "accurate msg/s": ("accurate", "batch_msgs_per_s", ">=", 150),
-    "accurate one-message p99 ms": ("accurate", "p99_ms", "<=", 30.0),
+    "accurate msg/s": ("accurate", "batch_msgs_per_s", ">=", 230),
+    "accurate one-message p99 ms": ("accurate", "p99_ms", "<=", 25.0),
 }
+MAX_RSS_MB = 500
 
 
 def check(report: dict) -> list[str]:
@@ -34,8 +34,8 @@ def check(report: dict) -> list[str]:
             missed.append(f"{name}: {value:.2f} (target {op} {bound})")
     if report.get("fast_vs_vader") is not None and report["fast_vs_vader"] < 0.5:
         missed.append(f"fast/VADER ratio {report['fast_vs_vader']:.2f} (target >= 0.5)")
-    if report["peak_rss_mb"] > 600:
-        missed.append(f"peak RSS {report['peak_rss_mb']:.0f} MB (target <= 600)")
+    if report["peak_rss_mb"] > MAX_RSS_MB:
+        missed.append(f"peak RSS {report['peak_rss_mb']:.0f} MB (target <= {MAX_RSS_MB})")
     return missed
 
 

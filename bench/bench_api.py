@@ -67,7 +67,10 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 def load_texts(n: int = N_TEXTS, seed: int = 7) -> list[str]:
     """~n varied customer messages: the repo's examples plus a seeded sample of the support set."""
     texts: list[str] = []
-    for path in (ROOT / "examples/messages.jsonl", ROOT / "train/data/support_messages.jsonl"):
+    for path in (
+        ROOT / "examples/messages.jsonl",
+        ROOT / "src/gracedesk/eval/data/support_messages.jsonl",
+    ):
         if path.is_file():
             with path.open(encoding="utf-8") as fh:
                 texts += [json.loads(line)["text"] for line in fh if line.strip()]

@@ -61,6 +61,6 @@ def test_batch_risk_is_the_documented_formula(fast) -> None:
     from gracedesk.analysis.risk import risk
 
     texts = ["You idiots, I'm calling my lawyer", "thanks, all good", "cancel my account now"]
-    P, _ = fast.probabilities(texts)
+    P = fast.probabilities(texts)[0]
     for s, row in zip(fast.analyze_many(texts), P, strict=True):
         assert s.risk == round(risk(dict(zip(HEADS, row.tolist(), strict=True))), 4)

@@ -1,95 +1,96 @@
-"""Rebuild the accurate tier's heads (``accurate_heads.npz``) from ../shared/data.
+"""Fit the accurate tier's blend and evidence threshold (``accurate_heads.npz``).
 
-    python train/train_accurate.py [--data ../shared/data] [--cache /tmp/gracedesk-emb]
+    python train/teacher.py --out /tmp/gd-teacher       # encoder logits (cached)
+    python train/train_heads.py --teacher /tmp/gd-teacher
+    python train/train_accurate.py --teacher /tmp/gd-teacher
 
-Needs the fast tier trained first (``train/train_heads.py``) and the encoder exported
-(``train/export_encoder.py``). For each head: a logistic regression on the MiniLM sentence
-embedding, fitted on the rows the fast heads were fitted on; then a three-parameter blend
-``alpha * fast_logit + beta * embedding_logit + gamma`` fitted on the calibration slice that
-neither saw, which also calibrates the result. Deterministic (fixed splits, lbfgs).
+Needs the encoder exported (``train/export_finetuned.py``) and the fast tier trained. For each
+head, a three-parameter blend ``alpha * fast_logit + beta * encoder_logit + gamma`` (sentiment's
+encoder logits as log-softmax) is fitted with Platt's method on the calibration slice: texts
+neither model trained on. The fit both blends and calibrates. The abuse evidence threshold
+(a bias on the token head's logits) is the one with the best SemEval-2021 Task 5 character F1
+on the calibration slice of ``toxic_spans`` train; the request, threat and cause thresholds
+stay at probability 0.5. Deterministic (lbfgs).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import time
+import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
-from gracedesk.analysis.encoder import AccurateHeads, Encoder
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gracedesk.analysis.encoder import AccurateHeads
+from gracedesk.analysis.evidence import token_spans
 from gracedesk.analysis.features import featurize
 from gracedesk.analysis.heads import platt_fit
 from gracedesk.analysis.pipeline import HEADS, load_analyzer, models_dir
 from gracedesk.eval import datasets as D
-from train_heads import SOURCE_WEIGHT, label_matrix  # type: ignore[import-not-found]
-
-
-def embed_cached(enc: Encoder, texts: list[str], cache: Path) -> np.ndarray:
-    key = hashlib.blake2b("\x00".join(texts).encode(), digest_size=8).hexdigest()
-    path = cache / f"emb-{key}.npy"
-    if path.exists():
-        return np.load(path)
-    cache.mkdir(parents=True, exist_ok=True)
-    out = np.zeros((len(texts), 384), np.float32)
-    step = 4096
-    t0 = time.perf_counter()
-    for s in range(0, len(texts), step):
-        out[s : s + step] = enc.embed(texts[s : s + step])
-        done = min(s + step, len(texts))
-        print(
-            f"  embedded {done}/{len(texts)} ({done / (time.perf_counter() - t0):.0f}/s)",
-            flush=True,
-        )
-    np.save(path, out)
-    return out
+from gracedesk.eval.metrics import span_f1
+from train_heads import ALL, gold_matrix, load_all  # type: ignore[import-not-found]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=None)
-    ap.add_argument("--cache", default="/tmp/gracedesk-emb")
-    ap.add_argument("--C", type=float, default=2.0)
+    ap.add_argument("--teacher", default="/tmp/gd-teacher")
+    ap.add_argument("--sources", default=",".join(ALL), help="(for quick trial runs)")
+    ap.add_argument("--models", default=str(models_dir()), help="models folder (read and write)")
     args = ap.parse_args()
+    models = Path(args.models)
     root = D.data_dir(args.data)
-    fast = load_analyzer("fast")
-    enc = Encoder.load(models_dir() / "minilm")
-    train = D.load(root, "train")
-    feat = featurize([ex.text for ex in train], fast.vec, fast.rules)
-    fast_logits = fast.heads.decision_function(feat.batch)
-    emb = embed_cached(enc, feat.texts, Path(args.cache))
-    Y = label_matrix(train, HEADS, feat.hits)
-    w = np.array([ex.weight * SOURCE_WEIGHT.get(ex.source, 1.0) for ex in train], np.float32)
-    calib = np.array([D.is_dev(ex.text, "calibration") for ex in train])
-    k = len(HEADS)
+    teacher = Path(args.teacher)
+    fast = load_analyzer("fast", models)
+    exs, _texts, Z = load_all(root, teacher, tuple(args.sources.split(",")))
+    calib = np.array([D.is_dev(ex.text, "calibration") for ex in exs])
+    ci = np.flatnonzero(calib)
+    feat = featurize([exs[i].text for i in ci], fast.vec, fast.rules)
+    F = fast.heads.decision_function(feat.batch)
+    Y = gold_matrix(exs)[ci]
+    w = np.array([exs[i].weight for i in ci], np.float32)
     heads = AccurateHeads()
-    heads.coef_ = np.zeros((emb.shape[1], k), np.float32)
-    heads.intercept_ = np.zeros(k, np.float32)
-    heads.blend_ = np.zeros((k, 3), np.float32)
+    heads.sentiment_cols_ = tuple(  # type: ignore[assignment]
+        HEADS.index(f"sentiment.{s}") for s in ("negative", "neutral", "positive")
+    )
+    E = heads.encoder_logits(Z[ci])
+    heads.blend_ = np.zeros((len(HEADS), 3), np.float32)
     for j, name in enumerate(HEADS):
         y = Y[:, j]
         have = ~np.isnan(y)
-        fit = have & ~calib
-        lr = LogisticRegression(C=args.C, max_iter=1000)
-        lr.fit(emb[fit], y[fit], sample_weight=w[fit])
-        heads.coef_[:, j] = lr.coef_[0]
-        heads.intercept_[j] = lr.intercept_[0]
-        cal = have & calib
-        z = emb[cal] @ heads.coef_[:, j] + heads.intercept_[j]
-        Xb = np.stack([fast_logits[cal, j], z], 1)
-        if len(np.unique(y[cal])) == 2:
-            (a, b), c = platt_fit(Xb, y[cal], w[cal])
+        if len(np.unique(y[have])) == 2:
+            (a, b), c = platt_fit(np.stack([F[have, j], E[have, j]], 1), y[have], w[have])
             heads.blend_[j] = (a, b, c)
-        else:  # no calibration rows with both classes: average the two logits
-            heads.blend_[j] = (0.5, 0.5, 0.0)
-        print(
-            f"{name:32s} blend fast {heads.blend_[j, 0]:+.2f} emb {heads.blend_[j, 1]:+.2f}",
-            flush=True,
-        )
-    heads.save(models_dir() / "accurate_heads.npz", HEADS)
-    print("saved", models_dir() / "accurate_heads.npz")
+        else:
+            heads.blend_[j] = (0.0, 1.0, 0.0)
+        print(f"{name:32s} fast {heads.blend_[j, 0]:+.2f} encoder {heads.blend_[j, 1]:+.2f} "
+              f"({int(have.sum())} rows)", flush=True)  # fmt: skip
+    # abuse evidence threshold on the calibration slice of toxic_spans train
+    with (teacher / "toxic_spans-train.pkl").open("rb") as fh:
+        t = pickle.load(fh)
+    ts = D.load(root, "train", ("toxic_spans",))
+    rows = [i for i, ex in enumerate(ts) if D.is_dev(ex.text, "calibration")]
+    best = (-1.0, 0.0)
+    for bias in np.arange(-4.0, 4.01, 0.25):
+        scores = []
+        for i in rows:
+            spans = token_spans(
+                t["texts"][i], t["offsets"][i], t["token_logits"][i][:, 0] + bias > 0
+            )
+            pred = {c for s, e in spans for c in range(s, e)}
+            scores.append(span_f1(pred, set(D.spans_of(ts[i]))))
+        f = float(np.mean(scores))
+        print(f"  abuse token bias {bias:+.2f}: char F1 {f:.4f}")
+        if f > best[0]:
+            best = (f, float(bias))
+    heads.token_bias_ = np.zeros(4, np.float32)
+    heads.token_bias_[0] = best[1]
+    print(f"abuse evidence bias {best[1]:+.2f} (char F1 {best[0]:.4f} on {len(rows)} posts)")
+    heads.save(models / "accurate_heads.npz", HEADS)
+    print("saved", models / "accurate_heads.npz")
 
 
 if __name__ == "__main__":

@@ -1,30 +1,57 @@
-"""The accurate tier's sentence encoder (all-MiniLM-L6-v2, ONNX int8) and its blended heads.
+"""The accurate tier's encoder: MiniLM-L6 fine-tuned on every head (ONNX int8) and its blend.
 
-The encoder runs with onnxruntime and the ``tokenizers`` library only (no PyTorch): texts are
-truncated to 128 word pieces, batched by similar length, and mean-pooled, L2-normalised
-embeddings (384 floats) come out of the graph. ``train/export_encoder.py`` builds the file.
+``train/finetune_encoder.py`` trains the model end to end (one logit per head of
+``pipeline.HEADS`` from mean-pooled token states, and a token head with one logit per word piece
+for each evidence kind in :data:`TOKEN_KINDS`); ``train/export_finetuned.py`` writes
+``model.int8.onnx``. At run time it needs only onnxruntime and ``tokenizers``.
+
+Long texts are not cut: the word pieces are split into windows of at most ``WINDOW`` pieces,
+every window is encoded, and the windows' head logits are combined (the mean for sentiment and
+emotions, the maximum for presence heads such as abuse, requests and threats, so one insult in
+a long letter still counts). Emoji that the word-piece vocabulary lacks are read through
+:mod:`gracedesk.analysis.emoji`: their descriptions are appended after the text. Obfuscated
+words ("1d10ts", "i d i o t s") are written plainly before the word-piece tokenizer reads them
+(:func:`gracedesk.analysis.text.deobfuscate`); offsets are mapped back to the caller's text.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-MAX_TOKENS = 128
+from gracedesk.analysis.emoji import describe
+from gracedesk.analysis.text import deobfuscate
+
+WINDOW = 128  # word pieces per window, [CLS] and [SEP] included
 BATCH = 32
+TOKEN_KINDS = ("abuse", "request", "threat", "cause")
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Encoder output for a batch: head logits ``(n, k)`` and, per text, the character spans of
+    its word pieces with their token-kind logits ``(n_pieces, len(TOKEN_KINDS))``."""
+
+    logits: NDArray[np.float32]
+    offsets: list[NDArray[np.int64]]
+    token_logits: list[NDArray[np.float32]]
 
 
 class Encoder:
-    def __init__(self, session: object, tokenizer: object, input_names: list[str], output: str):
+    """Run the fine-tuned model. Build with :meth:`load`."""
+
+    def __init__(
+        self, session: object, tokenizer: object, max_heads: NDArray[np.bool_] | None = None
+    ) -> None:
         self.session = session
         self.tokenizer = tokenizer
-        self.input_names = input_names
-        self.output = output
-        self.dim = 384
+        # heads whose windows combine by maximum (the rest by mean); set by the analyzer
+        self.max_heads = max_heads
 
     @classmethod
     def load(cls, directory: Path, threads: int | None = None) -> Encoder:
@@ -41,59 +68,123 @@ class Encoder:
             raise FileNotFoundError(model)
         sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        tok.enable_truncation(max_length=MAX_TOKENS)
+        tok.no_truncation()
         tok.no_padding()
-        names = [i.name for i in sess.get_inputs()]
-        return cls(sess, tok, names, sess.get_outputs()[0].name)
+        return cls(sess, tok)
 
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """``(len(texts), 384)`` L2-normalised sentence embeddings."""
-        encs = self.tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
-        out = np.zeros((len(texts), self.dim), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
-        for s in range(0, len(order), BATCH):
+    def encode(self, texts: Sequence[str]) -> Encoded:
+        if not texts:
+            return Encoded(np.zeros((0, 0), np.float32), [], [])
+        plain = [deobfuscate(t) for t in texts]
+        encs = self.tokenizer.encode_batch(  # type: ignore[attr-defined]
+            [p + describe(t) for (p, _), t in zip(plain, texts, strict=True)]
+        )
+        # windows: (text index, piece ids with [CLS]/[SEP], first piece's index in the text)
+        win_text: list[int] = []
+        win_ids: list[list[int]] = []
+        win_start: list[int] = []
+        offsets: list[NDArray[np.int64]] = []
+        for i, e in enumerate(encs):
+            ids = e.ids
+            cls_id, sep_id = ids[0], ids[-1]
+            body = ids[1:-1]
+            offs = np.asarray(e.offsets[1:-1], np.int64).reshape(-1, 2)
+            where = plain[i][1]
+            if where is not None:  # offsets into the de-obfuscated text -> into the caller's
+                offs = _map_back(offs, where, len(texts[i]))
+            offsets.append(offs)
+            # balanced windows: 127 pieces make two of 64 and 63, not 126 and 1
+            k = max(1, -(-len(body) // (WINDOW - 2)))
+            step = max(1, -(-len(body) // k))
+            for s in range(0, max(len(body), 1), step):
+                win_text.append(i)
+                win_ids.append([cls_id, *body[s : s + step], sep_id])
+                win_start.append(s)
+        n_win = len(win_ids)
+        head_logits: NDArray[np.float32] | None = None
+        tok_logits: list[NDArray[np.float32]] = [
+            np.zeros((len(o), len(TOKEN_KINDS)), np.float32) for o in offsets
+        ]
+        order = sorted(range(n_win), key=lambda w: len(win_ids[w]))
+        for s in range(0, n_win, BATCH):
             idx = order[s : s + BATCH]
-            width = max(len(encs[i].ids) for i in idx)
-            ids = np.zeros((len(idx), width), np.int64)
+            width = max(len(win_ids[w]) for w in idx)
+            ids_arr = np.zeros((len(idx), width), np.int64)
             mask = np.zeros((len(idx), width), np.int64)
-            for r, i in enumerate(idx):
-                e = encs[i].ids
-                ids[r, : len(e)] = e
-                mask[r, : len(e)] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.input_names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            (emb,) = self.session.run([self.output], feeds)  # type: ignore[attr-defined]
-            out[idx] = emb
-        return out
+            for r, w in enumerate(idx):
+                ids_arr[r, : len(win_ids[w])] = win_ids[w]
+                mask[r, : len(win_ids[w])] = 1
+            heads, toks = self.session.run(  # type: ignore[attr-defined]
+                None, {"input_ids": ids_arr, "attention_mask": mask}
+            )
+            if head_logits is None:
+                head_logits = np.zeros((n_win, heads.shape[1]), np.float32)
+            head_logits[idx] = heads
+            for r, w in enumerate(idx):
+                n = len(win_ids[w]) - 2
+                a = win_start[w]
+                tok_logits[win_text[w]][a : a + n] = toks[r, 1 : 1 + n]
+        assert head_logits is not None
+        out = np.zeros((len(texts), head_logits.shape[1]), np.float32)
+        wt = np.asarray(win_text)
+        counts = np.bincount(wt, minlength=len(texts)).astype(np.float32)
+        np.add.at(out, wt, head_logits)
+        out /= counts[:, None]
+        if self.max_heads is not None and n_win > len(texts):
+            mx = np.full_like(out, -np.inf)
+            np.maximum.at(mx, wt, head_logits)
+            out[:, self.max_heads] = mx[:, self.max_heads]
+        return Encoded(out, offsets, tok_logits)
+
+
+def _map_back(offs: NDArray[np.int64], where: list[tuple[int, int]], n: int) -> NDArray[np.int64]:
+    """Word-piece offsets in a de-obfuscated text as offsets in the original (``n`` chars);
+    pieces past its end (the appended emoji words) stay past the end."""
+    out = offs.copy()
+    m = len(where)
+    for k in range(len(offs)):
+        a, b = int(offs[k, 0]), int(offs[k, 1])
+        if a >= m:
+            out[k] = (n + a - m, n + b - m)
+        elif b > a:
+            out[k] = (where[a][0], where[min(b, m) - 1][1])
+    return out
 
 
 class AccurateHeads:
-    """Per-head logistic regression on the embedding, blended with the fast head's logit.
+    """The encoder's head logits blended with the fast heads' logits, and calibrated:
 
-        logit = alpha * fast_logit + beta * (emb @ coef + intercept) + gamma
+        logit = alpha * fast_logit + beta * encoder_logit + gamma
 
-    ``alpha, beta, gamma`` are fitted on the calibration slice (rows neither part saw), which
-    both blends and calibrates.
+    ``alpha, beta, gamma`` are fitted per head on the calibration slice (texts neither model
+    trained on). Sentiment's encoder logits are log-softmax values of its three classes.
+    ``token_bias_`` shifts the token-kind logits so that 0 is the evidence threshold.
     """
 
     def __init__(self) -> None:
-        self.coef_: NDArray[np.float32] = np.zeros((0, 0), np.float32)
-        self.intercept_: NDArray[np.float32] = np.zeros(0, np.float32)
         self.blend_: NDArray[np.float32] = np.zeros((0, 3), np.float32)
+        self.token_bias_: NDArray[np.float32] = np.zeros(len(TOKEN_KINDS), np.float32)
+        self.sentiment_cols_: tuple[int, int, int] = (0, 1, 2)
+
+    def encoder_logits(self, logits: NDArray[np.float32]) -> NDArray[np.float32]:
+        out = logits.copy()
+        s = list(self.sentiment_cols_)
+        z = out[:, s]
+        z = z - z.max(1, keepdims=True)
+        out[:, s] = z - np.log(np.exp(z).sum(1, keepdims=True))
+        return out
 
     def blend(
-        self, fast_logits: NDArray[np.float32], emb: NDArray[np.float32]
+        self, fast_logits: NDArray[np.float32], enc_logits: NDArray[np.float32]
     ) -> NDArray[np.float32]:
-        z = emb @ self.coef_ + self.intercept_
         a, b, c = self.blend_[:, 0], self.blend_[:, 1], self.blend_[:, 2]
-        out: NDArray[np.float32] = a * fast_logits + b * z + c
+        out: NDArray[np.float32] = a * fast_logits + b * self.encoder_logits(enc_logits) + c
         return out
 
     def save(self, path: Path, names: list[str]) -> None:
         np.savez_compressed(
-            path, coef=self.coef_.astype(np.float16), intercept=self.intercept_,
-            blend=self.blend_, names=np.array(names),
+            path, blend=self.blend_, token_bias=self.token_bias_, names=np.array(names),
+            token_kinds=np.array(TOKEN_KINDS),
         )  # fmt: skip
 
     @classmethod
@@ -102,7 +193,9 @@ class AccurateHeads:
         with np.load(path) as z:
             if [str(s) for s in z["names"]] != list(names):
                 raise ValueError(f"{path}: heads do not match the fast model's heads")
-            self.coef_ = z["coef"].astype(np.float32)
-            self.intercept_ = z["intercept"].astype(np.float32)
             self.blend_ = z["blend"].astype(np.float32)
+            self.token_bias_ = z["token_bias"].astype(np.float32)
+        self.sentiment_cols_ = tuple(  # type: ignore[assignment]
+            list(names).index(f"sentiment.{s}") for s in ("negative", "neutral", "positive")
+        )
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gracedesk.analysis.emoji import describe
 from gracedesk.analysis.rules import Hit, RuleSet
 from gracedesk.analysis.text import MAX_CHARS, clean, tokens
 from gracedesk.analysis.vectorizer import Batch, Vectorizer
@@ -35,6 +36,9 @@ def token_lists(
     for t in texts:
         low = t.lower()
         toks = tokens(t, low)
+        emo = describe(t)
+        if emo:
+            toks.extend(tokens(emo))
         hits = scan(t, set(toks), low)
         all_toks.append(toks)
         all_hits.append(hits)

@@ -1,8 +1,10 @@
 """The analyzer: texts -> Signals (contract v1), for the ``fast`` and ``accurate`` tiers.
 
-Models are loaded once per process, lazily, by :func:`get_analyzer`. ``fast`` uses word and
-word-pair features plus rule hits under calibrated linear heads; ``accurate`` adds a MiniLM
-sentence encoder (ONNX, int8) whose heads are blended with the fast heads' logits.
+Models are loaded once per process, lazily, by :func:`get_analyzer`. ``fast`` uses word,
+word-pair and character n-gram features plus rule hits under calibrated linear heads distilled
+from the accurate tier; ``accurate`` runs MiniLM-L6 fine-tuned end to end on every head (ONNX,
+int8), blends its logits with the fast heads' and takes abuse, request, threat and cause
+evidence from its token head.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gracedesk.analysis import evidence as ev
+from gracedesk.analysis.encoder import TOKEN_KINDS, Encoded
 from gracedesk.analysis.features import Featurized, featurize
 from gracedesk.analysis.heads import LinearHeads, sigmoid
 from gracedesk.analysis.risk import WEIGHTS, risk_matrix
 from gracedesk.analysis.rules import RuleSet
+from gracedesk.analysis.text import lower
 from gracedesk.analysis.vectorizer import Vectorizer
 from gracedesk.errors import EmptyText, InvalidInput, ModelError, UnknownTier
 from gracedesk.model import (
@@ -94,6 +98,24 @@ FAMILY: dict[str, str] = {
     "legal_threat": "legal_threat",
 }
 
+# Heads (or head prefixes) that say whether something is present anywhere in a message: a long
+# message split into encoder windows takes their maximum over the windows (the rest the mean).
+PRESENCE = frozenset({"abuse", "requests", "causes", "complaint", "public_threat", "legal_threat"})
+# Head (or head prefix) -> the accurate tier's token-head column that points at its evidence.
+TOKEN_KIND: dict[str, int] = {
+    "abuse": TOKEN_KINDS.index("abuse"),
+    "abuse.threat": TOKEN_KINDS.index("threat"),
+    "public_threat": TOKEN_KINDS.index("threat"),
+    "legal_threat": TOKEN_KINDS.index("threat"),
+    "requests": TOKEN_KINDS.index("request"),
+    "causes": TOKEN_KINDS.index("cause"),
+}
+
+
+def presence_mask() -> NDArray[np.bool_]:
+    """Which heads combine an encoder's windows by maximum (see :data:`PRESENCE`)."""
+    return np.array([h in PRESENCE or h.split(".")[0] in PRESENCE for h in HEADS])
+
 
 def models_dir() -> Path:
     return Path(str(resources.files("gracedesk.analysis").joinpath("models")))
@@ -110,6 +132,7 @@ class Analyzer:
         tier: str = "fast",
         encoder: Any = None,
         accurate_heads: Any = None,
+        abuse_words: ev.WordList | None = None,
     ) -> None:
         self.vec = vectorizer
         self.heads = heads
@@ -128,18 +151,29 @@ class Analyzer:
         self._abuse_cols = {j for j, n in enumerate(HEADS) if n.startswith("abuse.")}
         self._signal = [SIGNAL_NAME.get(n, n) for n in HEADS]
         self._family = [FAMILY.get(n) for n in HEADS]
+        self._token_kind = [TOKEN_KIND.get(n, TOKEN_KIND.get(n.split(".")[0], -1)) for n in HEADS]
+        self.abuse_words = abuse_words or ev.WordList(frozenset())
+        # the fast tier's abuse heads whose evidence comes from the learned abuse words
+        self._word_abuse_cols = {
+            self.col[f"abuse.{a}"]
+            for a in ("offensive", "insult", "profanity", "harassment", "identity_attack")
+        }
         self._memo: OrderedDict[str, Signals] = OrderedDict()
         self._memo_lock = threading.Lock()
 
     # -- scores ---------------------------------------------------------------------------
-    def probabilities(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], Featurized]:
-        """``(n, n_heads)`` calibrated probabilities, and the featurized batch."""
+    def probabilities(
+        self, texts: Sequence[str]
+    ) -> tuple[NDArray[np.float32], Featurized, Encoded | None]:
+        """``(n, n_heads)`` calibrated probabilities, the featurized batch and, for the
+        accurate tier, the encoder's output (token logits for evidence)."""
         feat = featurize(texts, self.vec, self.rules)
         logits = self.heads.decision_function(feat.batch)
+        enc = None
         if self.encoder is not None and self.accurate_heads is not None:
-            emb = self.encoder.embed(feat.texts)
-            logits = self.accurate_heads.blend(logits, emb)
-        return sigmoid(logits), feat
+            enc = self.encoder.encode(feat.texts)
+            logits = self.accurate_heads.blend(logits, enc.logits)
+        return sigmoid(logits), feat, enc
 
     # -- API ------------------------------------------------------------------------------
     def analyze_many(self, texts: Sequence[str], ids: Sequence[Any] | None = None) -> list[Signals]:
@@ -150,7 +184,7 @@ class Analyzer:
                 raise EmptyText(f"text #{i} is empty or only whitespace")
         if not texts:
             return []
-        P, feat = self.probabilities(texts)
+        P, feat, enc = self.probabilities(texts)
         ids = ids if ids is not None else [None] * len(texts)
         rows = np.round(P.astype(np.float64), 4).tolist()
         fired: NDArray[np.bool_] = P >= 0.5
@@ -160,10 +194,24 @@ class Analyzer:
         cands = ev.candidates(fired, feat.batch.ids, feat.batch.ptr, self.heads.coef_, self._usable)
         return [
             self._signals(
-                i, rows[i], risks[i], feat, ids[i], fired[i] if any_fired[i] else None, cands
+                i, rows[i], risks[i], feat, ids[i], fired[i] if any_fired[i] else None, cands, enc
             )
             for i in range(len(texts))
         ]
+
+    def evidence_for(
+        self, texts: Sequence[str], heads: Sequence[str]
+    ) -> list[tuple[Evidence, ...]]:
+        """The evidence each text would get if ``heads`` had fired (whatever their scores):
+        what a span detector alone points at, as SemEval-2021 Task 5 measures it."""
+        if not texts:
+            return []
+        P, feat, enc = self.probabilities(texts)
+        cols = [self.col[h] for h in heads]
+        fired = np.zeros(P.shape, bool)
+        fired[:, cols] = True
+        cands = ev.candidates(fired, feat.batch.ids, feat.batch.ptr, self.heads.coef_, self._usable)
+        return [self._evidence(i, cols, feat, cands, enc) for i in range(len(texts))]
 
     def analyze_memo(self, texts: Sequence[str]) -> list[Signals]:
         """``analyze_many`` for texts seen again and again (the earlier messages of a
@@ -201,6 +249,7 @@ class Analyzer:
         id_: Any,
         fired: NDArray[np.bool_] | None,
         cands: dict[tuple[int, int], list[int]],
+        enc: Encoded | None,
     ) -> Signals:
         neg, neu, pos = row[0:3]
         tot = (neg + neu + pos) or 1.0
@@ -220,7 +269,7 @@ class Analyzer:
                         labels.append(self._label[j])
                 else:
                     labels.append(self._label[j])
-            evidence = self._evidence(i, cols, feat, cands)
+            evidence = self._evidence(i, cols, feat, cands, enc)
         if risk >= 0.5:
             labels.append("high_risk")
         b = BLOCKS
@@ -243,22 +292,38 @@ class Analyzer:
         )
 
     def _evidence(
-        self, i: int, cols: list[int], feat: Featurized, cands: dict[tuple[int, int], list[int]]
+        self,
+        i: int,
+        cols: list[int],
+        feat: Featurized,
+        cands: dict[tuple[int, int], list[int]],
+        enc: Encoded | None,
     ) -> tuple[Evidence, ...]:
         out: list[Evidence] = []
         text, hits = feat.texts[i], feat.hits[i]
         low: str | None = None
         located: dict[int, tuple[int, int] | None] = {}
+        kind_spans: dict[int, list[tuple[int, int]]] = {}
         for j in cols:
             signal, family = self._signal[j], self._family[j]
-            found = ev.from_hits(signal, text, hits, family) if family and hits else []
+            found: list[Evidence] = []
+            kind = self._token_kind[j]
+            if enc is not None and kind >= 0 and self.accurate_heads is not None:
+                if kind not in kind_spans:
+                    z = enc.token_logits[i][:, kind] + self.accurate_heads.token_bias_[kind]
+                    kind_spans[kind] = ev.token_spans(text, enc.offsets[i], z > 0)
+                found = [Evidence(signal, s, e, text[s:e]) for s, e in kind_spans[kind]]
+            if not found and j in self._word_abuse_cols:
+                if -1 not in kind_spans:
+                    kind_spans[-1] = ev.word_spans(text, self.abuse_words)
+                found = [Evidence(signal, s, e, text[s:e]) for s, e in kind_spans[-1]]
+            if not found and family and hits:
+                found = ev.from_hits(signal, text, hits, family)
             if not found and (i, j) in cands:
                 if low is None:
-                    low = text.lower()
-                    if len(low) != len(text):
-                        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+                    low = lower(text)
                 found = ev.from_weights(signal, text, low, cands[(i, j)], self.vec, located, hits)
-            out.extend(found)
+            out.extend(found[: ev.MAX_SPANS])
         return tuple(out)
 
 
@@ -276,16 +341,18 @@ def load_analyzer(tier: str = "fast", directory: Path | None = None) -> Analyzer
     except OSError as exc:
         raise ModelError(f"cannot load the fast model from {d}: {exc}") from exc
     rules = RuleSet.default()
+    words = ev.WordList.load(d / "abuse_words.txt")
     if tier == "fast":
-        return Analyzer(vec, heads, rules, tier)
+        return Analyzer(vec, heads, rules, tier, abuse_words=words)
     from gracedesk.analysis.encoder import AccurateHeads, Encoder
 
     try:
         enc = Encoder.load(d / "minilm")
         acc = AccurateHeads.load(d / "accurate_heads.npz", heads.names_)
-    except OSError as exc:
+    except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"cannot load the accurate model from {d}: {exc}") from exc
-    return Analyzer(vec, heads, rules, tier, encoder=enc, accurate_heads=acc)
+    enc.max_heads = presence_mask()
+    return Analyzer(vec, heads, rules, tier, encoder=enc, accurate_heads=acc, abuse_words=words)
 
 
 def get_analyzer(tier: str = "fast") -> Analyzer:

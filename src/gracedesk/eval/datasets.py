@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from gracedesk.model import EMOTIONS_FINE
@@ -181,7 +182,7 @@ _BANK_REFUND = {"request_refund"}
 
 
 def banking77(root: Path, split: str) -> Iterator[Example]:
-    """Polite banking queries: in-domain negatives for abuse and threats."""
+    """Polite banking queries: in-domain negatives for abuse, threats and negative sentiment."""
     with (root / "banking77" / "train.csv").open(encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             text = r["text"]
@@ -198,6 +199,8 @@ def banking77(root: Path, split: str) -> Iterator[Example]:
                 "legal_threat": 0,
                 "requests.refund": int(r["category"] in _BANK_REFUND),
                 "requests.manager": 0,
+                # polite questions: not negative (whether neutral or mildly positive is not said)
+                "sentiment.negative": 0,
             }
             yield Example(text, labels, "banking77", meta={"intent": r["category"]})
 
@@ -229,7 +232,7 @@ def bitext(root: Path, split: str) -> Iterator[Example]:
             yield Example(r["instruction"], labels, "bitext", weight=0.5)
 
 
-HAND_DIR = Path(__file__).resolve().parents[3] / "train" / "data"
+HAND_DIR = Path(str(resources.files("gracedesk.eval").joinpath("data")))
 _HAND_FLAGS = ("complaint", "public_threat", "legal_threat")
 _HAND_ABUSE = ("threat", "insult", "profanity", "harassment")
 
@@ -269,6 +272,84 @@ def customer_tweets(root: Path, split: str) -> Iterator[Example]:
     return _hand_labelled(HAND_DIR / "customer_tweets.jsonl", split, "tweets")
 
 
+def _sent3(label: str) -> dict[str, int]:
+    return {f"sentiment.{s}": int(s == label) for s in ("negative", "neutral", "positive")}
+
+
+def semeval(root: Path, split: str) -> Iterator[Example]:
+    """SemEval-2013..2016 Twitter sentiment (subtask A): 3-class, deduplicated by text.
+
+    Texts are deduplicated (first label wins, rows whose copies disagree are dropped) and split
+    by a seeded hash (15 % dev)."""
+    seen: dict[str, str] = {}
+    bad: set[str] = set()
+    for path in sorted((root / "semeval2017_task4a").glob("twitter-*-A.tsv")):
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 3 or parts[1] not in ("negative", "neutral", "positive"):
+                    continue
+                text = parts[2].strip()
+                if not text or text == "Not Available":
+                    continue
+                old = seen.setdefault(text, parts[1])
+                if old != parts[1]:
+                    bad.add(text)
+    for text, label in seen.items():
+        if text in bad or is_dev(text, "semeval") != (split == "dev"):
+            continue
+        yield Example(text, _sent3(label), "semeval")
+
+
+def reviews(root: Path, split: str) -> Iterator[Example]:
+    """Women's e-commerce clothing reviews: 1-2 stars negative, 3 neutral, 4-5 positive."""
+    import io
+    import zipfile
+
+    zpath = (
+        root / "womens_ecommerce_clothing_reviews" / "Womens Clothing E-Commerce Reviews.csv.zip"
+    )
+    with zipfile.ZipFile(zpath) as zf, zf.open(zf.namelist()[0]) as raw:
+        for r in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline="")):
+            text = (r.get("Review Text") or "").strip()
+            if not text:
+                continue
+            title = (r.get("Title") or "").strip()
+            if title:
+                text = f"{title}. {text}"
+            if is_dev(text, "reviews") != (split == "dev"):
+                continue
+            stars = int(r["Rating"])
+            label = "negative" if stars <= 2 else "neutral" if stars == 3 else "positive"
+            yield Example(text, _sent3(label), "reviews", meta={"stars": str(stars)})
+
+
+def toxic_spans(root: Path, split: str) -> Iterator[Example]:
+    """SemEval-2021 Task 5: character offsets of the toxic words (train; ``dev`` is the trial
+    split). No head labels: the offsets are in ``meta["spans"]`` (comma-separated)."""
+    name = "tsd_train.csv" if split == "train" else "tsd_trial.csv"
+    with (root / "toxic_spans" / name).open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            offsets = json.loads(r["spans"])
+            yield Example(r["text"], {}, "toxic_spans", meta={"spans": ",".join(map(str, offsets))})
+
+
+def politeness(root: Path, split: str) -> Iterator[Example]:
+    """Stanford politeness requests (Wikipedia talk pages), unlabelled here (train only)."""
+    if split != "train":
+        return
+    path = root / "stanford_politeness" / "wikipedia.annotated.csv"
+    with path.open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            yield Example(r["Request"], {}, "politeness")
+
+
+def spans_of(ex: Example) -> list[int]:
+    """The toxic character offsets of a ``toxic_spans`` example."""
+    s = ex.meta.get("spans", "")
+    return [int(x) for x in s.split(",")] if s else []
+
+
 SOURCES = {
     "goemotions": goemotions,
     "olid": olid,
@@ -279,13 +360,17 @@ SOURCES = {
     "bitext": bitext,
     "support": support_messages,
     "tweets": customer_tweets,
+    "semeval": semeval,
+    "reviews": reviews,
 }
+# Sources with no head labels (read explicitly, not by ``load``'s default).
+EXTRA_SOURCES = {"toxic_spans": toxic_spans, "politeness": politeness}
 
 
 def load(root: Path, split: str, sources: tuple[str, ...] = tuple(SOURCES)) -> list[Example]:
     out: list[Example] = []
     for name in sources:
-        out.extend(SOURCES[name](root, split))
+        out.extend({**SOURCES, **EXTRA_SOURCES}[name](root, split))
     return out
 
 

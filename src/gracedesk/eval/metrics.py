@@ -50,3 +50,16 @@ def ece(y: NDArray[np.int_], p: NDArray[np.float32], bins: int = 10) -> float:
     table = reliability(y, p, bins)
     n = sum(r["n"] for r in table)
     return float(sum(r["n"] * abs(r["mean_p"] - r["frac_pos"]) for r in table) / max(n, 1))
+
+
+def span_f1(pred: set[int], gold: set[int]) -> float:
+    """SemEval-2021 Task 5 per-post F1 over character offsets (both empty scores 1)."""
+    if not gold:
+        return 1.0 if not pred else 0.0
+    if not pred:
+        return 0.0
+    tp = len(pred & gold)
+    if tp == 0:
+        return 0.0
+    p, r = tp / len(pred), tp / len(gold)
+    return 2 * p * r / (p + r)
