@@ -88,7 +88,11 @@ def analyze(source: str, tier: str, context_file: str | None, output: str, batch
     help="Folder of the public datasets (default: $GRACEDESK_DATA_DIR or ../shared/data).",
 )
 @click.option(
-    "--json", "json_out", type=click.Path(dir_okay=False), default="eval.json", show_default=True
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the full report as JSON to this file.",
 )
 @click.option(
     "--baselines/--no-baselines",
@@ -96,8 +100,8 @@ def analyze(source: str, tier: str, context_file: str | None, output: str, batch
     show_default=True,
     help="Also score VADER, TextBlob and alt-profanity-check where installed.",
 )
-def eval_cmd(tier: str, data: str | None, json_out: str, baselines: bool) -> None:
-    """Print quality on our fixed dev splits (macro-F1 per task, calibration) and write JSON."""
+def eval_cmd(tier: str, data: str | None, json_out: str | None, baselines: bool) -> None:
+    """Print quality on our fixed dev splits (macro-F1 per task, evidence, calibration)."""
     from gracedesk.eval.runner import render, run
 
     tiers = ["fast", "accurate"] if tier == "both" else [tier]
@@ -106,8 +110,13 @@ def eval_cmd(tier: str, data: str | None, json_out: str, baselines: bool) -> Non
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(render(report))
-    Path(json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    click.echo(f"\nwritten: {json_out}")
+    _write_json(report, json_out)
+
+
+def _write_json(report: dict[str, object], json_out: str | None) -> None:
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"\nwritten: {json_out}")
 
 
 @cli.command()
@@ -123,17 +132,20 @@ def eval_cmd(tier: str, data: str | None, json_out: str, baselines: bool) -> Non
     "--tier", type=click.Choice(["fast", "accurate", "both"]), default="both", show_default=True
 )
 @click.option(
-    "--json", "json_out", type=click.Path(dir_okay=False), default="bench.json", show_default=True
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the full report as JSON to this file.",
 )
-def bench(n: int, tier: str, json_out: str) -> None:
+def bench(n: int, tier: str, json_out: str | None) -> None:
     """Throughput and latency of both tiers next to VADER, measured in the same run."""
     from gracedesk.eval.bench import render, run
 
     tiers = ["fast", "accurate"] if tier == "both" else [tier]
     report = run(tiers, n=n)
     click.echo(render(report))
-    Path(json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    click.echo(f"\nwritten: {json_out}")
+    _write_json(report, json_out)
 
 
 def _register() -> None:

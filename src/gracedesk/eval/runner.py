@@ -1,8 +1,11 @@
 """``gracedesk eval``: quality of each tier on fixed dev splits, next to offline baselines.
 
-Dev splits (never trained on): GoEmotions dev, OLID / Davidson / VADER-snippets / Banking77
-15 % seeded hash splits, ConvAbuse valid, our hand-labelled support messages (dev split), and
-TweetEval emotion and hate validation sets (out of domain: no TweetEval data is trained on).
+Dev splits (never trained on): GoEmotions dev, OLID / Davidson / VADER-snippets / Banking77 /
+SemEval tweets / clothing reviews 15 % seeded hash splits, ConvAbuse valid, our hand-labelled
+support messages and customer tweets (dev split), the SemEval-2021 toxic-spans trial set for
+evidence, and TweetEval emotion and hate validation sets (out of domain: no TweetEval data is
+trained on). Without the public data (``--data``, ``$GRACEDESK_DATA_DIR``, ``../shared/data``)
+only the hand-labelled sets shipped in the package are scored, and the report says so.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from gracedesk.model import CAUSES, EMOTIONS, EMOTIONS_FINE, REQUESTS
 
 SENT = ("negative", "neutral", "positive")
 DEV_SOURCES = (
-    "goemotions", "olid", "davidson", "convabuse", "vader", "banking77", "support", "tweets",
+    "goemotions", "olid", "davidson", "convabuse", "vader", "banking77", "semeval", "reviews",
+    "support", "tweets",
 )  # fmt: skip
+BUNDLED = ("support", "tweets")  # shipped in the package: scored even without the public data
 
 # task name -> (source, heads) ; binary heads scored by F1 of the positive class, macro-averaged
 TASKS: dict[str, tuple[str, list[str]]] = {
@@ -61,8 +66,12 @@ def _evaluate(
         out["tasks"][f"sentiment 3-class ({src})"] = macro_f1_multiclass(y, pred, 3)
     # offensive: OffensEval-style macro-F1 on OLID
     idx, y = _rows(examples, "olid", "abuse.offensive")
-    out["tasks"]["offensive (OLID A, macro-F1)"] = macro_f1_binary(
-        y, P[idx, col["abuse.offensive"]] >= 0.5
+    out["tasks"]["offensive (OLID A, macro-F1)"] = (
+        macro_f1_binary(y, P[idx, col["abuse.offensive"]] >= 0.5) if len(idx) else None
+    )
+    idx, y = _rows(examples, "convabuse", "abuse.offensive")
+    out["tasks"]["abuse (ConvAbuse, user->agent, macro-F1)"] = (
+        macro_f1_binary(y, P[idx, col["abuse.offensive"]] >= 0.5) if len(idx) else None
     )
     for task, (src, heads) in TASKS.items():
         scores = []
@@ -84,10 +93,15 @@ def _evaluate(
         col[f"abuse.{a}"]
         for a in ("offensive", "insult", "threat", "profanity", "harassment", "identity_attack")
     ]
-    flagged = (P[bank][:, abuse_cols] >= 0.5).any(1)
-    out["banking77_abusive_rate"] = float(flagged.mean())
-    threat_cols = [col["public_threat"], col["legal_threat"]]
-    out["banking77_threat_rate"] = float((P[bank][:, threat_cols] >= 0.5).any(1).mean())
+    out["banking77_abusive_rate"] = out["banking77_threat_rate"] = None
+    out["banking77_negative_rate"] = None
+    if bank:
+        flagged = (P[bank][:, abuse_cols] >= 0.5).any(1)
+        out["banking77_abusive_rate"] = float(flagged.mean())
+        threat_cols = [col["public_threat"], col["legal_threat"]]
+        out["banking77_threat_rate"] = float((P[bank][:, threat_cols] >= 0.5).any(1).mean())
+        sent = P[bank][:, [col[f"sentiment.{s}"] for s in SENT]]
+        out["banking77_negative_rate"] = float((sent.argmax(1) == 0).mean())
     # calibration: ECE of every head over all its labelled dev rows
     eces = {}
     for h, j in col.items():
@@ -123,7 +137,11 @@ def _tweeteval(P_te: dict[str, np.ndarray], col: dict[str, int], root: Any) -> d
     return {"out_of_domain": out}
 
 
-def _baselines(examples: list[D.Example], root: Any) -> dict[str, Any]:
+BASELINE_HINT = "pip install 'gracedesk[baselines]'"
+
+
+def _baselines(examples: list[D.Example], notes: list[str]) -> dict[str, Any]:
+    """VADER, TextBlob and alt-profanity-check on the same rows; a missing one adds a note."""
     out: dict[str, Any] = {}
     texts = [ex.text for ex in examples]
     try:
@@ -131,39 +149,75 @@ def _baselines(examples: list[D.Example], root: Any) -> dict[str, Any]:
 
         va = SentimentIntensityAnalyzer()
         comp = np.array([va.polarity_scores(t)["compound"] for t in texts])
-        out["vader"] = _sent_scores(
-            examples, np.where(comp >= 0.05, 2, np.where(comp <= -0.05, 0, 1))
-        )
+        pred = np.where(comp >= 0.05, 2, np.where(comp <= -0.05, 0, 1))
+        out["vader"] = _sent_scores(examples, pred)
+        bank = [i for i, ex in enumerate(examples) if ex.source == "banking77"]
+        if bank:
+            out["vader"]["banking77_negative_rate"] = float((pred[bank] == 0).mean())
     except ImportError:
-        pass
+        notes.append(f"VADER column left out: vaderSentiment is not installed ({BASELINE_HINT})")
     try:
         from textblob import TextBlob
 
         pol = np.array([TextBlob(t).sentiment.polarity for t in texts])
         out["textblob"] = _sent_scores(examples, np.where(pol > 0.1, 2, np.where(pol < -0.1, 0, 1)))
     except ImportError:
-        pass
+        notes.append(f"TextBlob column left out: textblob is not installed ({BASELINE_HINT})")
     try:
         from profanity_check import predict_prob
 
         pp = predict_prob(texts)
-        res = {}
+        res: dict[str, Any] = {}
         idx, y = _rows(examples, "olid", "abuse.offensive")
-        res["offensive (OLID A, macro-F1)"] = macro_f1_binary(y, pp[idx] >= 0.5)
+        if len(idx):
+            res["offensive (OLID A, macro-F1)"] = macro_f1_binary(y, pp[idx] >= 0.5)
         idx, y = _rows(examples, "convabuse", "abuse.offensive")
-        res["abuse (ConvAbuse, user->agent)"] = f1(y, pp[idx] >= 0.5)
+        if len(idx):
+            res["abuse (ConvAbuse, user->agent)"] = f1(y, pp[idx] >= 0.5)
+            res["abuse (ConvAbuse, user->agent, macro-F1)"] = macro_f1_binary(y, pp[idx] >= 0.5)
+        idx, y = _rows(examples, "olid", "abuse.insult")
+        if len(idx):
+            res["insult (OLID TIN)"] = f1(y, pp[idx] >= 0.5)
         bank = [i for i, ex in enumerate(examples) if ex.source == "banking77"]
-        res["banking77_abusive_rate"] = float((pp[bank] >= 0.5).mean())
+        if bank:
+            res["banking77_abusive_rate"] = float((pp[bank] >= 0.5).mean())
         out["alt-profanity-check"] = res
     except ImportError:
-        pass
+        notes.append(f"alt-profanity-check column left out: it is not installed ({BASELINE_HINT})")
     return out
+
+
+def _evidence_f1(an: Any, root: Any) -> dict[str, Any]:
+    """SemEval-2021 Task 5 metric on the toxic-spans trial set: mean per-post character F1 of
+    the abuse evidence (every ``abuse.*`` evidence span), and the same on the posts whose
+    gold spans are not empty."""
+    from gracedesk.eval.metrics import span_f1
+
+    rows = D.load(root, "dev", ("toxic_spans",))
+    texts = [ex.text for ex in rows]
+    gold = [set(D.spans_of(ex)) for ex in rows]
+
+    def score(evidence: list[Any]) -> float:
+        return float(np.mean([
+            span_f1({c for e in evs if e.signal.startswith("abuse.") for c in range(e.start, e.end)}, g)
+            for evs, g in zip(evidence, gold, strict=True)
+        ]))  # fmt: skip
+
+    forced = an.evidence_for(texts, ["abuse.offensive", "abuse.insult", "abuse.profanity"])
+    shown = [sig.evidence for sig in an.analyze_many(texts)]
+    return {
+        # SemEval's setting: every post is known to be toxic, the spans are what is measured
+        "toxic_spans_char_f1": score(forced),
+        # the product's: evidence appears only when an abuse head fires
+        "toxic_spans_char_f1_as_shown": score(shown),
+        "toxic_spans_posts": len(rows),
+    }
 
 
 def _sentiment_rows(examples: list[D.Example]) -> dict[str, tuple[list[int], np.ndarray]]:
     """Per source with sentiment labels: the row indices and the class ids (0 neg, 1 neu, 2 pos)."""
     out = {}
-    for src in ("goemotions", "vader", "support", "tweets"):
+    for src in ("semeval", "goemotions", "vader", "reviews", "support", "tweets"):
         idx = [
             i
             for i, ex in enumerate(examples)
@@ -183,26 +237,47 @@ def _sent_scores(examples: list[D.Example], pred: np.ndarray) -> dict[str, float
 
 
 def run(tiers: list[str], data: str | None = None, baselines: bool = True) -> dict[str, Any]:
+    """Score ``tiers`` on the dev splits. With ``data`` given, a missing folder is an error
+    (``FileNotFoundError``); without it, a missing public data folder means only the bundled
+    hand-labelled sets are scored (``report["notes"]`` says so)."""
     from gracedesk.analysis.pipeline import get_analyzer
 
-    root = D.data_dir(data)
-    examples = D.load(root, "dev", DEV_SOURCES)
+    notes: list[str] = []
+    root: Any
+    try:
+        root = D.data_dir(data)
+    except FileNotFoundError:
+        if data is not None:
+            raise
+        root = None
+        notes.append(
+            "public datasets not found (--data DIR, $GRACEDESK_DATA_DIR or ../shared/data): "
+            "only the hand-labelled support messages and customer tweets shipped with "
+            "gracedesk are scored"
+        )
+    examples = D.load(root, "dev", DEV_SOURCES if root is not None else BUNDLED)
     counts: dict[str, int] = defaultdict(int)
     for ex in examples:
         counts[ex.source] += 1
-    report: dict[str, Any] = {"dev_rows": dict(counts), "tiers": {}}
-    te_texts = {t: [x for x, _ in D.tweeteval(root, t)] for t in ("emotion", "hate")}
+    report: dict[str, Any] = {"dev_rows": dict(counts), "tiers": {}, "notes": notes}
+    te_texts = (
+        {t: [x for x, _ in D.tweeteval(root, t)] for t in ("emotion", "hate")} if root else {}
+    )
     for tier in tiers:
         an = get_analyzer(tier)
         t0 = time.perf_counter()
-        P, _ = an.probabilities([ex.text for ex in examples])
-        P_te = {k: an.probabilities(v)[0] for k, v in te_texts.items()}
+        P = an.probabilities([ex.text for ex in examples])[0]
         col = {n: j for j, n in enumerate(an.heads.names_)}
-        res = _evaluate(P, an.heads.names_, examples, _tweeteval(P_te, col, root))
+        te: dict[str, Any] = {"out_of_domain": {}}
+        if root is not None:
+            P_te = {k: an.probabilities(v)[0] for k, v in te_texts.items()}
+            te = _tweeteval(P_te, col, root)
+            te["evidence"] = _evidence_f1(an, root)
+        res = _evaluate(P, an.heads.names_, examples, te)
         res["seconds"] = time.perf_counter() - t0
         report["tiers"][tier] = res
     if baselines:
-        report["baselines"] = _baselines(examples, root)
+        report["baselines"] = _baselines(examples, notes)
     return report
 
 
@@ -221,10 +296,11 @@ def render(report: dict[str, Any]) -> str:
             v = base[b].get(n)
             row += f"{'-' if v is None else f'{v:.3f}':>20s}"
         lines.append(row)
-    for key in ("banking77_abusive_rate", "banking77_threat_rate"):
+    for key in ("banking77_negative_rate", "banking77_abusive_rate", "banking77_threat_rate"):
         row = f"{key + ' (lower is better)':58s}"
         for t in tiers:
-            row += f"{report['tiers'][t][key]:>20.4f}"
+            v = report["tiers"][t][key]
+            row += f"{'-' if v is None else f'{v:.4f}':>20s}"
         for b in base:
             v = base[b].get(key)
             row += f"{'-' if v is None else f'{v:.4f}':>20s}"
@@ -232,7 +308,15 @@ def render(report: dict[str, Any]) -> str:
     for t in tiers:
         for k, v in report["tiers"][t]["out_of_domain"].items():
             lines.append(f"{t}: {k}: {v:.3f}")
+        evid = report["tiers"][t].get("evidence")
+        if evid:
+            lines.append(
+                f"{t}: abuse evidence on toxic spans (SemEval-2021 Task 5 trial, mean char F1): "
+                f"{evid['toxic_spans_char_f1']:.3f}; as shown, only where an abuse head "
+                f"fires: {evid['toxic_spans_char_f1_as_shown']:.3f}"
+            )
         lines.append(
             f"{t}: mean ECE over heads: {report['tiers'][t]['calibration']['ece_mean']:.4f}"
         )
+    lines.extend(f"note: {n}" for n in report.get("notes", []))
     return "\n".join(lines)
