@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gracedesk.analysis.encoder import log_softmax_cols
 from gracedesk.analysis.features import prepare, token_lists
 from gracedesk.analysis.heads import LinearHeads, as_csr, platt_fit
 from gracedesk.analysis.pipeline import HEADS
@@ -50,13 +51,6 @@ GOLD_ONLY = frozenset(
     if h.startswith(("causes.", "requests.")) or h in
     ("complaint", "public_threat", "legal_threat", "abuse.threat", "abuse.harassment")
 )  # fmt: skip
-
-
-def log_softmax_sentiment(z: np.ndarray) -> np.ndarray:
-    out = z.copy()
-    s = out[:, SENT] - out[:, SENT].max(1, keepdims=True)
-    out[:, SENT] = s - np.log(np.exp(s).sum(1, keepdims=True))
-    return out
 
 
 def gold_matrix(examples: list[D.Example]) -> np.ndarray:
@@ -188,7 +182,7 @@ def main() -> None:
     out = Path(args.out)
     t0 = time.perf_counter()
     exs, texts, Z = load_all(root, Path(args.teacher), tuple(args.sources.split(",")))
-    Z = log_softmax_sentiment(Z)
+    Z = log_softmax_cols(Z, SENT)
     Y = gold_matrix(exs)
     calib = np.array([D.is_dev(ex.text, "calibration") for ex in exs])
     print(f"{len(exs)} training texts, {int(calib.sum())} in the calibration slice", flush=True)

@@ -151,6 +151,15 @@ def _map_back(offs: NDArray[np.int64], where: list[tuple[int, int]], n: int) -> 
     return out
 
 
+def log_softmax_cols(logits: NDArray[np.float32], cols: Sequence[int]) -> NDArray[np.float32]:
+    """``logits`` with the columns ``cols`` (sentiment's three classes) as log-softmax values."""
+    out = logits.copy()
+    s = list(cols)
+    z = out[:, s] - out[:, s].max(1, keepdims=True)
+    out[:, s] = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return out
+
+
 class AccurateHeads:
     """The encoder's head logits blended with the fast heads' logits, and calibrated:
 
@@ -167,12 +176,7 @@ class AccurateHeads:
         self.sentiment_cols_: tuple[int, int, int] = (0, 1, 2)
 
     def encoder_logits(self, logits: NDArray[np.float32]) -> NDArray[np.float32]:
-        out = logits.copy()
-        s = list(self.sentiment_cols_)
-        z = out[:, s]
-        z = z - z.max(1, keepdims=True)
-        out[:, s] = z - np.log(np.exp(z).sum(1, keepdims=True))
-        return out
+        return log_softmax_cols(logits, self.sentiment_cols_)
 
     def blend(
         self, fast_logits: NDArray[np.float32], enc_logits: NDArray[np.float32]

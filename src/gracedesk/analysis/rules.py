@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from gracedesk.analysis.text import lower
 from gracedesk.errors import ModelError
 
 
@@ -88,10 +89,8 @@ class RuleSet:
             return []
         index = self._index
         todo = sorted({i for k in found for i in index[k]})
-        if low is None:
-            low = text.lower()
-        if len(low) != len(text):  # a few characters lower-case to two; keep offsets exact
-            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        if low is None or len(low) != len(text):  # offsets must index ``text``
+            low = lower(text)
         hits: list[Hit] = []
         for i in todo:
             name, pat = self._patterns[i]

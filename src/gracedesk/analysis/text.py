@@ -47,6 +47,14 @@ _SPACED = re.compile(r"(?<![\w'’*#@$!%])(?:[^\W\d_] ){3,}[^\W\d_](?![\w'’*#@
 _NEEDS_NORM = re.compile(r"([^\W\d_])\1{2,}|[^\W_][*#@$!%]|[*#@$!%][^\W_]")
 
 
+def _may_change(low: str) -> bool:
+    """Whether a word of the lower-cased text may read differently once normalised (cheap
+    checks; most messages answer no)."""
+    return bool(
+        not low.isascii() or _DIGIT.search(low) or _NEEDS_NORM.search(low) or _SPACED.search(low)
+    )
+
+
 def normalize(tok: str) -> str:
     """One word token as the models read it: leetspeak undone, letters repeated 3+ times cut
     to two ("soooo" -> "soo"). Plain words come back unchanged (and cheaply)."""
@@ -91,7 +99,7 @@ def tokens(text: str, low: str | None = None) -> list[str]:
         toks = [t for _, _, t in _words(low)]
     elif _RUN3.search(low):
         toks = [normalize(t) for t in toks]
-    elif not low.isascii() or _DIGIT.search(low) or _NEEDS_NORM.search(low):
+    elif _may_change(low):
         toks = [t if t.isalpha() else normalize(t) for t in toks]
     if len(text) >= 8 and text.isupper():
         toks.append("<caps>")
@@ -123,12 +131,7 @@ def deobfuscate(text: str) -> tuple[str, list[tuple[int, int]] | None]:
     when nothing changed (the common case, decided by the same cheap checks as
     :func:`tokens`)."""
     low = lower(text)
-    if (
-        low.isascii()
-        and not _DIGIT.search(low)
-        and not _NEEDS_NORM.search(low)
-        and not _SPACED.search(low)
-    ):
+    if not _may_change(low):
         return text, None
     parts: list[str] = []
     where: list[tuple[int, int]] = []

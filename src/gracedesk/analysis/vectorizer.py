@@ -193,8 +193,7 @@ class Vectorizer:
         word_key = _unique(np.concatenate([doc[known] * nf + flat[known], bi_doc * nf + bi_ids]))
         w_doc, w_ids = word_key // nf, word_key % nf
         # length normalisation: distinct known words plus the unknown ones
-        uni_key = _unique(doc[known] * nf + flat[known])
-        distinct = np.bincount(uni_key // nf, minlength=n_docs)
+        distinct = np.bincount(w_doc[w_ids < n], minlength=n_docs)
         if unknown is None:
             unknown = np.bincount(doc[~known], minlength=n_docs)
         size = np.maximum(distinct + unknown, 1)

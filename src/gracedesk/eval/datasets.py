@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -62,6 +64,10 @@ def is_dev(text: str, salt: str) -> bool:
     """Seeded, stable 15 % split on the text itself."""
     h = hashlib.blake2b(f"{salt}\x00{text}".encode(), digest_size=8).digest()
     return int.from_bytes(h, "big") / 2**64 < DEV_FRACTION
+
+
+def _sent3(label: str) -> dict[str, int]:
+    return {f"sentiment.{s}": int(s == label) for s in ("negative", "neutral", "positive")}
 
 
 def _sentiment(fine: set[str]) -> dict[str, int]:
@@ -172,10 +178,7 @@ def vader(root: Path, split: str) -> Iterator[Example]:
                     continue  # weak polarity: ambiguous, left out
                 else:
                     sent = "positive" if score > 0 else "negative"
-                labels = {
-                    f"sentiment.{s}": int(s == sent) for s in ("negative", "neutral", "positive")
-                }
-                yield Example(text, labels, "vader")
+                yield Example(text, _sent3(sent), "vader")
 
 
 _BANK_REFUND = {"request_refund"}
@@ -256,9 +259,7 @@ def _hand_labelled(path: Path, split: str, source: str) -> Iterator[Example]:
             labels.update({f"requests.{r}": int(r in lab["requests"]) for r in REQUESTS})
             labels["emotion.frustration"] = int(lab["frustration"])
             s = lab["sentiment"]
-            labels.update(
-                {f"sentiment.{k}": int(k == s) for k in ("negative", "neutral", "positive")}
-            )
+            labels.update(_sent3(s))
             yield Example(row["text"], labels, source, weight=5.0, meta={"id": row["id"]})
 
 
@@ -270,10 +271,6 @@ def support_messages(root: Path, split: str) -> Iterator[Example]:
 def customer_tweets(root: Path, split: str) -> Iterator[Example]:
     """Real customer tweets to brands (IBM customer care set), masked and hand-labelled by us."""
     return _hand_labelled(HAND_DIR / "customer_tweets.jsonl", split, "tweets")
-
-
-def _sent3(label: str) -> dict[str, int]:
-    return {f"sentiment.{s}": int(s == label) for s in ("negative", "neutral", "positive")}
 
 
 def semeval(root: Path, split: str) -> Iterator[Example]:
@@ -303,9 +300,6 @@ def semeval(root: Path, split: str) -> Iterator[Example]:
 
 def reviews(root: Path, split: str) -> Iterator[Example]:
     """Women's e-commerce clothing reviews: 1-2 stars negative, 3 neutral, 4-5 positive."""
-    import io
-    import zipfile
-
     zpath = (
         root / "womens_ecommerce_clothing_reviews" / "Womens Clothing E-Commerce Reviews.csv.zip"
     )

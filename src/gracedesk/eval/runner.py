@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from gracedesk.eval import datasets as D
-from gracedesk.eval.metrics import ece, f1, macro_f1_binary, macro_f1_multiclass, reliability
+from gracedesk.eval.metrics import (
+    ece,
+    f1,
+    macro_f1_binary,
+    macro_f1_multiclass,
+    reliability,
+    span_f1,
+)
 from gracedesk.model import CAUSES, EMOTIONS, EMOTIONS_FINE, REQUESTS
 
 SENT = ("negative", "neutral", "positive")
@@ -189,10 +196,8 @@ def _baselines(examples: list[D.Example], notes: list[str]) -> dict[str, Any]:
 
 def _evidence_f1(an: Any, root: Any) -> dict[str, Any]:
     """SemEval-2021 Task 5 metric on the toxic-spans trial set: mean per-post character F1 of
-    the abuse evidence (every ``abuse.*`` evidence span), and the same on the posts whose
-    gold spans are not empty."""
-    from gracedesk.eval.metrics import span_f1
-
+    the abuse evidence (every ``abuse.*`` span), as a span detector alone (the evidence the
+    abuse heads would get if they fired) and as the product shows it (only where they fire)."""
     rows = D.load(root, "dev", ("toxic_spans",))
     texts = [ex.text for ex in rows]
     gold = [set(D.spans_of(ex)) for ex in rows]
