@@ -11,8 +11,9 @@ from gracedesk.analysis.samples import SAMPLES
 from gracedesk.model import ABUSE, CAUSES, EMOTIONS, EMOTIONS_FINE, REQUESTS
 
 TOP_KEYS = [
-    "id", "sentiment", "sentiment_label", "emotions", "emotions_fine", "abuse", "complaint",
-    "causes", "requests", "public_threat", "legal_threat", "risk", "labels", "evidence", "model",
+    "id", "sentiment", "sentiment_label", "emotions", "emotions_fine", "abuse", "abuse_target",
+    "complaint", "causes", "requests", "public_threat", "legal_threat", "risk", "labels",
+    "evidence", "language", "model",
 ]  # fmt: skip
 
 

@@ -143,7 +143,7 @@ def test_long_messages_are_read_whole() -> None:
     filler = "I ordered the blue model last spring and it worked until the update. " * 30
     text = filler + "You are all useless idiots."
     sig = an.analyze(text)
-    assert sig.abuse["insult"] > 0.5
+    assert "abusive" in sig.labels and max(sig.abuse.values()) > 0.5
     for e in sig.evidence:
         assert text[e.start : e.end] == e.text
 

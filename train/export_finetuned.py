@@ -4,8 +4,9 @@
     python train/export_finetuned.py --ckpt /tmp/gd-ft/final.pt [--out src/gracedesk/analysis/models/minilm]
 
 The graph takes ``input_ids`` and ``attention_mask`` (int64, [batch, seq]; token_type_ids are
-zero inside the graph) and returns ``heads`` ([batch, n_heads] logits, dropout off) and
-``tokens`` ([batch, seq, n_token_kinds] logits). It is exported with the TorchScript exporter
+zero inside the graph) and returns ``heads`` ([batch, n_heads] logits, dropout off),
+``tokens`` ([batch, seq, n_token_kinds] logits) and ``pooled`` ([batch, 384], the mean-pooled
+vector the heads read; ``train/expose_pooled.py``). It is exported with the TorchScript exporter
 (opset 17), fused by onnxruntime's BERT optimizer and quantised to int8 weights per channel,
 exactly as ``train/export_encoder.py`` did for the frozen encoder. The int8 head probabilities
 are checked against the fp32 PyTorch ones on 300 dev texts.
@@ -33,6 +34,7 @@ from export_encoder import (  # type: ignore[import-not-found]  # noqa: E402
     quantize,
     write_tokenizer,
 )
+from expose_pooled import expose_pooled  # type: ignore[import-not-found]  # noqa: E402
 from finetune_encoder import make_model  # type: ignore[import-not-found]  # noqa: E402
 
 DEFAULT_OUT = ROOT / "src" / "gracedesk" / "analysis" / "models" / "minilm"
@@ -143,6 +145,7 @@ def main() -> None:
             )  # fmt: skip
         src = fused if optimize(fp32, fused) else fp32
         quantize(src, int8)
+        expose_pooled(int8)
         sess = open_session(int8)
         got = np.concatenate(
             [sess.run(["heads"], {"input_ids": i, "attention_mask": m})[0] for i, m in batches]

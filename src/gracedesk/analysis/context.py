@@ -7,6 +7,20 @@
 
 ``messages`` may also be a list of plain strings (earlier customer messages). The archetype
 rules are small and explicit; each archetype that scores reports the reasons behind it.
+
+Conversation memory. Risk is judged on the conversation, not only on the last message:
+
+- ``earlier_risk``: each earlier customer message's risk, decayed by ``TURN_DECAY`` for every
+  customer message after it and halved every ``HALF_LIFE_HOURS`` when times are known
+  (``messages[i].at`` and the context's ``at``, the time of the message analysed); the
+  strongest one is a floor under this message's risk. A message that says the issue is solved
+  (``resolved``) lifts that floor.
+- ``earlier_threat``: the strongest threat of violence aimed at people in an earlier customer
+  message. It does not decay: it is a floor under risk, and policy and playbook keep security,
+  priority and the safety step, until a supervisor clears it (``threat_cleared_at`` in the
+  context: threats at or before that time no longer count).
+- ``earlier_abuse``: how many earlier customer messages carried abuse aimed at people (the
+  sanctions ladder counts them).
 """
 
 from __future__ import annotations
@@ -19,6 +33,23 @@ from typing import TYPE_CHECKING, Any
 from gracedesk.analysis.risk import risk as risk_of
 from gracedesk.errors import InvalidContext
 from gracedesk.model import Archetype, ContextSignals, Signals
+from gracedesk.model.clock import parse_iso
+from gracedesk.model.signals import HIGH_RISK
+
+TURN_DECAY = 0.75  # an earlier message's risk keeps this share per later customer message
+HALF_LIFE_HOURS = 6.0  # ... and halves every this many hours, when times are known
+_RESOLVED = re.compile(
+    r"\b(?:(?:that|it|this)(?:\x27s| is| has| has been)? (?:solved|fixed|resolved|sorted)"
+    r"|(?:all )?(?:solved|fixed|resolved|sorted)(?: now| it| that)?"
+    r"|(?:it|everything)(?:\x27s| is)? working (?:now|again)|works (?:now|again|perfectly)"
+    r"|all good(?: now)?|that (?:did it|worked|helped)|problem solved|issue (?:is )?resolved)\b",
+    re.IGNORECASE,
+)
+_NOT_RESOLVED = re.compile(
+    r"\b(?:not|never|isn'?t|hasn'?t|wasn'?t|nothing|still|no longer)\b[^.!?]{0,25}"
+    r"\b(?:solved|fixed|resolved|sorted|working|works|good)\b|\?\s*$",
+    re.IGNORECASE,
+)
 
 if TYPE_CHECKING:
     from gracedesk.analysis.pipeline import Analyzer
@@ -62,6 +93,56 @@ def _earlier_customer_texts(context: Mapping[str, Any]) -> list[str]:
         if text.strip():
             out.append(text)
     return out
+
+
+def _earlier_customer_times(context: Mapping[str, Any]) -> list[str | None]:
+    """The ``at`` of each earlier customer message (``None`` where not given), in the order of
+    :func:`_earlier_customer_texts`."""
+    out: list[str | None] = []
+    for m in context.get("messages", []):
+        if isinstance(m, str):
+            if m.strip():
+                out.append(None)
+        elif m.get("role", "customer") == "customer" and str(m.get("text", "")).strip():
+            at = m.get("at")
+            out.append(at if isinstance(at, str) else None)
+    return out
+
+
+def _hours(a: str | None, b: Any) -> float | None:
+    if a is None or not isinstance(b, str):
+        return None
+    try:
+        return max(0.0, (parse_iso(b) - parse_iso(a)).total_seconds() / 3600)
+    except ValueError as exc:
+        raise InvalidContext(f"not an ISO 8601 time: {exc}") from exc
+
+
+def resolved(text: str) -> bool:
+    """The customer says the issue is solved ("that fixed it, thanks")."""
+    return _RESOLVED.search(text) is not None and _NOT_RESOLVED.search(text) is None
+
+
+def memory(
+    prev: Sequence[Signals], times: Sequence[str | None], context: Mapping[str, Any]
+) -> tuple[float, float, int]:
+    """``(earlier_risk, earlier_threat, earlier_abuse)`` of the earlier customer messages."""
+    now = context.get("at")
+    cleared = context.get("threat_cleared_at")
+    n = len(prev)
+    risk = threat = 0.0
+    abuse = 0
+    for k, (s, at) in enumerate(zip(prev, times, strict=True)):
+        decay = TURN_DECAY ** (n - k)
+        h = _hours(at, now)
+        if h is not None:
+            decay *= 0.5 ** (h / HALF_LIFE_HOURS)
+        risk = max(risk, s.risk * decay)
+        if s.abuse_at_people() >= 0.5:
+            abuse += 1
+        if not isinstance(cleared, str) or (at is not None and (_hours(cleared, at) or 0.0) > 0):
+            threat = max(threat, s.threat_at_people())
+    return round(risk, 4), round(threat, 4), abuse
 
 
 def _num(customer: Mapping[str, Any], key: str) -> float:
@@ -170,12 +251,20 @@ def with_context(an: Analyzer, sig: Signals, text: str, context: Any) -> Signals
         else:
             trajectory = "steady"
     repeat = len(prev) + int(_num(customer, "contacts_30d"))
+    earlier_risk, earlier_threat, earlier_abuse = memory(
+        prev, _earlier_customer_times(context), context
+    )
+    solved = bool(prev) and resolved(text) and sig.abuse_at_people() < 0.5
     ctx = ContextSignals(
         archetype=Archetype(name, round(score, 4), tuple(reasons)),
         archetype_scores={k: round(v[0], 4) for k, v in scores.items()},
         trajectory=trajectory,
         sentiment_trend=trend,
         repeat_contacts=repeat,
+        earlier_risk=earlier_risk,
+        earlier_threat=earlier_threat,
+        earlier_abuse=earlier_abuse,
+        resolved=solved,
     )
     extra = {
         "repeat_contact": min(repeat, 5) / 5,
@@ -183,9 +272,14 @@ def with_context(an: Analyzer, sig: Signals, text: str, context: Any) -> Signals
         "aggressive": scores["aggressive"][0],
     }
     p = {**{f"abuse.{k}": v for k, v in sig.abuse.items()}, **_flat(sig)}
-    risk = round(risk_of(p, extra), 4)
-    labels = list(sig.labels)
-    if risk >= 0.5 and "high_risk" not in labels:
+    risk = risk_of(p, extra)
+    if not solved:
+        risk = max(risk, earlier_risk)
+    if earlier_threat >= 0.5:
+        risk = max(risk, earlier_threat)
+    risk = round(risk, 4)
+    labels = [x for x in sig.labels if x != "high_risk"]
+    if risk >= HIGH_RISK:
         labels.append("high_risk")
     return replace(sig, context=ctx, risk=risk, labels=tuple(labels))
 

@@ -30,16 +30,19 @@ from gracedesk.analysis.text import deobfuscate
 WINDOW = 128  # word pieces per window, [CLS] and [SEP] included
 BATCH = 32
 TOKEN_KINDS = ("abuse", "request", "threat", "cause")
+_OUTPUTS = ["heads", "tokens", "pooled"]
 
 
 @dataclass(frozen=True, slots=True)
 class Encoded:
-    """Encoder output for a batch: head logits ``(n, k)`` and, per text, the character spans of
-    its word pieces with their token-kind logits ``(n_pieces, len(TOKEN_KINDS))``."""
+    """Encoder output for a batch: head logits ``(n, k)``, per text the character spans of its
+    word pieces with their token-kind logits ``(n_pieces, len(TOKEN_KINDS))``, and the
+    mean-pooled sentence vectors ``(n, 384)`` the heads read (the mean over a text's windows)."""
 
     logits: NDArray[np.float32]
     offsets: list[NDArray[np.int64]]
     token_logits: list[NDArray[np.float32]]
+    pooled: NDArray[np.float32]
 
 
 class Encoder:
@@ -74,7 +77,7 @@ class Encoder:
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         if not texts:
-            return Encoded(np.zeros((0, 0), np.float32), [], [])
+            return Encoded(np.zeros((0, 0), np.float32), [], [], np.zeros((0, 0), np.float32))
         plain = [deobfuscate(t) for t in texts]
         encs = self.tokenizer.encode_batch(  # type: ignore[attr-defined]
             [p + describe(t) for (p, _), t in zip(plain, texts, strict=True)]
@@ -102,6 +105,7 @@ class Encoder:
                 win_start.append(s)
         n_win = len(win_ids)
         head_logits: NDArray[np.float32] | None = None
+        pooled: NDArray[np.float32] | None = None
         tok_logits: list[NDArray[np.float32]] = [
             np.zeros((len(o), len(TOKEN_KINDS)), np.float32) for o in offsets
         ]
@@ -114,27 +118,36 @@ class Encoder:
             for r, w in enumerate(idx):
                 ids_arr[r, : len(win_ids[w])] = win_ids[w]
                 mask[r, : len(win_ids[w])] = 1
-            heads, toks = self.session.run(  # type: ignore[attr-defined]
-                None, {"input_ids": ids_arr, "attention_mask": mask}
+            heads, toks, vecs = self.session.run(  # type: ignore[attr-defined]
+                _OUTPUTS, {"input_ids": ids_arr, "attention_mask": mask}
             )
-            if head_logits is None:
+            if head_logits is None or pooled is None:
                 head_logits = np.zeros((n_win, heads.shape[1]), np.float32)
+                pooled = np.zeros((n_win, vecs.shape[1]), np.float32)
             head_logits[idx] = heads
+            pooled[idx] = vecs
             for r, w in enumerate(idx):
                 n = len(win_ids[w]) - 2
                 a = win_start[w]
                 tok_logits[win_text[w]][a : a + n] = toks[r, 1 : 1 + n]
-        assert head_logits is not None
+        assert head_logits is not None and pooled is not None
         out = np.zeros((len(texts), head_logits.shape[1]), np.float32)
+        vec = np.zeros((len(texts), pooled.shape[1]), np.float32)
         wt = np.asarray(win_text)
         counts = np.bincount(wt, minlength=len(texts)).astype(np.float32)
         np.add.at(out, wt, head_logits)
+        np.add.at(vec, wt, pooled)
         out /= counts[:, None]
+        vec /= counts[:, None]
         if self.max_heads is not None and n_win > len(texts):
             mx = np.full_like(out, -np.inf)
             np.maximum.at(mx, wt, head_logits)
             out[:, self.max_heads] = mx[:, self.max_heads]
-        return Encoded(out, offsets, tok_logits)
+        return Encoded(out, offsets, tok_logits, vec)
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """The mean-pooled sentence vectors of ``texts`` (``(n, 384)``)."""
+        return self.encode(texts).pooled
 
 
 def _map_back(offs: NDArray[np.int64], where: list[tuple[int, int]], n: int) -> NDArray[np.int64]:

@@ -37,6 +37,13 @@ def dot(batch: Batch, weights: NDArray[np.float32]) -> NDArray[np.float32]:
     return out
 
 
+def quantize(coef: NDArray[np.float32]) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
+    """Weights as int8 with one float32 scale per column (``q * scale`` restores them)."""
+    scale = np.abs(coef).max(axis=0) / 127.0
+    scale[scale == 0] = 1.0
+    return np.round(coef / scale).astype(np.int8), scale.astype(np.float32)
+
+
 def platt_fit(
     Z: NDArray[np.float32], y: NDArray[np.float32], w: NDArray[np.float32]
 ) -> tuple[NDArray[np.float32], np.float32]:
@@ -121,12 +128,10 @@ class LinearHeads:
 
     # -- persistence (int8 weights, one scale per head) -------------------------------------
     def save(self, path: Path) -> None:
-        scale = np.abs(self.coef_).max(axis=0) / 127.0
-        scale[scale == 0] = 1.0
-        q = np.round(self.coef_ / scale).astype(np.int8)
+        q, scale = quantize(self.coef_)
         np.savez_compressed(
-            path, q=q, scale=scale.astype(np.float32), bias=self.intercept_,
-            names=np.array(self.names_), platt=self.platt_,
+            path, q=q, scale=scale, bias=self.intercept_, names=np.array(self.names_),
+            platt=self.platt_,
         )  # fmt: skip
 
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,25 @@ from numpy.typing import NDArray
 from gracedesk.analysis import evidence as ev
 from gracedesk.analysis.encoder import TOKEN_KINDS, Encoded
 from gracedesk.analysis.features import Featurized, featurize
-from gracedesk.analysis.heads import LinearHeads, sigmoid
+from gracedesk.analysis.heads import LinearHeads, dot, sigmoid
+from gracedesk.analysis.language import (
+    DISCOUNT,
+    LEXICON_SCORE,
+    LanguageId,
+    Lexicon,
+    LexiconHit,
+    language_id,
+)
 from gracedesk.analysis.risk import WEIGHTS, risk_matrix
 from gracedesk.analysis.rules import RuleSet
+from gracedesk.analysis.target import (
+    CUE_FEATURES,
+    TARGETS,
+    TargetHead,
+    cue_features,
+    cue_spans,
+    softmax,
+)
 from gracedesk.analysis.text import lower
 from gracedesk.analysis.vectorizer import Vectorizer
 from gracedesk.errors import EmptyText, InvalidInput, ModelError, UnknownTier
@@ -33,12 +50,16 @@ from gracedesk.model import (
     CAUSES,
     EMOTIONS,
     EMOTIONS_FINE,
+    MODEL_LANGUAGES,
     REQUESTS,
     Evidence,
     Signals,
 )
 
 MODEL_VERSION = "gracedesk-signals/1.0"
+# Below this abuse probability the target cues are not read: no target share can then lift
+# abuse at people to the 0.5 line, and the cues cost most of the target's time.
+TARGET_FLOOR = 0.2
 MEMO_SIZE = 8192  # earlier-message results kept by Analyzer.analyze_memo
 TIERS = ("fast", "accurate")
 
@@ -133,6 +154,9 @@ class Analyzer:
         encoder: Any = None,
         accurate_heads: Any = None,
         abuse_words: ev.WordList | None = None,
+        target_head: TargetHead | None = None,
+        languages: LanguageId | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.vec = vectorizer
         self.heads = heads
@@ -149,10 +173,26 @@ class Analyzer:
         self._label = [LABELS.get(n, "") for n in HEADS]
         self._not_label = np.array([n not in LABELS for n in HEADS])
         self._abuse_cols = {j for j, n in enumerate(HEADS) if n.startswith("abuse.")}
+        self._abuse_idx = sorted(self._abuse_cols)
         self._signal = [SIGNAL_NAME.get(n, n) for n in HEADS]
         self._family = [FAMILY.get(n) for n in HEADS]
         self._token_kind = [TOKEN_KIND.get(n, TOKEN_KIND.get(n.split(".")[0], -1)) for n in HEADS]
         self.abuse_words = abuse_words or ev.WordList(frozenset())
+        self.target_head = target_head
+        # the fast tier's target head shares the heads' sparse product: its sparse weights sit
+        # next to theirs, so one product gives both
+        self._fast_target: NDArray[np.float32] | None = None
+        if target_head is not None and encoder is None:
+            n = heads.coef_.shape[0]
+            self._fast_target = np.ascontiguousarray(
+                np.hstack([heads.coef_, target_head.coef_[:n]]), np.float32
+            )
+        self.languages = languages
+        self.lexicon = lexicon or Lexicon({})
+        self._sentiment_cols = [
+            self.col[f"sentiment.{x}"] for x in ("negative", "neutral", "positive")
+        ]
+        self._offensive_col = self.col["abuse.offensive"]
         # the fast tier's abuse heads whose evidence comes from the learned abuse words
         self._word_abuse_cols = {
             self.col[f"abuse.{a}"]
@@ -167,13 +207,26 @@ class Analyzer:
     ) -> tuple[NDArray[np.float32], Featurized, Encoded | None]:
         """``(n, n_heads)`` calibrated probabilities, the featurized batch and, for the
         accurate tier, the encoder's output (token logits for evidence)."""
+        P, feat, enc, _ = self._scores(texts)
+        return P, feat, enc
+
+    def _scores(
+        self, texts: Sequence[str]
+    ) -> tuple[NDArray[np.float32], Featurized, Encoded | None, NDArray[np.float32] | None]:
+        """:meth:`probabilities` plus, on the fast tier, the abuse-target head's logits from
+        the sparse features (computed in the same product as the heads')."""
         feat = featurize(texts, self.vec, self.rules)
-        logits = self.heads.decision_function(feat.batch)
+        k = len(HEADS)
+        if self._fast_target is not None:
+            z = dot(feat.batch, self._fast_target)
+            logits, target_part = z[:, :k] + self.heads.intercept_, z[:, k:]
+        else:
+            logits, target_part = self.heads.decision_function(feat.batch), None
         enc = None
         if self.encoder is not None and self.accurate_heads is not None:
             enc = self.encoder.encode(feat.texts)
             logits = self.accurate_heads.blend(logits, enc.logits)
-        return sigmoid(logits), feat, enc
+        return sigmoid(logits), feat, enc, target_part
 
     # -- API ------------------------------------------------------------------------------
     def analyze_many(self, texts: Sequence[str], ids: Sequence[Any] | None = None) -> list[Signals]:
@@ -184,20 +237,136 @@ class Analyzer:
                 raise EmptyText(f"text #{i} is empty or only whitespace")
         if not texts:
             return []
-        P, feat, enc = self.probabilities(texts)
+        P, feat, enc, target_part = self._scores(texts)
         ids = ids if ids is not None else [None] * len(texts)
+        p_abusive_arr = P[:, self._abuse_idx].max(axis=1)
+        targets = self.targets(feat, enc, target_part, p_abusive_arr >= TARGET_FLOOR)
+        langs = (
+            self.languages.detect_many(feat.texts)
+            if self.languages is not None
+            else [("und", 0.0)] * len(texts)
+        )
+        lex = self._other_languages(P, langs, feat.texts)
         rows = np.round(P.astype(np.float64), 4).tolist()
         fired: NDArray[np.bool_] = P >= 0.5
         fired[:, self._not_label] = False
         any_fired: list[bool] = np.any(fired, axis=1).tolist()
         risks = np.round(risk_matrix(P, self._risk_w).astype(np.float64), 4).tolist()
         cands = ev.candidates(fired, feat.batch.ids, feat.batch.ptr, self.heads.coef_, self._usable)
-        return [
-            self._signals(
+        p_abusive = p_abusive_arr.astype(np.float64).tolist()
+        joint = (
+            np.round(targets.astype(np.float64) * p_abusive_arr[:, None], 4).tolist()
+            if targets is not None
+            else None
+        )
+        out: list[Signals] = []
+        for i in range(len(texts)):
+            sig = self._signals(
                 i, rows[i], risks[i], feat, ids[i], fired[i] if any_fired[i] else None, cands, enc
             )
-            for i in range(len(texts))
-        ]
+            if targets is not None and joint is not None:
+                sig = self._with_target(sig, p_abusive[i], targets[i], joint[i], feat.texts[i])
+            out.append(self._with_language(sig, langs[i][0], lex.get(i), feat.texts[i]))
+        return out
+
+    def _other_languages(
+        self, P: NDArray[np.float32], langs: list[tuple[str, float]], texts: list[str]
+    ) -> dict[int, list[LexiconHit]]:
+        """For messages in a language the models do not read: their scores pulled toward
+        "nothing there" (sentiment toward neutral-uniform), then raised where the
+        multilingual patterns find a signal. Returns the pattern hits per message. In place."""
+        out: dict[int, list[LexiconHit]] = {}
+        sc = self._sentiment_cols
+        for i, (lang, _) in enumerate(langs):
+            if lang in MODEL_LANGUAGES or lang == "und":
+                continue
+            sent = P[i, sc] * DISCOUNT + (1 - DISCOUNT) / 3
+            P[i] *= DISCOUNT
+            P[i, sc] = sent
+            hits = self.lexicon.scan(texts[i], lang)
+            out[i] = hits
+            for h in hits:
+                col = self.col.get(h.signal)
+                if col is not None:
+                    P[i, col] = max(P[i, col], LEXICON_SCORE)
+                    if h.signal.startswith("abuse."):
+                        P[i, self._offensive_col] = max(P[i, self._offensive_col], LEXICON_SCORE)
+        return out
+
+    def _with_language(
+        self, sig: Signals, lang: str, hits: list[LexiconHit] | None, text: str
+    ) -> Signals:
+        """The signals with their language; for one the models do not read, the
+        ``unsupported_language`` label and the multilingual patterns' words as evidence."""
+        if hits is None:
+            return sig if lang == sig.language else replace(sig, language=lang)
+        fired = {h.signal for h in hits}
+        keep: list[LexiconHit] = []  # per signal, the longest of overlapping matches
+        for h in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
+            if h.signal == "target.agent" and not fired & {"abuse.insult", "abuse.threat"}:
+                continue
+            if h.signal != "target.agent" and h.signal not in self.col:
+                continue
+            if not any(k.signal == h.signal and k.start < h.end and h.start < k.end for k in keep):
+                keep.append(h)
+        evidence = tuple(
+            Evidence(
+                "abuse_target.agent" if h.signal == "target.agent" else SIGNAL_NAME.get(h.signal, h.signal),
+                h.start, h.end, text[h.start : h.end],
+            )
+            for h in sorted(keep, key=lambda h: (h.start, h.end))
+        )  # fmt: skip
+        labels = (*sig.labels, "unsupported_language")
+        return replace(sig, language=lang, labels=labels, evidence=evidence)
+
+    def targets(
+        self,
+        feat: Featurized,
+        enc: Encoded | None,
+        sparse_part: NDArray[np.float32] | None,
+        read: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.float32] | None:
+        """``(n, len(TARGETS))``: who the abuse would be aimed at, given that it is abusive.
+        ``sparse_part``: the fast head's logits from the sparse features (see ``_scores``);
+        ``read``: the messages whose target cues are read (the others, far from abusive, get
+        none: their ``abuse_target`` is almost all ``none`` whatever the cues say)."""
+        head = self.target_head
+        if head is None:
+            return None
+        cues = np.zeros((len(feat.texts), len(CUE_FEATURES)), np.float32)
+        rows = np.flatnonzero(read) if read is not None else np.arange(len(feat.texts))
+        if len(rows):
+            cues[rows] = cue_features([feat.texts[i] for i in rows], self.abuse_words.words)
+        if enc is not None:
+            return head.predict_proba(np.hstack([enc.pooled, cues]))
+        assert sparse_part is not None
+        n = self.heads.coef_.shape[0]
+        return softmax(sparse_part + cues @ head.coef_[n:] + head.intercept_)
+
+    def _with_target(
+        self, sig: Signals, p_abusive: float, cond: NDArray[np.float32], joint: list[float],
+        text: str,
+    ) -> Signals:  # fmt: skip
+        """The signals with ``abuse_target`` (``joint``: P(abusive and aimed at each target)),
+        its label and the words that name the target."""
+        scores = dict(zip(TARGETS, joint, strict=True))
+        scores["none"] = round(1.0 - p_abusive, 4)
+        if p_abusive < 0.5:
+            return replace(sig, abuse_target=scores)
+        top = TARGETS[int(np.argmax(cond))]
+        found = cue_spans(text).get(top, [])
+        abusive = [(e.start, e.end) for e in sig.evidence if e.signal.startswith("abuse.")]
+        near = [
+            (s, e) for s, e in found if any(s - 15 <= b and a <= e + 15 for a, b in abusive)
+        ]  # fmt: skip
+        spans = (near or found[:1])[: ev.MAX_SPANS]
+        extra = tuple(Evidence(f"abuse_target.{top}", s, e, text[s:e]) for s, e in spans)
+        labels = list(sig.labels)
+        at = labels.index("abusive") + 1 if "abusive" in labels else len(labels)
+        labels.insert(at, f"abuse_at_{top}")
+        return replace(
+            sig, abuse_target=scores, labels=tuple(labels), evidence=sig.evidence + extra
+        )
 
     def evidence_for(
         self, texts: Sequence[str], heads: Sequence[str]
@@ -342,8 +511,13 @@ def load_analyzer(tier: str = "fast", directory: Path | None = None) -> Analyzer
         raise ModelError(f"cannot load the fast model from {d}: {exc}") from exc
     rules = RuleSet.default()
     words = ev.WordList.load(d / "abuse_words.txt")
+    target = _target_head(d / f"target_{tier}.npz")
+    lid, lexicon = language_id(), Lexicon.default()
     if tier == "fast":
-        return Analyzer(vec, heads, rules, tier, abuse_words=words)
+        return Analyzer(
+            vec, heads, rules, tier, abuse_words=words, target_head=target, languages=lid,
+            lexicon=lexicon,
+        )  # fmt: skip
     from gracedesk.analysis.encoder import AccurateHeads, Encoder
 
     try:
@@ -352,7 +526,21 @@ def load_analyzer(tier: str = "fast", directory: Path | None = None) -> Analyzer
     except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"cannot load the accurate model from {d}: {exc}") from exc
     enc.max_heads = presence_mask()
-    return Analyzer(vec, heads, rules, tier, encoder=enc, accurate_heads=acc, abuse_words=words)
+    return Analyzer(
+        vec, heads, rules, tier, encoder=enc, accurate_heads=acc, abuse_words=words,
+        target_head=target, languages=lid, lexicon=lexicon,
+    )  # fmt: skip
+
+
+def _target_head(path: Path) -> TargetHead | None:
+    """The tier's abuse-target head; ``None`` only while it is being trained (its script
+    loads the analyzer before the head exists)."""
+    if not path.exists():
+        return None
+    try:
+        return TargetHead.load(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"cannot load the abuse-target head {path}: {exc}") from exc
 
 
 def get_analyzer(tier: str = "fast") -> Analyzer:

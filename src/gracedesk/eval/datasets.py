@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -126,39 +127,46 @@ def davidson(root: Path, split: str) -> Iterator[Example]:
 _CA_TYPES = ("ableist", "homophobic", "racist", "sexist", "transphobic")
 
 
-def convabuse(root: Path, split: str) -> Iterator[Example]:
+def _convabuse_rows(root: Path, split: str) -> Iterator[dict[str, str]]:
+    """ConvAbuse rows as column -> value (train for ``train``, valid otherwise)."""
     name = "ConvAbuseEMNLPtrain.csv" if split == "train" else "ConvAbuseEMNLPvalid.csv"
     with (root / "convabuse" / name).open(encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = next(reader)
         for row in reader:
-            r = dict(zip(header, row, strict=False))
-            votes_abuse = votes_ok = 0
-            kinds: dict[str, int] = {}
-            targeted = 0
-            for a in range(1, 9):
-                p = f"Annotator{a}_"
-                if not any(r.get(p + f"is_abuse.{v}") for v in ("1", "0", "-1", "-2", "-3")):
-                    continue
-                neg = any(r.get(p + f"is_abuse.{v}") == "1" for v in ("-1", "-2", "-3"))
-                votes_abuse += neg
-                votes_ok += not neg
-                for k in (*_CA_TYPES, "sex_harassment", "intellectual"):
-                    kinds[k] = kinds.get(k, 0) + (r.get(p + k) == "1")
-                targeted += (
-                    r.get(p + "target.system") == "1" or r.get(p + "target.individual") == "1"
-                )
-            if votes_abuse + votes_ok == 0:
-                continue
-            abusive = votes_abuse > votes_ok
-            half = (votes_abuse + votes_ok) / 2
-            labels = {
-                "abuse.offensive": int(abusive),
-                "abuse.insult": int(abusive and (targeted > half or kinds["intellectual"] > 0)),
-                "abuse.identity_attack": int(abusive and any(kinds[k] > 0 for k in _CA_TYPES)),
-                "abuse.harassment": int(abusive and kinds["sex_harassment"] > 0),
-            }
-            yield Example(r["user"], labels, "convabuse")
+            yield dict(zip(header, row, strict=False))
+
+
+def _annotators(r: dict[str, str]) -> Iterator[tuple[str, bool]]:
+    """``(column prefix, said abusive)`` for each annotator who labelled the row."""
+    for a in range(1, 9):
+        p = f"Annotator{a}_"
+        if any(r.get(p + f"is_abuse.{v}") for v in ("1", "0", "-1", "-2", "-3")):
+            yield p, any(r.get(p + f"is_abuse.{v}") == "1" for v in ("-1", "-2", "-3"))
+
+
+def convabuse(root: Path, split: str) -> Iterator[Example]:
+    for r in _convabuse_rows(root, split):
+        votes_abuse = votes_ok = 0
+        kinds: dict[str, int] = {}
+        targeted = 0
+        for p, neg in _annotators(r):
+            votes_abuse += neg
+            votes_ok += not neg
+            for k in (*_CA_TYPES, "sex_harassment", "intellectual"):
+                kinds[k] = kinds.get(k, 0) + (r.get(p + k) == "1")
+            targeted += r.get(p + "target.system") == "1" or r.get(p + "target.individual") == "1"
+        if votes_abuse + votes_ok == 0:
+            continue
+        abusive = votes_abuse > votes_ok
+        half = (votes_abuse + votes_ok) / 2
+        labels = {
+            "abuse.offensive": int(abusive),
+            "abuse.insult": int(abusive and (targeted > half or kinds["intellectual"] > 0)),
+            "abuse.identity_attack": int(abusive and any(kinds[k] > 0 for k in _CA_TYPES)),
+            "abuse.harassment": int(abusive and kinds["sex_harassment"] > 0),
+        }
+        yield Example(r["user"], labels, "convabuse")
 
 
 def vader(root: Path, split: str) -> Iterator[Example]:
@@ -374,3 +382,79 @@ def tweeteval(root: Path, task: str) -> list[tuple[str, int]]:
     texts = (base / "val_text.txt").read_text(encoding="utf-8").split("\n")
     labels = (base / "val_labels.txt").read_text(encoding="utf-8").split()
     return [(t, int(y)) for t, y in zip(texts, labels, strict=False)]
+
+
+# -- abuse targets (analysis/target.py) -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Targeted:
+    """A message with the target of its abuse (``"none"``: not abusive) and where it came from."""
+
+    text: str
+    target: str
+    source: str
+
+
+def _second_person(text: str) -> bool:
+    return re.search(r"\b(?:you|your|u|ur|you're|youre|yourself)\b", text.lower()) is not None
+
+
+def abuse_targets(root: Path | None, split: str) -> list[Targeted]:
+    """Abusive messages with their target, for ``train``, ``dev`` or ``test``.
+
+    - hand-labelled support messages (``eval/data/abuse_target.jsonl``): its ``train`` split
+      for ``train``, its ``test`` split for ``test`` (all five classes, venting included;
+      untargeted swearing, labelled ``none`` there, counts as ``company``: the situation);
+    - ConvAbuse (majority of the annotators' targets on abusive turns): system -> agent,
+      individual -> person, generalised -> group; train for ``train``, valid for ``test``;
+    - OLID level C (offensive tweets): OTH (an organisation, situation or issue) and UNT
+      (untargeted swearing) -> company, GRP -> group, IND -> agent when the tweet addresses
+      someone in the second person (the one a support conversation addresses is the agent),
+      else person; a seeded 15 % for ``dev``/``test``, the rest for ``train``.
+    ``root`` is the public data folder; without it only the hand-labelled rows are returned.
+    """
+    want = "test" if split in ("dev", "test") else "train"
+    out: list[Targeted] = []
+    path = HAND_DIR / "abuse_target.jsonl"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if row["split"] == want:
+                    # untargeted swearing ("oh shit, I forgot my password") is aimed at nobody
+                    # in person: the company/situation class, as OLID's UNT below
+                    t = "company" if row["target"] == "none" and row["abusive"] else row["target"]
+                    out.append(Targeted(row["text"], t, "hand"))
+    if root is None:
+        return out
+    if (root / "convabuse").is_dir():
+        mapped = {"system": "agent", "individual": "person", "generalised": "group"}
+        for r in _convabuse_rows(root, want):
+            bad = ok = 0
+            votes = dict.fromkeys(mapped, 0)
+            for p, neg in _annotators(r):
+                bad += neg
+                ok += not neg
+                for t in votes:
+                    votes[t] += r.get(p + f"target.{t}") == "1"
+            if bad > ok and any(votes.values()):
+                top = mapped[max(votes, key=lambda t: votes[t])]
+                out.append(Targeted(r["user"], top, "convabuse"))
+    olid_path = root / "olid" / "olid-training-v1.0.tsv"
+    if olid_path.exists():
+        with olid_path.open(encoding="utf-8") as fh:
+            next(fh)
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 5 or parts[2] != "OFF":
+                    continue
+                text = parts[1]
+                if is_dev(text, "olid-target") != (want == "test"):
+                    continue
+                c = parts[4] if parts[3] == "TIN" else "UNT"
+                if c == "IND":
+                    target = "agent" if _second_person(text) else "person"
+                else:
+                    target = {"OTH": "company", "UNT": "company", "GRP": "group"}.get(c, "")
+                if target:
+                    out.append(Targeted(text, target, "olid"))
+    return out

@@ -5,10 +5,12 @@ from gracedesk.model.decision import Decision
 from gracedesk.model.guidance import Guidance, HandoverPacket, Phrase, Promise, Solution, Step
 from gracedesk.model.signals import (
     ABUSE,
+    ABUSE_TARGETS,
     ARCHETYPES,
     CAUSES,
     EMOTIONS,
     EMOTIONS_FINE,
+    MODEL_LANGUAGES,
     REQUESTS,
     Archetype,
     ContextSignals,
@@ -18,10 +20,12 @@ from gracedesk.model.signals import (
 
 __all__ = [
     "ABUSE",
+    "ABUSE_TARGETS",
     "ARCHETYPES",
     "CAUSES",
     "EMOTIONS",
     "EMOTIONS_FINE",
+    "MODEL_LANGUAGES",
     "REQUESTS",
     "Archetype",
     "Commitment",

@@ -66,6 +66,10 @@ CAUSES: tuple[str, ...] = (
     "personal_stress",
 )
 REQUESTS: tuple[str, ...] = ("refund", "manager", "policy_exception", "cancel")
+# Who the abuse is aimed at; "none": the message is not abusive (analysis/target.py).
+ABUSE_TARGETS: tuple[str, ...] = ("agent", "company", "person", "group", "none")
+# Languages the models were trained on; others get the "unsupported_language" label.
+MODEL_LANGUAGES: tuple[str, ...] = ("en",)
 ARCHETYPES: tuple[str, ...] = (
     "serial_complainer",
     "indecisive",
@@ -76,6 +80,10 @@ ARCHETYPES: tuple[str, ...] = (
 )
 
 CONTRACT_VERSION = "1"
+HIGH_RISK = 0.5  # risk at or above this is "high": the high_risk label, the badge, hand-overs
+MEDIUM_RISK = 0.3  # the console's "medium" badge from here
+# Abuse kinds that can be aimed at someone (profanity and plain offensiveness can be venting).
+DIRECTED: tuple[str, ...] = ("insult", "threat", "harassment", "identity_attack")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,11 @@ class ContextSignals:
     trajectory: str  # "escalating" | "calming" | "steady" | "new"
     sentiment_trend: tuple[float, ...]
     repeat_contacts: int
+    # Conversation memory (analysis/context.py, docs/analysis.md "Conversation memory"):
+    earlier_risk: float = 0.0  # the earlier customer messages' peak risk, decayed
+    earlier_threat: float = 0.0  # strongest threat at people since a supervisor cleared it
+    earlier_abuse: int = 0  # earlier customer messages with abuse at people
+    resolved: bool = False  # the customer says the issue is solved (and nothing new is open)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +135,10 @@ class ContextSignals:
             "trajectory": self.trajectory,
             "sentiment_trend": list(self.sentiment_trend),
             "repeat_contacts": self.repeat_contacts,
+            "earlier_risk": self.earlier_risk,
+            "earlier_threat": self.earlier_threat,
+            "earlier_abuse": self.earlier_abuse,
+            "resolved": self.resolved,
         }
 
 
@@ -145,6 +162,42 @@ class Signals:
     model: str
     id: Any = None
     context: ContextSignals | None = field(default=None)
+    # P(abusive and aimed at each target); empty when unknown (signals given, not analysed)
+    abuse_target: dict[str, float] = field(default_factory=dict)
+    language: str = "en"  # ISO 639-1 code of the message's language, "und" when undecided
+
+    @property
+    def language_supported(self) -> bool:
+        """The models read this language ("und", too short or unsure, is read as English)."""
+        return self.language in MODEL_LANGUAGES or self.language == "und"
+
+    def at_people_share(self) -> float:
+        """P(the abuse is aimed at people | the message is abusive): the agent or staff,
+        another person or a group, as opposed to the company or the situation. 1.0 when the
+        target is unknown, so that signals without one are read as before."""
+        t = self.abuse_target
+        if not t:
+            return 1.0
+        abusive = 1.0 - t.get("none", 0.0)
+        people = t.get("agent", 0.0) + t.get("person", 0.0) + t.get("group", 0.0)
+        return min(1.0, people / abusive) if abusive > 1e-6 else 0.0
+
+    def abuse_at_people(self) -> float:
+        """The strongest directed abuse (insult, threat, harassment, identity attack) times
+        the share aimed at people: what warnings, sanctions and a boundary step read."""
+        return max(float(self.abuse.get(a, 0.0)) for a in DIRECTED) * self.at_people_share()
+
+    def threat_at_people(self) -> float:
+        """The threat score times the share aimed at people (not at property or the company)."""
+        return float(self.abuse.get("threat", 0.0)) * self.at_people_share()
+
+    def at_agent_share(self) -> float:
+        """P(the abuse is aimed at the agent or staff | abusive); 1.0 when unknown."""
+        t = self.abuse_target
+        if not t:
+            return 1.0
+        abusive = 1.0 - t.get("none", 0.0)
+        return min(1.0, t.get("agent", 0.0) / abusive) if abusive > 1e-6 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the contract (``id`` first; ``context`` only when computed)."""
@@ -155,6 +208,7 @@ class Signals:
             "emotions": self.emotions,
             "emotions_fine": self.emotions_fine,
             "abuse": self.abuse,
+            "abuse_target": self.abuse_target,
             "complaint": self.complaint,
             "causes": self.causes,
             "requests": self.requests,
@@ -163,6 +217,7 @@ class Signals:
             "risk": self.risk,
             "labels": list(self.labels),
             "evidence": [e.to_dict() for e in self.evidence],
+            "language": self.language,
             "model": self.model,
         }
         if self.context is not None:
