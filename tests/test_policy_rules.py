@@ -78,13 +78,61 @@ CASES = [
         ],
     ),
     (
-        "swearing about the situation (offensive, not aimed at anyone): no agent protection",
+        "swearing about the situation (offensive, not aimed at anyone): venting, no sanction",
         {"signals": {"abuse": {"offensive": 0.85, "profanity": 0.9}}},
+        [
+            ("set_priority", "high", "venting"),
+            ("route", "frontline", "default"),
+        ],
+    ),
+    (
+        "an insult aimed at the company, not at people: venting, no sanction",
+        {
+            "signals": {
+                "abuse": {"offensive": 0.9, "insult": 0.8},
+                "abuse_target": {
+                    "agent": 0.05,
+                    "company": 0.8,
+                    "person": 0.0,
+                    "group": 0.0,
+                    "none": 0.15,
+                },
+            }
+        },
+        [
+            ("set_priority", "high", "venting"),
+            ("route", "frontline", "default"),
+        ],
+    ),
+    (
+        "an insult aimed at the agent: supervisor, warning, break",
+        {
+            "signals": {
+                "abuse": {"offensive": 0.9, "insult": 0.85},
+                "abuse_target": {
+                    "agent": 0.8,
+                    "company": 0.05,
+                    "person": 0.0,
+                    "group": 0.0,
+                    "none": 0.15,
+                },
+            }
+        },
         [
             ("escalate", "supervisor", "abusive-behaviour"),
             ("set_priority", "high", "abusive-behaviour"),
             ("warn_customer", None, "abusive-behaviour"),
+            ("protect_agent", "agent", "abuse-at-agent"),
             ("route", "frontline", "default"),
+        ],
+    ),
+    (
+        "an insult in a language the models do not read: no sanction, a person reads it",
+        {"signals": {"abuse": {"offensive": 0.9, "insult": 0.9}, "language": "de"}},
+        [
+            ("protect_agent", "agent", "abuse-at-agent"),
+            ("route", "multilingual", "other-language"),
+            ("set_priority", "normal", "default"),
         ],
     ),
     (
@@ -204,7 +252,10 @@ def test_reasons_name_the_values_that_matched() -> None:
         POLICY,
         now=NOW,
     )
-    assert first.reason == "Threat of violence: signals.abuse.threat 0.97 >= 0.5"
+    assert first.reason == (
+        "Threat of violence against a person: signals.threat_at_people 0.97 >= 0.5; "
+        "signals.language_supported true == true"
+    )
     assert first.policy_version == POLICY.version
 
 

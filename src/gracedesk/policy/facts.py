@@ -2,7 +2,12 @@
 
 ``FIELDS`` is the whole condition vocabulary with each name's type; the loader rejects any other
 name. :func:`facts` flattens one situation into ``{dotted name: value}``, computed fields
-included (``request.over_authority``, ``signals.directed_abuse``, ``customer.sanction_level``).
+included (``request.over_authority``, ``signals.abuse_at_people``, ``customer.sanction_level``).
+
+Abuse is read with its target (``Signals.abuse_target``): ``signals.abuse_at_people`` and
+``signals.threat_at_people`` are the directed-abuse and threat scores times the share of the abuse
+aimed at people (the agent or staff, another person, a group), ``signals.directed_abuse`` the same
+for the agent or staff only. Swearing about the company or the situation scores low on all three.
 """
 
 from __future__ import annotations
@@ -12,15 +17,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gracedesk.errors import InvalidFacts
-from gracedesk.model.signals import ABUSE, CAUSES, EMOTIONS, REQUESTS, Signals
+from gracedesk.model.signals import (
+    ABUSE,
+    ABUSE_TARGETS,
+    CAUSES,
+    DIRECTED,
+    EMOTIONS,
+    REQUESTS,
+    Signals,
+)
 from gracedesk.policy import authority, sanctions
 from gracedesk.policy.schema import PolicySet
 from gracedesk.policy.sla import BusinessClock
 
 Value = bool | int | float | str | tuple[str, ...]
-
-# Abuse aimed at a person (the agent), as opposed to swearing about a situation.
-DIRECTED = ("insult", "threat", "harassment", "identity_attack")
 
 FIELDS: dict[str, str] = {
     "signals.sentiment": "number",
@@ -33,11 +43,20 @@ FIELDS: dict[str, str] = {
     "signals.legal_threat": "number",
     "signals.risk": "number",
     "signals.labels": "list",
+    **{f"signals.abuse_target.{t}": "number" for t in ABUSE_TARGETS},
     "signals.max_abuse": "number",
     "signals.directed_abuse": "number",
+    "signals.abuse_at_people": "number",
+    "signals.threat_at_people": "number",
+    "signals.language": "string",
+    "signals.language_supported": "bool",
     "signals.context.archetype": "string",
     "signals.context.trajectory": "string",
     "signals.context.repeat_contacts": "number",
+    "signals.context.earlier_risk": "number",
+    "signals.context.earlier_threat": "number",
+    "signals.context.earlier_abuse": "number",
+    "signals.context.resolved": "bool",
     "conversation.turns": "number",
     "conversation.customer_turns": "number",
     "conversation.agent_turns": "number",
@@ -181,11 +200,24 @@ def facts(
         "signals.legal_threat": signals.legal_threat,
         "signals.risk": signals.risk,
         "signals.labels": tuple(signals.labels),
+        **{
+            f"signals.abuse_target.{t}": float(signals.abuse_target.get(t, 0.0))
+            for t in ABUSE_TARGETS
+        },
         "signals.max_abuse": max((float(signals.abuse.get(a, 0.0)) for a in ABUSE), default=0.0),
-        "signals.directed_abuse": max(float(signals.abuse.get(a, 0.0)) for a in DIRECTED),
+        "signals.directed_abuse": max(float(signals.abuse.get(a, 0.0)) for a in DIRECTED)
+        * signals.at_agent_share(),
+        "signals.abuse_at_people": signals.abuse_at_people(),
+        "signals.threat_at_people": signals.threat_at_people(),
+        "signals.language": signals.language,
+        "signals.language_supported": signals.language_supported,
         "signals.context.archetype": ctx.archetype.name if ctx else "none",
         "signals.context.trajectory": ctx.trajectory if ctx else "new",
         "signals.context.repeat_contacts": ctx.repeat_contacts if ctx else 0,
+        "signals.context.earlier_risk": ctx.earlier_risk if ctx else 0.0,
+        "signals.context.earlier_threat": ctx.earlier_threat if ctx else 0.0,
+        "signals.context.earlier_abuse": ctx.earlier_abuse if ctx else 0,
+        "signals.context.resolved": ctx.resolved if ctx else False,
         "conversation.turns": conversation.turns,
         "conversation.customer_turns": conversation.customer_turns,
         "conversation.agent_turns": conversation.agent_turns,

@@ -6,6 +6,7 @@
                   "sanctions": ["warn" | {"level": "warn", "at": "..."}]},
      "agent": {"role": "agent"},
      "request": {"kind": "refund"|"discount"|"credit"|"exception", "amount": 120},
+     "conversation": {"threat_cleared_at": "..."},  # a supervisor cleared an earlier threat
      "signals": {...}}   # optional: precomputed (partial) Signals instead of analysing the text
 
 Only ``messages`` is required. Times without an offset are read as UTC. Errors name the key.
@@ -20,11 +21,19 @@ from typing import Any
 
 from gracedesk.errors import InvalidFacts
 from gracedesk.model.clock import parse_iso
-from gracedesk.model.signals import ABUSE, CAUSES, EMOTIONS, EMOTIONS_FINE, REQUESTS, Signals
+from gracedesk.model.signals import (
+    ABUSE,
+    ABUSE_TARGETS,
+    CAUSES,
+    EMOTIONS,
+    EMOTIONS_FINE,
+    REQUESTS,
+    Signals,
+)
 from gracedesk.policy.facts import Agent, Customer, Request, Turn
 from gracedesk.policy.sanctions import LEVELS, Sanction
 
-_KEYS = {"id", "messages", "customer", "agent", "request", "signals"}
+_KEYS = {"id", "messages", "customer", "agent", "request", "signals", "conversation"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,7 @@ class Scenario:
     request: Request | None
     signals: Mapping[str, Any] | None
     analysed: int  # index of the customer message that is analysed (the last one)
+    threat_cleared_at: datetime | None = None
 
     def context(self) -> dict[str, Any]:
         """The ``analyze`` context: earlier messages and the customer's history."""
@@ -44,7 +54,14 @@ class Scenario:
             for t in self.turns[: self.analysed]
         ]
         c = self.customer
+        at = self.turns[self.analysed].at
         return {
+            **({"at": at.isoformat()} if at else {}),
+            **(
+                {"threat_cleared_at": self.threat_cleared_at.isoformat()}
+                if self.threat_cleared_at
+                else {}
+            ),
             "messages": earlier,
             "customer": {
                 "complaints_90d": c.complaints_90d,
@@ -153,7 +170,16 @@ def parse_scenario(obj: Any) -> Scenario:
     sig = obj.get("signals")
     if sig is not None and not isinstance(sig, Mapping):
         raise InvalidFacts("signals must be an object")
-    return Scenario(obj.get("id"), tuple(turns), customer, Agent(role), request, sig, last)
+    cleared = None
+    conv = obj.get("conversation")
+    if conv is not None:
+        conv = _obj(conv, "conversation")
+        unknown = set(conv) - {"threat_cleared_at"}
+        if unknown:
+            raise InvalidFacts(f"conversation: unknown key {sorted(unknown)[0]!r}")
+        if conv.get("threat_cleared_at") is not None:
+            cleared = parse_time(conv["threat_cleared_at"], "conversation.threat_cleared_at")
+    return Scenario(obj.get("id"), tuple(turns), customer, Agent(role), request, sig, last, cleared)
 
 
 def signals_from(d: Mapping[str, Any]) -> Signals:
@@ -188,7 +214,15 @@ def signals_from(d: Mapping[str, Any]) -> Signals:
         evidence=(),
         model=str(d.get("model", "given")),
         id=d.get("id"),
+        abuse_target=block("abuse_target", ABUSE_TARGETS) if "abuse_target" in d else {},
+        language=_language(d.get("language", "en")),
     )
+
+
+def _language(v: Any) -> str:
+    if not isinstance(v, str) or not 2 <= len(v) <= 3 or not v.isalpha():
+        raise InvalidFacts("signals.language must be an ISO 639 code such as 'en'")
+    return v.lower()
 
 
 def _score(v: Any, key: str) -> float:
