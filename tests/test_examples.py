@@ -42,3 +42,13 @@ def test_advise_examples() -> None:
     rows = {r["id"]: r for r in run("advise", str(ROOT / "examples/scenarios.jsonl"), "--now", NOW)}
     assert rows["s2"]["next_step"]["step"] == "boundary"
     assert all(r["next_step"]["why"] for r in rows.values())
+    # s1 asks for a refund of 120 from an agent with a refund limit of 50 (the policy says
+    # require_approval): guidance must not show it as within authority
+    refund = next(s for s in rows["s1"]["solutions"] if s["kind"] == "refund")
+    assert refund["amount"] == 120 and refund["needs_approval"], refund
+    assert any(
+        w.startswith("needs approval: a refund of 120") for w in rows["s1"]["handover"]["why"]
+    )
+    # s2 threatens violence: no goodwill, and the threat comes first in the hand-over
+    assert not any(s["kind"] == "goodwill_credit" for s in rows["s2"]["solutions"])
+    assert rows["s2"]["handover"]["why"][0].startswith("threat of violence")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from gracedesk.errors import InvalidScenario
-from gracedesk.guidance.advice import advise, time_frame
+from gracedesk.guidance.advice import _tone, advise, time_frame
 from gracedesk.model.signals import Evidence
 from test_guidance_support import NOW, convo, make_signals
 
@@ -166,6 +166,8 @@ def test_time_frame(due_hours, expected) -> None:
         ({"commitments": [{"due": "2026-11-22"}]}, "commitments[0] must be an object"),
         ({"commitments": [{"text": "call", "due": "friday"}]}, "commitments[0].due"),
         ({"commitments": {"text": "call"}}, "commitments must be a list"),
+        ({"request": {"kind": "gift"}}, "request.kind must be one of"),
+        ({"request": {"kind": "refund", "amount": "lots"}}, "request.amount must be a number"),
     ],
 )
 def test_bad_input_is_a_clear_error(kwargs, words) -> None:
@@ -174,3 +176,105 @@ def test_bad_input_is_a_clear_error(kwargs, words) -> None:
     with pytest.raises(InvalidScenario) as err:
         advise(make_signals(), conversation, **args)
     assert words in str(err.value) and "[GD502]" in str(err.value)
+
+
+# -- threats and abuse at people: named first, and no goodwill to approve --------------------
+AT_COMPANY = {"agent": 0.02, "company": 0.9, "person": 0.0, "group": 0.0, "none": 0.08}
+AT_AGENT = {"agent": 0.9, "company": 0.05, "person": 0.0, "group": 0.0, "none": 0.05}
+
+
+def _hostile(**overrides):
+    sig = make_signals(causes={"poor_service": 0.8}, risk=0.98, **overrides)
+    return advise(sig, convo(("c", "I will find you and break your face")), now=NOW)
+
+
+def test_threat_is_named_first_and_gets_no_goodwill() -> None:
+    g = _hostile(abuse={"threat": 0.99, "insult": 0.7})
+    assert g.handover.why[0] == "threat of violence (abuse.threat 0.99, at people 0.99)"
+    assert not any("goodwill" in w for w in g.handover.why), g.handover.why
+    assert "goodwill_credit" not in [s.kind for s in g.solutions]
+    assert any("it rewards the behaviour" in n for n in g.solution_notes)
+
+
+def test_abuse_at_the_agent_is_named_first() -> None:
+    g = _hostile(abuse={"insult": 0.9}, target=AT_AGENT)
+    assert g.handover.why[0].startswith("abuse aimed at the agent (abuse at people 0.85")
+
+
+def test_an_earlier_threat_is_named() -> None:
+    g = _hostile(earlier_threat=0.92)
+    assert any("threat of violence earlier in the conversation" in w for w in g.handover.why)
+    assert g.next_step.step == "boundary" and "security" in g.next_step.instruction
+
+
+def test_venting_is_not_abuse_in_the_handover() -> None:
+    sig = make_signals(
+        abuse={"insult": 0.8, "profanity": 0.9}, causes={"poor_service": 0.8}, target=AT_COMPANY
+    )
+    conversation = convo(("c", "What a GD scam company!"), ("a", "Please keep it respectful."))
+    g = advise(sig, conversation + convo(("c", "Scam company!")), now=NOW)
+    assert not any("abuse" in w or "threat" in w for w in g.handover.why), g.handover.why
+    assert "goodwill_credit" in [s.kind for s in g.solutions]
+
+
+def test_tone_follows_the_boundary_predicate() -> None:
+    assert _tone(make_signals(abuse={"insult": 0.9}), "none") == "calm"
+    assert _tone(make_signals(earlier_threat=0.9), "none") == "calm"
+    assert _tone(make_signals(abuse={"profanity": 0.9}), "none") == "warm"  # venting
+    assert _tone(make_signals(abuse={"insult": 0.9}, target=AT_COMPANY), "none") == "warm"
+
+
+# -- the request reaches the solutions; a completed cancellation is confirmed ----------------
+def test_request_amount_is_checked_against_authority() -> None:
+    sig = make_signals(requests={"refund": 0.9})
+    agent = {"name": "Sam", "authority": {"refund_limit": 50}}
+    g = advise(sig, convo(("c", "Refund me.")), {}, agent, now=NOW, request=None)
+    refund = next(s for s in g.solutions if s.kind == "refund")
+    assert refund.needs_approval and "amount not known" in (refund.approval_reason or "")
+    g = advise(
+        sig,
+        convo(("c", "Refund me.")),
+        {},
+        agent,
+        now=NOW,
+        request={"kind": "refund", "amount": 120},
+    )
+    refund = next(s for s in g.solutions if s.kind == "refund")
+    assert refund.amount == 120 and refund.needs_approval
+    assert "needs approval: a refund of 120.00" in " ".join(g.handover.why)
+
+
+def test_already_cancelled_in_the_conversation() -> None:
+    text = "I cancelled my subscription last month and you are still charging me."
+    g = advise(make_signals(requests={"cancel": 0.91}), convo(("c", text)), now=NOW)
+    kinds = [s.kind for s in g.solutions]
+    assert "confirm_cancellation" in kinds
+    assert "cancel_without_fee" not in kinds and "retention_discount" not in kinds
+    assert any("turn 1 (customer)" in n for n in g.solution_notes)
+
+
+# -- a bare nudge: acknowledge the wait, not the nudge's own scores --------------------------
+THREAT_THEN_NUDGE = convo(
+    ("c", "I will find you and break your face."),
+    ("a", "I'm not able to continue if there are threats."),
+    ("c", "Hello? anyone?"),
+)
+
+
+def test_nudge_after_a_threat_acknowledges_the_wait() -> None:
+    sig = make_signals(emotions={"confusion": 0.47}, earlier_threat=0.92)
+    g = advise(sig, THREAT_THEN_NUDGE, now=NOW)
+    ids = [p.id for p in g.phrases]
+    assert g.next_step.step == "boundary"
+    assert ids[0] == "wait.safety.received", ids
+    assert "ack.confusion.fair" not in ids
+    assert all("confused" not in p.text for p in g.phrases)
+
+
+def test_nudge_acknowledges_the_wait() -> None:
+    sig = make_signals(emotions={"confusion": 0.47})
+    g = advise(sig, convo(("c", "My parcel is late."), ("c", "Hello?? anyone?")), now=NOW)
+    ids = [p.id for p in g.phrases]
+    assert g.next_step.step == "acknowledge" and ids[0].startswith("wait.ack."), ids
+    assert "ack.confusion.fair" not in ids
+    assert "waiting" in g.phrases[0].text

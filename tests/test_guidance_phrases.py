@@ -164,3 +164,24 @@ def test_tagged_phrases_need_their_tag_and_options_need_values() -> None:
 def test_preferred_tone_breaks_ties() -> None:
     got = suggest(LIB, "listen", make_signals(), {}, tone="calm", limit=1)
     assert got[0].tone == "calm" and "calm tone suits this customer" in got[0].why
+
+
+def test_a_nudge_gets_wait_phrases_and_no_tagged_ones() -> None:
+    sig = make_signals(emotions={"confusion": 0.47})  # "Hello?? anyone?" scores like this
+    assert suggest(LIB, "acknowledge", sig, FULL)[0].id == "ack.confusion.fair"  # the old pick
+    got = suggest(LIB, "acknowledge", sig, FULL, waiting=True)
+    assert got[0].id.startswith("wait.ack.") and "waiting" in got[0].text.lower()
+    assert any("waiting for a reply" in w for w in got[0].why)
+    specs = {e.spec.id: e.spec for e in LIB.entries}
+    for p in got:
+        if p.id.startswith("wait."):
+            continue
+        s = specs[p.id]
+        assert not (s.emotions or s.causes or s.requests or s.abuse), p.id
+    # built in: a custom library answers a nudge too
+    mine = Library.from_texts(
+        {
+            "m.toml": 'version = "1"\npack = "m"\n[[phrase]]\nid = "x"\nstage = "acknowledge"\ntext = "Hi."\n'
+        }
+    )
+    assert suggest(mine, "acknowledge", sig, FULL, waiting=True)[0].id.startswith("wait.ack.")

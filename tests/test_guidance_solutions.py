@@ -6,7 +6,7 @@ import pytest
 
 from gracedesk.errors import InvalidScenario
 from gracedesk.guidance.history import history
-from gracedesk.guidance.solutions import Authority, authority, propose
+from gracedesk.guidance.solutions import Authority, authority, propose, request
 from test_guidance_support import NOW, make_signals
 
 AUTH = Authority(refund_limit=100, credit_limit=30, discount_pct_limit=10)
@@ -161,3 +161,114 @@ def test_bad_history(customer, words) -> None:
     with pytest.raises(InvalidScenario) as err:
         history(customer, now=NOW)
     assert words in str(err.value)
+
+
+# -- the request sizes the refund; an unknown amount is never within authority --------------
+NO_ORDER = {k: v for k, v in CUSTOMER.items() if k != "order_value"}
+
+
+@pytest.mark.parametrize(
+    ("customer", "req", "amount", "needs_approval", "reason"),
+    [
+        # no order value, no request: the amount is unknown, so it needs approval
+        (NO_ORDER, None, None, True, "amount not known: confirm it is within your refund limit"),
+        # the request's amount, above or within the limit (the policy's request, as s1 gives it)
+        (NO_ORDER, {"kind": "refund", "amount": 120}, 120, True, "120.00 EUR is above your refund"),
+        (NO_ORDER, {"kind": "refund", "amount": 60}, 60, False, None),
+        # the request wins over the order value: it is what the customer asks for
+        (CUSTOMER, {"kind": "refund", "amount": 60}, 60, False, None),
+        # a request of another kind leaves the order value in charge
+        (CUSTOMER, {"kind": "exception"}, 120, True, "120.00 EUR is above your refund limit"),
+    ],
+)
+def test_refund_is_checked_against_authority(customer, req, amount, needs_approval, reason) -> None:
+    sols, _ = propose(
+        make_signals(**REFUND), history(customer, now=NOW), AUTH, request=request(req)
+    )
+    refund = next(s for s in sols if s.kind == "refund")
+    assert refund.amount == amount
+    assert refund.needs_approval is needs_approval
+    if reason:
+        assert refund.approval_reason and reason in refund.approval_reason
+
+
+def test_a_refund_request_gives_a_refund_option_even_with_a_weak_signal() -> None:
+    sols, _ = propose(
+        make_signals(), history(NO_ORDER, now=NOW), AUTH, request=request({"kind": "refund"})
+    )
+    refund = next(s for s in sols if s.kind == "refund")
+    assert refund.needs_approval and "the request is a refund" in refund.why
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"kind": "gift"}, "request.kind must be one of"),
+        ({"kind": "refund", "amount": -1}, "request.amount must be a number"),
+        ({"kind": "refund", "amount": "120"}, "request.amount must be a number"),
+        ({"kind": "refund", "sum": 1}, "unknown key(s) sum"),
+        ([1], "request must be an object"),
+    ],
+)
+def test_bad_request(raw, words) -> None:
+    with pytest.raises(InvalidScenario) as err:
+        request(raw)
+    assert words in str(err.value)
+
+
+# -- a customer who already cancelled is not offered a cancellation or a retention deal ------
+def test_already_cancelled_gets_the_cancellation_confirmed() -> None:
+    sols, notes = propose(
+        make_signals(**CANCEL),
+        history(CUSTOMER, now=NOW),
+        AUTH,
+        already_cancelled="turn 1 (customer)",
+    )
+    kinds = _kinds(sols)
+    assert "cancel_without_fee" not in kinds and "retention_discount" not in kinds
+    confirm = next(s for s in sols if s.kind == "confirm_cancellation")
+    assert "took effect" in confirm.title and "charges taken after it" in confirm.title
+    assert any("already cancelled (turn 1 (customer))" in w for w in confirm.why)
+    assert confirm.needs_approval  # the amount of the charges is not known yet
+    assert any("already cancelled" in n for n in notes)
+    sized, _ = propose(
+        make_signals(**CANCEL),
+        history(CUSTOMER, now=NOW),
+        AUTH,
+        request=request({"kind": "refund", "amount": 30}),
+        already_cancelled="turn 1 (customer)",
+    )
+    confirm = next(s for s in sized if s.kind == "confirm_cancellation")
+    assert confirm.amount == 30 and not confirm.needs_approval
+
+
+# -- no goodwill for threats or abuse at people ----------------------------------------------
+AT_COMPANY = {"agent": 0.02, "company": 0.9, "person": 0.0, "group": 0.0, "none": 0.08}
+GOODWILL_ASKS = {
+    "causes": {"poor_service": 0.8, "unmet_expectations": 0.6, "personal_stress": 0.6},
+    "requests": {"cancel": 0.9},
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "withheld"),
+    [
+        ({"abuse": {"threat": 0.95}}, True),  # a threat of violence
+        ({"abuse": {"insult": 0.8}}, True),  # abuse at people (target unknown: people)
+        ({"earlier_threat": 0.9}, True),  # a threat earlier in the conversation, not cleared
+        ({"abuse": {"profanity": 0.9, "offensive": 0.8}}, False),  # venting
+        ({"abuse": {"insult": 0.8}, "target": AT_COMPANY}, False),  # insulting the company
+    ],
+)
+def test_no_goodwill_for_threats_or_abuse(overrides, withheld) -> None:
+    sols, notes = propose(
+        make_signals(**GOODWILL_ASKS, **overrides),
+        history(CUSTOMER, now=NOW),
+        Authority(100, 100, 50),
+    )
+    kinds = set(_kinds(sols))
+    money = {"goodwill_credit", "partial_refund", "retention_discount", "fee_waiver"}
+    assert bool(kinds & money) is not withheld, kinds
+    assert any("no goodwill while the customer threatens" in n for n in notes) is withheld
+    if withheld:
+        assert kinds  # something that is not money is still offered

@@ -35,14 +35,24 @@ def make_signals(
     public: float = 0.0,
     evidence: tuple[Evidence, ...] = (),
     labels: tuple[str, ...] = (),
+    target: dict[str, float] | None = None,
+    earlier_threat: float = 0.0,
+    earlier_abuse: int = 0,
+    resolved: bool = False,
 ) -> Signals:
-    """Signals with every score 0.0 except those given (and a context with ``archetype``)."""
+    """Signals with every score 0.0 except those given (and a context with ``archetype``).
+
+    ``target``: who the abuse is aimed at (``abuse_target``; left out: unknown, read as people).
+    """
     ctx = ContextSignals(
         archetype=Archetype(archetype, 0.8, ("set by the test",) if archetype != "none" else ()),
         archetype_scores={},
         trajectory=trajectory,
         sentiment_trend=(sentiment,),
         repeat_contacts=repeat,
+        earlier_threat=earlier_threat,
+        earlier_abuse=earlier_abuse,
+        resolved=resolved,
     )
     return Signals(
         sentiment=sentiment,
@@ -60,6 +70,7 @@ def make_signals(
         evidence=evidence,
         model="test",
         context=ctx,
+        abuse_target=dict(target or {}),
     )
 
 

@@ -4,7 +4,7 @@ A scenario line::
 
     {"id": "c1", "messages": [{"role": "customer"|"agent", "text": ..., "at"?: ISO}, ...],
      "customer": {...history...}, "agent": {"name", "authority": {...}},
-     "commitments"?: [{"text", "due"}], "now"?: ISO}
+     "commitments"?: [{"text", "due"}], "request"?: {"kind", "amount"?}, "now"?: ISO}
 
 The last customer message is analysed with the earlier messages and the customer as context;
 then ``gracedesk.guidance.advice.advise`` gives the guidance. A line that cannot be used gets
@@ -73,6 +73,7 @@ def _advise_one(sc: dict[str, Any], line: int, now: datetime | None, lib: Any) -
         now=when,
         commitments=sc.get("commitments"),
         library=lib,
+        request=sc.get("request"),
     )
     return {"id": sc.get("id"), **g.to_dict()}
 

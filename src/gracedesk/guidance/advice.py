@@ -17,11 +17,12 @@ from typing import Any
 
 from gracedesk.errors import InvalidScenario
 from gracedesk.guidance import handover as handover_mod
-from gracedesk.guidance.conversation import turns
+from gracedesk.guidance.conversation import already_cancelled, turns, waiting
 from gracedesk.guidance.history import channel_words, history, money
 from gracedesk.guidance.phrases import Library, suggest
-from gracedesk.guidance.playbook import next_step
+from gracedesk.guidance.playbook import HIGH, abusive, earlier_threat, next_step
 from gracedesk.guidance.solutions import authority, propose
+from gracedesk.guidance.solutions import request as request_of
 from gracedesk.model.guidance import Guidance, Promise, Solution
 from gracedesk.model.signals import Signals
 
@@ -54,7 +55,7 @@ def _time_frame(promised: Sequence[Promise], hours: float, now: datetime) -> str
 
 
 def _tone(sig: Signals, archetype: str) -> str:
-    if max(sig.abuse.values()) >= 0.5 or archetype == "aggressive":
+    if abusive(sig) >= HIGH or earlier_threat(sig) >= HIGH or archetype == "aggressive":
         return "calm"
     if archetype in ("serial_complainer", "demanding"):
         return "formal"
@@ -110,24 +111,36 @@ def advise(
     now: datetime,
     commitments: Sequence[Mapping[str, Any]] | None = None,
     library: Library | None = None,
+    request: Mapping[str, Any] | None = None,
 ) -> Guidance:
     """Guidance for the agent's next reply.
 
     ``signals`` are for the latest customer message (with ``context`` when ``analyze`` had
     the earlier messages); ``conversation`` is the message list including that message;
     ``agent`` is ``{"name", "authority": {...}, "follow_up_hours"?}``; ``commitments`` are the
-    promises already made (``[{"text", "due"}]``). Raises ``InvalidScenario`` on bad input.
+    promises already made (``[{"text", "due"}]``); ``request`` is what the customer asks for
+    (``{"kind": "refund"|"discount"|"credit"|"exception", "amount"?}``, as the policy reads it).
+    Raises ``InvalidScenario`` on bad input.
     """
     ts = turns(conversation, now)
     h = history(customer, now=now)
     agent_name, hours = _agent(agent)
     auth = authority(agent)
+    req = request_of(request)
+    cancelled = already_cancelled(ts)
     ctx = signals.context
     archetype = ctx.archetype.name if ctx is not None else "none"
     pos, step = next_step(
         signals, ts, archetype=archetype, trajectory=ctx.trajectory if ctx else None
     )
-    solutions, notes = propose(signals, h, auth, archetype=archetype)
+    solutions, notes = propose(
+        signals,
+        h,
+        auth,
+        archetype=archetype,
+        request=req,
+        already_cancelled=cancelled.label() if cancelled is not None else None,
+    )
     promised = handover_mod.promises(commitments, now=now)
     frame = _time_frame(promised, hours, now)
     thing = handover_mod.subject(ts)
@@ -140,6 +153,7 @@ def advise(
         archetype=archetype,
         tone=_tone(signals, archetype),
         limit=PHRASES_PER_STEP,
+        waiting=waiting(ts) is not None,
     )
     packet = handover_mod.packet(
         signals,

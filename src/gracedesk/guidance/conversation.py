@@ -90,6 +90,37 @@ REJECT = re.compile(
     _I,
 )
 
+# The customer says the issue is solved ("that solved it", "works now", "all good now"). A
+# clause counts only when it is not a question and has no negation or condition in it.
+RESOLVED = re.compile(
+    r"\b(?:solved|fixed|resolved|sorted(?: out)?|works? (?:now|again|fine now|perfectly now)"
+    r"|working (?:now|again|fine now)|all (?:good|sorted|fixed)(?: now)?|that did (?:it|the trick)"
+    r"|problem (?:gone|solved))\b",
+    _I,
+)
+_NOT_RESOLVED = re.compile(
+    r"(?:\b(?:not|never|no longer|still|yet|if|when|until|unless|would|will|should|supposed"
+    r"|hope|hoping|need|needs|want|please|but|however|except|though|although)\b|n['\u2019]t\b)",
+    _I,
+)
+_CLAUSE = re.compile(r"[^.!?;]+[.!?;]*")
+# A bare nudge: the customer is waiting for a reply ("hello?", "anyone?", "??").
+NUDGE = re.compile(
+    r"^(?:[\s?!.,]*(?:hello+|hel+o+|hi|hey|anyone|anybody|any ?one there|any ?body there"
+    r"|(?:is )?any(?:one|body) (?:there|here|around)|are you (?:still )?there|still there"
+    r"|you there|any (?:update|news|reply|answer)s?|still waiting|waiting|ping|yo)\b)+[\s?!.,]*$"
+    r"|^[\s?!.]*\?[\s?!.]*$",
+    _I,
+)
+# The customer says a cancellation has already happened ("I cancelled my subscription last
+# month", "it was already cancelled", "gone through the process of cancelling").
+ALREADY_CANCELLED = re.compile(
+    r"\b(?:already cancel+ed|i(?: have|['\u2019]ve| had|['\u2019]d)?(?: already)? cancel+ed"
+    r"|(?:was|were|has been|have been|had been|got|is|['\u2019]s) (?:already )?cancel+ed"
+    r"|(?:went|gone|been) through [^.!?]{0,40}?\bcancel+(?:ing|ation))\b",
+    _I,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Turn:
@@ -156,3 +187,37 @@ def turns(conversation: Any, now: datetime) -> list[Turn]:
 
 def last_customer(ts: list[Turn]) -> Turn:
     return next(t for t in reversed(ts) if t.role == "customer" and t.text.strip())
+
+
+def resolved_words(text: str) -> str | None:
+    """The words saying the issue is solved ("that solved it"), or ``None``.
+
+    A question ("is it fixed?") or a clause with a negation or a condition ("still not fixed",
+    "it should work now") does not count.
+    """
+    for m in _CLAUSE.finditer(text):
+        clause = m.group(0)
+        hit = RESOLVED.search(clause)
+        if hit and "?" not in clause and not _NOT_RESOLVED.search(clause):
+            return clause.strip(" .!;")
+    return None
+
+
+def is_nudge(text: str) -> bool:
+    """A bare nudge that only asks for a reply: "hello?", "anyone?", "??"."""
+    return bool(text.strip()) and NUDGE.match(text.strip()) is not None
+
+
+def already_cancelled(ts: list[Turn]) -> Turn | None:
+    """The latest customer turn saying a cancellation already happened, or ``None``."""
+    for t in reversed(ts):
+        if t.role == "customer" and ALREADY_CANCELLED.search(t.text):
+            return t
+    return None
+
+
+def waiting(ts: list[Turn]) -> Turn | None:
+    """The latest customer turn when it is a bare nudge after an earlier customer message."""
+    last = last_customer(ts)
+    earlier = any(t.role == "customer" and t.text.strip() for t in ts[: last.index])
+    return last if earlier and is_nudge(last.text) else None

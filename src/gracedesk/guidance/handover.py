@@ -17,8 +17,9 @@ from gracedesk.errors import InvalidScenario
 from gracedesk.guidance import history as hist_mod
 from gracedesk.guidance.conversation import Turn, parse_time
 from gracedesk.guidance.phrases import clean_value
+from gracedesk.guidance.playbook import abusive, earlier_threat
 from gracedesk.model.guidance import HandoverPacket, Promise, Solution
-from gracedesk.model.signals import Evidence, Signals
+from gracedesk.model.signals import HIGH_RISK, Evidence, Signals
 
 HIGH = 0.5
 SNIPPET = 160
@@ -111,6 +112,20 @@ def _why(
     promised: Sequence[Promise],
 ) -> list[str]:
     why = []
+    # A threat or abuse aimed at people comes first: it is why the next person needs to know.
+    if sig.threat_at_people() >= HIGH:
+        why.append(
+            f"threat of violence (abuse.threat {sig.abuse['threat']:.2f}, "
+            f"at people {sig.threat_at_people():.2f})"
+        )
+    elif abusive(sig) >= HIGH:
+        who = "the agent" if sig.at_agent_share() >= HIGH else "people"
+        why.append(f"abuse aimed at {who} (abuse at people {abusive(sig):.2f})")
+    if earlier_threat(sig) >= HIGH:
+        why.append(
+            f"threat of violence earlier in the conversation (context.earlier_threat "
+            f"{earlier_threat(sig):.2f}), not cleared by a supervisor"
+        )
     if sig.requests["manager"] >= HIGH:
         why.append(
             f"the customer asks for a manager (requests.manager {sig.requests['manager']:.2f})"
@@ -119,9 +134,9 @@ def _why(
         why.append(f"legal threat ({sig.legal_threat:.2f})")
     if sig.public_threat >= HIGH:
         why.append(f"threat to go public ({sig.public_threat:.2f})")
-    if sig.risk >= 0.8:
-        why.append(f"risk {sig.risk:.2f} is at or above 0.80")
-    if max(sig.abuse.values()) >= HIGH and "boundary" in done:
+    if sig.risk >= HIGH_RISK:
+        why.append(f"risk {sig.risk:.2f} is at or above {HIGH_RISK:.2f}")
+    if abusive(sig) >= HIGH and "boundary" in done:
         why.append("abuse continues after a boundary was set")
     approvals = [s.title for s in solutions if s.needs_approval]
     if approvals:

@@ -17,6 +17,10 @@ segment, which is dropped whole when any variable in it is unknown, unless the p
 be used when the value exists (``option_a``: the phrase is skipped without it). So no rendered
 phrase ever shows a raw ``{name}``. Unknown keys, tags and variables are errors that name the
 file, the phrase id and the key.
+
+A bare nudge ("hello? anyone?") is answered with the built-in ``WAIT_PACK`` (acknowledge the
+wait), whatever library is used; the nudge's own emotion scores say nothing about the issue,
+so phrases tagged by emotion, cause, request or abuse are not used for it.
 """
 
 from __future__ import annotations
@@ -50,6 +54,31 @@ TONES = ("warm", "calm", "formal", "firm", "plain")
 PRESENT = 0.35  # a tagged emotion, cause or request counts when its score is at least this
 WEIGHTS = {"archetypes": 1.5, "emotions": 1.0, "abuse": 1.0, "causes": 0.6, "requests": 0.6}
 TONE_BONUS = 0.25
+WAIT_BONUS = 2.0  # a wait phrase answers a nudge before anything else
+# Phrases for a bare nudge, validated like any pack; built in so that every library has them.
+WAIT_PACK = """
+version = "1"
+pack = "builtin-wait"
+description = "Acknowledge the wait when the customer nudges (hello? anyone?)."
+
+[[phrase]]
+id = "wait.ack.sorry"
+stage = "acknowledge"
+tone = "warm"
+text = "Thank you for waiting[, {name}], and I'm sorry for the silence. I'm here and looking at {issue} right now."
+
+[[phrase]]
+id = "wait.ack.still_here"
+stage = "acknowledge"
+tone = "calm"
+text = "Sorry to keep you waiting. I'm still here[, {name}], and I'm on it."
+
+[[phrase]]
+id = "wait.safety.received"
+stage = "boundary"
+tone = "calm"
+text = "Thank you for waiting. Your messages have been received and are with the team handling this case. I'll update you {time_frame}."
+"""
 MAX_VALUE_CHARS = 120
 
 _VAR = re.compile(r"\{([^{}\[\]]*)\}")
@@ -197,6 +226,11 @@ class Library:
 
 
 @lru_cache(maxsize=1)
+def _wait() -> tuple[Entry, ...]:
+    return tuple(parse_pack(WAIT_PACK, "builtin:wait"))
+
+
+@lru_cache(maxsize=1)
 def _default() -> Library:
     root = resources.files("gracedesk.guidance").joinpath("phrases")
     texts = {
@@ -302,17 +336,25 @@ def suggest(
     archetype: str = "none",
     tone: str | None = None,
     limit: int = 3,
+    waiting: bool = False,
 ) -> tuple[Phrase, ...]:
     """The best ``limit`` phrases for ``step``, filled in, each with why it was chosen.
 
     A phrase counts only when each of its tag groups matches (an emotion tag needs that
     emotion at or above ``PRESENT``); more specific matches rank higher, then the preferred
-    ``tone``; ties break on the id so the order is stable.
+    ``tone``; ties break on the id so the order is stable. ``waiting``: the message is a bare
+    nudge; the wait phrases come first and phrases tagged by the message's scores are left out.
     """
     ranked: list[Phrase] = []
-    for e in library.entries:
+    ids = {e.spec.id for e in library.entries} if waiting else set()
+    wait = tuple(w for w in _wait() if w.spec.id not in ids) if waiting else ()
+    for e in (*wait, *library.entries):
         spec = e.spec
         if spec.stage != step:
+            continue
+        is_wait = e in wait
+        tagged = spec.emotions or spec.causes or spec.requests or spec.abuse
+        if waiting and not is_wait and tagged:
             continue
         m = _matches(spec, signals, archetype)
         if m is None:
@@ -322,6 +364,9 @@ def suggest(
             continue
         score, why = m
         why = [f"for the {step} step", *why]
+        if is_wait:
+            score += WAIT_BONUS
+            why.append("the customer is waiting for a reply (a bare nudge): acknowledge the wait")
         if tone is not None and spec.tone == tone:
             score += TONE_BONUS
             why.append(f"{tone} tone suits this customer")

@@ -1,19 +1,29 @@
 """The playbook: where the conversation stands and the next best step, with the reasons.
 
 Stages, in order: listen (let them vent), acknowledge, clarify, common_ground, offer, commit,
-close. A calm ``boundary`` statement comes first whenever the latest customer message is
-abusive and the agent has not set one since. The rules below are checked in order; the first
-that applies gives the step, and every reason names the signal (with its score) or the turn.
-Tactics adapt the step to the customer's emotions, cause and archetype.
+close. A calm ``boundary`` statement comes first whenever the latest customer message has abuse
+aimed at people (``abusive``: the same line as the policy's) and the agent has not set one
+since; while an earlier threat of violence is not cleared, the step stays a ``boundary`` step
+with the safety instruction. Profanity or offensive words about the company or the situation
+are venting: acknowledge, and do not mirror the tone. The rules below are checked in order; the
+first that applies gives the step, and every reason names the signal (with its score) or the
+turn. Tactics adapt the step to the customer's emotions, cause and archetype.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gracedesk.guidance.conversation import ACCEPT, REJECT, Turn, last_customer
+from gracedesk.guidance.conversation import (
+    ACCEPT,
+    REJECT,
+    Turn,
+    is_nudge,
+    last_customer,
+    resolved_words,
+)
 from gracedesk.model.guidance import STAGES, Step
-from gracedesk.model.signals import Signals
+from gracedesk.model.signals import DIRECTED, Signals
 
 HIGH = 0.5  # a signal "is there" at the contract's threshold
 PRESENT = 0.35  # strong enough to adapt the wording
@@ -31,6 +41,45 @@ INSTRUCTIONS = {
     "commit": "Commit to a follow-up: who does what, by when, on which channel.",
     "close": "Close: confirm the outcome, check nothing else is open, and thank them.",
 }
+# The boundary step while an earlier threat of violence has not been cleared by a supervisor.
+SAFETY = (
+    "Safety first: do not engage on the threat or argue about it; security is handling it. "
+    "Keep replies short and factual: say the message was received and what happens next."
+)
+# The acknowledge step for a bare nudge ("hello? anyone?").
+WAIT = (
+    "Acknowledge the wait: say sorry for the silence, that you are on it, and when they will "
+    "hear from you next."
+)
+
+
+def abusive(sig: Signals) -> float:
+    """Abuse aimed at people (the agent, staff, another person or a group): the strongest of
+    insult, threat, harassment and identity attack times the share aimed at people. At or above
+    ``HIGH`` it needs a boundary; the policy's sanctions read the same value. Profanity and
+    offensive words about the company or the situation are venting, not abuse at people."""
+    return max(sig.abuse_at_people(), sig.threat_at_people())
+
+
+def earlier_threat(sig: Signals) -> float:
+    """The strongest threat at people earlier in the conversation, until a supervisor clears it."""
+    return sig.context.earlier_threat if sig.context is not None else 0.0
+
+
+def venting(sig: Signals) -> list[tuple[str, float]]:
+    """Abuse scores at or above ``HIGH`` in a message that is not abuse at people."""
+    return [] if abusive(sig) >= HIGH else _top(sig.abuse, HIGH)
+
+
+def _target(sig: Signals) -> str:
+    """Who the abuse is aimed at, for a reason line ("" when the target is unknown)."""
+    t = sig.abuse_target
+    if not t:
+        return ""
+    share = sig.at_agent_share()
+    if share >= HIGH:
+        return f"; aimed at the agent ({share:.2f} of it)"
+    return f"; aimed at people ({sig.at_people_share():.2f} of it)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +118,8 @@ def _moves_between(ts: list[Turn], start: int, end: int) -> set[str]:
 
 
 def _reaction(sig: Signals, text: str) -> str:
-    """How the latest customer message answers the agent: accepted, rejected or neutral."""
+    """How the latest customer message answers the agent: accepted, rejected or neutral (abuse
+    of any kind, venting included, turns an offer down)."""
     e = sig.emotions
     if (
         REJECT.search(text)
@@ -83,15 +133,36 @@ def _reaction(sig: Signals, text: str) -> str:
     return "neutral"
 
 
-def tactics(sig: Signals, archetype: str, step: str) -> tuple[str, ...]:
-    """How to adapt ``step`` to this customer, each with the signal behind it."""
+def tactics(sig: Signals, archetype: str, step: str, *, nudge: bool = False) -> tuple[str, ...]:
+    """How to adapt ``step`` to this customer, each with the signal behind it.
+
+    ``nudge``: the message is a bare nudge ("hello?"), whose own scores say nothing about the
+    customer; only the archetype (from the whole history) adapts the step then.
+    """
+    if nudge:
+        return tuple(t for t in tactics(sig, archetype, step) if "(archetype " in t)
     e, out = sig.emotions, []
-    abuse = _top(sig.abuse, HIGH)
-    if abuse:
+    at_people = abusive(sig) >= HIGH
+    vent = venting(sig)
+    ctx = sig.context
+    if at_people:
+        directed = _top({k: sig.abuse[k] for k in DIRECTED if k in sig.abuse}, HIGH)
         out.append(
-            f"Keep sentences short and calm; do not mirror the tone ({_fmt(abuse[:2], 'abuse')})."
+            "Keep sentences short and calm; do not mirror the tone "
+            f"({_fmt(directed[:2], 'abuse')}{_target(sig)})."
         )
-    if archetype == "aggressive" and not abuse:
+        if ctx is not None and ctx.earlier_abuse and step == "boundary":
+            out.append(
+                f"This is not the first time ({ctx.earlier_abuse} earlier message(s) with abuse "
+                "at people, context.earlier_abuse): say once, calmly, what happens if it "
+                "continues (the chat ends and a supervisor takes over), then do it."
+            )
+    elif vent:
+        out.append(
+            "Do not mirror the tone; it is aimed at the situation, not at you "
+            f"({_fmt(vent[:2], 'abuse')}; abuse at people {abusive(sig):.2f})."
+        )
+    if archetype == "aggressive" and not at_people:
         out.append(
             "Stay calm and neutral; earlier messages were aggressive (archetype aggressive)."
         )
@@ -144,8 +215,21 @@ def tactics(sig: Signals, archetype: str, step: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _step(name: str, why: list[str], sig: Signals, archetype: str) -> Step:
-    return Step(name, INSTRUCTIONS[name], tuple(why), tactics(sig, archetype, name))
+def _step(
+    name: str,
+    why: list[str],
+    sig: Signals,
+    archetype: str,
+    instruction: str | None = None,
+    *,
+    nudge: bool = False,
+) -> Step:
+    how = tactics(sig, archetype, name, nudge=nudge)
+    return Step(name, instruction or INSTRUCTIONS[name], tuple(why), how)
+
+
+def _quote(s: str) -> str:
+    return f"“{s}”"
 
 
 def next_step(
@@ -161,15 +245,62 @@ def next_step(
     agent_turns = [t for t in ts if t.role == "agent"]
     said = last.label()
 
-    # 1. Abuse: a calm boundary first.
-    abuse = _top(sig.abuse, HIGH)
-    if abuse and "boundary" not in after:
-        why = [f"{_fmt(abuse, 'abuse')} in the latest message ({said})"]
+    # 1. Abuse aimed at people: a calm boundary first.
+    at_people = abusive(sig)
+    if at_people >= HIGH and "boundary" not in after:
+        directed = _top({k: sig.abuse[k] for k in DIRECTED if k in sig.abuse}, HIGH)
+        why = [
+            f"abuse at people {at_people:.2f} ({_fmt(directed, 'abuse')}{_target(sig)}) "
+            f"in the latest message ({said})"
+        ]
         quotes = [ev.text for ev in sig.evidence if ev.signal.startswith("abuse.")]
         if quotes:
-            why.append("words: " + ", ".join(f"“{q}”" for q in quotes[:3]))
+            why.append("words: " + ", ".join(_quote(q) for q in quotes[:3]))
+        ctx = sig.context
+        if ctx is not None and ctx.earlier_abuse:
+            why.append(f"{ctx.earlier_abuse} earlier message(s) with abuse at people")
         why.append("no boundary statement from the agent since that message")
         return pos, _step("boundary", why, sig, archetype)
+
+    # 1b. A threat of violence, not cleared (earlier in the conversation, or in the latest
+    #     message after a boundary was set): stay on safety.
+    threat, now_threat = earlier_threat(sig), sig.threat_at_people()
+    if max(threat, now_threat) >= HIGH:
+        if threat >= HIGH:
+            why = [
+                f"a threat of violence earlier in the conversation (context.earlier_threat "
+                f"{threat:.2f}), not cleared by a supervisor",
+                f"the latest message ({said}) does not change that: security is handling it",
+            ]
+        else:
+            why = [
+                f"a threat of violence in the latest message ({said}: abuse.threat "
+                f"{sig.abuse['threat']:.2f}{_target(sig)})",
+                "the agent has set a boundary since: security is handling the threat",
+            ]
+        nudge = is_nudge(last.text)
+        if nudge:
+            why.append("the customer is waiting for a reply: acknowledge it briefly and factually")
+        return pos, _step("boundary", why, sig, archetype, SAFETY, nudge=nudge)
+
+    # 1c. The customer says the issue is solved, and nothing new is open: close.
+    solved = resolved_words(last.text)
+    ctx_solved = sig.context is not None and sig.context.resolved
+    open_requests = _top(sig.requests, HIGH)
+    if (
+        (solved or ctx_solved)
+        and not _top(sig.abuse, HIGH)
+        and not open_requests
+        and e["anxiety"] < HIGH
+    ):
+        why = [
+            f"the customer confirms the issue is resolved in {said}"
+            + (f": {_quote(solved)}" if solved else " (context.resolved)"),
+            "no abuse, no request at 0.50 or above and no anxiety at 0.50 or above in that message",
+        ]
+        if "close" in after:
+            why.append("the agent has already started closing: confirm and end warmly")
+        return Position(pos.done, "close", last), _step("close", why, sig, archetype)
 
     # 2. The customer turned an offer down: back to common ground (then a revised offer).
     offer = _last_with(ts, "offer", last.index)
@@ -188,11 +319,24 @@ def next_step(
             why.append("common ground is already set: revise the offer (a different option)")
             return pos, _step("offer", why, sig, archetype)
 
-    # 3. Nothing acknowledged yet, or emotions rising again without an acknowledgement.
-    needs_ack = "acknowledge" not in done
+    # 2b. A bare nudge ("hello? anyone?") after an earlier message: acknowledge the wait.
     prev = next((t for t in reversed(ts[: last.index]) if t.role == "customer"), None)
+    if prev is not None and is_nudge(last.text):
+        why = [
+            f"the customer is waiting for a reply ({said}: {_quote(last.text.strip())})",
+            "a bare nudge carries no new issue: say sorry for the wait, then carry on from "
+            f"the {pos.stage} stage",
+        ]
+        return pos, _step("acknowledge", why, sig, archetype, WAIT, nudge=True)
+
+    # 3. Nothing acknowledged yet, or emotions rising again without an acknowledgement (or
+    #    venting: strong words about the situation, acknowledged rather than bounded).
+    needs_ack = "acknowledge" not in done
     recent = _moves_between(ts, prev.index + 1 if prev else 0, len(ts))
     if not needs_ack and hot and trajectory == "escalating" and "acknowledge" not in recent:
+        needs_ack = True
+    vent = venting(sig)
+    if vent and "acknowledge" not in recent:
         needs_ack = True
     if needs_ack:
         specifics = _top(sig.causes, HIGH) + _top(sig.requests, HIGH)
@@ -208,13 +352,20 @@ def next_step(
             or _top(e, 0.0)[:1]
         )
         why = [f"the customer feels {_fmt(feel[:3], 'emotions')} ({said})"]
-        if "acknowledge" in done:
+        if vent:
+            why.append(
+                f"venting: {_fmt(vent[:3], 'abuse')} is about the situation, not aimed at "
+                f"people (abuse at people {at_people:.2f}): acknowledge, no boundary"
+            )
+        if "acknowledge" not in done:
+            why.append("no agent turn has acknowledged the emotion yet")
+        elif hot and trajectory == "escalating":
             why.append(
                 "the conversation is escalating and the agent has not acknowledged since "
                 "the customer's previous message"
             )
         else:
-            why.append("no agent turn has acknowledged the emotion yet")
+            why.append("the agent has not acknowledged since the customer's previous message")
         return pos, _step("acknowledge", why, sig, archetype)
 
     # 4. The issue is unclear, or the customer is confused.

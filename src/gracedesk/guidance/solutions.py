@@ -3,9 +3,14 @@
 Options come from the message's causes and requests (each at or above ``PRESENT``/``HIGH``),
 sized by the customer's history (order value, tier, lifetime value, preferred channel), and
 checked against the agent's authority ``{"refund_limit", "credit_limit",
-"discount_pct_limit"}`` (missing limits are 0: every amount then needs approval). Goodwill
-already given within ``RECENT_DAYS`` is not repeated: a non-monetary option takes its place and
-a note says why. Every option carries ``why``.
+"discount_pct_limit"}`` (missing limits are 0: every amount then needs approval). A refund is
+sized by the request (``{"kind": "refund", "amount": 120}``) or the order value; when neither
+is known it needs approval, so it is never shown as within authority. Goodwill already given
+within ``RECENT_DAYS`` is not repeated: a non-monetary option takes its place and a note says
+why. No goodwill (credit, partial refund, discount, fee waiver) is offered while the customer
+threatens or abuses people. A customer who says they already cancelled gets the cancellation
+confirmed and the charges after it refunded, not a cancellation or a retention offer. Every
+option carries ``why``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ MAX_OPTIONS = 4
 TIER_CREDIT = {"standard": 10.0, "bronze": 10.0, "silver": 15.0, "gold": 25.0, "platinum": 40.0}
 GOODWILL_CAP = 100.0
 PARTIAL_REFUND_PCT = 20.0
+REQUEST_KINDS = ("refund", "discount", "credit", "exception")
 # Goodwill kinds and the compensation kinds in history that count as "the same again".
 _MONEY = frozenset({"credit", "goodwill_credit", "voucher", "store_credit", "partial_refund"})
 GOODWILL: dict[str, frozenset[str]] = {
@@ -66,6 +72,51 @@ def authority(agent: Mapping[str, Any] | None) -> Authority:
     return Authority(**vals)
 
 
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What the customer asks for, as the desk or the scenario states it (the policy's request)."""
+
+    kind: str  # refund | discount | credit | exception
+    amount: float | None = None
+
+
+def request(raw: Mapping[str, Any] | None) -> Request | None:
+    """``{"kind", "amount"?}`` as a Request; raises ``InvalidScenario`` naming a bad key."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InvalidScenario("request must be an object with 'kind' and 'amount'")
+    unknown = sorted(set(raw) - {"kind", "amount"})
+    if unknown:
+        raise InvalidScenario(f"request: unknown key(s) {', '.join(unknown)} (known: amount, kind)")
+    kind = raw.get("kind")
+    if kind not in REQUEST_KINDS:
+        raise InvalidScenario(f"request.kind must be one of {', '.join(REQUEST_KINDS)}")
+    amount = raw.get("amount")
+    if amount is not None and (
+        not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0
+    ):
+        raise InvalidScenario("request.amount must be a number of at least 0")
+    return Request(kind, float(amount) if amount is not None else None)
+
+
+def hostile(sig: Signals) -> float:
+    """A threat or abuse aimed at people, now or (a threat) earlier and not cleared."""
+    earlier = sig.context.earlier_threat if sig.context is not None else 0.0
+    return max(sig.threat_at_people(), sig.abuse_at_people(), earlier)
+
+
+def _unknown_amount(opt: Solution, limit: float, what: str, cur: str | None) -> Solution:
+    return replace(
+        opt,
+        needs_approval=True,
+        approval_reason=(
+            f"amount not known: confirm it is within your {what} of {money(limit, cur)} "
+            "before offering it, or ask a supervisor to approve"
+        ),
+    )
+
+
 def _check(opt: Solution, limit: float, what: str, unit: str = "") -> Solution:
     value = opt.percent if unit == "%" else opt.amount
     if value is None or value <= limit:
@@ -91,7 +142,13 @@ def _credit(h: History) -> tuple[float, str]:
     return round(base, 2), why
 
 
-def _candidates(sig: Signals, h: History, auth: Authority) -> list[tuple[float, Solution]]:
+def _candidates(
+    sig: Signals,
+    h: History,
+    auth: Authority,
+    req: Request | None = None,
+    cancelled: str | None = None,
+) -> list[tuple[float, Solution]]:
     """(relevance, option) for every cause and request that is present."""
     c, r, cur = sig.causes, sig.requests, h.currency
     chan = channel_words(h.preferred_channel)
@@ -205,15 +262,31 @@ def _candidates(sig: Signals, h: History, auth: Authority) -> list[tuple[float, 
         )
         add(v - 0.05, _check(opt, auth.credit_limit, "credit limit"))
     v = r["refund"]
-    if v >= HIGH:
-        why = f"requests.refund {v:.2f}: the customer asks for their money back"
-        if h.order_value:
+    asked = req.amount if req is not None and req.kind == "refund" else None
+    if v >= HIGH or (req is not None and req.kind == "refund"):
+        why = (
+            f"requests.refund {v:.2f}: the customer asks for their money back"
+            if v >= HIGH
+            else "the request is a refund"
+        )
+        size = asked if asked is not None else (h.order_value or None)
+        if size is not None:
+            basis = (
+                f"requested amount {money(size, cur)} (request)"
+                if asked is not None
+                else f"order value {money(size, cur)} (history)"
+            )
+            full = asked is None or (h.order_value is not None and asked == h.order_value)
             opt = Solution(
                 "refund",
-                f"a full refund of {money(h.order_value, cur)}",
-                "Refund the order in full to the original payment method.",
-                (why, f"order value {money(h.order_value, cur)} (history)"),
-                amount=h.order_value,
+                f"a full refund of {money(size, cur)}"
+                if full
+                else f"a refund of {money(size, cur)}",
+                "Refund the order in full to the original payment method."
+                if full
+                else "Refund the requested amount to the original payment method.",
+                (why, basis),
+                amount=size,
                 currency=cur,
             )
             opt = _check(opt, auth.refund_limit, "refund limit")
@@ -222,15 +295,30 @@ def _candidates(sig: Signals, h: History, auth: Authority) -> list[tuple[float, 
                 "refund",
                 "a refund of the amount charged",
                 "Refund to the original payment method once the amount is confirmed.",
-                (
-                    why,
-                    f"order value not on record: check it against your refund limit "
-                    f"({money(auth.refund_limit, cur)})",
-                ),
+                (why, "amount not known: neither the request nor the history gives one"),
             )
-        add(v + 0.1, opt)
+            opt = _unknown_amount(opt, auth.refund_limit, "refund limit", cur)
+        add(max(v, HIGH) + 0.1, opt)
     v = r["cancel"]
-    if v >= HIGH:
+    if v >= HIGH and cancelled is not None:
+        why = f"requests.cancel {v:.2f}, but the customer says they already cancelled ({cancelled})"
+        opt = Solution(
+            "confirm_cancellation",
+            "confirmation that your cancellation took effect, and a refund of any charges "
+            "taken after it",
+            "Check the cancellation date, confirm in writing that it took effect, and refund "
+            "every charge taken after it.",
+            (why, "they are still billed: put the cancellation right, do not sell it again"),
+            amount=asked,
+            currency=cur if asked is not None else None,
+        )
+        opt = (
+            _check(opt, auth.refund_limit, "refund limit")
+            if asked is not None
+            else _unknown_amount(opt, auth.refund_limit, "refund limit", cur)
+        )
+        add(v + 0.05, opt)
+    elif v >= HIGH:
         why = f"requests.cancel {v:.2f}: the customer wants to cancel"
         add(
             v,
@@ -262,14 +350,19 @@ def _candidates(sig: Signals, h: History, auth: Authority) -> list[tuple[float, 
             ),
         )
     v = r["policy_exception"]
-    if v >= HIGH and c["personal_stress"] < PRESENT:
+    wants_exception = req is not None and req.kind == "exception"
+    if (v >= HIGH or wants_exception) and c["personal_stress"] < PRESENT:
         add(
-            v - 0.1,
+            max(v, HIGH) - 0.1,
             Solution(
                 "one_time_exception",
                 "a one-time exception to the policy",
                 "Ask a supervisor for a documented one-time exception.",
-                (f"requests.policy_exception {v:.2f}: the customer asks for an exception",),
+                (
+                    f"requests.policy_exception {v:.2f}: the customer asks for an exception"
+                    if v >= HIGH
+                    else "the request is an exception to policy",
+                ),
                 needs_approval=True,
                 approval_reason="exceptions to policy are outside an agent's own authority",
             ),
@@ -289,13 +382,33 @@ def _alternative(h: History) -> Solution:
 
 
 def propose(
-    sig: Signals, h: History, auth: Authority, *, archetype: str = "none"
+    sig: Signals,
+    h: History,
+    auth: Authority,
+    *,
+    archetype: str = "none",
+    request: Request | None = None,
+    already_cancelled: str | None = None,
 ) -> tuple[tuple[Solution, ...], tuple[str, ...]]:
-    """The options (best first) and notes on what was left out and why."""
+    """The options (best first) and notes on what was left out and why.
+
+    ``request`` is what the customer asks for (a refund is sized and checked by its amount);
+    ``already_cancelled`` names the turn where the customer says they already cancelled.
+    """
     notes: list[str] = []
     kept: list[tuple[float, Solution]] = []
     replaced = False
-    for score, opt in _candidates(sig, h, auth):
+    threat = hostile(sig)
+    withheld: list[str] = []
+    if already_cancelled is not None and sig.requests["cancel"] >= HIGH:
+        notes.append(
+            f"left out cancelling with no fee and a retention discount: the customer says they "
+            f"already cancelled ({already_cancelled}); confirm it took effect instead"
+        )
+    for score, opt in _candidates(sig, h, auth, request, already_cancelled):
+        if threat >= HIGH and opt.kind in GOODWILL:
+            withheld.append(opt.title)
+            continue
         same = GOODWILL.get(opt.kind)
         recent = [
             g
@@ -330,6 +443,11 @@ def propose(
                     ),
                 )
         kept.append((score, opt))
+    if withheld:
+        notes.append(
+            f"left out {'; '.join(withheld)}: no goodwill while the customer threatens or abuses "
+            f"people (threat or abuse at people {threat:.2f}): it rewards the behaviour"
+        )
     if replaced and not any(o.kind == "priority_handling" for _, o in kept):
         kept.append((0.5, _alternative(h)))
     if archetype == "serial_complainer" and not any(o.kind == "written_summary" for _, o in kept):

@@ -253,6 +253,7 @@ class Desk:
             now=now,
             commitments=list(snap.commitments),
             library=self.library,
+            request=snap.request,
         )
         return outcome, g.to_dict()
 
