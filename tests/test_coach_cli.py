@@ -46,7 +46,9 @@ def test_stream_with_bad_lines() -> None:
     for (line, code), row in zip(LINES, out, strict=True):
         if code is None:
             assert "error" not in row, (line, row)
-            assert set(row) == {"id", "score", "politeness", "has", "findings", "commitments"}
+            assert set(row) == {
+                    "id", "score", "politeness", "has", "findings", "commitments", "rewrite"
+                }  # fmt: skip
         else:
             assert row["error"]["code"] == code, (line, row)
     a, b = out[0], out[1]

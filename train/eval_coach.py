@@ -67,6 +67,8 @@ def evaluate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         micro = [micro[0] + tp, micro[1] + fp, micro[2] + fn]
     has: dict[str, Any] = {}
     for h in HAS_FIELDS:
+        if any(h not in r["has"] for r in rows):
+            continue  # a field this set does not label (ownership in agent_replies)
         pairs = [(r["has"][h], p[1][h]) for r, p in zip(rows, preds, strict=True)]
         has[h] = _prf(
             sum(g and q for g, q in pairs),

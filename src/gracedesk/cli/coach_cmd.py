@@ -1,8 +1,9 @@
 """``gracedesk coach``: critique agent drafts, one JSON line out per JSONL line in.
 
-Input lines are ``{"id", "draft", "customer_message"?, "customer_name"?, "tz"?}`` (a line that
-does not start with ``{`` is a plain draft). Output lines are
-``{"id", "score", "politeness", "has", "findings", "commitments"}``; a line that cannot be used
+Input lines are ``{"id", "draft", "customer_message"?, "customer_name"?, "tz"?, "limits"?}``
+(a line that does not start with ``{`` is a plain draft; ``limits`` is what the agent may grant
+alone, e.g. ``{"refund": 50}``). Output lines are
+``{"id", "score", "politeness", "has", "findings", "commitments", "rewrite"}``; a line that cannot be used
 gets ``{"id", "line", "error": {...}}`` in its place, as in ``gracedesk analyze``.
 """
 
@@ -44,7 +45,8 @@ def parse_draft(raw: bytes, line: int) -> Item:
         )
     if not draft.strip():
         return Item(line, obj.get("id"), None, error=EmptyText(f"line {line}: draft is empty"))
-    ctx = {k: obj[k] for k in ("customer_message", "customer_name", "tz") if obj.get(k) is not None}
+    keys = ("customer_message", "customer_name", "tz", "limits")
+    ctx = {k: obj[k] for k in keys if obj.get(k) is not None}
     return Item(line, obj.get("id"), draft, context=ctx)
 
 
@@ -58,7 +60,14 @@ def parse_draft(raw: bytes, line: int) -> Item:
 @click.option(
     "--tz", default="UTC", show_default=True, help="Customer time zone (IANA) when a line has none."
 )
-def coach(source: str, now_iso: str | None, tz: str) -> None:
+@click.option(
+    "--tier",
+    type=click.Choice(["fast", "accurate"]),
+    default="fast",
+    show_default=True,
+    help="accurate: also read empathy, solutions and next steps in paraphrase (the encoder).",
+)
+def coach(source: str, now_iso: str | None, tz: str, tier: str) -> None:
     """Critique agent drafts: JSONL {"id","draft","customer_message"?} in, one JSON line out each."""
     from gracedesk.analysis.pipeline import get_analyzer
     from gracedesk.guidance.coach import CoachContext
@@ -74,6 +83,11 @@ def coach(source: str, now_iso: str | None, tz: str) -> None:
     except GracedeskError as exc:
         raise click.BadParameter(exc.message, param_hint="--tz") from exc
     analyzer = get_analyzer("fast")
+    moves = None
+    if tier == "accurate":
+        from gracedesk.guidance.moves import load_detector
+
+        moves = load_detector()
 
     def handle(lines: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
         items = [parse_draft(raw, n) for n, raw in lines]
@@ -88,7 +102,7 @@ def coach(source: str, now_iso: str | None, tz: str) -> None:
                         {**it.context, "signals": by_item.get(id(it)), "now": now}
                         | {"tz": it.context.get("tz") or tz}
                     )
-                    out.append({"id": it.id, **run_coach(str(it.text), ctx).to_dict()})
+                    out.append({"id": it.id, **run_coach(str(it.text), ctx, moves=moves).to_dict()})
                     continue
                 except GracedeskError as exc:
                     it.error = exc

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -28,6 +28,7 @@ from gracedesk.guidance.commitments import (
     find_times,
     zone,
 )
+from gracedesk.guidance.moves import MOVES, MoveDetector
 from gracedesk.model.critique import FINDING_KINDS, Critique, Finding
 from gracedesk.model.signals import Signals
 
@@ -39,6 +40,26 @@ MESSAGES = {
     "no_empathy": "The customer is upset and the reply never acknowledges it.",
     "no_next_step": "The reply doesn't say what happens next or what the customer can do.",
     "no_timeline": "This promises an action but not when, so the customer will have to chase.",
+    "over_authority": "This promises more than your authority allows: get it approved first.",
+}
+_OWNERSHIP = re.compile(
+    r"\b(?:i(?:'ll| will) (?:personally |make sure |take care|look after|own|handle|sort|fix"
+    r"|get (?:this|it|that) (?:sorted|fixed|done))|leave (?:it|this) with me|i(?:'m| am) "
+    r"(?:going to|taking|on it|handling|personally)|let me (?:fix|sort|handle|take care|get"
+    r" this)|(?:that'?s|this is|it'?s) on (?:us|me)|(?:our|my) (?:mistake|fault|error)"
+    r"|i(?:'ve| have) (?:gone ahead|gone and|gone|taken care|sorted|fixed|arranged|booked"
+    r"|sent|refunded|credited|reversed|switched|issued|escalated))\b"
+)
+_MONEY = r"(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:pounds|dollars|euros|eur|usd|gbp))"
+_OFFER = {
+    "refund": r"refund\w*|reimburs\w*|money back|pay(?:ing)? you back",
+    "credit": r"credit\w*|voucher|goodwill|compensat\w*",
+}
+_AMOUNTS = {
+    kind: re.compile(
+        rf"\b(?:{words})\b[^.!?\n]{{0,40}}?({_MONEY})|({_MONEY})[^.!?\n]{{0,25}}?\b(?:{words})\b"
+    )
+    for kind, words in _OFFER.items()
 }
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 _CAPS_WORD = re.compile(r"[A-Z][A-Z'’]*[A-Z]|\b[A-Z]\b")
@@ -156,6 +177,8 @@ class CoachContext:
     now: datetime | None = None
     tz: str | None = None
     calendar: BusinessCalendar = DEFAULT_CALENDAR
+    # what the agent may grant alone, e.g. {"refund": 50.0, "credit": 25.0} (policy authority)
+    limits: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.tz is not None:
@@ -165,7 +188,15 @@ class CoachContext:
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> CoachContext:
-        allowed = {"customer_message", "signals", "customer_name", "now", "tz", "calendar"}
+        allowed = {
+            "customer_message",
+            "signals",
+            "customer_name",
+            "now",
+            "tz",
+            "calendar",
+            "limits",
+        }
         extra = set(m) - allowed
         if extra:
             raise InvalidCoachContext(f"unknown context keys: {sorted(extra)}")
@@ -178,6 +209,12 @@ class CoachContext:
         for key in ("customer_message", "customer_name", "tz"):
             if m.get(key) is not None and not isinstance(m[key], str):
                 raise InvalidCoachContext(f"{key}: expected a string")
+        limits = m.get("limits")
+        if limits is not None and not (
+            isinstance(limits, Mapping)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in limits.values())
+        ):
+            raise InvalidCoachContext("limits: expected an object of numbers")
         return cls(
             customer_message=m.get("customer_message"),
             signals=m.get("signals"),
@@ -185,6 +222,7 @@ class CoachContext:
             now=now,
             tz=m.get("tz"),
             calendar=m.get("calendar") or DEFAULT_CALENDAR,
+            limits=limits,
         )
 
 
@@ -229,8 +267,12 @@ def coach(
     context: CoachContext | Mapping[str, Any] | None = None,
     *,
     rules: CoachRules | None = None,
+    moves: MoveDetector | None = None,
 ) -> Critique:
-    """Critique one agent draft. Pure: the same draft and context give the same Critique."""
+    """Critique one agent draft. Pure: the same draft and context give the same Critique.
+
+    ``moves`` (``guidance.moves.load_detector()``) also reads empathy, solutions and next
+    steps written in words the rules do not know."""
     if not isinstance(draft, str) or not draft.strip():
         raise EmptyText("draft is empty or only whitespace")
     ctx = context if isinstance(context, CoachContext) else CoachContext.from_mapping(context or {})
@@ -242,10 +284,15 @@ def coach(
     has = {
         "empathy": "empathy" in hits,
         "apology": "apology" in hits,
+        "ownership": _OWNERSHIP.search(raw_low) is not None,
         "solution": "solution" in hits or "http" in raw_low or "www." in raw_low,
         "next_step": "next_step" in hits or "promise" in hits,
         "timeline": bool(times),
     }
+    if moves is not None:
+        seen = moves.present(draft)
+        for m in MOVES:
+            has[m] = has[m] or seen[m]
     findings: list[Finding] = []
 
     def add(kind: str, start: int, end: int, suggestion: str, message: str = "") -> None:
@@ -269,6 +316,7 @@ def coach(
             "(remove: one sincere apology is enough; use the space for the fix)",
             f"{len(apologies)} apologies in one reply sound scripted and delay the answer.",
         )
+    findings.extend(_over_authority(draft, raw_low, ctx))
     findings.extend(_missing(draft, low, hits, has, findings, ctx, rules))
     findings.sort(key=lambda f: (f.start, f.kind))
     commitments = extract_commitments(
@@ -281,7 +329,67 @@ def coach(
         findings=tuple(findings),
         commitments=tuple(commitments),
         version=rules.version,
+        rewrite=_rewrite(draft, 0, len(draft), findings),
     )
+
+
+def _replacement(f: Finding) -> str:
+    """What a finding's span becomes in a rewrite: its suggestion, or nothing for a
+    "(remove …)" / "(leave this out)" suggestion."""
+    return "" if f.suggestion.startswith("(") else f.suggestion
+
+
+def _rewrite(draft: str, start: int, end: int, findings: Sequence[Finding]) -> str:
+    """``draft[start:end]`` with the findings inside it replaced (the widest first where two
+    overlap), so a rewrite never keeps the words it criticises."""
+    chosen: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (f.start - f.end, f.start)):
+        inside = start <= f.start and f.end <= end and f.end > f.start
+        if inside and not any(c.start < f.end and f.start < c.end for c in chosen):
+            chosen.append(f)
+    out, pos = [], start
+    for f in sorted(chosen, key=lambda f: f.start):
+        out.append(draft[pos : f.start])
+        out.append(_replacement(f))
+        pos = f.end
+    out.append(draft[pos:end])
+    text = re.sub(r"[ \t]{2,}", " ", "".join(out))
+    return re.sub(r"\s+([.,!?])", r"\1", text).strip()
+
+
+def _sentence_at(draft: str, pos: int) -> tuple[int, int]:
+    for m in _SENTENCE.finditer(draft):
+        if m.start() <= pos < m.end():
+            return m.start(), m.end()
+    return 0, len(draft)
+
+
+def _over_authority(draft: str, low: str, ctx: CoachContext) -> list[Finding]:
+    """Refunds or credits promised above what the agent may grant alone."""
+    out: list[Finding] = []
+    for kind, pat in _AMOUNTS.items():
+        limit = (ctx.limits or {}).get(kind)
+        if limit is None:
+            continue
+        for m in pat.finditer(low):
+            g = 1 if m.group(1) else 2
+            amount = float(re.sub(r"[^\d.]", "", m.group(g).replace(",", "")) or 0)
+            if amount > limit:
+                s, e = _trim(draft, *_sentence_at(draft, m.start(g)))
+                out.append(
+                    Finding(
+                        "over_authority",
+                        s,
+                        e,
+                        draft[s:e],
+                        f"This promises a {kind} of {m.group(g)}, above your {kind} limit of "
+                        f"{limit:.2f}: ask for approval before you promise it.",
+                        f"I've asked for approval of a {kind} of {draft[m.start(g) : m.end(g)]} "
+                        "and I'll confirm it as soon as it's through.",
+                    )
+                )
+                break
+    return out
 
 
 def _missing(
@@ -308,6 +416,7 @@ def _missing(
     upset = is_upset(sig, ctx.customer_message, rules)
     if upset and not (has["empathy"] or has["apology"]):
         opener = draft[first_s:first_e]
+        kept = _rewrite(draft, first_s, first_e, found)
         out.append(
             Finding(
                 "no_empathy",
@@ -315,7 +424,7 @@ def _missing(
                 first_e,
                 opener,
                 MESSAGES["no_empathy"],
-                f"I'm sorry about this{name}, and I understand why you're frustrated. {opener}",
+                f"I'm sorry about this{name}, and I understand why you're frustrated. {kept}",
             )
         )
     promises = [
@@ -326,7 +435,7 @@ def _missing(
     if promises and not has["timeline"] and "vague_promise" not in kinds:
         p = promises[0]
         ps, pe = _trim(draft, *_sentence_of(sentences, p.start))
-        sentence = draft[ps:pe].rstrip(".!")
+        sentence = _rewrite(draft, ps, pe, found).rstrip(".!")
         out.append(
             Finding(
                 "no_timeline",
@@ -349,6 +458,7 @@ def _missing(
         or kinds & {"vague_promise", "no_timeline"}
     ):
         closing = draft[last_s:last_e]
+        kept = _rewrite(draft, last_s, last_e, found)
         out.append(
             Finding(
                 "no_next_step",
@@ -356,7 +466,7 @@ def _missing(
                 last_e,
                 closing,
                 MESSAGES["no_next_step"],
-                f"{closing} Next, I'll [action] and update you by [time].",
+                f"{kept} Next, I'll [action] and update you by [time].",
             )
         )
     return out

@@ -23,8 +23,16 @@ FINDING_KINDS: tuple[str, ...] = (
     "no_empathy",
     "no_next_step",
     "no_timeline",
+    "over_authority",
 )
-HAS_FIELDS: tuple[str, ...] = ("empathy", "apology", "solution", "next_step", "timeline")
+HAS_FIELDS: tuple[str, ...] = (
+    "empathy",
+    "apology",
+    "ownership",
+    "solution",
+    "next_step",
+    "timeline",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,7 @@ class Critique:
     findings: tuple[Finding, ...]
     commitments: tuple[Commitment, ...]
     version: str = "1"
+    rewrite: str = ""  # the draft with every phrase finding replaced by its suggestion
 
     @property
     def clean(self) -> bool:
@@ -94,4 +103,5 @@ class Critique:
             "has": dict(self.has),
             "findings": [f.to_dict() for f in self.findings],
             "commitments": [c.to_dict() for c in self.commitments],
+            "rewrite": self.rewrite,
         }
