@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from gracedesk.errors import InvalidRequest, ModelError, NotFound
+from gracedesk.model import Decision, Signals
 from gracedesk.service import actions
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
+from gracedesk.service.effects import placement
 from gracedesk.store.tables import (
     AuditEvent,
     Conversation,
@@ -19,11 +21,13 @@ from gracedesk.store.tables import (
     Message,
     Sanction,
 )
+from gracedesk.web.console_evidence import risk_level
 
 from .conftest import NOW, make_user, post
 
 HOSTILE = "You people are useless idiots. I want to speak to your manager right now."
 POLITE = "Hi, could you tell me when my order will ship? Thanks!"
+THREAT = "I know where your office is. I will find you and break your face."
 
 
 def count(desk: Desk, table: Any) -> int:
@@ -85,6 +89,18 @@ class FailingAnalyzer:
         raise ModelError("model files are missing")
 
 
+class Scripted:
+    """An analyzer that answers the given signals (the rest 0), whatever the text and context."""
+
+    def __init__(self, **signals: Any) -> None:
+        self.signals = signals
+
+    def analyze(self, text: str, *, context: Any = None, id: Any = None) -> Signals:
+        from gracedesk.policy.scenario import signals_from
+
+        return signals_from({**self.signals, "id": id, "model": "scripted"})
+
+
 def test_a_failed_analysis_keeps_the_message_and_is_retried(desk: Desk) -> None:
     working = desk.analyzer
     desk.analyzer = FailingAnalyzer()  # type: ignore[assignment]
@@ -140,6 +156,7 @@ def test_refund_beyond_authority_waits_for_approval(desk: Desk) -> None:
         desk, e.id, user=sup, approve=True, note="ok, loyal customer", now=NOW
     )
     assert out["state"] == "approved"
+    assert out["taken_over"] is False  # approving a refund does not hand the conversation over
 
 
 def test_abuse_climbs_the_sanctions_ladder_and_block_needs_approval(desk: Desk) -> None:
@@ -190,8 +207,13 @@ def test_deciding_the_last_escalation_reopens_the_conversation(desk: Desk) -> No
     with desk.store.read() as s:
         assert s.get_one(Conversation, r.conversation_id).status == "escalated"
         pending = s.scalars(select(Escalation).where(Escalation.kind == "escalation")).all()
-    for e in pending:
-        actions.decide_escalation(desk, e.id, user=sup, approve=True, note=None, now=NOW)
+    taken = [
+        actions.decide_escalation(desk, e.id, user=sup, approve=True, note=None, now=NOW)[
+            "taken_over"
+        ]
+        for e in pending
+    ]
+    assert taken == [True] + [False] * (len(pending) - 1)  # the first approval hands it over
     with desk.store.read() as s:
         conv = s.get_one(Conversation, r.conversation_id)
         assert conv.status == "open" and conv.assignee_id == sup.id
@@ -219,3 +241,85 @@ def test_reanalysing_an_older_message_uses_only_what_came_before(desk: Desk) -> 
         assert m.text.startswith("Where is my parcel") and "insult" not in m.signals["labels"]
         conv = s.get_one(Conversation, later.conversation_id)
     assert conv.risk == later.signals["risk"]  # the newest message still sets the risk
+
+
+def conversation_of(desk: Desk, conv_id: int) -> Conversation:
+    with desk.store.read() as s:
+        conv = s.get_one(Conversation, conv_id)
+        s.expunge(conv)
+        return conv
+
+
+def test_a_quiet_follow_up_keeps_the_priority_and_team_of_a_threat(desk: Desk) -> None:
+    first = post(desk, THREAT)
+    threat = conversation_of(desk, first.conversation_id)
+    assert threat.priority == "urgent" and threat.status == "escalated"
+    # "Hello? anyone?" matches no rule: only the policy's defaults (normal, frontline) decide
+    desk.analyzer = Scripted(risk=0.57, labels=["high_risk"])  # type: ignore[assignment]
+    r = post(desk, "Hello? anyone?", at=NOW + timedelta(minutes=10))
+    placed = [d for d in r.decisions if d["action"] in ("set_priority", "route")]
+    assert placed and {d["rule_id"] for d in placed} == {"default"}
+    conv = conversation_of(desk, r.conversation_id)
+    assert (conv.priority, conv.team) == ("urgent", threat.team)
+    # badge and labels agree: 0.57 is high risk, and the label says so
+    assert conv.risk == 0.57 and risk_level(conv.risk) == "high" and "high_risk" in conv.labels
+    # a calm message: the label goes with the risk, the other labels stay, the priority too
+    desk.analyzer = Scripted(risk=0.2, labels=[])  # type: ignore[assignment]
+    r = post(desk, "Hello?? anyone?", at=NOW + timedelta(minutes=20))
+    conv = conversation_of(desk, r.conversation_id)
+    assert risk_level(conv.risk) == "low" and "high_risk" not in conv.labels
+    assert set(threat.labels) - {"high_risk"} <= set(conv.labels)
+    assert (conv.priority, conv.team) == ("urgent", threat.team)
+
+
+def test_a_rule_lowers_the_priority_only_once_nothing_is_pending(desk: Desk) -> None:
+    sup, _ = make_user(desk.store, "sup", "supervisor")
+    cid = post(desk, THREAT).conversation_id
+    assert conversation_of(desk, cid).priority == "urgent"
+    # a threat to go public sets "high" and routes to communications
+    desk.analyzer = Scripted(public_threat=0.9, risk=0.6)  # type: ignore[assignment]
+    r = post(desk, "I'll post this on every review site.", at=NOW + timedelta(minutes=5))
+    assert any(d["priority"] == "high" for d in r.decisions if d["action"] == "set_priority")
+    conv = conversation_of(desk, cid)
+    assert (conv.priority, conv.team) == ("urgent", "communications")  # escalations pending
+    with desk.store.read() as s:
+        pending = s.scalars(select(Escalation).where(Escalation.state == "pending")).all()
+    for e in pending:  # security and the supervisor take it; the block is refused
+        approve = e.kind != "sanction"
+        actions.decide_escalation(desk, e.id, user=sup, approve=approve, note=None, now=NOW)
+    post(desk, "I'll post this on every review site!", at=NOW + timedelta(minutes=15))
+    assert conversation_of(desk, cid).priority == "high"
+
+
+def pri(rule_id: str, priority: str) -> Decision:
+    return Decision("set_priority", None, rule_id, "test", "1", priority=priority)
+
+
+def to(rule_id: str, team: str) -> Decision:
+    return Decision("route", team, rule_id, "test", "1")
+
+
+ORDER = ("urgent", "high", "normal", "low")
+
+
+@pytest.mark.parametrize(
+    ("before", "decisions", "held", "after"),
+    [
+        # the policy's defaults never lower a priority nor replace a team
+        (("urgent", "communications"), [pri("default", "normal")], False, ("urgent", "communications")),
+        (("urgent", "communications"), [to("default", "frontline")], False, ("urgent", "communications")),
+        (("low", None), [pri("default", "normal"), to("default", "frontline")], False, ("normal", "frontline")),
+        # a rule lowers the priority only while nothing is pending; it may always raise it
+        (("urgent", "frontline"), [pri("public-threat", "high")], False, ("high", "frontline")),
+        (("urgent", "frontline"), [pri("public-threat", "high")], True, ("urgent", "frontline")),
+        (("high", "frontline"), [pri("violence-threat", "urgent")], True, ("urgent", "frontline")),
+        (("urgent", "frontline"), [to("public-threat", "communications")], True, ("urgent", "communications")),
+    ],
+)  # fmt: skip
+def test_placement(
+    before: tuple[str, str | None],
+    decisions: list[Decision],
+    held: bool,
+    after: tuple[str, str | None],
+) -> None:
+    assert placement(*before, decisions, order=ORDER, held=lambda: held) == after

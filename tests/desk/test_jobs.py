@@ -19,7 +19,14 @@ from gracedesk.jobs import sweeps
 from gracedesk.jobs.notify import Notifier, SmtpSettings
 from gracedesk.service import actions
 from gracedesk.service.desk import Desk
-from gracedesk.store.tables import AuditEvent, Conversation, Escalation, FollowUp, Notification
+from gracedesk.store.tables import (
+    AuditEvent,
+    Conversation,
+    Escalation,
+    FollowUp,
+    Message,
+    Notification,
+)
 
 from .conftest import NOW, make_user, post
 
@@ -88,18 +95,72 @@ def test_promise_reminded_once_then_overdue_once_and_emailed(desk: Desk, smtp: A
     assert set(missed[0]) == {"ann@example.com", "lead@example.com"}
 
 
-def test_sla_breach_escalates_once(desk: Desk) -> None:
-    cid = post(desk, "Hello? Nobody answers. I need help with my invoice.").conversation_id
+def sla_escalation(desk: Desk) -> Escalation:
+    with desk.store.read() as s:
+        e = s.scalars(select(Escalation).where(Escalation.kind == "sla")).one()
+        s.expunge(e)
+        return e
+
+
+def handover(desk: Desk, message_id: int) -> Any:
+    with desk.store.read() as s:
+        return (s.get_one(Message, message_id).guidance or {})["handover"]
+
+
+def breach(desk: Desk, text: str, **kw: Any) -> int:
+    """A customer message left unanswered past its reply deadline; returns the conversation."""
+    cid: int = post(desk, text, **kw).conversation_id
     with desk.store.read() as s:
         due = s.get_one(Conversation, cid).first_response_due
+    assert due is not None
+    assert sweeps.sweep_sla(desk, now=due + timedelta(minutes=1)) == 1
+    return cid
+
+
+def test_sla_breach_escalates_once(desk: Desk) -> None:
+    r = post(desk, "Hello? Nobody answers. I need help with my invoice.")
+    with desk.store.read() as s:
+        due = s.get_one(Conversation, r.conversation_id).first_response_due
     assert due is not None
     assert sweeps.sweep_sla(desk, now=due - timedelta(minutes=1)) == 0
     assert sweeps.sweep_sla(desk, now=due + timedelta(minutes=1)) == 1
     assert sweeps.sweep_sla(desk, now=due + timedelta(minutes=2)) == 0
-    with desk.store.read() as s:
-        e = s.scalars(select(Escalation).where(Escalation.kind == "sla")).one()
-        assert e.target == "supervisor" and "SLA breached" in e.reason
+    e = sla_escalation(desk)
+    assert e.target == "supervisor" and "SLA breached" in e.reason
+    # the supervisor gets the hand-over packet of the message left unanswered
+    assert e.packet is not None and e.packet == handover(desk, r.message_id)
     assert kinds(desk, "sla.breached") == 1
+
+
+def test_a_new_message_refreshes_the_packet_of_a_pending_sla_escalation(desk: Desk) -> None:
+    breach(desk, "Hello? I need help with my invoice.")
+    later = post(desk, "It is invoice 7, and you charged me twice!", at=NOW + timedelta(days=1))
+    assert sla_escalation(desk).packet == handover(desk, later.message_id)
+
+
+def test_approving_an_sla_breach_takes_the_conversation_over(desk: Desk) -> None:
+    agent, _ = make_user(desk.store, "ann", "agent")
+    sup, _ = make_user(desk.store, "sup", "supervisor")
+    cid = breach(desk, "Hello? I need help with my invoice.")
+    actions.assign(desk, cid, user=agent, assignee=None, now=NOW)  # ann has it, never answered
+    out = actions.decide_escalation(
+        desk, sla_escalation(desk).id, user=sup, approve=True, note=None, now=NOW
+    )
+    assert out["state"] == "approved" and out["taken_over"] is True
+    with desk.store.read() as s:
+        assert s.get_one(Conversation, cid).assignee_id == sup.id
+
+
+def test_approving_an_sla_breach_of_ones_own_conversation_changes_no_hands(desk: Desk) -> None:
+    sup, _ = make_user(desk.store, "sup", "supervisor")
+    cid = breach(desk, "Hello? I need help with my invoice.")
+    actions.assign(desk, cid, user=sup, assignee=None, now=NOW)
+    out = actions.decide_escalation(
+        desk, sla_escalation(desk).id, user=sup, approve=True, note=None, now=NOW
+    )
+    assert out["state"] == "approved" and out["taken_over"] is False
+    with desk.store.read() as s:
+        assert s.get_one(Conversation, cid).assignee_id == sup.id
 
 
 def test_a_reply_stops_the_sla_clock(desk: Desk) -> None:

@@ -300,10 +300,29 @@ def test_escalation_reaches_the_supervisor_queue_with_its_packet_and_is_approved
     shot(supervisor, "escalations")
     card.locator("input[name=note]").fill("I'll call them myself.")
     card.locator("button", has_text="Approve").click()
-    expect(supervisor.locator(".flash-success")).to_contain_text("approved")
+    expect(supervisor.locator(".flash-success")).to_contain_text(
+        "approved: the conversation is yours now"
+    )
     expect(supervisor.locator("article.escalation", has_text="Third contact")).to_have_count(0)
     decided = [e for e in world.detail(conv)["escalations"] if e["target"] == "supervisor"]
     assert [(e["state"], e["note"]) for e in decided] == [("approved", "I'll call them myself.")]
+    assert world.detail(conv)["assignee"] == "sam"
+
+
+def test_approving_says_the_conversation_is_yours_only_when_it_changes_hands(
+    supervisor: Page, world: World
+) -> None:
+    conv = world.converse("My invoice is wrong again, I need someone senior to look at it.")
+    actions.assign(world.desk, conv, user=world.users["sam"], assignee=None, now=now())
+    esc = actions.escalate(
+        world.desk, conv, user=world.users["ana"], reason="Wrong invoice again", now=now()
+    )
+    supervisor.goto(f"{world.base}/console/escalations")
+    supervisor.locator(f"article[data-escalation='{esc['id']}'] button", has_text="Approve").click()
+    flash = supervisor.locator(".flash-success")
+    expect(flash).to_contain_text(f"Escalation {esc['id']} approved.")
+    expect(flash).not_to_contain_text("yours now")  # it was sam's already
+    assert world.detail(conv)["assignee"] == "sam"
 
 
 def test_resolving_shows_the_csat_link_and_the_survey_takes_a_score(

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from gracedesk.web.console_evidence import Segment, family, highlight
+from gracedesk.model.signals import HIGH_RISK, MEDIUM_RISK
+from gracedesk.web.console_evidence import Segment, family, highlight, risk_level
 from gracedesk.web.console_render import due, stamped, templates, when
 
 TEXT = "You idiots, I want a refund or I'll call my lawyer."
@@ -95,6 +96,34 @@ def test_evidence_text_is_escaped_and_marked() -> None:
         '<div class="message">&lt;img src=x onerror=alert(1)&gt; '
         '<mark class="ev ev-abuse" title="abuse.insult">idiots</mark> &amp; co</div>'
     )
+
+
+def macro(name: str) -> Any:
+    return getattr(templates().env.get_template("_macros.html").module, name)
+
+
+@pytest.mark.parametrize(
+    ("risk", "expected"),
+    [
+        (0.98, "high"),
+        (0.57, "high"),  # labelled high_risk by the analysis: the badge says high too
+        (HIGH_RISK, "high"),
+        (0.49, "medium"),
+        (MEDIUM_RISK, "medium"),
+        (0.29, "low"),
+        (0.0, "low"),
+        (None, "neutral"),
+    ],
+)
+def test_risk_level_uses_the_high_risk_line(risk: float | None, expected: str) -> None:
+    assert risk_level(risk) == expected
+    html = str(macro("risk_badge")(risk))
+    assert f"badge-{expected} risk" in html
+
+
+def test_an_escalation_without_a_packet_says_none_was_recorded() -> None:
+    html = str(macro("packet_view")(None))
+    assert "No hand-over packet recorded for this escalation." in html
 
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

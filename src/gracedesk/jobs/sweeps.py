@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidInput, NotificationError
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import notify, open_escalation
 from gracedesk.store import Store
-from gracedesk.store.tables import Conversation, FollowUp, Notification, User
+from gracedesk.store.tables import Conversation, FollowUp, Message, Notification, User
 
 if TYPE_CHECKING:
     from gracedesk.jobs.notify import Notifier
@@ -103,8 +104,24 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
     return done
 
 
+def _latest_packet(s: Session, conv_id: int) -> dict[str, Any] | None:
+    """The hand-over packet of the conversation's newest analysed customer message."""
+    guidance = s.scalar(
+        select(Message.guidance)
+        .where(
+            Message.conversation_id == conv_id,
+            Message.author == "customer",
+            Message.analysis_state == "done",
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    packet = (guidance or {}).get("handover")
+    return packet if isinstance(packet, dict) else None
+
+
 def sweep_sla(desk: Desk, *, now: datetime) -> int:
-    """Escalate conversations whose reply is overdue, once per breach."""
+    """Escalate conversations whose reply is overdue, once per breach, with a hand-over packet."""
     done = 0
     with desk.store.write() as s:
         rows = s.scalars(
@@ -132,7 +149,7 @@ def sweep_sla(desk: Desk, *, now: datetime) -> int:
                 target="supervisor",
                 reason=f"SLA breached: reply was due {due} ({c.priority} priority)",
                 rule_id="sla-breach",
-                packet=None,
+                packet=_latest_packet(s, c.id),
                 now=now,
             )
             audit(

@@ -70,8 +70,22 @@ def coach_draft(
             customer_name=customer.name,
             now=now,
             tz=_customer_tz(customer),
+            limits=_limits(desk, user),
         )
-    return coach(draft, ctx).to_dict()
+    moves = None
+    if desk.analyzer.tier == "accurate":  # the encoder is loaded already: read paraphrases too
+        from gracedesk.guidance.moves import load_detector
+
+        moves = load_detector()
+    return coach(draft, ctx, moves=moves).to_dict()
+
+
+def _limits(desk: Desk, user: User) -> dict[str, float]:
+    """What the user may grant alone: the policy's authority for their role."""
+    from gracedesk.policy.authority import MONEY_KINDS, limit
+
+    role = desk.policy.authority.get(user.role)
+    return {} if role is None else {k: limit(role, k) for k in MONEY_KINDS}
 
 
 def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime) -> dict[str, Any]:
@@ -319,13 +333,26 @@ def _check_authority(desk: Desk, user: User, e: Escalation) -> None:
         )
 
 
+TAKEN_OVER = ("escalation", "sla")  # kinds whose approval hands the conversation to the approver
+
+
+def _take_over(conv: Conversation, e: Escalation, user: User) -> bool:
+    """The approver takes an approved escalation or SLA breach over; True if the assignee changed."""
+    if e.kind not in TAKEN_OVER or e.state != "approved" or conv.status == "resolved":
+        return False
+    changed = conv.assignee_id != user.id
+    conv.assignee_id = user.id
+    return changed
+
+
 def decide_escalation(
     desk: Desk, esc_id: int, *, user: User, approve: bool, note: str | None, now: datetime
 ) -> dict[str, Any]:
     """A supervisor approves or rejects an escalation, approval request or sanction.
 
-    Locks the conversation before the escalation (the order the message path uses), so the
-    two never deadlock on PostgreSQL.
+    Approving an escalation or an SLA breach takes the conversation over: ``taken_over`` in the
+    answer says whether the assignee changed. Locks the conversation before the escalation (the
+    order the message path uses), so the two never deadlock on PostgreSQL.
     """
     require(user, *SUPERVISING)
     with desk.store.write() as s:
@@ -344,8 +371,7 @@ def decide_escalation(
             sanction = s.get_one(Sanction, e.data["sanction_id"])
             sanction.state = "active" if approve else "rejected"
             sanction.approved_by = user.id
-        if e.kind == "escalation" and approve and conv.status != "resolved":
-            conv.assignee_id = user.id  # the supervisor takes it over
+        taken_over = _take_over(conv, e, user)
         s.flush()  # the decision above must count in the pending check below
         if conv.status == "escalated" and not _has_pending(s, conv.id, "escalation"):
             conv.status = "open"
@@ -359,8 +385,9 @@ def decide_escalation(
             customer_id=conv.customer_id,
             reason=e.note,
             escalation_id=e.id,
+            taken_over=taken_over,
         )
-        return escalation_dict(e)
+        return {**escalation_dict(e), "taken_over": taken_over}
 
 
 def _has_pending(s: Session, conv_id: int, kind: str) -> bool:

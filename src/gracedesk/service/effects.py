@@ -7,12 +7,14 @@ not opened twice while one is pending) and leaves an audit event naming the rule
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gracedesk.model.signals import HIGH_RISK
 from gracedesk.service import queries as q
 from gracedesk.store.tables import DecisionRow
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from gracedesk.service.flow import Outcome
 
 _COLUMNS = ("action", "target", "rule_id", "reason", "policy_version")  # the rest goes to data
+DEFAULT_RULE = "default"  # the rule id of the policy's defaults (no rule set priority or team)
+PLACEMENT = ("set_priority", "route")  # decisions ``record`` applies to the conversation row
 
 
 def decision_dict(r: DecisionRow) -> dict[str, Any]:
@@ -296,6 +300,45 @@ def _apply(
         )
 
 
+def _urgency(priority: str | None, order: Sequence[str]) -> int:
+    """Higher is more urgent (``order``: most urgent first); an unknown priority ranks lowest."""
+    return len(order) - order.index(priority) if priority in order else 0
+
+
+def placement(
+    priority: str,
+    team: str | None,
+    decisions: Sequence[Decision],
+    *,
+    order: Sequence[str],
+    held: Callable[[], bool],
+) -> tuple[str, str | None]:
+    """The conversation's priority and team after one message's decisions.
+
+    A policy default (no rule matched) never lowers the priority nor replaces a team. While the
+    conversation is ``held`` (a pending escalation, a pending or active sanction) no decision
+    lowers the priority: it comes down once that is decided, or when a human changes it.
+    """
+    for d in decisions:
+        default = d.rule_id == DEFAULT_RULE
+        if d.action == "set_priority" and d.priority:
+            lowers = _urgency(d.priority, order) < _urgency(priority, order)
+            if not (lowers and (default or held())):
+                priority = d.priority
+        elif d.action == "route" and not (default and team):
+            team = d.target
+    return priority, team
+
+
+def conversation_labels(labels: Sequence[str] | None, sig: Mapping[str, Any]) -> list[str]:
+    """Every message's labels, less ``high_risk`` while the latest risk is below the line (so
+    the labels agree with the risk badge)."""
+    out = set(labels or []) | set(sig.get("labels", []))
+    if float(sig["risk"]) < HIGH_RISK:
+        out.discard("high_risk")
+    return sorted(out)
+
+
 def record(
     desk: Desk,
     conn: Connection,
@@ -331,15 +374,14 @@ def record(
     cur = conn.execute(q.conversation_state(lock), {"conv": conv_id}).one()
     latest = conn.execute(q.newest_customer_message(), {"conv": conv_id}).scalar() == message_id
     intake.store_results(conn, message_id, conv_id, sig, guidance, rows, now=now)
-    priority, team = cur.priority, cur.team
-    heavy = []
-    for d in decisions:
-        if d.action == "set_priority" and d.priority:
-            priority = d.priority
-        elif d.action == "route":
-            team = d.target
-        else:
-            heavy.append(d)
+    priority, team = placement(
+        cur.priority,
+        cur.team,
+        decisions,
+        order=desk.policy.sla.priorities,
+        held=lambda: bool(conn.execute(q.conversation_held(), {"conv": conv_id}).scalar()),
+    )
+    heavy = [d for d in decisions if d.action not in PLACEMENT]
     due = outcome.sla
     state = {
         "p_risk": cur.risk,
@@ -354,7 +396,7 @@ def record(
         state = {
             "p_risk": float(sig["risk"]),
             "p_stage": guidance.get("stage"),
-            "p_labels": sorted(set(cur.labels or []) | set(sig.get("labels", []))),
+            "p_labels": conversation_labels(cur.labels, sig),
             "p_policy_version": decisions[0].policy_version if decisions else None,
             "p_first_due": min(
                 t for t in (cur.first_response_due, due.first_response_due) if t is not None
@@ -369,6 +411,9 @@ def record(
         q.update_conversation_state(),
         {"conv": conv_id, "p_at": now, "p_priority": priority, "p_team": team, **state},
     )
+    packet = guidance.get("handover")
+    if latest and packet is not None:  # every pending escalation shows the latest state
+        conn.execute(q.refresh_pending_packets(), {"conv": conv_id, "p_packet": packet})
     for d in heavy:
         _apply(
             desk,

@@ -296,6 +296,7 @@ def take(
     )
     promises = conn.execute(q.open_promises(), {"conv": conv_id}).all()
     assignee = conn.execute(q.agent_by_id(), {"uid": assignee_id}).first() if assignee_id else None
+    cleared = conn.execute(q.threat_cleared_at(), {"conv": conv_id}).scalar()
     return Snapshot(
         conversation_id=conv_id,
         messages=messages,
@@ -304,6 +305,7 @@ def take(
         ),
         agent=agent_of(assignee),
         commitments=tuple({"text": p.promise, "due": p.due_at.isoformat()} for p in promises),
+        threat_cleared_at=cleared.isoformat() if cleared is not None else None,
     )
 
 

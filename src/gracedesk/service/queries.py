@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.sql import Select
 
 from gracedesk.store.tables import (
@@ -169,6 +169,19 @@ def open_promises() -> Select[Any]:
 
 
 @cache
+def threat_cleared_at() -> Select[Any]:
+    """When a supervisor last decided the conversation's security escalation (a threat of
+    violence is remembered until then)."""
+    from sqlalchemy import func
+
+    return select(func.max(E.c.decided_at)).where(
+        E.c.conversation_id == bindparam("conv"),
+        E.c.target == "security",
+        E.c.state != "pending",
+    )
+
+
+@cache
 def agent_by_id() -> Select[Any]:
     return select(U.c.role, U.c.display_name, U.c.authority).where(U.c.id == bindparam("uid"))
 
@@ -321,3 +334,24 @@ def open_policy_follow_up() -> Select[Any]:
 @cache
 def insert_follow_up() -> Any:
     return insert(F)
+
+
+@cache
+def conversation_held() -> Select[Any]:
+    """Whether the conversation waits on a decision or carries a sanction: a pending
+    escalation, or a pending or active sanction (its priority then only goes up)."""
+    pending = exists().where(E.c.conversation_id == bindparam("conv"), E.c.state == "pending")
+    sanction = exists().where(
+        S.c.conversation_id == bindparam("conv"), S.c.state.in_(("pending", "active"))
+    )
+    return select(or_(pending, sanction))
+
+
+@cache
+def refresh_pending_packets() -> Any:
+    """The newest hand-over packet on every pending escalation of the conversation."""
+    return (
+        update(E)
+        .where(E.c.conversation_id == bindparam("conv"), E.c.state == "pending")
+        .values(packet=bindparam("p_packet"))
+    )

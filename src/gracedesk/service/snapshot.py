@@ -21,6 +21,7 @@ class Snapshot:
     agent: dict[str, Any]
     commitments: tuple[dict[str, Any], ...]
     request: dict[str, Any] | None = None
+    threat_cleared_at: str | None = None  # a supervisor decided the security escalation
 
     def scenario(self, id: Any) -> dict[str, Any]:
         sc: dict[str, Any] = {
@@ -29,6 +30,8 @@ class Snapshot:
             "customer": self.customer,
             "agent": {"role": self.agent.get("role", "agent")},
         }
+        if self.threat_cleared_at:
+            sc["conversation"] = {"threat_cleared_at": self.threat_cleared_at}
         if self.request:
             sc["request"] = self.request
         return sc

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gracedesk.model.signals import HIGH_RISK, MEDIUM_RISK
+
 FAMILIES = ("threat", "abuse", "request", "emotion", "other")  # most serious first
 THREATS = ("public_threat", "legal_threat")
 
@@ -97,9 +99,10 @@ def highlight(text: str, evidence: Iterable[Mapping[str, Any]] | None) -> list[S
 
 
 def risk_level(risk: float | None) -> str:
-    """The badge for a risk score: high (0.8 and up, the policy's high-risk line), medium, low."""
+    """The badge for a risk score: high from ``HIGH_RISK`` (where the analysis labels a message
+    ``high_risk``), medium from ``MEDIUM_RISK``, low below."""
     if risk is None:
         return "neutral"
-    if risk >= 0.8:
+    if risk >= HIGH_RISK:
         return "high"
-    return "medium" if risk >= 0.5 else "low"
+    return "medium" if risk >= MEDIUM_RISK else "low"

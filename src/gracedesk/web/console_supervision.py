@@ -42,8 +42,9 @@ def approve(
     at: sess.Now,
     note: Note = None,
 ) -> RedirectResponse:
-    actions.decide_escalation(desk, esc_id, user=user, approve=True, note=note, now=at)
-    sess.flash(request, "success", f"Escalation {esc_id} approved: the conversation is yours now.")
+    out = actions.decide_escalation(desk, esc_id, user=user, approve=True, note=note, now=at)
+    yours = ": the conversation is yours now" if out["taken_over"] else ""
+    sess.flash(request, "success", f"Escalation {esc_id} approved{yours}.")
     return see_other("/console/escalations")
 
 
