@@ -22,4 +22,6 @@ rm -rf "$TEACHER"
 "$PY" train/train_heads.py --teacher "$TEACHER"
 "$PY" train/train_accurate.py --teacher "$TEACHER"
 "$PY" train/train_evidence.py --teacher "$TEACHER"
+"$PY" train/train_target.py --json docs/eval-target.json
+"$PY" train/train_coach_moves.py --json docs/eval-coach-moves.json
 "$PY" -m gracedesk.cli.main eval --tier both --json docs/eval-dev.json
