@@ -114,7 +114,7 @@ class Sanction(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     level: Mapped[str] = mapped_column(String(20))  # warn | restrict | block
-    state: Mapped[str] = mapped_column(String(20))  # active | pending | rejected | lifted
+    state: Mapped[str] = mapped_column(String(20))  # active | pending | rejected | lifted | closed
     reason: Mapped[str] = mapped_column(Text)
     rule_id: Mapped[str | None] = mapped_column(String(120))
     until: Mapped[datetime | None] = mapped_column(Stamp)
@@ -200,7 +200,7 @@ class Escalation(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # escalation | approval | sanction | sla
     target: Mapped[str | None] = mapped_column(String(80))
-    state: Mapped[str] = mapped_column(String(20))  # pending | approved | rejected
+    state: Mapped[str] = mapped_column(String(20))  # pending | approved | rejected | closed
     reason: Mapped[str] = mapped_column(Text)
     rule_id: Mapped[str | None] = mapped_column(String(120))
     packet: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -275,6 +275,30 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Stamp)
     sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class ConsoleSession(Base):
+    """A signed-in console session: the cookie carries its random id, the store its hash.
+
+    Signing out deletes the row, so a copied cookie stops working at once (in every process);
+    a row past ``expires_at`` is no longer accepted.
+    """
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the session id
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    expires_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class AuthThrottle(Base):
+    """Failed sign-ins per user name or client address (the key is a SHA-256 of either)."""
+
+    __tablename__ = "auth_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(Stamp)
+    forget_at: Mapped[datetime] = mapped_column(Stamp, index=True)  # row is stale after this
 
 
 def table_of(cls: type[Base]) -> Table:

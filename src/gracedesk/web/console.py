@@ -10,13 +10,19 @@ Routes (every POST needs the session's CSRF token, see ``console_session``):
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gracedesk.errors import NotFound, Unauthenticated
-from gracedesk.web import auth, console_conversations, console_csat, console_supervision
+from gracedesk.web import (
+    auth,
+    console_conversations,
+    console_csat,
+    console_supervision,
+    security,
+)
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, page, see_other
 
@@ -44,21 +50,44 @@ def login(
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
+    """Sign in, throttled per user name and per client address (``security.Throttle``).
+
+    A locked name or address gets 429 with ``Retry-After`` before the password is looked at,
+    whether or not the name exists; a failure counts against both, a success clears the name's.
+    """
+    name = username.strip()
+    throttle: security.Throttle = request.app.state.throttle
+    keys = [
+        security.Key("user", name),
+        security.Key("client", security.client_address(request.scope)),
+    ]
+    ctx = {"username": username, "next": next if sess.safe_next(next) else None}
+    wait = throttle.locked(desk.store, keys, now=sess.clock())
+    if wait:
+        return throttled(request, ctx, wait)
     try:
-        user = auth.by_password(desk.store, username.strip(), password)
+        user = auth.by_password(desk.store, name, password)
     except Unauthenticated as exc:
-        ctx = {
-            "error": exc.message,
-            "username": username,
-            "next": next if sess.safe_next(next) else None,
-        }
-        return page(request, "login.html", ctx, user=None, status=401)
+        throttle.fail(desk.store, keys, now=sess.clock())
+        return page(request, "login.html", {**ctx, "error": exc.message}, user=None, status=401)
+    throttle.succeed(desk.store, keys[0])
     sess.sign_in(request, user)
     return see_other(next if next and sess.safe_next(next) else "/console/")
 
 
+def throttled(request: Request, ctx: dict[str, Any], seconds: int) -> Response:
+    text = (
+        "Too many failed sign-ins. For your security, signing in is paused: "
+        f"try again in {security.wait_text(seconds)}."
+    )
+    response = page(request, "login.html", {**ctx, "error": text}, user=None, status=429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @router.post("/console/logout", include_in_schema=False)
 def logout(request: Request) -> RedirectResponse:
+    """Sign out: the server-side session ends, so a copy of the cookie is refused too."""
     sess.sign_out(request)
     return see_other("/console/login")
 

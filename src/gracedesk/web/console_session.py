@@ -1,13 +1,15 @@
 """The console's session: who is signed in, the CSRF token, flash messages, safe redirects.
 
 The session is Starlette's signed cookie (``gracedesk_session``, set up in ``create_app``). It
-holds ``uid`` (the signed-in user), ``csrf`` (the token every console POST must echo, as the form
-field ``csrf_token`` or the header ``X-CSRF-Token``) and ``flashes`` (messages shown once).
+holds ``uid`` (the signed-in user), ``sid`` (the id of the server-side session, checked against
+the store on every request: signing out or the end of ``GRACEDESK_SESSION_HOURS`` ends it even
+for a copied cookie), ``csrf`` (the token every console POST must echo, as the form field
+``csrf_token`` or the header ``X-CSRF-Token``) and ``flashes`` (messages shown once).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -65,22 +67,51 @@ async def check_csrf(request: Request) -> None:
 
 
 def session_user(request: Request) -> User | None:
-    """The signed-in, active user, or None."""
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
-        return None
-    return auth.by_id(desk_of(request).store, uid)
+    """The signed-in, active user of a live server-side session, or None.
+
+    One query per request (remembered on ``request.state``). A session that has ended (signed
+    out elsewhere, expired, user deactivated) is dropped from the cookie too.
+    """
+    if hasattr(request.state, "console_user"):
+        cached: User | None = request.state.console_user
+        return cached
+    uid, sid = request.session.get("uid"), request.session.get("sid")
+    user = None
+    if isinstance(uid, int) and isinstance(sid, str) and sid:
+        user = auth.session_user(desk_of(request).store, sid, now=clock())
+        if user is not None and user.id != uid:
+            user = None
+    if user is None and ("uid" in request.session or "sid" in request.session):
+        request.session.pop("uid", None)
+        request.session.pop("sid", None)
+    request.state.console_user = user
+    return user
+
+
+def session_lifetime(request: Request) -> timedelta:
+    hours: float = request.app.state.settings.session_hours
+    return timedelta(hours=hours)
 
 
 def sign_in(request: Request, user: User) -> None:
-    """A fresh session for ``user``, with a fresh CSRF token."""
+    """A fresh session for ``user`` (a new server-side session id), with a fresh CSRF token."""
+    sid = auth.open_session(
+        desk_of(request).store, user, now=clock(), lifetime=session_lifetime(request)
+    )
     request.session.clear()
     request.session["uid"] = user.id
+    request.session["sid"] = sid
     request.session["csrf"] = auth.new_csrf()
+    request.state.console_user = user
 
 
 def sign_out(request: Request) -> None:
+    """End the session on the server (its cookie stops working everywhere) and forget it here."""
+    sid = request.session.get("sid")
+    if isinstance(sid, str) and sid:
+        auth.close_session(desk_of(request).store, sid)
     request.session.clear()
+    request.state.console_user = None
 
 
 def console_user(request: Request) -> User:
