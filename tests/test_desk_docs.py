@@ -40,7 +40,14 @@ def test_every_api_route_is_documented(tmp_path: Path) -> None:
 
 
 def test_desk_commands_have_help() -> None:
-    for args in (["serve"], ["worker"], ["db", "upgrade"], ["users", "create"], ["users", "token"]):
+    for args in (
+        ["serve"],
+        ["worker"],
+        ["db", "upgrade"],
+        ["users", "create"],
+        ["users", "token"],
+        ["customers", "erase"],
+    ):
         r = CliRunner().invoke(cli, [*args, "--help"])
         assert r.exit_code == 0, (args, r.output)
         assert "Usage:" in r.output

@@ -19,12 +19,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
 from gracedesk.service import actions, views
 from gracedesk.service.build import build_desk
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
-from gracedesk.store.tables import User
+from gracedesk.store.tables import Notification, User
 from gracedesk.web import auth
 from gracedesk.web.app import create_app
 
@@ -325,7 +326,7 @@ def test_approving_says_the_conversation_is_yours_only_when_it_changes_hands(
     assert world.detail(conv)["assignee"] == "sam"
 
 
-def test_resolving_shows_the_csat_link_and_the_survey_takes_a_score(
+def test_resolving_sends_the_survey_to_the_customer_only_and_it_takes_a_score(
     agent: Page, page: Page, world: World
 ) -> None:
     conv = world.converse("The replacement card works now, thanks.")
@@ -333,10 +334,19 @@ def test_resolving_shows_the_csat_link_and_the_survey_takes_a_score(
     agent.fill("#resolution", "Sent a replacement card; customer confirmed it works.")
     agent.click("#resolve-form button[type=submit]")
     expect(agent.locator(".flash-success")).to_contain_text("Resolved")
-    link = agent.locator("#csat-url")
-    expect(link).to_be_visible()
-    path = urlsplit(link.get_attribute("href") or "").path
-    assert path.startswith("/csat/")
+    expect(agent.locator("main")).not_to_contain_text("/csat/")  # the link is the customer's
+    with world.desk.store.read() as s:
+        sent = s.scalars(
+            select(Notification).where(
+                Notification.event == "csat.request",
+                Notification.payload["conversation_id"].as_integer() == conv,
+            )
+        ).one()
+    path = urlsplit(sent.payload["csat_url"]).path
+    assert path.startswith("/csat/") and sent.recipients == ["casey@example.org"]
+    # the agent, signed in, may not answer it
+    own = agent.request.post(f"{world.base}{path}", form={"score": "5"})
+    assert own.status == 403 and "only the customer" in own.text()
     # the customer, not signed in, answers the survey
     page.goto(f"{world.base}{path}")
     expect(page.locator("nav")).to_have_count(0)
@@ -348,7 +358,6 @@ def test_resolving_shows_the_csat_link_and_the_survey_takes_a_score(
     agent.reload()
     expect(agent.locator("#resolved-title")).to_be_visible()
     expect(agent.locator("main")).to_contain_text("answered 4/5")
-    expect(agent.locator("#csat-url")).to_have_count(0)  # shown once, right after resolving
     # a second answer is refused, the link itself now says so, and an unknown token is a 404
     second = page.request.post(f"{world.base}{path}", form={"score": "1"})
     assert second.status == 409 and "already been answered" in second.text()

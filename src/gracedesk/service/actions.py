@@ -233,16 +233,92 @@ def escalate(
         return escalation_dict(e)
 
 
+def _pending(s: Session, conv_id: int) -> list[Escalation]:
+    """The conversation's items waiting for a supervisor, locked (after the conversation)."""
+    return list(
+        s.scalars(
+            select(Escalation)
+            .where(Escalation.conversation_id == conv_id, Escalation.state == "pending")
+            .order_by(Escalation.id)
+            .with_for_update()
+        )
+    )
+
+
+def _named(e: Escalation) -> str:
+    """``approval #3 (refund 500)``: what a pending item is, for a problem's detail."""
+    what = f"{e.kind} #{e.id}"
+    if e.kind == "approval" and e.data.get("request_kind"):
+        return f"{what} ({e.data['request_kind']} {e.data.get('amount')})"
+    if e.kind == "sanction" and e.data.get("level"):
+        return f"{what} ({e.data['level']})"
+    return f"{what} (to {e.target})" if e.target else what
+
+
+def _taken_over_by(s: Session, conv: Conversation, user: User) -> User | None:
+    """The supervisor or admin who holds the conversation, when ``user`` is an agent and not
+    them (an agent may not undo a take-over); None otherwise."""
+    if user.role in SUPERVISING or conv.assignee_id in (None, user.id):
+        return None
+    holder = s.get(User, conv.assignee_id)
+    return holder if holder is not None and holder.role in SUPERVISING else None
+
+
+def _close_pending(
+    s: Session, conv: Conversation, pending: list[Escalation], *, user: User, now: datetime
+) -> None:
+    """A supervisor resolving closes what was waiting: each item (and a pending sanction behind
+    it) becomes ``closed`` with an audit event, never approved by the way."""
+    for e in pending:
+        e.state, e.approver_id, e.decided_at = "closed", user.id, now
+        e.note = "closed when the conversation was resolved"
+        if e.kind == "sanction" and e.data.get("sanction_id"):
+            sanction = s.get(Sanction, e.data["sanction_id"])
+            if sanction is not None and sanction.state == "pending":
+                sanction.state = "closed"
+        audit(
+            s,
+            f"{e.kind}.closed",
+            now=now,
+            actor=user,
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            reason="closed when the conversation was resolved",
+            escalation_id=e.id,
+        )
+
+
 def resolve(
     desk: Desk, conv_id: int, *, user: User, resolution: str, now: datetime
 ) -> dict[str, Any]:
-    """Close the conversation with its resolution and send the customer a CSAT request."""
+    """Close the conversation with its resolution and send the customer a CSAT request.
+
+    An agent may not resolve while anything waits for a supervisor (an escalation, an approval,
+    a sanction to confirm, an SLA breach): Conflict naming each. A supervisor or admin may: the
+    pending items are closed and audited. An agent may not resolve a conversation a supervisor
+    took over. The survey's link goes to the customer only (the outbox): the answer says that a
+    survey was sent, never its token.
+    """
     if not resolution.strip():
         raise InvalidRequest("resolution is empty: say how it was resolved")
     with desk.store.write() as s:
         conv = conversation(s, conv_id, lock=True)
         if conv.status == "resolved":
             raise Conflict(f"conversation {conv_id} is already resolved")
+        holder = _taken_over_by(s, conv, user)
+        if holder is not None:
+            raise PermissionDenied(
+                f"conversation {conv_id} was taken over by {holder.role} {holder.name}: "
+                "only a supervisor may resolve it now"
+            )
+        pending = _pending(s, conv.id)
+        if pending and user.role not in SUPERVISING:
+            raise Conflict(
+                f"conversation {conv_id} has {len(pending)} item(s) waiting for a supervisor: "
+                f"{', '.join(_named(e) for e in pending)}; a supervisor must decide them "
+                "(or resolve the conversation) first"
+            )
+        _close_pending(s, conv, pending, user=user, now=now)
         conv.status = "resolved"
         conv.resolution = resolution.strip()
         conv.resolved_at = now
@@ -258,7 +334,7 @@ def resolve(
         s.add(CsatResponse(conversation_id=conv.id, token=token, sent_at=now))
         customer = s.get_one(Customer, conv.customer_id)
         link = f"{desk.base_url}/csat/{token}"
-        notify(
+        notify(  # the token's only way out: the customer's e-mail and the channel's webhooks
             s.connection(),
             key=f"csat:{token}",
             event="csat.request",
@@ -279,18 +355,52 @@ def resolve(
             conversation_id=conv.id,
             customer_id=conv.customer_id,
             reason=conv.resolution,
+            closed=[e.id for e in pending],
         )
         return {
             "conversation_id": conv.id,
             "status": "resolved",
-            "csat_url": link,
-            "csat_token": token,
+            "resolution": conv.resolution,
+            "csat": {"sent_at": now.isoformat(), "score": None, "responded_at": None},
+            "closed": [
+                {"id": e.id, "kind": e.kind, "target": e.target, "state": e.state} for e in pending
+            ],
         }
 
 
+STAFF_SURVEY = (
+    "staff may not answer a customer's satisfaction survey: only the customer, from the link "
+    "they were sent, without signing in"
+)
+
+
 def submit_csat(
-    desk: Desk, token: str, score: int, comment: str | None, *, now: datetime
+    desk: Desk,
+    token: str,
+    score: int,
+    comment: str | None,
+    *,
+    now: datetime,
+    staff: User | None = None,
 ) -> dict[str, Any]:
+    """The customer's answer. ``staff``: the user behind a credential sent with the answer (a
+    bearer token, a console session); any staff answer is refused and audited."""
+    if staff is not None:
+        with desk.store.write() as s:
+            r = s.scalar(select(CsatResponse).where(CsatResponse.token == token))
+            conv = s.get(Conversation, r.conversation_id) if r is not None else None
+            if conv is not None:
+                audit(
+                    s,
+                    "csat.refused",
+                    now=now,
+                    actor=staff,
+                    conversation_id=conv.id,
+                    customer_id=conv.customer_id,
+                    reason="a staff credential came with the survey answer",
+                    assignee=conv.assignee_id == staff.id,
+                )
+        raise PermissionDenied(STAFF_SURVEY)
     if not 1 <= score <= 5:
         raise InvalidRequest("score must be between 1 and 5")
     with desk.store.write() as s:
@@ -406,6 +516,8 @@ def _has_pending(s: Session, conv_id: int, kind: str) -> bool:
 def assign(
     desk: Desk, conv_id: int, *, user: User, assignee: str | None, now: datetime
 ) -> dict[str, Any]:
+    """Take a conversation, or (supervisors) give it to someone. An agent may not take back,
+    nor give away, a conversation a supervisor or admin took over."""
     with desk.store.write() as s:
         conv = conversation(s, conv_id, lock=True)
         target = user
@@ -415,6 +527,12 @@ def assign(
             if found is None:
                 raise NotFound(f"user {assignee!r} does not exist")
             target = found
+        holder = _taken_over_by(s, conv, user)
+        if holder is not None:
+            raise PermissionDenied(
+                f"conversation {conv_id} was taken over by {holder.role} {holder.name}: "
+                "only a supervisor may re-assign it"
+            )
         conv.assignee_id, conv.updated_at = target.id, now
         audit(
             s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=target.name

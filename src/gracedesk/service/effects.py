@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 _COLUMNS = ("action", "target", "rule_id", "reason", "policy_version")  # the rest goes to data
 DEFAULT_RULE = "default"  # the rule id of the policy's defaults (no rule set priority or team)
 PLACEMENT = ("set_priority", "route")  # decisions ``record`` applies to the conversation row
+ERASED = "erased"  # the analysis state of an erased customer's messages (service.erasure)
 
 
 def decision_dict(r: DecisionRow) -> dict[str, Any]:
@@ -372,6 +373,8 @@ def record(
     ]
     lock = conn.dialect.name == "postgresql"
     cur = conn.execute(q.conversation_state(lock), {"conv": conv_id}).one()
+    if conn.execute(q.message_state(), {"mid": message_id}).scalar() == ERASED:
+        return  # the customer was erased while this message was analysed: keep nothing of it
     latest = conn.execute(q.newest_customer_message(), {"conv": conv_id}).scalar() == message_id
     intake.store_results(conn, message_id, conv_id, sig, guidance, rows, now=now)
     priority, team = placement(

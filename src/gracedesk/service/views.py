@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
+from gracedesk.service.desk import audit
 from gracedesk.service.effects import decision_dict
 from gracedesk.service.records import (
     EXPOSURE_NUDGE,
@@ -281,6 +282,15 @@ def customer_export(desk: Desk, customer_id: int, *, user: User, now: datetime) 
         ).all()
     out["conversations"] = [conversation_detail(desk, cid, user=user, now=now) for cid in convs]
     out["exported_at"] = now.isoformat()
+    with desk.store.write() as s:  # who exported whom, and when (never what)
+        audit(
+            s,
+            "customer.exported",
+            now=now,
+            actor=user,
+            customer_id=customer_id,
+            conversations=len(convs),
+        )
     return out
 
 

@@ -74,7 +74,6 @@ def conversation(
         "c": detail,
         "critique": None,
         "targets": ESCALATION_TARGETS,
-        "csat_url": sess.recall(request, f"csat:{conv_id}"),
         "due_default": f"{at + timedelta(days=1):%Y-%m-%dT%H:%M}",
     }
     return page(request, "conversation.html", ctx, user=user)
@@ -145,8 +144,11 @@ def resolve(
     resolution: Annotated[str, Form(min_length=1, max_length=4000)],
 ) -> RedirectResponse:
     done = actions.resolve(desk, conv_id, user=user, resolution=resolution, now=at)
-    sess.remember(request, f"csat:{conv_id}", done["csat_url"])
-    sess.flash(request, "success", "Resolved. The customer has been sent a satisfaction survey.")
+    closed = len(done["closed"])
+    extra = f" {closed} pending item(s) closed." if closed else ""
+    sess.flash(
+        request, "success", f"Resolved. The customer has been sent a satisfaction survey.{extra}"
+    )
     return see_other(conversation_url(conv_id))
 
 
