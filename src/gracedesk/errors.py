@@ -18,7 +18,10 @@ GracedeskError
  ├── GuidanceError (GD5xx)      guidance cannot be given
  │    ├── PhraseFileError (GD501)   a phrase pack does not match its schema (file, phrase id, key)
  │    └── InvalidScenario (GD502)   conversation, customer history, agent or commitments unusable
- └── NotificationError (GD600)  every configured channel failed; the job retries later
+ ├── NotificationError (GD600)  every configured channel failed; the job retries later
+ └── DeskError (GD7xx)          the desk: store, service, web
+      ├── NotFound (GD701), PermissionDenied (GD702), Conflict (GD703), Unauthenticated (GD704)
+      └── StoreUnavailable (GD710)  the database cannot be reached or stays locked (HTTP 503)
 
 The core raises these; entry points (CLI, web) map them to exit codes or HTTP problems.
 """
@@ -145,6 +148,13 @@ class Conflict(DeskError):
 
 class Unauthenticated(DeskError):
     code = "GD704"
+
+
+class StoreUnavailable(DeskError):
+    """The database cannot be reached (down, refusing connections, locked beyond the timeout,
+    its file unreadable): answered 503 with ``Retry-After``; nothing already stored is lost."""
+
+    code = "GD710"
 
 
 class InvalidRequest(InvalidInput):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gracedesk.errors import InvalidRequest, ModelError, NotFound
+from gracedesk.errors import Conflict, InvalidRequest, ModelError, NotFound
 from gracedesk.model import Decision, Signals
 from gracedesk.service import actions
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
@@ -61,7 +61,7 @@ def test_same_idempotency_key_never_stores_twice(desk: Desk) -> None:
     assert not b.created and b.message_id == a.message_id
     assert b.signals == a.signals and b.decisions == a.decisions
     # the same key for another message is refused, never silently dropped
-    with pytest.raises(InvalidRequest, match="already used for a different message"):
+    with pytest.raises(Conflict, match="already used for a different request"):
         post(desk, "a different body", key="k-1")
     assert count(desk, Message) == 1
 

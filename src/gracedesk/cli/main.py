@@ -152,10 +152,10 @@ def _register() -> None:
     """Commands that live in their own modules (policy, guidance)."""
     from gracedesk.cli.advise_cmd import advise
     from gracedesk.cli.coach_cmd import coach
-    from gracedesk.cli.desk_cmd import db, serve, users, worker
+    from gracedesk.cli.desk_cmd import customers, db, serve, users, worker
     from gracedesk.cli.policy_cmd import decide, policy
 
-    for cmd in (decide, policy, coach, advise, serve, worker, db, users):
+    for cmd in (decide, policy, coach, advise, serve, worker, db, users, customers):
         cli.add_command(cmd)
 
 

@@ -198,7 +198,7 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
                 )
             except InvalidInput as exc:  # can never be sent: give it up, do not block the rest
                 n.state, n.last_error = "failed", exc.message[:2000]
-                log.error("notification %s is malformed: %s", n.key, exc.message)
+                log.error("notification %s (%s) is malformed: %s", n.id, n.event, exc.code)
                 continue
             claimed.append((n.id, n.attempts, note))
     sent = 0
@@ -216,7 +216,7 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
                 sent += 1
             elif final or attempts > len(BACKOFF):
                 row.state, row.last_error = "failed", error
-                log.error("notification %s given up: %s", row.key, error)
+                log.error("notification %s (%s) given up; see its last_error", row.id, row.event)
             else:
                 row.last_error = error
                 row.next_attempt_at = now + timedelta(seconds=BACKOFF[attempts - 1])

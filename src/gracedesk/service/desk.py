@@ -10,16 +10,17 @@ Time comes in as ``now``; nothing here reads the clock or the environment.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gracedesk.errors import InvalidRequest, NotFound
+from gracedesk.errors import Conflict, InvalidRequest, NotFound
 from gracedesk.service import effects, snapshot
 from gracedesk.store import Store
 from gracedesk.store.tables import DecisionRow, Message, User
@@ -27,6 +28,7 @@ from gracedesk.store.tables import DecisionRow, Message, User
 if TYPE_CHECKING:
     from gracedesk.analysis.pipeline import Analyzer
     from gracedesk.guidance.phrases import Library
+    from gracedesk.model import Signals
     from gracedesk.policy import PolicySet
     from gracedesk.service.flow import Outcome
 
@@ -127,6 +129,8 @@ class Desk:
         self.supervisor_email = supervisor_email
         self.base_url = base_url.rstrip("/")
         self.follow_up_lead_minutes = follow_up_lead_minutes
+        # set when this process queues a message for asynchronous analysis: wakes the worker
+        self.queued = threading.Event()
 
     # -- customer messages ---------------------------------------------------------------------
 
@@ -137,17 +141,21 @@ class Desk:
         actor: User | None,
         now: datetime,
         idempotency_key: str | None = None,
+        respond_async: bool = False,
     ) -> Posted:
-        """Store, then analyse, decide and advise. A replayed key returns the first result."""
+        """Store, then analyse, decide and advise. A replayed key returns the first result.
+
+        ``respond_async``: answer as soon as the message is stored (``analysis="queued"``); the
+        worker analyses queued messages in micro-batches (:mod:`gracedesk.service.ingest`)."""
         if not msg.text.strip():
             raise InvalidRequest("text is empty")
         if msg.channel not in CHANNELS:
             raise InvalidRequest(f"channel must be one of {list(CHANNELS)}")
-        key = idempotency_key
-        if key is None and msg.channel_message_id:
-            key = f"{msg.channel}:{msg.channel_message_id}"
+        key = IdempotencyKey.of(msg, idempotency_key)
         try:
-            accepted = retrying(lambda: self._accept(msg, actor=actor, now=now, key=key))
+            accepted = retrying(
+                lambda: self._accept(msg, actor=actor, now=now, key=key, queued=respond_async)
+            )
         except IntegrityError:
             # a concurrent request with the same key won the race: answer with its message
             if key is None:
@@ -156,21 +164,35 @@ class Desk:
         if accepted is None or isinstance(accepted, int):
             return self.replay(accepted if isinstance(accepted, int) else self._by_key(key))
         message_id, conv_id, snap = accepted
-        return self._understand(message_id, conv_id, snap, now=now, request=msg.request)
+        if snap is None:
+            self.queued.set()
+            return Posted(message_id, conv_id, created=True, analysis="queued")
+        return self.understand(message_id, conv_id, snap, now=now, request=msg.request)
 
-    def _by_key(self, key: str | None) -> int:
-        with self.store.read() as s:
-            mid = s.scalar(select(Message.id).where(Message.idempotency_key == key))
-        if mid is None:
+    def _by_key(self, key: IdempotencyKey | None) -> int:
+        """The message a concurrent request stored under ``key`` (checked like a replay)."""
+        from gracedesk.service import queries
+
+        found = None
+        if key is not None:
+            with self.store.read_core() as conn:
+                found = key.find(conn.execute(queries.message_by_keys(), key.params()).all())
+        if key is None or found is None:
             raise InvalidRequest(
                 "the message could not be stored: its Idempotency-Key or channel message id "
                 "clashes with another message"
             )
-        return mid
+        return key.check(found)
 
     def _accept(
-        self, msg: Incoming, *, actor: User | None, now: datetime, key: str | None
-    ) -> tuple[int, int, snapshot.Snapshot] | int:
+        self,
+        msg: Incoming,
+        *,
+        actor: User | None,
+        now: datetime,
+        key: IdempotencyKey | None,
+        queued: bool = False,
+    ) -> tuple[int, int, snapshot.Snapshot | None] | int:
         from gracedesk.service import intake
 
         with self.store.write_core() as conn:
@@ -182,9 +204,12 @@ class Desk:
                 actor=actor,
                 priority=self.policy.default.priority,
                 subject=msg.subject or _subject(msg.text),
+                analysis_state="queued" if queued else "pending",
             )
         if isinstance(acc, int):
             return acc
+        if queued:
+            return acc.message_id, acc.conversation_id, None
         # committed; the context is read outside the write lock (WAL readers do not block)
         with self.store.read_core() as conn:
             snap = intake.take(
@@ -198,7 +223,7 @@ class Desk:
             )
         return acc.message_id, acc.conversation_id, snap
 
-    def _understand(
+    def understand(
         self,
         message_id: int,
         conv_id: int,
@@ -206,13 +231,16 @@ class Desk:
         *,
         now: datetime,
         request: dict[str, Any] | None,
+        signals: Signals | None = None,
     ) -> Posted:
+        """Analyse (unless ``signals`` are given: a batch did it), decide, advise and record a
+        stored message; a failure is recorded on the message, which is kept."""
         from dataclasses import replace
 
         if request is not None:
             snap = replace(snap, request=request)
         try:
-            outcome, guidance = self._analyse(message_id, snap, now=now)
+            outcome, guidance = self.judge(message_id, snap, now=now, signals=signals)
 
             def rec() -> None:
                 with self.store.write_core() as conn:
@@ -221,11 +249,17 @@ class Desk:
             retrying(rec)
         except Exception as exc:  # the message is kept whatever went wrong; it is retried later
             log.exception("analysis of message %s failed", message_id)
-            with self.store.write() as s:
-                m = s.get_one(Message, message_id)
-                m.analysis_state = "failed"
-                m.analysis_error = f"{type(exc).__name__}: {exc}"[:2000]
-                m.analysis_attempts += 1
+            try:
+                with self.store.write() as s:
+                    m = s.get_one(Message, message_id)
+                    m.analysis_state = "failed"
+                    m.analysis_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    m.analysis_attempts += 1
+            except SQLAlchemyError:
+                # the store went away after the message was committed: it is stored, so the
+                # answer stays a success; it is still pending and the reanalyse job takes it
+                log.warning("message %s stays pending: the store is unavailable", message_id)
+                return Posted(message_id, conv_id, created=True, analysis="pending")
             return Posted(message_id, conv_id, created=True, analysis="failed")
         return Posted(
             message_id,
@@ -238,13 +272,21 @@ class Desk:
             sla=outcome.sla.to_dict(),
         )
 
-    def _analyse(
-        self, message_id: int, snap: snapshot.Snapshot, *, now: datetime
+    def judge(
+        self,
+        message_id: int,
+        snap: snapshot.Snapshot,
+        *,
+        now: datetime,
+        signals: Signals | None = None,
     ) -> tuple[Outcome, dict[str, Any]]:
+        """Decide and advise on a stored message (analysing it unless ``signals`` are given)."""
         from gracedesk.guidance.advice import advise
         from gracedesk.service.flow import run_scenario
 
-        outcome = run_scenario(snap.scenario(message_id), self.policy, self.analyzer, now)
+        outcome = run_scenario(
+            snap.scenario(message_id), self.policy, self.analyzer, now, signals=signals
+        )
         g = advise(
             outcome.signals_obj,
             list(snap.messages),
@@ -311,7 +353,7 @@ class Desk:
             conv_id = m.conversation_id
             snap = intake.take(s.connection(), conv_id, now=now, upto=message_id)
             s.query(DecisionRow).filter(DecisionRow.message_id == m.id).delete()
-        return self._understand(message_id, conv_id, snap, now=now, request=None)
+        return self.understand(message_id, conv_id, snap, now=now, request=None)
 
     def pending_analysis(
         self, *, now: datetime, limit: int = 100, max_attempts: int = 5, grace_s: float = 60.0
@@ -342,6 +384,125 @@ class Desk:
                     .limit(limit)
                 )
             )
+
+
+# -- idempotency ----------------------------------------------------------------------------------
+# A message is stored once per key: the client's ``Idempotency-Key``, or else the channel's own
+# message id. The two kinds live in separate namespaces (``key:…`` and ``channel:…``), so no
+# client key can ever equal a channel's key. The key is bound to a fingerprint of the whole
+# request (route and every body field): the same key with any other field is a 409, never a
+# silent replay of the first message.
+
+MESSAGES_ROUTE = "POST /api/v1/messages"
+KEY_CHARS = 200  # messages.idempotency_key
+NAMESPACES = ("key:", "key#", "channel:", "channel#")
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _bounded(namespace: str, value: str) -> str:
+    """``namespace:value``, or ``namespace#sha256(value)`` when that is over the column."""
+    stored = f"{namespace}:{value}"
+    return stored if len(stored) <= KEY_CHARS else f"{namespace}#{_digest(value)}"
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready, with equal numbers spelled alike (``120`` and ``120.0``)."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def fingerprint(msg: Incoming, route: str = MESSAGES_ROUTE) -> str:
+    """SHA-256 of the route and the whole request body in canonical JSON (sorted keys)."""
+    import json
+    from dataclasses import asdict
+
+    doc = {"route": route, "body": _canonical(asdict(msg))}
+    return _digest(json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def _legacy_fingerprint(msg: Incoming) -> str:
+    """What messages stored before 0.2 were fingerprinted with (four fields only)."""
+    import json
+
+    ident = [msg.customer.external_id, msg.text, msg.channel, msg.conversation_id]
+    return _digest(json.dumps(ident))
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A message's idempotency key: as stored, as stored before namespacing, and the request."""
+
+    stored: str  # messages.idempotency_key: key:<client key> or channel:<channel>:<message id>
+    legacy: str  # the same key as earlier versions stored it (no namespace)
+    label: str  # for the 409: which key
+    channel: tuple[str, str] | None  # (channel, channel message id) for a channel's key
+    request: str  # fingerprint of this request
+    legacy_request: str
+
+    @classmethod
+    def of(cls, msg: Incoming, client_key: str | None) -> IdempotencyKey | None:
+        digests = {"request": fingerprint(msg), "legacy_request": _legacy_fingerprint(msg)}
+        if client_key is not None:
+            return cls(
+                _bounded("key", client_key),
+                client_key,
+                f"Idempotency-Key {client_key!r}",
+                None,
+                **digests,
+            )
+        if msg.channel_message_id:
+            raw = f"{msg.channel}:{msg.channel_message_id}"
+            label = f"channel message id {msg.channel_message_id!r} on {msg.channel!r}"
+            pair = (msg.channel, msg.channel_message_id)
+            return cls(_bounded("channel", raw), raw, label, pair, **digests)
+        return None
+
+    def params(self) -> dict[str, Any]:
+        return {"keys": [self.stored, self.legacy]}
+
+    def find(self, rows: Any) -> Any:
+        """The row stored under this key among ``queries.message_by_keys`` rows, or None.
+
+        A row stored before namespacing counts only if it is of the same kind: a channel's
+        key only for that channel's message id, a client key only if it was not a channel's.
+        """
+        legacy = None
+        for r in rows:
+            if r.idempotency_key == self.stored:
+                return r
+            if r.idempotency_key != self.legacy or r.idempotency_key.startswith(NAMESPACES):
+                continue
+            derived = r.channel_message_id is not None and (
+                r.idempotency_key == f"{r.channel}:{r.channel_message_id}"
+            )
+            same_kind = (
+                not derived
+                if self.channel is None
+                else (r.channel, r.channel_message_id) == self.channel
+            )
+            if same_kind:
+                legacy = r
+        return legacy
+
+    def check(self, row: Any) -> int:
+        """The stored message's id when it was stored for this very request; else 409."""
+        same = self.request if row.idempotency_key == self.stored else self.legacy_request
+        if row.request_hash not in (None, same):
+            raise Conflict(
+                f"{self.label} was already used for a different request (another text, "
+                "customer, subject, amount or other field): use a new key for a new message"
+            )
+        return int(row.id)
 
 
 T = TypeVar("T")

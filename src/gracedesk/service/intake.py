@@ -18,7 +18,7 @@ from gracedesk.service import queries as q
 from gracedesk.service.snapshot import Snapshot, agent_of, recent_counts, top_cause
 
 if TYPE_CHECKING:
-    from gracedesk.service.desk import Incoming
+    from gracedesk.service.desk import IdempotencyKey, Incoming
     from gracedesk.store.tables import User
 
 
@@ -30,15 +30,6 @@ class Accepted:
     new_customer: bool
     assignee_id: int | None
     customer: Any  # the customer row (name, tier, lifetime_value, preferences)
-
-
-def request_hash(msg: Incoming) -> str:
-    """What makes two requests the same message (for idempotency keys)."""
-    import hashlib
-    import json
-
-    ident = [msg.customer.external_id, msg.text, msg.channel, msg.conversation_id]
-    return hashlib.sha256(json.dumps(ident).encode("utf-8")).hexdigest()
 
 
 def _event(kind: str, now: datetime, who: tuple[str, int | None], **fields: Any) -> dict[str, Any]:
@@ -150,24 +141,19 @@ def accept(
     conn: Connection,
     msg: Incoming,
     *,
-    key: str | None,
+    key: IdempotencyKey | None,
     now: datetime,
     actor: User | None,
     priority: str,
     subject: str,
+    analysis_state: str = "pending",
 ) -> Accepted | int:
     """Store the message (the caller commits). An already stored key returns its message id;
-    the same key with a different request is refused (it would silently drop a message)."""
-    digest = request_hash(msg)
+    the same key with a different request is refused with a 409 (``IdempotencyKey.check``)."""
     if key is not None:
-        found = conn.execute(q.message_by_key(), {"key": key}).first()
+        found = key.find(conn.execute(q.message_by_keys(), key.params()).all())
         if found is not None:
-            if found.request_hash not in (None, digest):
-                raise InvalidRequest(
-                    "this Idempotency-Key was already used for a different message; "
-                    "use a new key for a new message"
-                )
-            return int(found.id)
+            return key.check(found)
     who = (f"user:{actor.name}", actor.id) if actor is not None else ("customer", None)
     events: list[dict[str, Any]] = []
     customer, new = _customer(conn, msg, now, events, who)
@@ -181,11 +167,11 @@ def accept(
             "author": "customer",
             "channel": msg.channel,
             "channel_message_id": msg.channel_message_id,
-            "idempotency_key": key,
-            "request_hash": digest if key is not None else None,
+            "idempotency_key": key.stored if key is not None else None,
+            "request_hash": key.request if key is not None else None,
             "text": msg.text,
             "received_at": now,
-            "analysis_state": "pending",
+            "analysis_state": analysis_state,
             "analysis_attempts": 0,
         },
     ).scalar_one()

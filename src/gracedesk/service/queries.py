@@ -48,6 +48,14 @@ def message_by_key() -> Select[Any]:
 
 
 @cache
+def message_by_keys() -> Select[Any]:
+    """Messages stored under any of ``keys`` (an idempotency key, new and pre-namespace form)."""
+    return select(
+        M.c.id, M.c.request_hash, M.c.idempotency_key, M.c.channel, M.c.channel_message_id
+    ).where(M.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+
+@cache
 def customer_by_external(lock: bool) -> Select[Any]:
     q = select(
         C.c.id, C.c.name, C.c.email, C.c.phone, C.c.tier, C.c.lifetime_value, C.c.preferences
@@ -214,6 +222,11 @@ def compensation() -> Select[Any]:
         .order_by(E.c.decided_at.desc())
         .limit(10)
     )
+
+
+@cache
+def message_state() -> Select[Any]:
+    return select(M.c.analysis_state).where(M.c.id == bindparam("mid"))
 
 
 @cache

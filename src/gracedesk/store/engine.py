@@ -6,6 +6,11 @@ transactions opened with ``BEGIN IMMEDIATE`` so that two writers queue for the l
 failing half-way. Writers also queue on a lock (``Engines.write_lock``: a thread lock plus
 ``flock`` on ``gracedesk.db.lock``, so across server processes too) so that they never poll in
 SQLite's busy handler, whose sleeps would show up as latency spikes.
+
+Both engines are built with ``hide_parameters=True``: a failing statement's error (and
+SQLAlchemy's own statement log) never shows the bound values, which carry message text and
+contact data. PostgreSQL connections give up after ``CONNECT_TIMEOUT_S`` when the server does
+not answer, so that an outage is answered (503, ``web/problems.py``) instead of hanging.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from gracedesk.logs import protect_sqlalchemy
 
 try:
     import fcntl
@@ -95,7 +102,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     database = make_url(url).database
     assert database  # make_engines refuses in-memory databases
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -116,8 +125,12 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+CONNECT_TIMEOUT_S = 10
+
+
 def make_engines(url: str) -> Engines:
     """Engines for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+    protect_sqlalchemy()
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database in (None, "", ":memory:") or "mode=memory" in url:
@@ -132,5 +145,13 @@ def make_engines(url: str) -> Engines:
             lock=FileLock(Path(f"{u.database}.lock")),
         )
     # no pre-ping: it costs a round trip per checkout; stale connections are recycled instead
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    connect_args = {} if "connect_timeout" in u.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    engine = create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=1800,
+        hide_parameters=True,
+        connect_args=connect_args,
+    )
     return Engines(url, read=engine, write=engine)
