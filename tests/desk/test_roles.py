@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from gracedesk.service import actions, records
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
+from gracedesk.store.tables import CsatResponse
 from gracedesk.web.app import create_app
 
 from .conftest import NOW, make_user, post
@@ -34,6 +36,7 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
         {"customer": {"external_id": "r"}, "text": "Where is my parcel?"},
         (401, 201, 201, 201),
     ),
+    ("GET", "/api/v1/messages/{msg}", None, (401, 200, 200, 200)),
     ("GET", "/api/v1/conversations", None, (401, 200, 200, 200)),
     ("GET", "/api/v1/conversations/{conv}", None, (401, 200, 200, 200)),
     (
@@ -57,11 +60,26 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
     ("POST", "/api/v1/conversations/{conv}/assign", {}, (401, 200, 200, 200)),
     # assigning to somebody else is for supervisors
     ("POST", "/api/v1/conversations/{conv}/assign", {"user": "sup"}, (401, 403, 200, 200)),
+    # a conversation a supervisor took over: an agent may neither take it back nor resolve it
+    ("POST", "/api/v1/conversations/{taken}/assign", {}, (401, 403, 200, 200)),
+    (
+        "POST",
+        "/api/v1/conversations/{taken}/resolve",
+        {"resolution": "answered"},
+        (401, 403, 200, 200),
+    ),
     (
         "POST",
         "/api/v1/conversations/{other}/resolve",
         {"resolution": "answered"},
         (401, 200, 200, 200),
+    ),
+    # with an escalation pending an agent may not resolve; a supervisor closes what is pending
+    (
+        "POST",
+        "/api/v1/conversations/{conv}/resolve",
+        {"resolution": "answered"},
+        (401, 409, 200, 200),
     ),
     ("GET", "/api/v1/escalations", None, (401, 200, 200, 200)),
     # approvals and rejections are supervisor-only
@@ -78,6 +96,8 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
     ("GET", "/api/v1/customers/{cust}", None, (401, 200, 200, 200)),
     # a full export of a customer's data is for supervisors
     ("GET", "/api/v1/customers/{cust}/export", None, (401, 403, 200, 200)),
+    # erasure is for admins (supervisors only where GRACEDESK_ERASE_BY_SUPERVISORS allows it)
+    ("POST", "/api/v1/customers/{cust}/erase", None, (401, 403, 403, 200)),
     ("POST", "/api/v1/customers/{cust}/notes", {"text": "called twice"}, (401, 201, 201, 201)),
     # a warning any agent may give; sanctions beyond a warning need a supervisor
     (
@@ -106,8 +126,8 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
     ("GET", "/api/v1/audit?conversation_id={conv}", None, (401, 200, 200, 200)),
     ("GET", "/api/v1/audit", None, (401, 403, 200, 200)),
     ("GET", "/api/v1/sla-breaches", None, (401, 403, 200, 200)),
-    # the survey token is the customer's credential
-    ("POST", "/api/v1/csat/{csat}", {"score": 5}, (200, 200, 200, 200)),
+    # the survey token is the customer's credential; staff credentials with it are refused
+    ("POST", "/api/v1/csat/{csat}", {"score": 5}, (200, 403, 403, 403)),
 ]
 
 
@@ -124,9 +144,8 @@ def world(settings: Settings, desk: Desk) -> Iterator[tuple[TestClient, dict[str
 
 def _fresh_ids(desk: Desk, users: dict[str, Any], n: int) -> dict[str, Any]:
     """New objects for one call, so that one role's success does not change the next one's."""
-    conv = post(
-        desk, "You idiots lost my parcel", customer=f"cust-{n}", key=f"k-{n}"
-    ).conversation_id
+    first = post(desk, "You idiots lost my parcel", customer=f"cust-{n}", key=f"k-{n}")
+    conv = first.conversation_id
     other = post(desk, "Where is my order?", customer=f"other-{n}", key=f"o-{n}").conversation_id
     esc = actions.escalate(desk, conv, user=users["agent"], reason="rude", now=NOW)["id"]
     fu = records.add_follow_up(
@@ -139,11 +158,20 @@ def _fresh_ids(desk: Desk, users: dict[str, Any], n: int) -> dict[str, Any]:
     sanction = records.add_sanction(desk, cust, "warn", "rude", user=users["supervisor"], now=NOW)[
         "id"
     ]
-    token = actions.resolve(desk, other, user=users["agent"], resolution="done", now=NOW)[
-        "csat_token"
-    ]
+    actions.resolve(desk, other, user=users["agent"], resolution="done", now=NOW)
+    with desk.store.read() as s:
+        token = s.scalars(
+            select(CsatResponse.token).where(CsatResponse.conversation_id == other)
+        ).one()
     other2 = post(desk, "Where is my order?", customer=f"o2-{n}", key=f"o2-{n}").conversation_id
+    taken = post(desk, "I want your manager now", customer=f"t-{n}", key=f"t-{n}").conversation_id
+    actions.assign(desk, taken, user=users["agent"], assignee=None, now=NOW)
+    took = actions.escalate(desk, taken, user=users["agent"], reason="manager", now=NOW)["id"]
+    actions.decide_escalation(
+        desk, took, user=users["supervisor"], approve=True, note=None, now=NOW
+    )
     return {
+        "msg": first.message_id,
         "conv": conv,
         "other": other2,
         "esc": esc,
@@ -151,6 +179,7 @@ def _fresh_ids(desk: Desk, users: dict[str, Any], n: int) -> dict[str, Any]:
         "cust": cust,
         "sanction": sanction,
         "csat": token,
+        "taken": taken,
     }
 
 

@@ -2,28 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gracedesk.errors import InvalidRequest, Unauthenticated
-from gracedesk.service import actions, records, views
+from gracedesk.service import actions, erasure, records, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.store.tables import User
-from gracedesk.web import auth
+from gracedesk.web import auth, problems
 
-router = APIRouter(prefix="/api/v1")
+# on every route: bad input (422; every route has a parameter, if only the Authorization
+# header, and FastAPI would declare its own non-problem 422 otherwise), a client locked out for
+# bad tokens (429, web/security.py), a store, model or policy that is not available (503)
+router = APIRouter(prefix="/api/v1", responses=problems.responses(422, 429, 503))
 
 TEXT_MAX = 20_000  # the schema's bound; settings.max_text_chars may be lower
+# ids are INTEGER columns, 32-bit on PostgreSQL: a larger id names nothing, in either store
+ID_MAX = 2**31 - 1
+OFFSET_MAX = 2**63 - 1  # SQL's OFFSET is a signed 64-bit integer
+# NUL is refused by PostgreSQL, a lone surrogate by every UTF-8 encoder: neither can be stored
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    if UNSTORABLE.search(value):
+        raise ValueError("must not contain NUL (\\x00) or unpaired surrogate characters")
+    return value
+
+
+Storable = Annotated[str, AfterValidator(storable)]
+Id = Annotated[int, Path(ge=1, le=ID_MAX)]
+IdFilter = Annotated[int | None, Query(ge=1, le=ID_MAX)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value) if isinstance(value, str) else value
 
 
 class CustomerIn(Strict):
@@ -42,7 +67,7 @@ class RequestIn(Strict):
 class MessageIn(Strict):
     customer: CustomerIn
     text: str = Field(min_length=1, max_length=TEXT_MAX)
-    conversation_id: int | None = Field(default=None, ge=1)
+    conversation_id: int | None = Field(default=None, ge=1, le=ID_MAX)
     channel: str = Field(default="api", max_length=40)
     channel_message_id: str | None = Field(default=None, max_length=200)
     subject: str | None = Field(default=None, max_length=300)
@@ -67,9 +92,20 @@ class DecideIn(Strict):
 
 
 class FollowUpIn(Strict):
-    conversation_id: int = Field(ge=1)
+    conversation_id: int = Field(ge=1, le=ID_MAX)
     promise: str = Field(min_length=1, max_length=2000)
     due: datetime
+
+    @field_validator("due")
+    @classmethod
+    def _in_range(cls, due: datetime) -> datetime:
+        """A time that has no UTC equivalent (9999-12-31T23:59:59-23:59) cannot be compared."""
+        if due.tzinfo is not None:
+            try:
+                due.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("due is out of range once converted to UTC") from None
+        return due
 
 
 class NoteIn(Strict):
@@ -118,16 +154,37 @@ UserDep = Annotated[User, Depends(api_user)]
 Now = Annotated[datetime, Depends(now)]
 
 
-@router.post("/messages", status_code=201)
+@router.post(
+    "/messages",
+    status_code=201,
+    responses={
+        200: {
+            "description": "The Idempotency-Key or channel message id was seen before: the first "
+            "answer again, with `Idempotent-Replayed: true`.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        202: {
+            "description": "`Prefer: respond-async`: the message is stored and queued for "
+            "analysis; poll `Location` (GET /api/v1/messages/{id}).",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **problems.responses(401, 404, 409, 413, 422),
+    },
+)
 async def post_message(
     body: MessageIn,
     request: Request,
     desk: DeskDep,
     user: UserDep,
     at: Now,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[Storable | None, Header(max_length=200)] = None,
+    prefer: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
-    """Store a customer message (committed before the answer), then analyse, decide, advise."""
+    """Store a customer message (committed before the answer), then analyse, decide, advise.
+
+    With ``Prefer: respond-async`` (RFC 7240) the answer is ``202 Accepted`` as soon as the
+    message is stored; the worker analyses it in a micro-batch. A message that carries a
+    ``request`` (an amount to check against authority) is always handled synchronously."""
     limit = request.app.state.settings.max_text_chars
     if len(body.text) > limit:
         raise InvalidRequest(f"text is longer than {limit} characters")
@@ -137,25 +194,55 @@ async def post_message(
         text=body.text,
         channel=body.channel,
         conversation_id=body.conversation_id,
-        channel_message_id=body.channel_message_id,
+        # an empty id is no id: stored as "", a second one would clash with the first
+        channel_message_id=body.channel_message_id or None,
         subject=body.subject,
         request=body.request.model_dump() if body.request else None,
     )
     # CPU-bound Python: a few threads do it faster than many fighting over the GIL and the
     # SQLite write lock (measured in bench/bench_api.py)
-    work = partial(desk.post_message, incoming, actor=user, now=at, idempotency_key=idempotency_key)
+    queue = body.request is None and _prefers_async(prefer)
+    work = partial(
+        desk.post_message,
+        incoming,
+        actor=user,
+        now=at,
+        idempotency_key=idempotency_key,
+        respond_async=queue,
+    )
     limiter = request.app.state.message_limiter
     posted = work() if limiter is None else await anyio.to_thread.run_sync(work, limiter=limiter)
     headers = {"Location": f"/api/v1/conversations/{posted.conversation_id}"}
     if not posted.created:
         headers["Idempotent-Replayed"] = "true"
+    if queue:
+        headers["Preference-Applied"] = "respond-async"
+        if posted.created:
+            headers["Location"] = f"/api/v1/messages/{posted.message_id}"
+            return JSONResponse(posted.to_dict(), status_code=202, headers=headers)
     # a JSONResponse skips FastAPI's jsonable_encoder walk of the (large, already plain) body
     return JSONResponse(
         posted.to_dict(), status_code=201 if posted.created else 200, headers=headers
     )
 
 
-@router.get("/conversations")
+def _prefers_async(prefer: str | None) -> bool:
+    """``Prefer: respond-async`` among the header's comma-separated preferences."""
+    if not prefer:
+        return False
+    return any(p.split(";")[0].strip().lower() == "respond-async" for p in prefer.split(","))
+
+
+@router.get("/messages/{message_id}", responses=problems.responses(401, 404, 422))
+async def get_message(message_id: Id, desk: DeskDep, user: UserDep) -> JSONResponse:
+    """A stored customer message's analysis: ``analysis`` is ``queued`` or ``running`` until
+    the worker has analysed it, then ``done`` (with signals, decisions and guidance) or
+    ``failed`` (retried by the worker)."""
+    posted = desk.replay(message_id)
+    return JSONResponse(posted.to_dict())
+
+
+@router.get("/conversations", responses=problems.responses(401, 422))
 def list_conversations(
     desk: DeskDep,
     user: UserDep,
@@ -164,50 +251,60 @@ def list_conversations(
     sort: str = "risk",
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> dict[str, Any]:
     return views.list_conversations(
         desk, user=user, now=at, status=status, sort=sort, mine=mine, limit=limit, offset=offset
     )
 
 
-@router.get("/conversations/{conv_id}")
-def get_conversation(conv_id: int, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.get("/conversations/{conv_id}", responses=problems.responses(401, 404, 422))
+def get_conversation(conv_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return views.conversation_detail(desk, conv_id, user=user, now=at)
 
 
-@router.post("/conversations/{conv_id}/drafts")
-def coach_draft(
-    conv_id: int, body: TextIn, desk: DeskDep, user: UserDep, at: Now
-) -> dict[str, Any]:
+@router.post("/conversations/{conv_id}/drafts", responses=problems.responses(401, 404, 413, 422))
+def coach_draft(conv_id: Id, body: TextIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return actions.coach_draft(desk, conv_id, body.text, user=user, now=at)
 
 
-@router.post("/conversations/{conv_id}/replies", status_code=201)
-def send_reply(conv_id: int, body: TextIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.post(
+    "/conversations/{conv_id}/replies",
+    status_code=201,
+    responses=problems.responses(401, 404, 409, 413, 422),
+)
+def send_reply(conv_id: Id, body: TextIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return actions.send_reply(desk, conv_id, body.text, user=user, now=at)
 
 
-@router.post("/conversations/{conv_id}/escalations", status_code=201)
+@router.post(
+    "/conversations/{conv_id}/escalations",
+    status_code=201,
+    responses=problems.responses(401, 404, 413, 422),
+)
 def escalate(
-    conv_id: int, body: EscalateIn, desk: DeskDep, user: UserDep, at: Now
+    conv_id: Id, body: EscalateIn, desk: DeskDep, user: UserDep, at: Now
 ) -> dict[str, Any]:
     return actions.escalate(
         desk, conv_id, user=user, reason=body.reason, target=body.target, now=at
     )
 
 
-@router.post("/conversations/{conv_id}/resolve")
-def resolve(conv_id: int, body: ResolveIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.post(
+    "/conversations/{conv_id}/resolve", responses=problems.responses(401, 403, 404, 409, 413, 422)
+)
+def resolve(conv_id: Id, body: ResolveIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return actions.resolve(desk, conv_id, user=user, resolution=body.resolution, now=at)
 
 
-@router.post("/conversations/{conv_id}/assign")
-def assign(conv_id: int, body: AssignIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.post(
+    "/conversations/{conv_id}/assign", responses=problems.responses(401, 403, 404, 413, 422)
+)
+def assign(conv_id: Id, body: AssignIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return actions.assign(desk, conv_id, user=user, assignee=body.user, now=at)
 
 
-@router.get("/escalations")
+@router.get("/escalations", responses=problems.responses(401, 422))
 def list_escalations(
     desk: DeskDep,
     user: UserDep,
@@ -216,17 +313,21 @@ def list_escalations(
     return views.list_escalations(desk, state=None if state == "all" else state)
 
 
-@router.post("/escalations/{esc_id}/approve")
-def approve(esc_id: int, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.post(
+    "/escalations/{esc_id}/approve", responses=problems.responses(401, 403, 404, 409, 413, 422)
+)
+def approve(esc_id: Id, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return actions.decide_escalation(desk, esc_id, user=user, approve=True, note=body.note, now=at)
 
 
-@router.post("/escalations/{esc_id}/reject")
-def reject(esc_id: int, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.post(
+    "/escalations/{esc_id}/reject", responses=problems.responses(401, 403, 404, 409, 413, 422)
+)
+def reject(esc_id: Id, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return actions.decide_escalation(desk, esc_id, user=user, approve=False, note=body.note, now=at)
 
 
-@router.get("/follow-ups")
+@router.get("/follow-ups", responses=problems.responses(401, 422))
 def list_follow_ups(
     desk: DeskDep,
     user: UserDep,
@@ -238,7 +339,7 @@ def list_follow_ups(
     )
 
 
-@router.post("/follow-ups", status_code=201)
+@router.post("/follow-ups", status_code=201, responses=problems.responses(401, 404, 413, 422))
 def add_follow_up(body: FollowUpIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     if body.due.tzinfo is None:
         raise InvalidRequest("due needs a time zone offset (e.g. 2026-12-02T17:00:00Z)")
@@ -247,63 +348,84 @@ def add_follow_up(body: FollowUpIn, desk: DeskDep, user: UserDep, at: Now) -> di
     )
 
 
-@router.post("/follow-ups/{fid}/done")
-def follow_up_done(fid: int, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.post("/follow-ups/{fid}/done", responses=problems.responses(401, 404, 409, 413, 422))
+def follow_up_done(fid: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return records.complete_follow_up(desk, fid, user=user, now=at)
 
 
-@router.get("/customers/{customer_id}")
-def get_customer(customer_id: int, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.get("/customers/{customer_id}", responses=problems.responses(401, 404, 422))
+def get_customer(customer_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return views.customer_view(desk, customer_id, now=at)
 
 
-@router.get("/customers/{customer_id}/export")
-def export_customer(customer_id: int, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.get("/customers/{customer_id}/export", responses=problems.responses(401, 403, 404, 422))
+def export_customer(customer_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return views.customer_export(desk, customer_id, user=user, now=at)
 
 
-@router.post("/customers/{customer_id}/notes", status_code=201)
+@router.post(
+    "/customers/{customer_id}/erase", responses=problems.responses(401, 403, 404, 409, 413, 422)
+)
+def erase_customer(
+    customer_id: Id, request: Request, desk: DeskDep, user: UserDep, at: Now
+) -> dict[str, Any]:
+    """Erase the customer's personal data and text for good (admin; supervisor if allowed)."""
+    allowed: bool = request.app.state.settings.erase_by_supervisors
+    return erasure.erase_customer(
+        desk, customer_id, user=user, now=at, supervisors_may_erase=allowed
+    )
+
+
+@router.post(
+    "/customers/{customer_id}/notes",
+    status_code=201,
+    responses=problems.responses(401, 404, 413, 422),
+)
 def add_note(
-    customer_id: int, body: NoteIn, desk: DeskDep, user: UserDep, at: Now
+    customer_id: Id, body: NoteIn, desk: DeskDep, user: UserDep, at: Now
 ) -> dict[str, Any]:
     return records.add_note(desk, customer_id, body.text, user=user, now=at)
 
 
-@router.post("/customers/{customer_id}/sanctions", status_code=201)
+@router.post(
+    "/customers/{customer_id}/sanctions",
+    status_code=201,
+    responses=problems.responses(401, 403, 404, 413, 422),
+)
 def add_sanction(
-    customer_id: int, body: SanctionIn, desk: DeskDep, user: UserDep, at: Now
+    customer_id: Id, body: SanctionIn, desk: DeskDep, user: UserDep, at: Now
 ) -> dict[str, Any]:
     return records.add_sanction(
         desk, customer_id, body.level, body.reason, user=user, now=at, minutes=body.minutes
     )
 
 
-@router.post("/sanctions/{sid}/lift")
-def lift_sanction(sid: int, body: LiftIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+@router.post("/sanctions/{sid}/lift", responses=problems.responses(401, 403, 404, 409, 413, 422))
+def lift_sanction(sid: Id, body: LiftIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return records.lift_sanction(desk, sid, user=user, reason=body.reason, now=at)
 
 
-@router.get("/team")
+@router.get("/team", responses=problems.responses(401, 403))
 def team(desk: DeskDep, user: UserDep, at: Now) -> list[dict[str, Any]]:
     return views.team(desk, user=user, now=at)
 
 
-@router.get("/me")
+@router.get("/me", responses=problems.responses(401))
 def me(desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return views.me(desk, user=user, now=at)
 
 
-@router.post("/me/break")
+@router.post("/me/break", responses=problems.responses(401, 413))
 def take_break(desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
     return records.take_break(desk, user=user, now=at)
 
 
-@router.get("/audit")
+@router.get("/audit", responses=problems.responses(401, 403, 422))
 def audit_log(
     desk: DeskDep,
     user: UserDep,
-    conversation_id: int | None = None,
-    customer_id: int | None = None,
+    conversation_id: IdFilter = None,
+    customer_id: IdFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     return views.audit_log(
@@ -311,13 +433,27 @@ def audit_log(
     )
 
 
-@router.get("/sla-breaches")
+@router.get("/sla-breaches", responses=problems.responses(401, 403))
 def sla_breaches(desk: DeskDep, user: UserDep, at: Now) -> list[dict[str, Any]]:
     records.require(user, *records.SUPERVISING)
     return views.sla_breaches(desk, now=at)
 
 
-@router.post("/csat/{token}")
-def submit_csat(token: str, body: CsatIn, desk: DeskDep, at: Now) -> dict[str, Any]:
-    """The customer's answer to the survey sent on resolution (the token is the credential)."""
-    return actions.submit_csat(desk, token, body.score, body.comment, now=at)
+async def survey_staff(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> User | None:
+    """The staff member whose credential came with a survey answer (refused); None: the customer."""
+    return None if authorization is None else await api_user(request, authorization)
+
+
+@router.post("/csat/{token}", responses=problems.responses(401, 403, 404, 409, 413, 422))
+def submit_csat(
+    token: Storable,
+    body: CsatIn,
+    desk: DeskDep,
+    at: Now,
+    staff: Annotated[User | None, Depends(survey_staff)],
+) -> dict[str, Any]:
+    """The customer's answer to the survey sent on resolution (the token is the credential;
+    an answer sent with a staff credential is refused)."""
+    return actions.submit_csat(desk, token, body.score, body.comment, now=at, staff=staff)
