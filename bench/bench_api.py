@@ -51,6 +51,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RPS = 300.0
 TARGET_P99_MS = 50.0
+TARGET_ASYNC_RPS = 600.0  # acknowledged (Prefer: respond-async), SQLite
+TARGET_ASYNC_VS_SYNC = 3.0  # async closed-loop throughput / sync closed-loop throughput
+TARGET_DRAIN_RPS = 1000.0  # backlog analysed per second by one worker (fast tier)
 RATE_TOLERANCE = 0.01
 N_TEXTS = 200
 N_CUSTOMERS = 500
@@ -230,6 +233,7 @@ class Load:
         ).encode()
         self.texts, self.run_id, self.seq = texts, run_id, 0
         self.rng = random.Random(run_id)
+        self.prefer = b""  # b"Prefer: respond-async\r\n" in the asynchronous phases
         self.reset()
 
     def reset(self) -> None:
@@ -253,8 +257,9 @@ class Load:
             {"customer": customer, "channel": "api", "text": self.rng.choice(self.texts)}
         ).encode()
         key = f"bench-{self.run_id}-{self.seq}".encode()
-        return b"%sIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+        return b"%s%sIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s" % (
             self.head,
+            self.prefer,
             key,
             len(body),
             body,
@@ -305,6 +310,7 @@ async def _client(pipe: Connection, host: str, port: int, token: str, concurrenc
     try:
         while (msg := await loop.run_in_executor(None, pipe.recv)) is not None:
             load.reset()
+            load.prefer = b"Prefer: respond-async\r\n" if msg.get("respond_async") else b""
             cpu0, t0 = _self_cpu(), time.perf_counter()
             if msg["mode"] == "closed":
                 end = t0 + msg["duration"]
@@ -398,9 +404,27 @@ def check(run: dict[str, Any], rate: float) -> list[str]:
         missed.append(f"{name}: open loop {res['rps']:.1f} req/s (target >= {TARGET_RPS:g})")
     if not res["p99_ms"] <= TARGET_P99_MS:
         missed.append(f"{name}: open loop p99 {res['p99_ms']:.1f} ms (target <= {TARGET_P99_MS:g})")
-    for phase in ("warmup", "closed", "open"):
+    for phase in ("warmup", "closed", "open", "async_closed", "async_open"):
         if run[phase]["error_count"]:
             missed.append(f"{name}: {phase}: errors {run[phase]['errors']}")
+    ratio = run["async_closed"]["rps"] / max(run["closed"]["rps"], 1e-9)
+    if ratio < TARGET_ASYNC_VS_SYNC:
+        missed.append(
+            f"{name}: async/sync throughput {ratio:.1f}x (target >= {TARGET_ASYNC_VS_SYNC:g}x)"
+        )
+    res = run["async_open"]
+    if name == "sqlite" and res["rps"] < TARGET_ASYNC_RPS * (1 - RATE_TOLERANCE):
+        missed.append(
+            f"{name}: async open loop {res['rps']:.1f} req/s (target >= {TARGET_ASYNC_RPS:g})"
+        )
+    if not res["p99_ms"] <= TARGET_P99_MS:
+        missed.append(
+            f"{name}: async open loop p99 {res['p99_ms']:.1f} ms (target <= {TARGET_P99_MS:g})"
+        )
+    if run["drain"]["msgs_per_s"] < TARGET_DRAIN_RPS:
+        missed.append(
+            f"{name}: drain {run['drain']['msgs_per_s']:.0f} msg/s (target >= {TARGET_DRAIN_RPS:g})"
+        )
     return missed
 
 
@@ -424,7 +448,12 @@ def render(runs: list[dict[str, Any]]) -> str:
     ]
     rows = []
     for run in runs:
-        for phase, label in (("closed", "closed (max)"), ("open", f"open @{run['rate']:g}/s")):
+        for phase, label in (
+            ("closed", "closed (max)"),
+            ("open", f"open @{run['rate']:g}/s"),
+            ("async_closed", "async closed (max)"),
+            ("async_open", f"async open @{run['async_rate']:g}/s"),
+        ):
             r = run[phase]
             values = [
                 run["db"],
@@ -447,6 +476,12 @@ def render(runs: list[dict[str, Any]]) -> str:
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, (h, _) in enumerate(cols)]
     lines = ["  ".join(h.rjust(w) for (h, _), w in zip(cols, widths, strict=True))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+    for run in runs:
+        d = run["drain"]
+        lines.append(
+            f"{run['db']}: drain of the async backlog by one worker: {d['messages']} messages in "
+            f"{d['seconds']:.1f} s = {d['msgs_per_s']:.0f} msg/s"
+        )
     lines.append("latencies in ms; CPU% 100 = one core (machine CPU%: of all cores)")
     return "\n".join(lines)
 
@@ -535,6 +570,7 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
     cli = shlex.split(args.cli)
     with contextlib.ExitStack() as stack:
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gd-bench-")))
+        print(f"[{db}] server log: {home / 'server.log'}", flush=True)
         env = dict(os.environ, GRACEDESK_HOME=str(home))
         env.pop("GRACEDESK_DATABASE_URL", None)
         if db == "postgres":
@@ -550,13 +586,23 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         client.start()
         meter = ProcMeter(pid)
-        run: dict[str, Any] = {"db": db, "workers": workers, "rate": args.rate}
+        run: dict[str, Any] = {
+            "db": db, "workers": workers, "rate": args.rate, "async_rate": args.async_rate,
+        }  # fmt: skip
         try:
             phases = [
                 ("warmup", {"mode": "closed", "duration": args.warmup}),
                 ("closed", {"mode": "closed", "duration": args.duration}),
                 ("open", {"mode": "open", "duration": args.duration, "rate": args.rate}),
-            ]
+                ("async_closed", {"mode": "closed", "duration": args.duration, "respond_async": True}),
+                (
+                    "async_open",
+                    {
+                        "mode": "open", "duration": args.duration, "rate": args.async_rate,
+                        "respond_async": True,
+                    },
+                ),
+            ]  # fmt: skip
             for name, spec in phases:
                 print(f"[{db}] {name} ({spec['mode']} loop, {spec['duration']:g} s)", flush=True)
                 meter.start()
@@ -565,6 +611,11 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
                     raise SystemExit(f"[{db}] {name}: the load process did not answer")
                 raw = ours.recv()
                 run[name] = summarize(raw, meter.stop())
+            # the backlog the asynchronous phases left: a worker drains it (fast tier)
+            print(f"[{db}] drain (gracedesk worker --drain)", flush=True)
+            out = cli_run(cli, ["worker", "--drain"], env).strip().splitlines()[-1]
+            n, secs = int(out.split()[1]), float(out.split()[4])
+            run["drain"] = {"messages": n, "seconds": secs, "msgs_per_s": n / secs if secs else 0}
         finally:
             with contextlib.suppress(OSError):
                 ours.send(None)
@@ -590,6 +641,12 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per measured phase")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of closed loop first")
     ap.add_argument("--rate", type=float, default=TARGET_RPS, help="open-loop req/s in total")
+    ap.add_argument(
+        "--async-rate",
+        type=float,
+        default=TARGET_ASYNC_RPS,
+        help="open-loop req/s of the Prefer: respond-async phase",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--pg-admin-url", default=PG_ADMIN_URL, help="where to CREATE DATABASE")
     ap.add_argument(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gracedesk.store.engine import sqlite_url
@@ -38,6 +39,11 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="Public address, for links in e-mails."
     )
     jobs_interval: float = Field(default=30.0, description="Seconds between job sweeps.")
+    ingest_poll: float = Field(
+        default=0.5,
+        description="Seconds between looks at the queue of messages acknowledged with "
+        "Prefer: respond-async (the serving process's own queue wakes the worker at once).",
+    )
     follow_up_lead_minutes: int = Field(
         default=60, description="Remind the agent this many minutes before a promise is due."
     )
@@ -50,6 +56,19 @@ class Settings(BaseSettings):
     )
     max_text_chars: int = Field(default=20_000, description="Longest message text accepted.")
     max_body_bytes: int = Field(default=262_144, description="Largest request body accepted.")
+    # -- logging (gracedesk/logs.py, docs/desk.md "Logs") --
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text or as JSON objects (one a line)."
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="warning", description="The least severe level logged (info: one line a request)."
+    )
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -61,6 +80,39 @@ class Settings(BaseSettings):
     supervisor_email: str | None = Field(
         default=None, description="Where SLA breaches and escalations are e-mailed."
     )
+    erase_by_supervisors: bool = Field(
+        default=False,
+        description="Whether supervisors may erase a customer (right to be forgotten); "
+        "by default only admins may.",
+    )
+    # -- console sessions and sign-in throttling (web/security.py, docs/desk.md) --
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="The session cookie's Secure flag. Unset: Secure unless the base URL is "
+        "plain http on a loopback host and the server listens on loopback only. false: plain "
+        "http allowed (local development only).",
+    )
+    session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="A console session ends this long after sign-in.",
+    )
+    signin_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins per user name before it is locked."
+    )
+    signin_max_failures_per_client: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins and bad API tokens per client address before it is locked.",
+    )
+    signin_window_seconds: int = Field(
+        default=900, ge=1, description="Failures are forgotten after this long without another."
+    )
+    signin_lockout_seconds: int = Field(
+        default=30, ge=1, description="The first lock; each further failure doubles it."
+    )
+    signin_lockout_max_seconds: int = Field(default=900, ge=1, description="The longest lock.")
 
     @property
     def home_dir(self) -> Path:

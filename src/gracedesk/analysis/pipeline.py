@@ -382,6 +382,12 @@ class Analyzer:
         cands = ev.candidates(fired, feat.batch.ids, feat.batch.ptr, self.heads.coef_, self._usable)
         return [self._evidence(i, cols, feat, cands, enc) for i in range(len(texts))]
 
+    def forget(self) -> None:
+        """Drop the remembered results of earlier messages (after an erasure: no copy of a
+        customer's text may stay, not even in memory)."""
+        with self._memo_lock:
+            self._memo.clear()
+
     def analyze_memo(self, texts: Sequence[str]) -> list[Signals]:
         """``analyze_many`` for texts seen again and again (the earlier messages of a
         conversation, re-read as context at every new message): the same text always gives the
@@ -399,6 +405,20 @@ class Analyzer:
                     self._memo.popitem(last=False)
             found.update(fresh)
         return [found[t] for t in texts]
+
+    def analyze_batch(
+        self, texts: Sequence[str], contexts: Sequence[Any], ids: Sequence[Any] | None = None
+    ) -> list[Signals]:
+        """:meth:`analyze` for many messages at once, each with its own context (``None`` for
+        none): the texts go through the models in one batch, which is several times faster per
+        message than one at a time."""
+        from gracedesk.analysis.context import with_context
+
+        sigs = self.analyze_many(texts, ids=ids)
+        return [
+            s if c is None else with_context(self, s, t, c)
+            for s, t, c in zip(sigs, texts, contexts, strict=True)
+        ]
 
     def analyze(self, text: str, *, context: Any = None, id: Any = None) -> Signals:
         sig = self.analyze_many([text], ids=[id])[0]

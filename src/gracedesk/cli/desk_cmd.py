@@ -6,11 +6,11 @@ same variables, so that every server process uvicorn starts sees them.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -66,13 +66,51 @@ def home_option(f: click.decorators.FC) -> click.decorators.FC:
     )(f)
 
 
+def log_options(f: click.decorators.FC) -> click.decorators.FC:
+    """``--log-format`` and ``--log-level``: they set ``GRACEDESK_LOG_FORMAT`` / ``_LEVEL``, so
+    that every server process uvicorn starts logs alike (``gracedesk.logs.configure``)."""
+
+    def put(name: str) -> Any:
+        def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+            if value:
+                os.environ[name] = value
+
+        return callback
+
+    f = click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+        default=None,
+        expose_value=False,
+        callback=put("GRACEDESK_LOG_LEVEL"),
+        help="Least severe level logged (sets GRACEDESK_LOG_LEVEL; default warning; info adds "
+        "one access line per request).",
+    )(f)
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        expose_value=False,
+        callback=put("GRACEDESK_LOG_FORMAT"),
+        help="Log lines as text or JSON objects (sets GRACEDESK_LOG_FORMAT; default text).",
+    )(f)
+
+
+def _logging(settings: Settings) -> None:
+    from gracedesk import logs
+
+    logs.configure(settings.log_format, settings.log_level)
+
+
 def app_factory() -> FastAPI:
     """For uvicorn's ``factory=True``: every server process builds its own app from the env."""
     from gracedesk.web.app import create_app
 
     settings = _settings()
+    _logging(settings)  # after uvicorn set up its loggers: ours replace its handlers
     jobs = os.environ.get("GRACEDESK_SERVE_JOBS", "1") == "1"
-    return create_app(settings, jobs=jobs)
+    # the listening address decides, with the base URL, whether the cookie may be non-Secure
+    return create_app(settings, jobs=jobs, host=os.environ.get("GRACEDESK_SERVE_HOST"))
 
 
 @click.command()
@@ -82,12 +120,14 @@ def app_factory() -> FastAPI:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--jobs/--no-jobs", default=True, show_default=True, help="Run the job loop inside.")
 @click.option("--demo", is_flag=True, help="Seed demo customers, conversations and users first.")
-@click.option("--log-level", default="warning", show_default=True)
-def serve(host: str, port: int, workers: int, jobs: bool, demo: bool, log_level: str) -> None:
+@log_options
+def serve(host: str, port: int, workers: int, jobs: bool, demo: bool) -> None:
     """Run the desk: REST API (/api/v1, docs at /docs) and console (/console)."""
     import uvicorn
 
     settings = _settings()
+    _logging(settings)
+    log_level = settings.log_level
     store = _store(settings)  # migrations run once here, before any server process starts
     settings.session_key()  # made once here too, so that every server process signs alike
     if demo:
@@ -108,6 +148,16 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool, log_level:
             click.echo(line)
     store.close()
     os.environ["GRACEDESK_SERVE_JOBS"] = "1" if jobs else "0"
+    os.environ["GRACEDESK_SERVE_HOST"] = host
+    from gracedesk.web.security import cookie_secure
+
+    if cookie_secure(settings, host) and not settings.base_url.startswith("https://"):
+        click.echo(
+            "note: the console's session cookie is Secure, so sign in through https (a TLS "
+            "proxy, GRACEDESK_BASE_URL=https://...); for local development over plain http set "
+            "GRACEDESK_COOKIE_SECURE=false",
+            err=True,
+        )
     click.echo(
         f"gracedesk on http://{host}:{port}/console/  (API docs: /docs; database: {settings.url().split('://')[0]})"
     )
@@ -121,7 +171,8 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool, log_level:
         port=port,
         workers=workers,
         log_level=log_level,
-        access_log=False,
+        log_config=None,  # gracedesk.logs.configure: masked, text or JSON
+        access_log=False,  # our access line names the route template, never the path
     )
 
 
@@ -134,6 +185,7 @@ def _config(host: str, port: int, log_level: str) -> Any:
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,
         access_log=False,
     )
 
@@ -191,14 +243,29 @@ def _serve_reuseport(host: str, port: int, workers: int, log_level: str) -> None
 @click.command()
 @home_option
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
-def worker(once: bool) -> None:
-    """Run the jobs: follow-up reminders, SLA breaches, notifications, re-analysis."""
-    from gracedesk.jobs.worker import notifier_for, run_forever, run_once
+@click.option(
+    "--drain",
+    is_flag=True,
+    help="Analyse the queued messages (Prefer: respond-async) until none is left, then exit.",
+)
+@log_options
+def worker(once: bool, drain: bool) -> None:
+    """Run the jobs: queued analysis, follow-up reminders, SLA breaches, notifications,
+    re-analysis."""
+    from gracedesk.jobs.worker import drain_queue, notifier_for, run_forever, run_once
     from gracedesk.service.build import build_desk
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    os.environ.setdefault("GRACEDESK_LOG_LEVEL", "info")  # one line per round of jobs
     settings = _settings()
+    _logging(settings)
     desk = build_desk(settings)
+    if drain:
+        desk.analyzer.analyze("warm up")  # load the models before the clock starts
+        t0 = time.perf_counter()
+        n = drain_queue(desk)
+        took = time.perf_counter() - t0
+        click.echo(f"drained {n} messages in {took:.2f} s ({n / took if took else 0:.0f} msg/s)")
+        return
     if once:
         with notifier_for(settings) as notifier:
             done = run_once(desk, notifier, now=datetime.now(UTC))
@@ -281,3 +348,61 @@ def users_token(name: str) -> None:
     except GracedeskError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(token)
+
+
+@click.group()
+def customers() -> None:
+    """Customers: erasure (the right to be forgotten)."""
+
+
+def _operator() -> str:
+    """Who runs the command, for the audit trail (the desk has no sign-in here)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "cli:unknown"
+
+
+@customers.command("erase")
+@home_option
+@click.argument("customer_id", type=click.IntRange(1, 2**63 - 1))
+@click.option("--yes", is_flag=True, help="Erase without asking for confirmation.")
+def customers_erase(customer_id: int, yes: bool) -> None:
+    """Erase customer CUSTOMER_ID's personal data and the text of their conversations.
+
+    Irreversible: contact data, external id, message text, notes, promises and hand-over packets
+    are masked everywhere and unsent notifications dropped; the conversations stay (without
+    text) in every figure, and the audit log records the erasure and who ran it.
+    """
+    from sqlalchemy import func, select
+
+    from gracedesk.service.erasure import erase
+    from gracedesk.store.tables import Conversation, Customer
+
+    store = _store(_settings())
+    try:
+        with store.read() as s:
+            c = s.get(Customer, customer_id)
+            convs = s.scalar(select(func.count()).where(Conversation.customer_id == customer_id))
+            label = None if c is None else c.external_id
+        if label is None:
+            raise click.ClickException(f"customer {customer_id} does not exist")
+        if not yes:
+            click.confirm(
+                f"Erase customer {customer_id} ({label}, {convs or 0} conversation(s))? "
+                "This cannot be undone",
+                abort=True,
+                err=True,
+            )
+        done = erase(store, customer_id, actor=_operator(), now=datetime.now(UTC))
+    except GracedeskError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        store.close()
+    click.echo(
+        f"erased customer {customer_id}: {done['conversations']} conversation(s), "
+        f"{done['messages']} message(s), {done['notifications_dropped']} unsent "
+        "notification(s) dropped"
+    )

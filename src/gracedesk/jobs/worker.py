@@ -1,18 +1,22 @@
 """The job loop: ``gracedesk worker`` (and a thread inside ``gracedesk serve``).
 
 Each round runs every sweep once with the current time; a failing sweep is logged and the others
-still run. Several workers may run at once (see ``sweeps``).
+still run. Several workers may run at once (see ``sweeps``). Between rounds the loop drains the
+queue of messages acknowledged with ``Prefer: respond-async`` (``service.ingest``): it looks every
+``ingest_poll`` seconds, and at once when the serving process queues a message (``desk.queued``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gracedesk.jobs import sweeps
 from gracedesk.jobs.notify import Notifier, SmtpSettings
+from gracedesk.service import ingest
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
 
@@ -51,10 +55,29 @@ def run_once(desk: Desk, notifier: Notifier, *, now: datetime) -> dict[str, int]
     return out
 
 
+def drain_queue(desk: Desk) -> int:
+    """Analyse queued messages, batch after batch, until the queue is empty."""
+    total = 0
+    while True:
+        try:
+            n = ingest.analyse_queued(desk, now=datetime.now(UTC))
+        except Exception:  # e.g. the database is away: the messages stay queued
+            log.exception("job ingest failed")
+            return total
+        if n == 0:
+            return total
+        total += n
+
+
 def run_forever(desk: Desk, settings: Settings, *, stop: threading.Event) -> None:
     with notifier_for(settings) as notifier:
         while not stop.is_set():
             done = run_once(desk, notifier, now=datetime.now(UTC))
             if any(v for v in done.values()):
                 log.info("jobs: %s", done)
-            stop.wait(settings.jobs_interval)
+            next_round = time.monotonic() + settings.jobs_interval
+            while not stop.is_set() and time.monotonic() < next_round:
+                drain_queue(desk)
+                wait = min(settings.ingest_poll, max(0.0, next_round - time.monotonic()))
+                if desk.queued.wait(wait):
+                    desk.queued.clear()

@@ -6,6 +6,7 @@ scenario built from the store). Pure apart from the analyzer's lazily loaded mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,21 +39,41 @@ class Outcome:
         }
 
 
-def run_scenario(obj: Any, policy: PolicySet, analyzer: Analyzer | None, now: datetime) -> Outcome:
+def analyse_scenarios(objs: Sequence[Any], analyzer: Analyzer) -> list[Signals]:
+    """The analysed message of each scenario, in context, in one batch through the models."""
+    from gracedesk.policy.scenario import parse_scenario
+
+    scns = [parse_scenario(o) for o in objs]
+    return analyzer.analyze_batch(
+        [s.turns[s.analysed].text for s in scns],
+        [s.context() for s in scns],
+        ids=[s.id for s in scns],
+    )
+
+
+def run_scenario(
+    obj: Any,
+    policy: PolicySet,
+    analyzer: Analyzer | None,
+    now: datetime,
+    *,
+    signals: Signals | None = None,
+) -> Outcome:
     """Analyse the last customer message in context, derive the facts, decide, and time the SLA.
 
-    A scenario that carries ``signals`` is not analysed (``analyzer`` may then be None).
+    A scenario that carries ``signals`` is not analysed (``analyzer`` may then be None);
+    ``signals`` given here are the analysis already done (a batch, :func:`analyse_scenarios`).
     """
     from gracedesk.policy import Conversation, explain, priority_of
     from gracedesk.policy.scenario import parse_scenario, signals_from
     from gracedesk.policy.sla import BusinessClock, due
 
     scn = parse_scenario(obj)
-    if scn.signals is not None:
+    if signals is None and scn.signals is not None:
         signals = signals_from({**scn.signals, "id": scn.id})
-    elif analyzer is None:
-        raise InvalidFacts("the scenario has no signals and no analyzer was given")
-    else:
+    if signals is None:
+        if analyzer is None:
+            raise InvalidFacts("the scenario has no signals and no analyzer was given")
         text = scn.turns[scn.analysed].text
         signals = analyzer.analyze(text, context=scn.context(), id=scn.id)
     opened = scn.turns[0].at

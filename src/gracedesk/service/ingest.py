@@ -1,0 +1,148 @@
+"""Asynchronous ingest: a message is acknowledged once it is stored, and analysed by the worker
+in micro-batches.
+
+A client that sends ``Prefer: respond-async`` (RFC 7240) gets ``202 Accepted`` as soon as the
+message is committed (``analysis_state = 'queued'``), with a ``Location`` to poll. The worker
+(:func:`analyse_queued`, called by ``gracedesk worker`` and the job thread of ``serve``) claims
+queued messages, oldest first, at most one per conversation per batch (so the second message of a
+conversation is decided with the first one's sanctions and escalations on record), reads each
+one's context, runs the analyzer on the whole batch at once (several times faster per message
+than one at a time), then decides, advises and records each message as the synchronous path
+does. A message whose analysis fails is marked ``failed`` and retried by the re-analysis sweep;
+nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from gracedesk.store.tables import Message
+
+if TYPE_CHECKING:
+    from gracedesk.service.desk import Desk
+    from gracedesk.service.snapshot import Snapshot
+
+log = logging.getLogger("gracedesk.ingest")
+
+QUEUED = "queued"
+BATCH = 64  # messages per micro-batch
+
+
+def claim(desk: Desk, *, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` queued messages (``analysis_state = 'running'``), the oldest of
+    each conversation only; returns ``(message id, conversation id)`` in arrival order. On
+    PostgreSQL the rows are locked with ``SKIP LOCKED``, so workers never claim the same one."""
+    with desk.store.write_core() as conn:
+        picked = (
+            select(Message.id)
+            .where(Message.analysis_state == QUEUED)
+            .order_by(Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        got = conn.execute(
+            update(Message)
+            .where(Message.id.in_(picked.scalar_subquery()))
+            .values(analysis_state="running", analysed_at=now)
+            .returning(Message.id, Message.conversation_id)
+        ).all()
+        rows = sorted((int(r[0]), int(r[1])) for r in got)
+        first: dict[int, int] = {}
+        for mid, cid in rows:
+            first.setdefault(cid, mid)
+        later = [mid for mid, cid in rows if first[cid] != mid]
+        if later:  # the next batch takes them, after this one is recorded
+            conn.execute(
+                update(Message)
+                .where(Message.id.in_(later))
+                .values(analysis_state=QUEUED, analysed_at=None)
+            )
+    return [(mid, cid) for mid, cid in rows if first[cid] == mid]
+
+
+def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
+    """Analyse, decide, advise and record one micro-batch of queued messages; returns how many
+    were analysed (0: the queue is empty)."""
+    from gracedesk.service import effects, intake
+    from gracedesk.service.desk import retrying
+    from gracedesk.service.flow import analyse_scenarios
+
+    work = claim(desk, now=now, limit=limit)
+    if not work:
+        return 0
+    with desk.store.read_core() as conn:
+        snaps: list[Snapshot] = [intake.take(conn, cid, now=now, upto=mid) for mid, cid in work]
+    try:
+        sigs = analyse_scenarios(
+            [snap.scenario(mid) for (mid, _), snap in zip(work, snaps, strict=True)],
+            desk.analyzer,
+        )
+    except Exception as exc:  # the batch's messages stay stored; the re-analysis sweep retries
+        log.exception("batch analysis of %d messages failed", len(work))
+        _failed(desk, [mid for mid, _ in work], exc)
+        return 0
+    judged: list[tuple[int, int, Any, dict[str, Any]]] = []
+    for (mid, cid), snap, sig in zip(work, snaps, sigs, strict=True):
+        try:
+            outcome, guidance = desk.judge(mid, snap, now=now, signals=sig)
+        except Exception as exc:  # this message only: it is kept and retried
+            log.exception("decision on message %s failed", mid)
+            _failed(desk, [mid], exc)
+            continue
+        judged.append((mid, cid, outcome, guidance))
+
+    def record_all() -> None:  # one transaction for the batch: one commit, one write lock
+        with desk.store.write_core() as conn:
+            for mid, cid, outcome, guidance in judged:
+                effects.record(desk, conn, mid, cid, outcome, guidance, now=now)
+
+    try:
+        retrying(record_all)
+    except Exception:  # one message's effects failed: record them one by one, as the API does
+        log.exception("batch record failed; recording one by one")
+        done = 0
+        for (mid, cid), snap, sig in zip(work, snaps, sigs, strict=True):
+            if any(j[0] == mid for j in judged):
+                posted = desk.understand(mid, cid, snap, now=now, request=None, signals=sig)
+                done += posted.analysis == "done"
+        return done
+    return len(judged)
+
+
+def _failed(desk: Desk, ids: list[int], exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    with desk.store.write_core() as conn:
+        conn.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(
+                analysis_state="failed",
+                analysis_error=error,
+                analysis_attempts=Message.analysis_attempts + 1,
+            )
+        )
+
+
+def drain(desk: Desk, *, now: Any, limit: int = BATCH) -> int:
+    """Analyse queued messages until none is left; ``now`` is a callable giving the time of
+    each batch. Returns how many were analysed."""
+    total = 0
+    while True:
+        n = analyse_queued(desk, now=now(), limit=limit)
+        if n == 0 and not _any_queued(desk):
+            return total
+        total += n
+
+
+def _any_queued(desk: Desk) -> bool:
+    with desk.store.read_core() as conn:
+        return (
+            conn.execute(
+                select(Message.id).where(Message.analysis_state == QUEUED).limit(1)
+            ).first()
+            is not None
+        )
