@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     jobs_interval: float = Field(default=30.0, description="Seconds between job sweeps.")
     ingest_poll: float = Field(
         default=0.5,
+        gt=0,
         description="Seconds between looks at the queue of messages acknowledged with "
         "Prefer: respond-async (the serving process's own queue wakes the worker at once).",
     )

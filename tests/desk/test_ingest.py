@@ -68,6 +68,17 @@ def test_one_message_per_conversation_per_batch_in_order(desk: Desk) -> None:
     assert any(d["action"] in ("restrict", "block") for d in later.decisions), later.decisions
 
 
+def test_a_failed_batch_is_retried_one_by_one(desk: Desk, monkeypatch: Any) -> None:
+    p = _queue(desk, "Where is my parcel?", "f-0")
+
+    def boom(*a: Any, **k: Any) -> Any:
+        raise RuntimeError("one bad message broke the batch")
+
+    monkeypatch.setattr(desk.analyzer, "analyze_batch", boom)
+    assert ingest.analyse_queued(desk, now=NOW) == 1
+    assert desk.replay(p.message_id).analysis == "done"
+
+
 def test_a_failed_batch_keeps_the_messages(desk: Desk, monkeypatch: Any) -> None:
     p = _queue(desk, "Where is my parcel?", "f-1")
 
@@ -75,6 +86,7 @@ def test_a_failed_batch_keeps_the_messages(desk: Desk, monkeypatch: Any) -> None
         raise RuntimeError("model exploded")
 
     monkeypatch.setattr(desk.analyzer, "analyze_batch", boom)
+    monkeypatch.setattr(desk.analyzer, "analyze", boom)  # the one-by-one retry fails too
     assert ingest.analyse_queued(desk, now=NOW) == 0
     with desk.store.read() as s:
         m = s.get_one(Message, p.message_id)
@@ -107,3 +119,22 @@ def test_api_prefer_respond_async(desk: Desk, settings: Settings) -> None:
         b = client.post("/api/v1/messages", json=body, headers=h2)
         assert (a.status_code, b.status_code) == (202, 200)
         assert b.json()["message_id"] == a.json()["message_id"]
+
+
+def test_workers_never_take_two_messages_of_one_conversation(desk: Desk) -> None:
+    """Worker B must not take message 2 while worker A still runs message 1 of the same
+    conversation; and one customer's flood never holds another customer's message up."""
+    first = _queue(desk, "You are useless idiots.", "flood")
+    for k in range(30):
+        desk.post_message(
+            Incoming(
+                CustomerRef("flood"), f"Answer me {k}!", conversation_id=first.conversation_id
+            ),
+            actor=None,
+            now=NOW + timedelta(seconds=k + 1),
+            respond_async=True,
+        )
+    other = _queue(desk, "Where is my parcel?", "calm")
+    a = ingest.claim(desk, now=NOW)  # worker A: the head of each conversation
+    assert [m for m, _ in a] == [first.message_id, other.message_id]
+    assert ingest.claim(desk, now=NOW) == []  # worker B: nothing it may take yet

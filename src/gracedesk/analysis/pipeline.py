@@ -239,14 +239,17 @@ class Analyzer:
             return []
         P, feat, enc, target_part = self._scores(texts)
         ids = ids if ids is not None else [None] * len(texts)
-        p_abusive_arr = P[:, self._abuse_idx].max(axis=1)
-        targets = self.targets(feat, enc, target_part, p_abusive_arr >= TARGET_FLOOR)
         langs = (
             self.languages.detect_many(feat.texts)
             if self.languages is not None
             else [("und", 0.0)] * len(texts)
         )
         lex = self._other_languages(P, langs, feat.texts)
+        p_abusive_arr = P[:, self._abuse_idx].max(axis=1)
+        targets = self.targets(feat, enc, target_part, p_abusive_arr >= TARGET_FLOOR)
+        if targets is not None:
+            for i, hits in lex.items():  # the English head cannot read the target: the patterns
+                targets[i] = _foreign_target(hits, targets[i])
         rows = np.round(P.astype(np.float64), 4).tolist()
         fired: NDArray[np.bool_] = P >= 0.5
         fired[:, self._not_label] = False
@@ -550,6 +553,20 @@ def load_analyzer(tier: str = "fast", directory: Path | None = None) -> Analyzer
         vec, heads, rules, tier, encoder=enc, accurate_heads=acc, abuse_words=words,
         target_head=target, languages=lid, lexicon=lexicon,
     )  # fmt: skip
+
+
+# Who the abuse in another language is aimed at, from the multilingual patterns: an insult or a
+# threat with a second-person address is aimed at the agent; without one, at people (a threat of
+# violence or an insult is aimed at someone), split between the agent and another person.
+_AT_AGENT = np.array([0.85, 0.05, 0.07, 0.03], np.float32)
+_AT_SOMEONE = np.array([0.45, 0.1, 0.4, 0.05], np.float32)
+
+
+def _foreign_target(hits: list[LexiconHit], english: NDArray[np.float32]) -> NDArray[np.float32]:
+    kinds = {h.signal for h in hits}
+    if not kinds & {"abuse.insult", "abuse.threat"}:
+        return english
+    return _AT_AGENT if "target.agent" in kinds else _AT_SOMEONE
 
 
 def _target_head(path: Path) -> TargetHead | None:

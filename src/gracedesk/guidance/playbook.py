@@ -67,8 +67,19 @@ def earlier_threat(sig: Signals) -> float:
 
 
 def venting(sig: Signals) -> list[tuple[str, float]]:
-    """Abuse scores at or above ``HIGH`` in a message that is not abuse at people."""
-    return [] if abusive(sig) >= HIGH else _top(sig.abuse, HIGH)
+    """Abuse scores at or above ``HIGH`` in a message whose abuse is aimed at the company or
+    the situation (its target says so), not at people."""
+    if abusive(sig) >= HIGH or sig.at_people_share() >= HIGH:
+        return []
+    return _top(sig.abuse, HIGH)
+
+
+def rough(sig: Signals) -> list[tuple[str, float]]:
+    """Abuse scores at or above ``HIGH`` aimed at people but below the boundary line (an
+    offensive word at the agent, no clear insult): calm wording, no boundary yet."""
+    if abusive(sig) >= HIGH or sig.at_people_share() < HIGH:
+        return []
+    return _top(sig.abuse, HIGH)
 
 
 def _target(sig: Signals) -> str:
@@ -162,9 +173,15 @@ def tactics(sig: Signals, archetype: str, step: str, *, nudge: bool = False) -> 
             "Do not mirror the tone; it is aimed at the situation, not at you "
             f"({_fmt(vent[:2], 'abuse')}; abuse at people {abusive(sig):.2f})."
         )
+    elif rough(sig):
+        out.append(
+            "Keep sentences short and calm; do not mirror the tone "
+            f"({_fmt(rough(sig)[:2], 'abuse')}{_target(sig)})."
+        )
     if archetype == "aggressive" and not at_people:
         out.append(
-            "Stay calm and neutral; earlier messages were aggressive (archetype aggressive)."
+            "Stay calm and neutral; this customer's messages have been aggressive "
+            "(archetype aggressive)."
         )
     if archetype == "indecisive" and step in ("offer", "common_ground", "commit"):
         out.append(

@@ -173,14 +173,19 @@ class Signals:
 
     def at_people_share(self) -> float:
         """P(the abuse is aimed at people | the message is abusive): the agent or staff,
-        another person or a group, as opposed to the company or the situation. 1.0 when the
-        target is unknown, so that signals without one are read as before."""
+        another person or a group, as opposed to the company or the situation. When the target
+        is unknown (signals given, not analysed) the abuse kinds decide: an insult, threat,
+        harassment or identity attack at 0.5 or above is read as aimed at people (as before
+        targets existed), profanity alone as aimed at the situation."""
         t = self.abuse_target
         if not t:
-            return 1.0
+            return self._directed_share()
         abusive = 1.0 - t.get("none", 0.0)
         people = t.get("agent", 0.0) + t.get("person", 0.0) + t.get("group", 0.0)
         return min(1.0, people / abusive) if abusive > 1e-6 else 0.0
+
+    def _directed_share(self) -> float:
+        return 1.0 if max(float(self.abuse.get(a, 0.0)) for a in DIRECTED) >= 0.5 else 0.0
 
     def abuse_at_people(self) -> float:
         """The strongest directed abuse (insult, threat, harassment, identity attack) times
@@ -192,10 +197,11 @@ class Signals:
         return float(self.abuse.get("threat", 0.0)) * self.at_people_share()
 
     def at_agent_share(self) -> float:
-        """P(the abuse is aimed at the agent or staff | abusive); 1.0 when unknown."""
+        """P(the abuse is aimed at the agent or staff | abusive); when the target is unknown,
+        as :meth:`at_people_share` reads it."""
         t = self.abuse_target
         if not t:
-            return 1.0
+            return self._directed_share()
         abusive = 1.0 - t.get("none", 0.0)
         return min(1.0, t.get("agent", 0.0) / abusive) if abusive > 1e-6 else 0.0
 

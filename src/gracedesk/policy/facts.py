@@ -47,6 +47,7 @@ FIELDS: dict[str, str] = {
     "signals.max_abuse": "number",
     "signals.directed_abuse": "number",
     "signals.abuse_at_people": "number",
+    "signals.at_people_share": "number",
     "signals.threat_at_people": "number",
     "signals.language": "string",
     "signals.language_supported": "bool",
@@ -208,6 +209,7 @@ def facts(
         "signals.directed_abuse": max(float(signals.abuse.get(a, 0.0)) for a in DIRECTED)
         * signals.at_agent_share(),
         "signals.abuse_at_people": signals.abuse_at_people(),
+        "signals.at_people_share": signals.at_people_share(),
         "signals.threat_at_people": signals.threat_at_people(),
         "signals.language": signals.language,
         "signals.language_supported": signals.language_supported,

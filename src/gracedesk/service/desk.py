@@ -252,9 +252,10 @@ class Desk:
             try:
                 with self.store.write() as s:
                     m = s.get_one(Message, message_id)
-                    m.analysis_state = "failed"
-                    m.analysis_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    m.analysis_attempts += 1
+                    if m.analysis_state != effects.ERASED:  # an erased message stays erased
+                        m.analysis_state = "failed"
+                        m.analysis_error = f"{type(exc).__name__}: {exc}"[:2000]
+                        m.analysis_attempts += 1
             except SQLAlchemyError:
                 # the store went away after the message was committed: it is stored, so the
                 # answer stays a success; it is still pending and the reanalyse job takes it

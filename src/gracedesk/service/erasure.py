@@ -18,7 +18,9 @@ carries what was written in their conversations, wherever the desk stores it:
 What stays: the rows themselves with their times, states, scores, risk and labels, so that the
 customer's conversations still count in every aggregate; and the audit event
 ``customer.erased`` saying when, by whom and how much (never what). The desk keeps no other
-copy (no search index; the analyzer's in-memory memo of earlier messages is cleared). A message being analysed while its customer
+copy in the database (no search index). The analyzer's in-memory memo of earlier messages is
+cleared in the process that erases; other processes' memos lose the text as new messages push
+it out (at most 8,192 entries) or at their restart. A message being analysed while its customer
 is erased is stored as erased (``effects.record`` skips it).
 """
 

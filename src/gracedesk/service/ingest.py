@@ -4,8 +4,9 @@ in micro-batches.
 A client that sends ``Prefer: respond-async`` (RFC 7240) gets ``202 Accepted`` as soon as the
 message is committed (``analysis_state = 'queued'``), with a ``Location`` to poll. The worker
 (:func:`analyse_queued`, called by ``gracedesk worker`` and the job thread of ``serve``) claims
-queued messages, oldest first, at most one per conversation per batch (so the second message of a
-conversation is decided with the first one's sanctions and escalations on record), reads each
+queued messages, oldest first, only once the conversation's earlier messages are done (so the
+second message of a conversation is decided with the first one's sanctions and escalations on
+record, whichever worker takes it), reads each
 one's context, runs the analyzer on the whole batch at once (several times faster per message
 than one at a time), then decides, advises and records each message as the synchronous path
 does. A message whose analysis fails is marked ``failed`` and retried by the re-analysis sweep;
@@ -18,7 +19,8 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
 
 from gracedesk.store.tables import Message
 
@@ -33,35 +35,34 @@ BATCH = 64  # messages per micro-batch
 
 
 def claim(desk: Desk, *, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
-    """Claim up to ``limit`` queued messages (``analysis_state = 'running'``), the oldest of
-    each conversation only; returns ``(message id, conversation id)`` in arrival order. On
+    """Claim up to ``limit`` queued messages (``analysis_state = 'running'``): only a message
+    with no older message of its conversation still queued or running, so a conversation's
+    messages are decided one after the other, across workers too, and one busy conversation
+    never holds the others up. Returns ``(message id, conversation id)`` in arrival order. On
     PostgreSQL the rows are locked with ``SKIP LOCKED``, so workers never claim the same one."""
-    with desk.store.write_core() as conn:
-        picked = (
-            select(Message.id)
-            .where(Message.analysis_state == QUEUED)
-            .order_by(Message.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    older = aliased(Message)
+    picked = (
+        select(Message.id)
+        .where(
+            Message.analysis_state == QUEUED,
+            ~exists().where(
+                older.conversation_id == Message.conversation_id,
+                older.id < Message.id,
+                older.analysis_state.in_((QUEUED, "running")),
+            ),
         )
+        .order_by(Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    with desk.store.write_core() as conn:
         got = conn.execute(
             update(Message)
-            .where(Message.id.in_(picked.scalar_subquery()))
+            .where(Message.id.in_(picked.scalar_subquery()), Message.analysis_state == QUEUED)
             .values(analysis_state="running", analysed_at=now)
             .returning(Message.id, Message.conversation_id)
         ).all()
-        rows = sorted((int(r[0]), int(r[1])) for r in got)
-        first: dict[int, int] = {}
-        for mid, cid in rows:
-            first.setdefault(cid, mid)
-        later = [mid for mid, cid in rows if first[cid] != mid]
-        if later:  # the next batch takes them, after this one is recorded
-            conn.execute(
-                update(Message)
-                .where(Message.id.in_(later))
-                .values(analysis_state=QUEUED, analysed_at=None)
-            )
-    return [(mid, cid) for mid, cid in rows if first[cid] == mid]
+    return sorted((int(r[0]), int(r[1])) for r in got)
 
 
 def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
@@ -81,10 +82,12 @@ def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
             [snap.scenario(mid) for (mid, _), snap in zip(work, snaps, strict=True)],
             desk.analyzer,
         )
-    except Exception as exc:  # the batch's messages stay stored; the re-analysis sweep retries
-        log.exception("batch analysis of %d messages failed", len(work))
-        _failed(desk, [mid for mid, _ in work], exc)
-        return 0
+    except Exception:  # one message broke the batch: analyse them one by one, as the API does
+        log.exception("batch analysis of %d messages failed; one by one", len(work))
+        done = 0
+        for (mid, cid), snap in zip(work, snaps, strict=True):
+            done += desk.understand(mid, cid, snap, now=now, request=None).analysis == "done"
+        return done
     judged: list[tuple[int, int, Any, dict[str, Any]]] = []
     for (mid, cid), snap, sig in zip(work, snaps, sigs, strict=True):
         try:
@@ -118,7 +121,7 @@ def _failed(desk: Desk, ids: list[int], exc: Exception) -> None:
     with desk.store.write_core() as conn:
         conn.execute(
             update(Message)
-            .where(Message.id.in_(ids))
+            .where(Message.id.in_(ids), Message.analysis_state == "running")  # not erased
             .values(
                 analysis_state="failed",
                 analysis_error=error,

@@ -234,7 +234,7 @@ def _prefers_async(prefer: str | None) -> bool:
 
 
 @router.get("/messages/{message_id}", responses=problems.responses(401, 404, 422))
-async def get_message(message_id: Id, desk: DeskDep, user: UserDep) -> JSONResponse:
+def get_message(message_id: Id, desk: DeskDep, user: UserDep) -> JSONResponse:
     """A stored customer message's analysis: ``analysis`` is ``queued`` or ``running`` until
     the worker has analysed it, then ``done`` (with signals, decisions and guidance) or
     ``failed`` (retried by the worker)."""

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
@@ -345,7 +346,9 @@ class ApiThrottle:
         throttle: Throttle = state.throttle
         keys = [Key("client", client_address(scope))]
         try:
-            wait = throttle.locked(desk.store, keys, now=datetime.now(UTC))
+            wait = await anyio.to_thread.run_sync(
+                lambda: throttle.locked(desk.store, keys, now=datetime.now(UTC))
+            )
         except DBAPIError:  # the store is down: the route answers that (503), not this check
             wait = 0
         if wait:
@@ -362,7 +365,9 @@ class ApiThrottle:
         await self.app(scope, receive, watch)
         if status == 401:
             try:
-                throttle.fail(desk.store, keys, now=datetime.now(UTC))
+                await anyio.to_thread.run_sync(
+                    lambda: throttle.fail(desk.store, keys, now=datetime.now(UTC))
+                )
             except DBAPIError as exc:  # the answer has gone out; the count is lost, not the request
                 log.warning("could not count a failed API sign-in: %s", type(exc).__name__)
 
