@@ -230,3 +230,19 @@ def test_a_refund_above_the_agents_limit_is_a_finding() -> None:
     (f,) = [f for f in c.findings if f.kind == "over_authority"]
     assert "£180" in f.message and "50.00" in f.message
     assert "over_authority" not in coach("Sorry. I've refunded £20 to your card.", ctx).kinds()
+
+
+@pytest.mark.parametrize(
+    ("draft", "over"),
+    [
+        ("I've refunded €1.000 to your card.", True),  # a thousand, European style
+        ("I've refunded €1.200,50 to your card.", True),
+        ("I've refunded £1,200.50 to your card.", True),
+        ("I've refunded €12,50 to your card.", False),  # twelve and a half
+        ("I've refunded £40. Sorry again.", False),
+        ("We'll credit 30 euros to your account today.", True),  # credit limit 25
+    ],
+)
+def test_over_authority_reads_amounts_either_way(draft: str, over: bool) -> None:
+    c = coach(draft, {**UPSET, "limits": {"refund": 50.0, "credit": 25.0}})
+    assert ("over_authority" in c.kinds()) is over, c.findings

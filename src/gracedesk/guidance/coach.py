@@ -50,7 +50,8 @@ _OWNERSHIP = re.compile(
     r"|i(?:'ve| have) (?:gone ahead|gone and|gone|taken care|sorted|fixed|arranged|booked"
     r"|sent|refunded|credited|reversed|switched|issued|escalated))\b"
 )
-_MONEY = r"(?:[£$€]\s?\d[\d,]*(?:\.\d{1,2})?|\d[\d,]*(?:\.\d{1,2})?\s?(?:pounds|dollars|euros|eur|usd|gbp))"
+_NUMBER = r"\d(?:[\d,.]*\d)?"  # 1,200.50 or 1.200,50
+_MONEY = rf"(?:[£$€]\s?{_NUMBER}|{_NUMBER}\s?(?:pounds|dollars|euros|eur|usd|gbp))"
 _OFFER = {
     "refund": r"refund\w*|reimburs\w*|money back|pay(?:ing)? you back",
     "credit": r"credit\w*|voucher|goodwill|compensat\w*",
@@ -357,6 +358,20 @@ def _rewrite(draft: str, start: int, end: int, findings: Sequence[Finding]) -> s
     return re.sub(r"\s+([.,!?])", r"\1", text).strip()
 
 
+def _amount(money: str) -> float:
+    """The number in a money phrase, thousands separators read either way: "£1,200.50",
+    "€1.200,50", "€1.000" (a thousand), "1 200 euros"."""
+    num = re.sub(r"[^\d.,]", "", money)
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+,\d{1,2}", num):
+        num = num.replace(".", "").replace(",", ".")  # 1.200,50 and 12,50: European
+    else:
+        num = num.replace(",", "")
+    try:
+        return float(num)
+    except ValueError:
+        return 0.0
+
+
 def _sentence_at(draft: str, pos: int) -> tuple[int, int]:
     for m in _SENTENCE.finditer(draft):
         if m.start() <= pos < m.end():
@@ -373,7 +388,7 @@ def _over_authority(draft: str, low: str, ctx: CoachContext) -> list[Finding]:
             continue
         for m in pat.finditer(low):
             g = 1 if m.group(1) else 2
-            amount = float(re.sub(r"[^\d.]", "", m.group(g).replace(",", "")) or 0)
+            amount = _amount(m.group(g))
             if amount > limit:
                 s, e = _trim(draft, *_sentence_at(draft, m.start(g)))
                 out.append(
