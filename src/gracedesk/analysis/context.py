@@ -73,39 +73,27 @@ _VAGUE = re.compile(
 )
 
 
-def _earlier_customer_texts(context: Mapping[str, Any]) -> list[str]:
+def _earlier_customer(context: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """``(text, at)`` of each earlier customer message (``at`` is ``None`` where not given)."""
     msgs = context.get("messages", [])
     if not isinstance(msgs, Sequence) or isinstance(msgs, str):
         raise InvalidContext("context.messages must be a list")
-    out = []
+    out: list[tuple[str, str | None]] = []
     for i, m in enumerate(msgs):
         text: Any
+        at: Any = None
         if isinstance(m, str):
             text = m
         elif isinstance(m, Mapping):
             if m.get("role", "customer") != "customer":
                 continue
-            text = m.get("text")
+            text, at = m.get("text"), m.get("at")
             if not isinstance(text, str):
                 raise InvalidContext(f"context.messages[{i}].text must be a string")
         else:
             raise InvalidContext(f"context.messages[{i}] must be an object or a string")
         if text.strip():
-            out.append(text)
-    return out
-
-
-def _earlier_customer_times(context: Mapping[str, Any]) -> list[str | None]:
-    """The ``at`` of each earlier customer message (``None`` where not given), in the order of
-    :func:`_earlier_customer_texts`."""
-    out: list[str | None] = []
-    for m in context.get("messages", []):
-        if isinstance(m, str):
-            if m.strip():
-                out.append(None)
-        elif m.get("role", "customer") == "customer" and str(m.get("text", "")).strip():
-            at = m.get("at")
-            out.append(at if isinstance(at, str) else None)
+            out.append((text, at if isinstance(at, str) else None))
     return out
 
 
@@ -229,7 +217,8 @@ def with_context(an: Analyzer, sig: Signals, text: str, context: Any) -> Signals
     customer = context.get("customer") or {}
     if not isinstance(customer, Mapping):
         raise InvalidContext("context.customer must be an object")
-    earlier = _earlier_customer_texts(context)
+    messages = _earlier_customer(context)
+    earlier = [t for t, _ in messages]
     prev = an.analyze_memo(earlier) if earlier else []
     history = [*prev, sig]
     texts = [*earlier, text]
@@ -251,9 +240,7 @@ def with_context(an: Analyzer, sig: Signals, text: str, context: Any) -> Signals
         else:
             trajectory = "steady"
     repeat = len(prev) + int(_num(customer, "contacts_30d"))
-    earlier_risk, earlier_threat, earlier_abuse = memory(
-        prev, _earlier_customer_times(context), context
-    )
+    earlier_risk, earlier_threat, earlier_abuse = memory(prev, [at for _, at in messages], context)
     solved = bool(prev) and resolved(text) and sig.abuse_at_people() < 0.5
     ctx = ContextSignals(
         archetype=Archetype(name, round(score, 4), tuple(reasons)),

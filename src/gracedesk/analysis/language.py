@@ -5,7 +5,7 @@ The models are trained on English. Each message's language is identified offline
 py3langid (its bundled model, restricted to :data:`CANDIDATES`; an answer below
 :data:`MIN_CONFIDENCE` is ``"und"``, undetermined, and read as English). For any other language
 the English models' scores are only a guess: they are pulled halfway toward "nothing there"
-(:func:`discount`), the ``unsupported_language`` label says so, and policy takes no sanction on
+(:data:`DISCOUNT`), the ``unsupported_language`` label says so, and policy takes no sanction on
 them. What must not be missed in the languages customers most often write in — a manager, a
 refund, cancelling, legal action, going public, violence, insults — is caught by the
 hand-written patterns of ``lexicons/multilingual.toml`` (Spanish, French, German, Portuguese,
@@ -136,11 +136,6 @@ class Lexicon:
                     if m.end() > m.start()
                 )
         return hits
-
-
-def discount(p: float) -> float:
-    """An English-model probability read on another language: pulled toward 0 (not there)."""
-    return p * DISCOUNT
 
 
 _LID: LanguageId | None = None

@@ -177,15 +177,18 @@ class Signals:
         is unknown (signals given, not analysed) the abuse kinds decide: an insult, threat,
         harassment or identity attack at 0.5 or above is read as aimed at people (as before
         targets existed), profanity alone as aimed at the situation."""
+        return self._share(("agent", "person", "group"))
+
+    def _share(self, targets: tuple[str, ...]) -> float:
+        """P(the abuse is aimed at one of ``targets`` | abusive); see :meth:`at_people_share`
+        for signals without a target."""
         t = self.abuse_target
         if not t:
-            return self._directed_share()
+            return 1.0 if max(float(self.abuse.get(a, 0.0)) for a in DIRECTED) >= 0.5 else 0.0
         abusive = 1.0 - t.get("none", 0.0)
-        people = t.get("agent", 0.0) + t.get("person", 0.0) + t.get("group", 0.0)
-        return min(1.0, people / abusive) if abusive > 1e-6 else 0.0
-
-    def _directed_share(self) -> float:
-        return 1.0 if max(float(self.abuse.get(a, 0.0)) for a in DIRECTED) >= 0.5 else 0.0
+        if abusive <= 1e-6:
+            return 0.0
+        return min(1.0, sum(t.get(x, 0.0) for x in targets) / abusive)
 
     def abuse_at_people(self) -> float:
         """The strongest directed abuse (insult, threat, harassment, identity attack) times
@@ -199,11 +202,7 @@ class Signals:
     def at_agent_share(self) -> float:
         """P(the abuse is aimed at the agent or staff | abusive); when the target is unknown,
         as :meth:`at_people_share` reads it."""
-        t = self.abuse_target
-        if not t:
-            return self._directed_share()
-        abusive = 1.0 - t.get("none", 0.0)
-        return min(1.0, t.get("agent", 0.0) / abusive) if abusive > 1e-6 else 0.0
+        return self._share(("agent",))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the contract (``id`` first; ``context`` only when computed)."""

@@ -128,24 +128,3 @@ def _failed(desk: Desk, ids: list[int], exc: Exception) -> None:
                 analysis_attempts=Message.analysis_attempts + 1,
             )
         )
-
-
-def drain(desk: Desk, *, now: Any, limit: int = BATCH) -> int:
-    """Analyse queued messages until none is left; ``now`` is a callable giving the time of
-    each batch. Returns how many were analysed."""
-    total = 0
-    while True:
-        n = analyse_queued(desk, now=now(), limit=limit)
-        if n == 0 and not _any_queued(desk):
-            return total
-        total += n
-
-
-def _any_queued(desk: Desk) -> bool:
-    with desk.store.read_core() as conn:
-        return (
-            conn.execute(
-                select(Message.id).where(Message.analysis_state == QUEUED).limit(1)
-            ).first()
-            is not None
-        )
