@@ -127,6 +127,34 @@ class NotificationError(GracedeskError):
     code = "GD600"
 
 
+# -- channels (GD8xx): e-mail, helpdesk connectors, imports ------------------------------------
+
+
+class ChannelError(GracedeskError):
+    code = "GD800"
+
+
+class DeliveryError(ChannelError):
+    """A reply could not be handed to its channel. ``retryable``: try again later (a server
+    away, a 5xx, a timeout); otherwise it can never succeed as it is (no address, a 4xx)."""
+
+    code = "GD801"
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class BadSignature(ChannelError):
+    """A helpdesk webhook whose signature or shared secret does not verify (or is stale)."""
+
+    code = "GD802"
+
+
+class ImportFailed(ChannelError):
+    code = "GD803"
+
+
 # -- desk (GD7xx): store, service, web ----------------------------------------------------------
 
 

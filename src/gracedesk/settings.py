@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     smtp_sender: str = "gracedesk@localhost"
     webhook_urls: str = Field(default="", description="Comma-separated outgoing webhook URLs.")
     webhook_secret: str | None = Field(default=None, description="HMAC key for webhooks.")
+    reply_webhook_url: str | None = Field(
+        default=None,
+        description="Where agents' replies on chat, web and API conversations are POSTed "
+        "(signed like every webhook); unset: those replies stay in the desk (docs/channels.md).",
+    )
     supervisor_email: str | None = Field(
         default=None, description="Where SLA breaches and escalations are e-mailed."
     )

@@ -121,6 +121,9 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
     ("POST", "/api/v1/sanctions/{sanction}/lift", {"reason": "apologised"}, (401, 403, 200, 200)),
     # the well-being of others is for supervisors; one's own is always visible
     ("GET", "/api/v1/team", None, (401, 403, 200, 200)),
+    ("GET", "/api/v1/held", None, (401, 403, 200, 200)),
+    # the fixture's message is not held: a supervisor may release, and is told it is not held
+    ("POST", "/api/v1/messages/{msg}/release", None, (401, 403, 409, 409)),
     ("GET", "/api/v1/me", None, (401, 200, 200, 200)),
     ("POST", "/api/v1/me/break", None, (401, 200, 200, 200)),
     ("GET", "/api/v1/audit?conversation_id={conv}", None, (401, 200, 200, 200)),

@@ -412,3 +412,37 @@ def test_team_view_shows_exposure_to_abuse_with_a_nudge_and_breaks_clear_it(
         expect(page.locator(".wellbeing")).to_have_count(0)
     supervisor.reload()
     expect(supervisor.locator("tr[data-agent='bo'] .nudge")).to_have_text("—")
+
+
+def test_a_blocked_customers_message_is_held_out_of_the_inbox_and_released(
+    agent: Page, supervisor: Page, world: World
+) -> None:
+    from gracedesk.service import records
+
+    conv = world.converse("Where is my refund?", name="Blake Stone")
+    customer_id = world.detail(conv)["customer"]["id"]
+    records.add_sanction(
+        world.desk, customer_id, "block", "threats", user=world.users["sam"], now=now()
+    )
+    ref = CustomerRef(world.detail(conv)["customer"]["external_id"], "Blake Stone")
+    held = world.desk.post_message(
+        Incoming(customer=ref, text="Answer me <b>now</b> you idiots"), actor=None, now=now()
+    )
+    assert held.analysis == "held"
+
+    agent.goto(f"{world.base}/console/")
+    expect(agent.locator(f"a[href='/console/conversations/{conv}']")).to_have_count(0)
+
+    supervisor.goto(f"{world.base}/console/escalations")
+    row = supervisor.locator(f"#held-{held.message_id}")
+    expect(row).to_contain_text("Answer me <b>now</b> you idiots")  # shown as text
+    supervisor.goto(f"{world.base}/console/conversations/{conv}")
+    expect(supervisor.locator(f"#m{held.message_id} .badge", has_text="held")).to_have_count(1)
+    expect(supervisor.locator(".msg-system")).to_contain_text("reviewed by a supervisor")
+    supervisor.goto(f"{world.base}/console/escalations")
+    supervisor.locator(f"#held-{held.message_id} button", has_text="Release").click()
+    expect(supervisor.locator(".flash-success")).to_contain_text(
+        f"Message {held.message_id} released"
+    )
+    expect(supervisor.locator(f"#held-{held.message_id}")).to_have_count(0)
+    assert world.detail(conv)["status"] != "held"

@@ -252,7 +252,13 @@ def _serve_reuseport(host: str, port: int, workers: int, log_level: str) -> None
 def worker(once: bool, drain: bool) -> None:
     """Run the jobs: queued analysis, follow-up reminders, SLA breaches, notifications,
     re-analysis."""
-    from gracedesk.jobs.worker import drain_queue, notifier_for, run_forever, run_once
+    from gracedesk.jobs.worker import (
+        drain_queue,
+        notifier_for,
+        run_forever,
+        run_once,
+        transports_for,
+    )
     from gracedesk.service.build import build_desk
 
     os.environ.setdefault("GRACEDESK_LOG_LEVEL", "info")  # one line per round of jobs
@@ -268,7 +274,9 @@ def worker(once: bool, drain: bool) -> None:
         return
     if once:
         with notifier_for(settings) as notifier:
-            done = run_once(desk, notifier, now=datetime.now(UTC))
+            done = run_once(
+                desk, notifier, now=datetime.now(UTC), transports=transports_for(settings)
+            )
         click.echo(" ".join(f"{k}={v}" for k, v in done.items()))
         sys.exit(1 if any(v < 0 for v in done.values()) else 0)
     stop = threading.Event()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from gracedesk.channels.delivery import Transports, WebhookTransport, deliver_replies
 from gracedesk.jobs import sweeps
 from gracedesk.jobs.notify import Notifier, SmtpSettings
 from gracedesk.service import ingest
@@ -37,7 +38,17 @@ def notifier_for(settings: Settings) -> Notifier:
     return Notifier(smtp, settings.webhooks(), settings.webhook_secret)
 
 
-def run_once(desk: Desk, notifier: Notifier, *, now: datetime) -> dict[str, int]:
+def transports_for(settings: Settings) -> Transports:
+    """How replies reach customers with these settings (docs/channels.md)."""
+    webhook = None
+    if settings.reply_webhook_url:
+        webhook = WebhookTransport(settings.reply_webhook_url, settings.webhook_secret)
+    return Transports(webhook=webhook)
+
+
+def run_once(
+    desk: Desk, notifier: Notifier, *, now: datetime, transports: Transports | None = None
+) -> dict[str, int]:
     """One round of every job; returns how many items each handled (-1: it failed)."""
     jobs: dict[str, Callable[[], int]] = {
         "reanalyse": lambda: sweeps.reanalyse_pending(desk, now=now),
@@ -45,6 +56,8 @@ def run_once(desk: Desk, notifier: Notifier, *, now: datetime) -> dict[str, int]
         "sla": lambda: sweeps.sweep_sla(desk, now=now),
         "notifications": lambda: sweeps.deliver_notifications(desk.store, notifier, now=now),
     }
+    if transports is not None:
+        jobs["deliveries"] = lambda: deliver_replies(desk.store, transports, now=now)
     out = {}
     for name, job in jobs.items():
         try:
@@ -70,9 +83,10 @@ def drain_queue(desk: Desk) -> int:
 
 
 def run_forever(desk: Desk, settings: Settings, *, stop: threading.Event) -> None:
+    transports = transports_for(settings)
     with notifier_for(settings) as notifier:
         while not stop.is_set():
-            done = run_once(desk, notifier, now=datetime.now(UTC))
+            done = run_once(desk, notifier, now=datetime.now(UTC), transports=transports)
             if any(v for v in done.values()):
                 log.info("jobs: %s", done)
             next_round = time.monotonic() + settings.jobs_interval

@@ -202,6 +202,35 @@ class Calendar(Strict):
         return v
 
 
+BLOCK_REPLY = (
+    "We have received your message. Because of the language used in earlier messages, new "
+    "messages on this account are reviewed by a supervisor before they are answered. We will "
+    "reply once it has been reviewed."
+)
+RESTRICT_REPLY = (
+    "We have received your message. For now we can only answer this account in writing: "
+    "please write to us by e-mail or through our website and we will reply there."
+)
+
+
+class BlockEffects(Strict):
+    """What an active block does to the customer's new messages: they are stored and held for a
+    supervisor (never lost, never in an agent's queue), answered once by ``auto_reply``."""
+
+    auto_reply: str = Field(default=BLOCK_REPLY, min_length=1, max_length=2000)
+    auto_reply_hours: float = Field(default=24.0, gt=0)  # at most one auto-reply this often
+
+
+class RestrictEffects(Strict):
+    """What an active restriction means: written channels only (a message on another channel
+    is held like a blocked one, with ``auto_reply``), and longer SLA targets."""
+
+    channels: list[str] = Field(default_factory=list)  # channels still served; empty: every one
+    sla_factor: float = Field(default=1.0, ge=1.0, le=10.0)  # SLA targets multiplied by this
+    auto_reply: str = Field(default=RESTRICT_REPLY, min_length=1, max_length=2000)
+    auto_reply_hours: float = Field(default=24.0, gt=0)
+
+
 class Sanctions(Strict):
     """The ladder warn -> restrict -> block, and the condition that allows skipping steps."""
 
@@ -209,6 +238,8 @@ class Sanctions(Strict):
     restrict_minutes: int = Field(default=1440, gt=0)  # cooling-off length
     block_approver: str = "supervisor"
     violence: Condition  # when true, an explicit restrict/block may skip steps
+    block: BlockEffects = Field(default_factory=BlockEffects)
+    restrict: RestrictEffects = Field(default_factory=RestrictEffects)
 
 
 class PolicyFile(Strict):

@@ -150,10 +150,12 @@ def due(
     now: datetime,
     opened_at: datetime | None = None,
     pauses: Iterable[Interval] = (),
+    factor: float = 1.0,
 ) -> Due:
     """SLA due times: first response counted from ``now``; resolution from ``opened_at`` (or
     ``now``), both in working time of the calendar (or round the clock for targets with
-    ``business_hours = false``), with ``pauses`` not counted towards resolution."""
+    ``business_hours = false``), with ``pauses`` not counted towards resolution. ``factor``
+    lengthens both targets (a restricted customer: ``sanctions.restrict.sla_factor``)."""
     if priority not in sla.targets:
         raise InvalidFacts(f"priority {priority!r} has no SLA target (known: {sla.priorities})")
     target = sla.targets[priority]
@@ -161,7 +163,7 @@ def due(
     start = opened_at if opened_at is not None and opened_at <= now else now
     return Due(
         priority=priority,
-        first_response_due=clock.add(now, target.first_response_minutes),
-        resolution_due=clock.add(start, target.resolution_minutes, pauses=pauses),
+        first_response_due=clock.add(now, target.first_response_minutes * factor),
+        resolution_due=clock.add(start, target.resolution_minutes * factor, pauses=pauses),
         business_hours=target.business_hours,
     )

@@ -117,6 +117,16 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             conv.status = "waiting"
         conv.updated_at = now
         s.flush()
+        from gracedesk.service.outbox import delivery_dict, enqueue
+
+        delivery = enqueue(
+            s,
+            m,
+            conv,
+            s.get_one(Customer, conv.customer_id),
+            webhook_url=desk.reply_webhook_url,
+            now=now,
+        )
         follow_ups = []
         for c in critique["commitments"]:
             if not c.get("due"):
@@ -147,10 +157,12 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             coach_score=critique["score"],
             findings=[f["kind"] for f in critique["findings"]],
             follow_ups=[f.id for f in follow_ups],
+            delivery=delivery.transport,
         )
         return {
             "message_id": m.id,
             "conversation_id": conv.id,
+            "delivery": delivery_dict(delivery),
             "critique": critique,
             "follow_ups": [follow_up_dict(f) for f in follow_ups],
         }
@@ -538,3 +550,43 @@ def assign(
             s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=target.name
         )
         return {"conversation_id": conv.id, "assignee": target.name}
+
+
+def release(desk: Desk, message_id: int, *, user: User, now: datetime) -> dict[str, Any]:
+    """A supervisor releases a message a sanction held: it is analysed, decided on and advised
+    as if it had just arrived, and its conversation goes back to the agents' queue (unless it
+    holds other held messages). The sanction itself stays until it is lifted."""
+    from sqlalchemy import func
+
+    require(user, *SUPERVISING)
+    with desk.store.write() as s:
+        m = s.get(Message, message_id)
+        if m is None:
+            raise NotFound(f"message {message_id} does not exist")
+        if m.hold != "held":
+            raise Conflict(f"message {message_id} is not held")
+        conv = conversation(s, m.conversation_id, lock=True)
+        m.hold, m.analysis_state = "released", "pending"
+        others = s.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.conversation_id == conv.id,
+                Message.hold == "held",
+                Message.id != m.id,
+            )
+        )
+        if conv.status == "held" and not others:
+            conv.status = "open"
+        conv.updated_at = now
+        audit(
+            s,
+            "message.released",
+            now=now,
+            actor=user,
+            conversation_id=conv.id,
+            customer_id=conv.customer_id,
+            message_id=m.id,
+        )
+    posted = desk.reanalyse(message_id, now=now, grace_s=0)
+    return posted.to_dict()

@@ -25,4 +25,5 @@ def build_desk(settings: Settings) -> Desk:
         supervisor_email=settings.supervisor_email,
         base_url=settings.base_url,
         follow_up_lead_minutes=settings.follow_up_lead_minutes,
+        reply_webhook_url=settings.reply_webhook_url,
     )

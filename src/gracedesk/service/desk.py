@@ -34,7 +34,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gracedesk.desk")
 
-CHANNELS = ("api", "email", "chat", "web", "phone", "twitter", "webhook", "import")
+CHANNELS = (
+    "api",
+    "email",
+    "chat",
+    "web",
+    "phone",
+    "twitter",
+    "webhook",
+    "import",
+    # helpdesk connectors (gracedesk.channels.connectors)
+    "chatwoot",
+    "zammad",
+    "zendesk",
+    "freshdesk",
+    "helpscout",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +62,21 @@ class CustomerRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """Where a conversation lives outside the desk (set by ``gracedesk.channels``).
+
+    A message with a link never joins another open conversation of the customer's: it joins the
+    conversation of that connector and ``external_ref`` (the helpdesk's conversation or ticket
+    id), the ``conversation_id`` an e-mail thread resolved to, or starts a new one.
+    """
+
+    mailbox_id: int | None = None
+    connector_id: int | None = None
+    external_ref: str | None = None
+    contact: str | None = None  # where replies go: the customer's e-mail address
+
+
+@dataclass(frozen=True, slots=True)
 class Incoming:
     customer: CustomerRef
     text: str
@@ -55,6 +85,9 @@ class Incoming:
     channel_message_id: str | None = None
     subject: str | None = None
     request: dict[str, Any] | None = None  # {"kind": "refund", "amount": 120}
+    link: Link | None = None
+    meta: dict[str, Any] | None = None  # channel metadata kept with the message (headers, ...)
+    analyse: bool = True  # False: stored only (an auto-reply or a bounce is not customer anger)
 
 
 @dataclass(slots=True)
@@ -119,6 +152,7 @@ class Desk:
         supervisor_email: str | None = None,
         base_url: str = "http://127.0.0.1:8000",
         follow_up_lead_minutes: int = 60,
+        reply_webhook_url: str | None = None,
     ) -> None:
         from gracedesk.guidance.phrases import Library
 
@@ -129,6 +163,10 @@ class Desk:
         self.supervisor_email = supervisor_email
         self.base_url = base_url.rstrip("/")
         self.follow_up_lead_minutes = follow_up_lead_minutes
+        self.reply_webhook_url = reply_webhook_url  # where replies on chat/api channels go
+        from gracedesk.service.intake import Holds
+
+        self.holds = Holds.of(policy.sanctions, reply_webhook_url)
         # set when this process queues a message for asynchronous analysis: wakes the worker
         self.queued = threading.Event()
 
@@ -164,6 +202,8 @@ class Desk:
         if accepted is None or isinstance(accepted, int):
             return self.replay(accepted if isinstance(accepted, int) else self._by_key(key))
         message_id, conv_id, snap = accepted
+        if isinstance(snap, str):  # stored only: held by a sanction, or not to be analysed
+            return Posted(message_id, conv_id, created=True, analysis=snap)
         if snap is None:
             self.queued.set()
             return Posted(message_id, conv_id, created=True, analysis="queued")
@@ -192,7 +232,7 @@ class Desk:
         now: datetime,
         key: IdempotencyKey | None,
         queued: bool = False,
-    ) -> tuple[int, int, snapshot.Snapshot | None] | int:
+    ) -> tuple[int, int, snapshot.Snapshot | str | None] | int:
         from gracedesk.service import intake
 
         with self.store.write_core() as conn:
@@ -205,9 +245,12 @@ class Desk:
                 priority=self.policy.default.priority,
                 subject=msg.subject or _subject(msg.text),
                 analysis_state="queued" if queued else "pending",
+                holds=self.holds,
             )
         if isinstance(acc, int):
             return acc
+        if acc.state in ("held", "none"):
+            return acc.message_id, acc.conversation_id, acc.state
         if queued:
             return acc.message_id, acc.conversation_id, None
         # committed; the context is read outside the write lock (WAL readers do not block)
@@ -285,8 +328,14 @@ class Desk:
         from gracedesk.guidance.advice import advise
         from gracedesk.service.flow import run_scenario
 
+        factor = self.policy.sanctions.restrict.sla_factor if snap.restricted else 1.0
         outcome = run_scenario(
-            snap.scenario(message_id), self.policy, self.analyzer, now, signals=signals
+            snap.scenario(message_id),
+            self.policy,
+            self.analyzer,
+            now,
+            signals=signals,
+            sla_factor=factor,
         )
         g = advise(
             outcome.signals_obj,
@@ -427,7 +476,12 @@ def fingerprint(msg: Incoming, route: str = MESSAGES_ROUTE) -> str:
     import json
     from dataclasses import asdict
 
-    doc = {"route": route, "body": _canonical(asdict(msg))}
+    body = asdict(msg)
+    # fields added in 0.3 count only when used, so earlier requests keep their fingerprint
+    for name, unset in (("link", None), ("meta", None), ("analyse", True)):
+        if body.get(name) == unset:
+            body.pop(name, None)
+    doc = {"route": route, "body": _canonical(body)}
     return _digest(json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 

@@ -12,6 +12,9 @@ carries what was written in their conversations, wherever the desk stores it:
 - conversations (subject, resolution), decisions (reason, data), escalations (reason, note,
   packet, data), follow-ups (promise), sanctions (reason), customer notes, CSAT comments, and
   the reason and detail of every audit event about them;
+- replies not delivered yet are cancelled; every delivery loses its address and error; the
+  conversation's contact address and helpdesk ticket id, and each message's channel metadata
+  (e-mail headers, attachment names) go too;
 - the outbox: notifications about their conversations not yet sent are dropped, sent or failed
   ones are masked (subject, body, recipients, last error).
 
@@ -46,6 +49,7 @@ from gracedesk.store.tables import (
     Customer,
     CustomerNote,
     DecisionRow,
+    Delivery,
     Escalation,
     FollowUp,
     Message,
@@ -179,6 +183,7 @@ def _erase_rows(
 ) -> dict[str, int]:
     for c in convs:
         c.subject, c.resolution = _text(c.subject), _text(c.resolution)
+        c.contact = c.external_ref = None  # their address; their ticket at the helpdesk
     messages = list(s.scalars(select(Message).where(Message.conversation_id.in_(conv_ids))))
     for m in messages:
         m.text = MASK
@@ -187,8 +192,14 @@ def _erase_rows(
         m.signals = scrub(m.signals) if m.signals is not None else None
         m.guidance = scrub(m.guidance) if m.guidance is not None else None
         m.critique = scrub(m.critique) if m.critique is not None else None
+        if m.meta is not None:  # e-mail headers, attachment names: only the auto-reply flag stays
+            m.meta = {k: v for k, v in m.meta.items() if k in ("auto", "auto_reply")}
         if m.author == "customer":
             m.analysis_state = ERASED  # an analysis finishing later is not stored
+    for out in s.scalars(select(Delivery).where(Delivery.conversation_id.in_(conv_ids))):
+        if out.state == "queued":  # not sent yet: it never will be
+            out.state = "cancelled"
+        out.target, out.last_error = None, _text(out.last_error)
     for d in s.scalars(select(DecisionRow).where(DecisionRow.conversation_id.in_(conv_ids))):
         d.reason, d.data = MASK, scrub(d.data)
     for e in s.scalars(select(Escalation).where(Escalation.conversation_id.in_(conv_ids))):

@@ -58,8 +58,10 @@ def run_scenario(
     now: datetime,
     *,
     signals: Signals | None = None,
+    sla_factor: float = 1.0,
 ) -> Outcome:
-    """Analyse the last customer message in context, derive the facts, decide, and time the SLA.
+    """Analyse the last customer message in context, derive the facts, decide, and time the SLA
+    (its targets times ``sla_factor``: longer for a restricted customer).
 
     A scenario that carries ``signals`` is not analysed (``analyzer`` may then be None);
     ``signals`` given here are the analysis already done (a batch, :func:`analyse_scenarios`).
@@ -98,5 +100,6 @@ def run_scenario(
         now=now,
         opened_at=conversation.opened_at,
         pauses=conversation.pauses,
+        factor=sla_factor,
     )
     return Outcome(scn.id, signals.to_dict(), signals, scn, trace, sla)

@@ -23,6 +23,41 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Holds:
+    """What the policy's sanctions do to new messages (``[sanctions.block]``/``.restrict``)."""
+
+    block_reply: str
+    block_hours: float
+    restrict_channels: tuple[str, ...]  # empty: every channel is still served
+    restrict_reply: str
+    restrict_hours: float
+    webhook_url: str | None = None  # where an auto-reply on a chat/API conversation goes
+
+    @classmethod
+    def of(cls, sanctions: Any, webhook_url: str | None) -> Holds:
+        return cls(
+            sanctions.block.auto_reply,
+            sanctions.block.auto_reply_hours,
+            tuple(sanctions.restrict.channels),
+            sanctions.restrict.auto_reply,
+            sanctions.restrict.auto_reply_hours,
+            webhook_url,
+        )
+
+    def reason(self, levels: set[str], channel: str) -> str | None:
+        """Why a message on ``channel`` is held under the sanctions in force, or None."""
+        if "block" in levels:
+            return "block"
+        if (
+            "restrict" in levels
+            and self.restrict_channels
+            and channel not in self.restrict_channels
+        ):
+            return "restrict"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     message_id: int
     conversation_id: int
@@ -30,6 +65,7 @@ class Accepted:
     new_customer: bool
     assignee_id: int | None
     customer: Any  # the customer row (name, tier, lifetime_value, preferences)
+    state: str = "pending"  # the message's analysis_state as stored
 
 
 def _event(kind: str, now: datetime, who: tuple[str, int | None], **fields: Any) -> dict[str, Any]:
@@ -78,6 +114,23 @@ def _customer(
     return row, new
 
 
+def _existing(
+    row: Any, now: datetime, events: list[dict[str, Any]], who: Any, customer_id: int
+) -> tuple[int, int | None, str]:
+    if row.status == "resolved":
+        events.append(
+            _event(
+                "conversation.reopened",
+                now,
+                who,
+                conversation_id=row.id,
+                customer_id=customer_id,
+                reason="the customer wrote again",
+            )
+        )
+    return row.id, row.assignee_id, row.status
+
+
 def _conversation(
     conn: Connection,
     msg: Incoming,
@@ -95,21 +148,24 @@ def _conversation(
             raise NotFound(f"conversation {msg.conversation_id} does not exist")
         if row.customer_id != customer_id:
             raise InvalidRequest(f"conversation {msg.conversation_id} belongs to another customer")
-        if row.status == "resolved":
-            events.append(
-                _event(
-                    "conversation.reopened",
-                    now,
-                    who,
-                    conversation_id=row.id,
-                    customer_id=customer_id,
-                    reason="the customer wrote again",
+        return _existing(row, now, events, who, customer_id)
+    link = msg.link
+    if link is None:
+        row = conn.execute(
+            q.open_conversation(), {"cid": customer_id, "channel": msg.channel}
+        ).first()
+        if row is not None:
+            return row.id, row.assignee_id, row.status
+    elif link.connector_id is not None and link.external_ref is not None:
+        row = conn.execute(
+            q.linked_conversation(), {"cn": link.connector_id, "ref": link.external_ref}
+        ).first()
+        if row is not None:
+            if row.customer_id != customer_id:
+                raise InvalidRequest(
+                    f"the helpdesk's conversation {link.external_ref!r} belongs to another customer"
                 )
-            )
-        return row.id, row.assignee_id, row.status
-    row = conn.execute(q.open_conversation(), {"cid": customer_id, "channel": msg.channel}).first()
-    if row is not None:
-        return row.id, row.assignee_id, row.status
+            return _existing(row, now, events, who, customer_id)
     conv_id = conn.execute(
         q.insert_conversation(),
         {
@@ -122,6 +178,10 @@ def _conversation(
             "labels": [],
             "opened_at": now,
             "updated_at": now,
+            "mailbox_id": link.mailbox_id if link else None,
+            "connector_id": link.connector_id if link else None,
+            "external_ref": link.external_ref if link else None,
+            "contact": link.contact if link else None,
         },
     ).scalar_one()
     events.append(
@@ -137,6 +197,65 @@ def _conversation(
     return conv_id, None, "open"
 
 
+def _auto_reply(
+    conn: Connection,
+    holds: Holds,
+    level: str,
+    conv_id: int,
+    customer_id: int,
+    *,
+    now: datetime,
+    events: list[dict[str, Any]],
+) -> None:
+    """The policy's auto-reply to a held message, at most once per ``auto_reply_hours`` in a
+    conversation (an abusive customer writing fifty times gets one answer, and two desks'
+    auto-replies never ping-pong)."""
+    from datetime import timedelta
+
+    from gracedesk.service.outbox import delivery_row, route
+
+    text, hours = (
+        (holds.block_reply, holds.block_hours)
+        if level == "block"
+        else (holds.restrict_reply, holds.restrict_hours)
+    )
+    last = conn.execute(q.last_auto_reply(), {"conv": conv_id}).scalar()
+    if last is not None and last > now - timedelta(hours=hours):
+        return
+    mid = conn.execute(
+        q.insert_message(),
+        {
+            "conversation_id": conv_id,
+            "author": "system",
+            "channel": "api",
+            "channel_message_id": None,
+            "idempotency_key": None,
+            "request_hash": None,
+            "text": text,
+            "received_at": now,
+            "analysis_state": "none",
+            "analysis_attempts": 0,
+            "meta": {"auto_reply": level},
+            "hold": None,
+        },
+    ).scalar_one()
+    r = conn.execute(q.delivery_route(), {"conv": conv_id}).one()
+    transport, target = route(r, r.email, holds.webhook_url)
+    conn.execute(q.insert_delivery(), delivery_row(mid, conv_id, transport, target, now=now))
+    events.append(
+        _event(
+            "auto_reply.queued",
+            now,
+            ("system", None),
+            conversation_id=conv_id,
+            customer_id=customer_id,
+            message_id=mid,
+            sanction=level,
+            transport=transport,
+        )
+    )
+
+
 def accept(
     conn: Connection,
     msg: Incoming,
@@ -147,6 +266,7 @@ def accept(
     priority: str,
     subject: str,
     analysis_state: str = "pending",
+    holds: Holds | None = None,
 ) -> Accepted | int:
     """Store the message (the caller commits). An already stored key returns its message id;
     the same key with a different request is refused with a 409 (``IdempotencyKey.check``)."""
@@ -160,6 +280,13 @@ def accept(
     conv_id, assignee, status = _conversation(
         conn, msg, customer.id, now=now, priority=priority, subject=subject, events=events, who=who
     )
+    held = None
+    if holds is not None and not new and msg.analyse:
+        levels = set(
+            conn.execute(q.sanctions_in_force(), {"cid": customer.id, "now": now}).scalars()
+        )
+        held = holds.reason(levels, msg.channel) if levels else None
+    state = "held" if held else (analysis_state if msg.analyse else "none")
     mid = conn.execute(
         q.insert_message(),
         {
@@ -171,18 +298,19 @@ def accept(
             "request_hash": key.request if key is not None else None,
             "text": msg.text,
             "received_at": now,
-            "analysis_state": analysis_state,
+            "analysis_state": state,
             "analysis_attempts": 0,
+            "meta": msg.meta,
+            "hold": "held" if held else None,
         },
     ).scalar_one()
+    if held:
+        new_status = status if status == "escalated" else "held"
+    else:
+        new_status = "open" if status in ("waiting", "resolved", "held") else status
     conn.execute(
         q.touch_conversation(),
-        {
-            "conv": conv_id,
-            "p_at": now,
-            "p_status": "open" if status in ("waiting", "resolved") else status,
-            "p_resolved_at": None,
-        },
+        {"conv": conv_id, "p_at": now, "p_status": new_status, "p_resolved_at": None},
     )
     events.append(
         _event(
@@ -195,8 +323,22 @@ def accept(
             channel=msg.channel,
         )
     )
+    if held and holds is not None:
+        events.append(
+            _event(
+                "message.held",
+                now,
+                who,
+                conversation_id=conv_id,
+                customer_id=customer.id,
+                message_id=mid,
+                reason=f"the customer is under an active {held}: kept for a supervisor",
+                sanction=held,
+            )
+        )
+        _auto_reply(conn, holds, held, conv_id, customer.id, now=now, events=events)
     conn.execute(q.insert_audit(), events)
-    return Accepted(int(mid), conv_id, customer.id, new, assignee, customer)
+    return Accepted(int(mid), conv_id, customer.id, new, assignee, customer, state)
 
 
 def customer_history(
@@ -292,6 +434,9 @@ def take(
         agent=agent_of(assignee),
         commitments=tuple({"text": p.promise, "due": p.due_at.isoformat()} for p in promises),
         threat_cleared_at=cleared.isoformat() if cleared is not None else None,
+        restricted=bool(
+            conn.execute(q.sanctions_in_force(), {"cid": customer_id, "now": now}).first()
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from gracedesk.store.tables import (
     Conversation,
     Customer,
     DecisionRow,
+    Delivery,
     Escalation,
     FollowUp,
     Message,
@@ -89,6 +90,14 @@ def open_conversation() -> Select[Any]:
 def conversation_by_id() -> Select[Any]:
     return select(V.c.id, V.c.customer_id, V.c.assignee_id, V.c.status).where(
         V.c.id == bindparam("conv")
+    )
+
+
+@cache
+def linked_conversation() -> Select[Any]:
+    """The conversation of a helpdesk connector's conversation or ticket id."""
+    return select(V.c.id, V.c.customer_id, V.c.assignee_id, V.c.status).where(
+        V.c.connector_id == bindparam("cn"), V.c.external_ref == bindparam("ref")
     )
 
 
@@ -211,6 +220,44 @@ def active_sanctions() -> Select[Any]:
         .where(S.c.customer_id == bindparam("cid"), S.c.state == "active")
         .order_by(S.c.created_at)
     )
+
+
+@cache
+def sanctions_in_force() -> Select[Any]:
+    """The levels of the customer's active restrictions and blocks at ``now``."""
+    return select(S.c.level).where(
+        S.c.customer_id == bindparam("cid"),
+        S.c.state == "active",
+        S.c.level.in_(("restrict", "block")),
+        or_(S.c.until.is_(None), S.c.until > bindparam("now")),
+    )
+
+
+@cache
+def last_auto_reply() -> Select[Any]:
+    """When the conversation last got a sanction's auto-reply."""
+    return (
+        select(A.c.at)
+        .where(A.c.conversation_id == bindparam("conv"), A.c.kind == "auto_reply.queued")
+        .order_by(A.c.at.desc())
+        .limit(1)
+    )
+
+
+@cache
+def delivery_route() -> Select[Any]:
+    return (
+        select(
+            V.c.channel, V.c.connector_id, V.c.mailbox_id, V.c.contact, V.c.external_ref, C.c.email
+        )
+        .join(C, C.c.id == V.c.customer_id)
+        .where(V.c.id == bindparam("conv"))
+    )
+
+
+@cache
+def insert_delivery() -> Any:
+    return insert(table_of(Delivery))
 
 
 @cache

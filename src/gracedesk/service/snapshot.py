@@ -22,6 +22,7 @@ class Snapshot:
     commitments: tuple[dict[str, Any], ...]
     request: dict[str, Any] | None = None
     threat_cleared_at: str | None = None  # a supervisor decided the security escalation
+    restricted: bool = False  # the customer is under an active restriction (longer SLA)
 
     def scenario(self, id: Any) -> dict[str, Any]:
         sc: dict[str, Any] = {

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import decision_dict
+from gracedesk.service.outbox import delivery_dict
 from gracedesk.service.records import (
     EXPOSURE_NUDGE,
     EXPOSURE_WINDOW,
@@ -29,6 +30,7 @@ from gracedesk.store.tables import (
     Customer,
     CustomerNote,
     DecisionRow,
+    Delivery,
     Escalation,
     FollowUp,
     Message,
@@ -39,7 +41,7 @@ from gracedesk.store.tables import (
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
 
-STATUSES = ("open", "waiting", "escalated", "resolved")
+STATUSES = ("open", "waiting", "escalated", "held", "resolved")
 SORTS = ("risk", "sla", "updated", "opened")
 
 
@@ -103,8 +105,8 @@ def list_conversations(
     if not 1 <= limit <= 200 or offset < 0:
         raise InvalidRequest("limit must be 1..200 and offset >= 0")
     q = select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
-    if status == "active":
-        q = q.where(Conversation.status != "resolved")
+    if status == "active":  # the agents' queue: a held conversation waits for a supervisor
+        q = q.where(Conversation.status.not_in(("resolved", "held")))
     elif status:
         q = q.where(Conversation.status == status)
     if mine:
@@ -129,7 +131,13 @@ def list_conversations(
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
-def _message(m: Message, decisions: list[DecisionRow], names: dict[int, str]) -> dict[str, Any]:
+def _message(
+    m: Message,
+    decisions: list[DecisionRow],
+    names: dict[int, str],
+    delivery: Delivery | None = None,
+) -> dict[str, Any]:
+    meta = m.meta or {}
     return {
         "id": m.id,
         "author": m.author,
@@ -143,6 +151,10 @@ def _message(m: Message, decisions: list[DecisionRow], names: dict[int, str]) ->
         "decisions": [decision_dict(d) for d in decisions],
         "guidance": m.guidance,
         "critique": m.critique,
+        "hold": m.hold,
+        "auto": meta.get("auto") or meta.get("auto_reply"),  # auto-reply, bounce, or ours
+        "attachments": meta.get("attachments", []),
+        "delivery": delivery_dict(delivery),
     }
 
 
@@ -161,10 +173,16 @@ def conversation_detail(desk: Desk, conv_id: int, *, user: User, now: datetime) 
         ):
             decisions.setdefault(d.message_id, []).append(d)
         names = _names(s, {c.assignee_id, *(m.author_user_id for m in msgs)})
+        sent = {
+            d.message_id: d
+            for d in s.scalars(select(Delivery).where(Delivery.conversation_id == c.id))
+        }
         out = conversation_item(c, customer, names, now)
         out["resolution"] = c.resolution
         out["policy_version"] = c.policy_version
-        out["messages"] = [_message(m, decisions.get(m.id, []), names) for m in msgs]
+        out["messages"] = [
+            _message(m, decisions.get(m.id, []), names, sent.get(m.id)) for m in msgs
+        ]
         last = next((m for m in reversed(msgs) if m.author == "customer"), None)
         out["signals"] = last.signals if last else None
         out["guidance"] = last.guidance if last else None
@@ -199,6 +217,32 @@ def conversation_detail(desk: Desk, conv_id: int, *, user: User, now: datetime) 
         )
         out["customer"] = customer_summary(s, customer, now=now, exclude=c.id)
     return out
+
+
+def held_messages(desk: Desk, *, user: User, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages held by a sanction, oldest first, for supervisors to read and release."""
+    require(user, *SUPERVISING)
+    with desk.store.read() as s:
+        rows = s.execute(
+            select(Message, Conversation, Customer)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .where(Message.hold == "held")
+            .order_by(Message.id)
+            .limit(limit)
+        ).all()
+        return [
+            {
+                "message_id": m.id,
+                "conversation_id": c.id,
+                "customer_id": cu.id,
+                "customer": cu.name or cu.external_id,
+                "channel": m.channel,
+                "text": m.text,
+                "received_at": m.received_at.isoformat(),
+            }
+            for m, c, cu in rows
+        ]
 
 
 def customer_summary(

@@ -125,7 +125,10 @@ class Sanction(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_status_risk", "status", "risk"),)
+    __table_args__ = (
+        Index("ix_conversations_status_risk", "status", "risk"),
+        UniqueConstraint("connector_id", "external_ref"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(40))
@@ -147,6 +150,12 @@ class Conversation(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(Stamp)
     resolution: Mapped[str | None] = mapped_column(Text)
     policy_version: Mapped[str | None] = mapped_column(String(80))
+    # where the conversation lives outside the desk (gracedesk.channels): the mailbox it came
+    # in through, or the helpdesk connector and that helpdesk's conversation/ticket id
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
+    connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(300))  # where replies go (an address)
 
 
 class Message(Base):
@@ -173,6 +182,10 @@ class Message(Base):
     model_version: Mapped[str | None] = mapped_column(String(80))
     risk: Mapped[float | None] = mapped_column(Float)
     analysed_at: Mapped[datetime | None] = mapped_column(Stamp)
+    # channel facts kept as metadata: e-mail headers, attachments (names, types, sizes), the
+    # helpdesk's ids, whether it was an auto-reply or a bounce (stored, never analysed)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    hold: Mapped[str | None] = mapped_column(String(20))  # held | released (sanctions)
 
 
 class DecisionRow(Base):
@@ -299,6 +312,86 @@ class AuthThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(Stamp)
     forget_at: Mapped[datetime] = mapped_column(Stamp, index=True)  # row is stale after this
+
+
+class Delivery(Base):
+    """An agent's reply on its way to the customer: one row per reply, so it is sent once.
+
+    ``transport`` says how: ``email`` (SMTP), ``connector`` (the helpdesk's API), ``webhook``
+    (a signed POST for chat) or ``none`` (the desk is the only place it lives). The sweep claims
+    rows like the notification outbox (a lease), retries with back-off, then gives up.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_state_next", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    transport: Mapped[str] = mapped_column(String(20))  # email | connector | webhook | none
+    target: Mapped[str | None] = mapped_column(String(300))  # address, connector or URL
+    state: Mapped[str] = mapped_column(String(20))  # queued|sent|failed|stored|cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(Stamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    remote_id: Mapped[str | None] = mapped_column(String(300))  # Message-ID or the remote id
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class Mailbox(Base):
+    """An IMAP mailbox read by the desk; ``address`` is the support address replies come from."""
+
+    __tablename__ = "mailboxes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    security: Mapped[str] = mapped_column(String(10))  # ssl | starttls | none
+    username: Mapped[str] = mapped_column(String(254))
+    password: Mapped[str] = mapped_column(Text)
+    folder: Mapped[str] = mapped_column(String(200), default="INBOX")
+    address: Mapped[str] = mapped_column(String(254))
+    done_folder: Mapped[str | None] = mapped_column(String(200))  # move here; else flag \Seen
+    active: Mapped[bool] = mapped_column(default=True)
+    uidvalidity: Mapped[int | None] = mapped_column(Integer)
+    last_uid: Mapped[int | None] = mapped_column(Integer)
+    last_checked_at: Mapped[datetime | None] = mapped_column(Stamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class Connector(Base):
+    """A helpdesk the desk plugs into (Chatwoot, Zammad, Zendesk, Freshdesk, Help Scout)."""
+
+    __tablename__ = "connectors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    secret: Mapped[str] = mapped_column(Text)  # verifies the helpdesk's webhook signatures
+    api_url: Mapped[str] = mapped_column(String(500))
+    api_token: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # account id, user, ...
+    active: Mapped[bool] = mapped_column(default=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class ImportRun(Base):
+    """A bulk import of an archive, resumable: ``position`` is the last record committed."""
+
+    __tablename__ = "imports"
+    __table_args__ = (UniqueConstraint("sha256", "format"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20))  # running | done
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(Stamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Stamp)
 
 
 def table_of(cls: type[Base]) -> Table:

@@ -405,6 +405,20 @@ def lift_sanction(sid: Id, body: LiftIn, desk: DeskDep, user: UserDep, at: Now) 
     return records.lift_sanction(desk, sid, user=user, reason=body.reason, now=at)
 
 
+@router.get("/held", responses=problems.responses(401, 403))
+def held_messages(desk: DeskDep, user: UserDep) -> list[dict[str, Any]]:
+    """Messages a sanction holds (supervisors and admins): read them, release them."""
+    return views.held_messages(desk, user=user)
+
+
+@router.post(
+    "/messages/{message_id}/release", responses=problems.responses(401, 403, 404, 409, 413, 422)
+)
+def release_message(message_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+    """Release a held message: it is analysed and joins the agents' queue."""
+    return actions.release(desk, message_id, user=user, now=at)
+
+
 @router.get("/team", responses=problems.responses(401, 403))
 def team(desk: DeskDep, user: UserDep, at: Now) -> list[dict[str, Any]]:
     return views.team(desk, user=user, now=at)

@@ -1,4 +1,5 @@
-"""Console: the escalation queue with hand-over packets, SLA breaches, follow-ups, the team.
+"""Console: the escalation queue with hand-over packets, SLA breaches, messages held by a
+sanction (released here), follow-ups, the team.
 
 Agents see the queue read-only; approving or rejecting is for supervisors and admins (the
 service refuses anyone else with PermissionDenied, shown as a 403 page).
@@ -28,6 +29,7 @@ def escalations(
     ctx = {
         "escalations": views.list_escalations(desk, state="pending"),
         "breaches": views.sla_breaches(desk, now=at) if supervising else None,
+        "held": views.held_messages(desk, user=user) if supervising else None,
         "can_decide": supervising,
     }
     return page(request, "escalations.html", ctx, user=user)
@@ -59,6 +61,15 @@ def reject(
 ) -> RedirectResponse:
     actions.decide_escalation(desk, esc_id, user=user, approve=False, note=note, now=at)
     sess.flash(request, "info", f"Escalation {esc_id} rejected.")
+    return see_other("/console/escalations")
+
+
+@router.post("/held/{message_id}/release")
+def release(
+    message_id: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
+) -> RedirectResponse:
+    out = actions.release(desk, message_id, user=user, now=at)
+    sess.flash(request, "success", f"Message {message_id} released: analysed ({out['analysis']}).")
     return see_other("/console/escalations")
 
 
