@@ -275,7 +275,11 @@ def worker(once: bool, drain: bool) -> None:
     if once:
         with notifier_for(settings) as notifier:
             done = run_once(
-                desk, notifier, now=datetime.now(UTC), transports=transports_for(settings)
+                desk,
+                notifier,
+                now=datetime.now(UTC),
+                transports=transports_for(settings, desk.store),
+                mail_secret=settings.session_key(),
             )
         click.echo(" ".join(f"{k}={v}" for k, v in done.items()))
         sys.exit(1 if any(v < 0 for v in done.values()) else 0)

@@ -152,11 +152,19 @@ def _register() -> None:
     """Commands that live in their own modules (policy, guidance)."""
     from gracedesk.cli.advise_cmd import advise
     from gracedesk.cli.coach_cmd import coach
+    from gracedesk.cli.connectors_cmd import connectors
     from gracedesk.cli.desk_cmd import customers, db, serve, users, worker
     from gracedesk.cli.policy_cmd import decide, policy
 
-    for cmd in (decide, policy, coach, advise, serve, worker, db, users, customers):
+    for cmd in (decide, policy, coach, advise, serve, worker, db, users, customers, connectors):
         cli.add_command(cmd)
+    from gracedesk.cli.mail_cmd import mail, mailboxes  # e-mail in (docs/email.md)
+
+    cli.add_command(mailboxes)
+    cli.add_command(mail)
+    from gracedesk.cli.import_cmd import import_cmd  # ``import``: a Python keyword
+
+    cli.add_command(import_cmd)
 
 
 _register()

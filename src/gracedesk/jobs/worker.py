@@ -1,6 +1,8 @@
 """The job loop: ``gracedesk worker`` (and a thread inside ``gracedesk serve``).
 
-Each round runs every sweep once with the current time; a failing sweep is logged and the others
+Each round runs every sweep once with the current time: re-analysis, follow-ups, SLA, the
+notification outbox, and the channels (every active IMAP mailbox read once, the queued replies
+sent through their transports: docs/channels.md); a failing sweep is logged and the others
 still run. Several workers may run at once (see ``sweeps``). Between rounds the loop drains the
 queue of messages acknowledged with ``Prefer: respond-async`` (``service.ingest``): it looks every
 ``ingest_poll`` seconds, and at once when the serving process queues a message (``desk.queued``).
@@ -20,6 +22,7 @@ from gracedesk.jobs.notify import Notifier, SmtpSettings
 from gracedesk.service import ingest
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
+from gracedesk.store import Store
 
 log = logging.getLogger("gracedesk.jobs")
 
@@ -38,24 +41,44 @@ def notifier_for(settings: Settings) -> Notifier:
     return Notifier(smtp, settings.webhooks(), settings.webhook_secret)
 
 
-def transports_for(settings: Settings) -> Transports:
-    """How replies reach customers with these settings (docs/channels.md)."""
+def transports_for(settings: Settings, store: Store) -> Transports:
+    """How replies reach customers with these settings (docs/channels.md): SMTP for e-mail
+    conversations, each helpdesk's API for connector conversations, the reply webhook."""
+    from gracedesk.channels.connectors import transport
+    from gracedesk.channels.email import SmtpTransport
+
     webhook = None
     if settings.reply_webhook_url:
         webhook = WebhookTransport(settings.reply_webhook_url, settings.webhook_secret)
-    return Transports(webhook=webhook)
+    return Transports(
+        email=SmtpTransport.from_settings(settings, store),
+        webhook=webhook,
+        connector=transport(store),
+    )
 
 
 def run_once(
-    desk: Desk, notifier: Notifier, *, now: datetime, transports: Transports | None = None
+    desk: Desk,
+    notifier: Notifier,
+    *,
+    now: datetime,
+    transports: Transports | None = None,
+    mail_secret: str | None = None,
 ) -> dict[str, int]:
-    """One round of every job; returns how many items each handled (-1: it failed)."""
+    """One round of every job; returns how many items each handled (-1: it failed).
+
+    ``transports``: send the queued replies; ``mail_secret`` (the reply-token key): read every
+    active IMAP mailbox once (``gracedesk mail fetch --idle`` stays connected instead)."""
     jobs: dict[str, Callable[[], int]] = {
         "reanalyse": lambda: sweeps.reanalyse_pending(desk, now=now),
         "follow_ups": lambda: sweeps.sweep_follow_ups(desk, now=now),
         "sla": lambda: sweeps.sweep_sla(desk, now=now),
         "notifications": lambda: sweeps.deliver_notifications(desk.store, notifier, now=now),
     }
+    if mail_secret is not None:
+        from gracedesk.channels.email import fetch_all
+
+        jobs["mail"] = lambda: fetch_all(desk, now=now, secret=mail_secret)
     if transports is not None:
         jobs["deliveries"] = lambda: deliver_replies(desk.store, transports, now=now)
     out = {}
@@ -83,10 +106,13 @@ def drain_queue(desk: Desk) -> int:
 
 
 def run_forever(desk: Desk, settings: Settings, *, stop: threading.Event) -> None:
-    transports = transports_for(settings)
+    transports = transports_for(settings, desk.store)
+    secret = settings.session_key()
     with notifier_for(settings) as notifier:
         while not stop.is_set():
-            done = run_once(desk, notifier, now=datetime.now(UTC), transports=transports)
+            done = run_once(
+                desk, notifier, now=datetime.now(UTC), transports=transports, mail_secret=secret
+            )
             if any(v for v in done.values()):
                 log.info("jobs: %s", done)
             next_round = time.monotonic() + settings.jobs_interval

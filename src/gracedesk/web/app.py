@@ -239,6 +239,9 @@ def create_app(
         )
 
     app.include_router(api.router)
+    from gracedesk.web import hooks  # POST /hooks/{name}: helpdesk webhooks (docs/connectors.md)
+
+    app.include_router(hooks.router)
     from gracedesk.web import console
 
     app.include_router(console.router)

@@ -1,0 +1,410 @@
+"""One batch of an import: what is new, its analysis, and one transaction that stores it.
+
+A batch costs a fixed number of statements whatever its size: one look-up of the messages
+already stored, one of the conversations and customers it touches, one ``executemany`` per
+table written. The analysis runs between the reads and the write transaction, so the write
+lock (SQLite) is held only while rows are written. Everything written for a batch, and the
+import's ``position``, commit together: a crash loses at most the batch in flight.
+
+History is not decided on: no policy, no escalations, notifications, SLA clocks or follow-ups
+for events long past. Only what the live path would have left on the records is kept: each
+customer message's signals (analysed in the context of its conversation's earlier messages),
+and the conversation's ``risk`` and ``labels`` from its newest customer message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gracedesk.channels.imports.arrange import Plan
+from gracedesk.channels.imports.records import Party, Record, idempotency_key
+from gracedesk.channels.imports.stored import (
+    CONTEXT_MESSAGES,
+    Conv,
+    earlier_turns,
+    fold,
+    stored_conversations,
+    stored_messages,
+)
+from gracedesk.service import queries as q
+from gracedesk.service.desk import retrying
+from gracedesk.store.tables import ImportRun, table_of
+
+if TYPE_CHECKING:
+    from gracedesk.analysis.pipeline import Analyzer
+    from gracedesk.store import Store
+
+RUNS = table_of(ImportRun)  # the imports table
+ACTOR = "import"  # audit events' actor
+
+
+@dataclass(slots=True)
+class Counts:
+    """What one batch did."""
+
+    imported: int = 0
+    skipped: int = 0
+    conversations: int = 0  # created
+    customers: int = 0  # created
+
+
+def analyse(
+    analyzer: Analyzer, records: Sequence[Record], convs: dict[str, Conv]
+) -> dict[int, dict[str, Any]]:
+    """Signals of each customer record (by index), each in the context of its conversation's
+    earlier messages, as the live path analyses a message. The texts go through the models
+    in one batch; the context then reuses those results (``analyze_memo``)."""
+    from gracedesk.analysis.context import with_context
+
+    turns: dict[str, list[dict[str, Any]]] = {
+        ref: list(c.turns) for ref, c in convs.items() if c.id is not None
+    }
+    work: list[tuple[int, dict[str, Any]]] = []
+    for i, r in enumerate(records):
+        earlier = turns.setdefault(r.conversation, [])
+        if r.author == "customer":
+            work.append(
+                (
+                    i,
+                    {
+                        "at": r.at.isoformat(),
+                        "messages": earlier[-CONTEXT_MESSAGES:],
+                        # the customer's other conversations are read by live messages, later
+                        "customer": {"complaints_90d": 0, "contacts_30d": 0, "sanctions": []},
+                    },
+                )
+            )
+        earlier.append({"role": r.author, "text": r.text, "at": r.at.isoformat()})
+    if not work:
+        return {}
+    base = analyzer.analyze_memo([records[i].text for i, _ in work])
+    return {
+        i: with_context(analyzer, sig, records[i].text, ctx).to_dict()
+        for (i, ctx), sig in zip(work, base, strict=True)
+    }
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    """An INSERT that leaves a row alone when a unique key already has it (a live message or
+    a concurrent import got there first)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def _customers(
+    conn: Connection,
+    records: Sequence[Record],
+    owners: dict[str, Party],
+    new_refs: set[str],
+    *,
+    now: datetime,
+    run_id: int,
+    events: list[dict[str, Any]],
+) -> tuple[dict[str, int], int]:
+    """Customer ids by external id: created when new (with name and e-mail), empty names and
+    e-mails filled in when known (an archive never overwrites what the desk has: its data is
+    older). Returns the map and how many were created."""
+    wanted: dict[str, Party] = {}
+    since: dict[str, datetime] = {}
+
+    def want(p: Party, at: datetime) -> None:
+        old = wanted.get(p.external_id)
+        wanted[p.external_id] = (
+            p if old is None else Party(p.external_id, p.name or old.name, p.email or old.email)
+        )
+        since[p.external_id] = min(since.get(p.external_id, at), at)
+
+    for r in records:
+        if r.conversation in new_refs:
+            want(owners[r.conversation], r.at)
+        if r.author == "customer" and r.party is not None:
+            want(r.party, r.at)
+    if not wanted:
+        return {}, 0
+    pick = select(q.C.c.id, q.C.c.external_id, q.C.c.name, q.C.c.email).where(
+        q.C.c.external_id.in_(list(wanted))
+    )
+    known = {r.external_id: r for r in conn.execute(pick)}
+    fresh = [p for ext, p in wanted.items() if ext not in known]
+    if fresh:
+        conn.execute(
+            _insert(conn, q.C),
+            [
+                {
+                    "external_id": p.external_id,
+                    "name": p.name,
+                    "email": p.email,
+                    "phone": None,
+                    "tier": "standard",
+                    "lifetime_value": 0.0,
+                    "preferences": {},
+                    "flags": [],
+                    "created_at": since[p.external_id],  # a customer since their first message
+                }
+                for p in fresh
+            ],
+        )
+    ids = {r.external_id: int(r.id) for r in conn.execute(pick)}
+    for p in fresh:
+        events.append(
+            q.audit_row(
+                "customer.created",
+                now=now,
+                actor=ACTOR,
+                customer_id=ids[p.external_id],
+                import_id=run_id,
+            )
+        )
+    fills = []
+    for ext, row in known.items():
+        p = wanted[ext]
+        fields = [k for k in ("name", "email") if getattr(p, k) and not getattr(row, k)]
+        if fields:
+            fills.append({"b_id": row.id, "b_name": p.name, "b_email": p.email})
+            events.append(
+                q.audit_row(
+                    "customer.updated",
+                    now=now,
+                    actor=ACTOR,
+                    customer_id=row.id,
+                    fields=fields,
+                    import_id=run_id,
+                )
+            )
+    if fills:
+        conn.execute(
+            update(q.C)
+            .where(q.C.c.id == bindparam("b_id"))
+            .values(
+                name=func.coalesce(q.C.c.name, bindparam("b_name")),
+                email=func.coalesce(q.C.c.email, bindparam("b_email")),
+            ),
+            fills,
+        )
+    return ids, len(fresh)
+
+
+def store_batch(
+    store: Store,
+    analyzer: Analyzer | None,
+    records: Sequence[Record],
+    plan: Plan,
+    *,
+    run_id: int,
+    position: int,
+    priority: str,
+    now: datetime,
+) -> Counts:
+    """Store one batch (``analyzer`` None: messages stored without analysis) and move the
+    import's ``position`` to ``position``, in one transaction."""
+    with store.read_core() as conn:
+        have = stored_messages(conn, records)
+        todo = [r for r in records if (r.channel, r.message_id) not in have]
+        refs = {r.conversation for r in todo}
+        known = stored_conversations(conn, refs)
+        needs_context = {r.conversation for r in todo if r.author == "customer"}
+        if analyzer is not None:
+            earlier_turns(conn, {k: c for k, c in known.items() if k in needs_context})
+    signals = analyse(analyzer, todo, known) if analyzer is not None else {}
+
+    def write() -> Counts:  # one transaction; run again if PostgreSQL broke a deadlock
+        with store.write_core() as conn:
+            return _write(
+                conn, records, todo, signals, plan,
+                run_id=run_id, position=position, priority=priority, now=now,
+            )  # fmt: skip
+
+    return retrying(write)
+
+
+def _write(
+    conn: Connection,
+    records: Sequence[Record],
+    todo: Sequence[Record],
+    signals: dict[int, dict[str, Any]],
+    plan: Plan,
+    *,
+    run_id: int,
+    position: int,
+    priority: str,
+    now: datetime,
+) -> Counts:
+    """The batch's rows and the import's new position, in the caller's transaction."""
+    counts = Counts()
+    # under the write lock (SQLite): what a live message or another import stored meanwhile
+    have = stored_messages(conn, todo)
+    counts.skipped = len(records) - len(todo) + len(have)
+    keep = [(i, r) for i, r in enumerate(todo) if (r.channel, r.message_id) not in have]
+    kept = [r for _, r in keep]
+    convs = stored_conversations(conn, {r.conversation for r in kept})
+    new_refs = {r.conversation for r in kept} - set(convs)
+    events: list[dict[str, Any]] = []
+    owners = plan.owners
+    customer_ids, counts.customers = _customers(
+        conn, kept, owners, new_refs, now=now, run_id=run_id, events=events
+    )
+    for i, r in keep:
+        conv = convs.get(r.conversation)
+        if conv is None:
+            conv = convs[r.conversation] = Conv.new(
+                customer_ids[owners[r.conversation].external_id],
+                r.channel,
+                plan.subjects.get(r.conversation) or _subject(r.text),
+                plan.statuses.get(r.conversation, "resolved"),
+            )
+        fold(conv, r, signals.get(i))
+    _create(conn, convs, new_refs, owners, priority=priority)
+    counts.conversations = len(new_refs)
+    counts.imported = _messages(conn, keep, convs, signals, now=now)
+    _touch(conn, [c for ref, c in convs.items() if ref not in new_refs and c.added])
+    for ref, c in convs.items():
+        if c.added:
+            events.append(
+                q.audit_row(
+                    "conversation.imported", now=now, actor=ACTOR, conversation_id=c.id,
+                    customer_id=c.customer_id, import_id=run_id, messages=c.added,
+                    created=ref in new_refs,
+                )
+            )  # fmt: skip
+    if events:
+        conn.execute(q.insert_audit(), events)
+    conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id == run_id)
+        .values(
+            position=position,
+            imported=RUNS.c.imported + counts.imported,
+            skipped=RUNS.c.skipped + counts.skipped,
+        )
+    )
+    return counts
+
+
+def _subject(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= 80 else first[:77].rstrip() + "…"
+
+
+def _create(
+    conn: Connection,
+    convs: dict[str, Conv],
+    refs: set[str],
+    owners: dict[str, Party],
+    *,
+    priority: str,
+) -> None:
+    """Insert the batch's new conversations with their final state; their ids come back."""
+    if not refs:
+        return
+    rows = []
+    for ref in sorted(refs):
+        c = convs[ref]
+        resolved = c.status == "resolved"
+        rows.append(
+            {
+                "customer_id": c.customer_id,
+                "channel": c.channel,
+                "subject": (c.subject or "")[:300] or None,
+                "status": c.status,
+                "priority": priority,
+                "risk": c.risk,
+                "labels": c.labels,
+                "opened_at": c.opened_at,
+                "updated_at": c.updated_at,
+                "last_customer_at": c.last_customer_at,
+                "first_response_at": c.first_response_at,
+                "resolved_at": c.updated_at if resolved else None,
+                "external_ref": ref,
+                "connector_id": None,
+                "mailbox_id": None,
+                # replies to an e-mail conversation go to the customer's address
+                "contact": owners[ref].email if c.channel == "email" else None,
+            }
+        )
+    made = conn.execute(insert(q.V).returning(q.V.c.id, q.V.c.external_ref), rows).all()
+    for r in made:
+        convs[r.external_ref].id = int(r.id)
+
+
+def _messages(
+    conn: Connection,
+    keep: Sequence[tuple[int, Record]],
+    convs: dict[str, Conv],
+    signals: dict[int, dict[str, Any]],
+    *,
+    now: datetime,
+) -> int:
+    if not keep:
+        return 0
+    rows = []
+    for i, r in keep:
+        sig = signals.get(i)
+        rows.append(
+            {
+                "conversation_id": convs[r.conversation].id,
+                "author": r.author,
+                "author_user_id": None,
+                "channel": r.channel,
+                "channel_message_id": r.message_id,
+                "idempotency_key": idempotency_key(r.channel, r.message_id),
+                "request_hash": None,  # any later delivery of this message replays it
+                "text": r.text,
+                "received_at": r.at,  # history keeps its time
+                "analysis_state": "done" if sig is not None else "none",
+                "analysis_error": None,
+                "analysis_attempts": 1 if sig is not None else 0,
+                "signals": sig,
+                "guidance": None,
+                "critique": None,
+                "model_version": str(sig.get("model")) if sig is not None else None,
+                "risk": float(sig["risk"]) if sig is not None else None,
+                "analysed_at": now if sig is not None else None,
+                "meta": r.meta,
+                "hold": None,
+            }
+        )
+    result = conn.execute(_insert(conn, q.M), rows)
+    return len(rows) if result.rowcount is None or result.rowcount < 0 else int(result.rowcount)
+
+
+def _touch(conn: Connection, convs: Sequence[Conv]) -> None:
+    """Stored conversations that gained messages: times, risk and labels (status stays: an
+    archive does not reopen or close what the desk is handling)."""
+    if not convs:
+        return
+    conn.execute(
+        update(q.V)
+        .where(q.V.c.id == bindparam("b_id"))
+        .values(
+            opened_at=bindparam("b_opened"),
+            updated_at=bindparam("b_updated"),
+            last_customer_at=bindparam("b_last_customer"),
+            first_response_at=bindparam("b_first_response"),
+            resolved_at=bindparam("b_resolved"),
+            risk=bindparam("b_risk"),
+            labels=bindparam("b_labels"),
+        ),
+        [
+            {
+                "b_id": c.id,
+                "b_opened": c.opened_at,
+                "b_updated": c.updated_at,
+                "b_last_customer": c.last_customer_at,
+                "b_first_response": c.first_response_at,
+                "b_resolved": (
+                    max(c.resolved_at or c.updated_at, c.updated_at)
+                    if c.status == "resolved" and c.updated_at is not None
+                    else c.resolved_at
+                ),
+                "b_risk": c.risk,
+                "b_labels": c.labels,
+            }
+            for c in convs
+        ],
+    )
