@@ -1,8 +1,8 @@
 """Every API route walked with every role (and no credentials): who may do what.
 
 Each row: method, path, body, and the status expected for anonymous, agent, supervisor, admin.
-The fixture state has a conversation with a pending escalation, a follow-up, a customer and a
-sanction, so that an allowed call succeeds for real. A test checks that the table covers every
+The fixture state has a conversation with a pending escalation, a follow-up, a customer, a
+sanction and a flag, so that an allowed call succeeds for real. A test checks that the table covers every
 route the app serves under /api/v1.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gracedesk.service import actions, records
+from gracedesk.service import actions, customers, records
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
 from gracedesk.store.tables import CsatResponse
@@ -119,6 +119,9 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
         (401, 403, 201, 201),
     ),
     ("POST", "/api/v1/sanctions/{sanction}/lift", {"reason": "apologised"}, (401, 403, 200, 200)),
+    # flags (vulnerable, vip, ...) are set and cleared by supervisors; agents read them
+    ("POST", "/api/v1/customers/{cust}/flags", {"flag": "vulnerable"}, (401, 403, 201, 201)),
+    ("DELETE", "/api/v1/customers/{cust}/flags/{flag}", None, (401, 403, 200, 200)),
     # the well-being of others is for supervisors; one's own is always visible
     ("GET", "/api/v1/team", None, (401, 403, 200, 200)),
     ("GET", "/api/v1/held", None, (401, 403, 200, 200)),
@@ -161,6 +164,7 @@ def _fresh_ids(desk: Desk, users: dict[str, Any], n: int) -> dict[str, Any]:
     sanction = records.add_sanction(desk, cust, "warn", "rude", user=users["supervisor"], now=NOW)[
         "id"
     ]
+    customers.add_flag(desk, cust, "vip", user=users["supervisor"], now=NOW)
     actions.resolve(desk, other, user=users["agent"], resolution="done", now=NOW)
     with desk.store.read() as s:
         token = s.scalars(
@@ -181,6 +185,7 @@ def _fresh_ids(desk: Desk, users: dict[str, Any], n: int) -> dict[str, Any]:
         "fu": fu,
         "cust": cust,
         "sanction": sanction,
+        "flag": "vip",
         "csat": token,
         "taken": taken,
     }

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from gracedesk.service import actions, views
+from gracedesk.service import actions, protect, views
 from gracedesk.service.build import build_desk
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
@@ -98,6 +98,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterato
         )[0]
         for name, role, display in USERS
     }
+    # these tests read customers' words as written; masking them is test_console_protect.py's
+    protect.set_team_masking(desk, users["sam"], False, now())
     seeded = {}
     for ext, name, text, days in SEED:
         ref = CustomerRef(ext, name, f"{ext}@example.org")

@@ -71,6 +71,7 @@ FIELDS: dict[str, str] = {
     "customer.sanctions": "list",
     "customer.sanction_level": "string",
     "customer.sanction_rank": "number",
+    "customer.flags": "list",
     "agent.role": "string",
     "agent.rank": "number",
     "agent.may_approve_exceptions": "bool",
@@ -96,6 +97,7 @@ class Customer:
     complaints_90d: int = 0
     contacts_30d: int = 0
     sanctions: tuple[sanctions.Sanction, ...] = ()
+    flags: tuple[str, ...] = ()  # set by supervisors (gracedesk.model.flags): vulnerable, vip, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +235,7 @@ def facts(
         "customer.sanctions": tuple(s.level for s in customer.sanctions),
         "customer.sanction_level": sanctions.LEVELS[level],
         "customer.sanction_rank": level,
+        "customer.flags": customer.flags,
         "agent.role": agent.role,
         "agent.rank": role.rank,
         "agent.may_approve_exceptions": role.approve_exceptions,

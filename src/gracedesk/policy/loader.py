@@ -2,7 +2,8 @@
 
 Layout of a policy directory::
 
-    policy.toml        version, default, authority, sla, calendar, sanctions (and [[rule]]s)
+    policy.toml        version, default, authority, sla, calendar, sanctions, wellbeing
+                       (and [[rule]]s)
     rules/*.toml       more [[rule]] tables, read in file-name order
 
 Every problem is collected and reported together, each naming the file, the rule id (for rules)
@@ -168,6 +169,7 @@ def load_policy(path: str | Path | None = None) -> PolicySet:
         sla=main.sla,
         calendar=main.calendar,
         sanctions=main.sanctions,
+        wellbeing=main.wellbeing,
         rules=tuple(sorted((r for _, r in rules if r.enabled), key=lambda r: r.id)),
         source=str(root),
     )

@@ -3,7 +3,8 @@
     {"id": "s1",
      "messages": [{"role": "customer"|"agent", "text": "...", "at": "2025-03-03T09:00:00Z"}],
      "customer": {"tier", "lifetime_value", "complaints_90d", "contacts_30d",
-                  "sanctions": ["warn" | {"level": "warn", "at": "..."}]},
+                  "sanctions": ["warn" | {"level": "warn", "at": "..."}],
+                  "flags": ["vulnerable", "legal_hold"]},  # gracedesk.model.flags
      "agent": {"role": "agent"},
      "request": {"kind": "refund"|"discount"|"credit"|"exception", "amount": 120},
      "conversation": {"threat_cleared_at": "..."},  # a supervisor cleared an earlier threat
@@ -21,6 +22,7 @@ from typing import Any
 
 from gracedesk.errors import InvalidFacts
 from gracedesk.model.clock import parse_iso
+from gracedesk.model.flags import MAX_FLAGS, flag_problem
 from gracedesk.model.signals import (
     ABUSE,
     ABUSE_TARGETS,
@@ -151,6 +153,7 @@ def parse_scenario(obj: Any) -> Scenario:
         complaints_90d=int(_number(c, "complaints_90d", "customer")),
         contacts_30d=int(_number(c, "contacts_30d", "customer")),
         sanctions=tuple(history),
+        flags=_flags(c.get("flags")),
     )
 
     a = _obj(obj.get("agent"), "agent")
@@ -180,6 +183,22 @@ def parse_scenario(obj: Any) -> Scenario:
         if conv.get("threat_cleared_at") is not None:
             cleared = parse_time(conv["threat_cleared_at"], "conversation.threat_cleared_at")
     return Scenario(obj.get("id"), tuple(turns), customer, Agent(role), request, sig, last, cleared)
+
+
+def _flags(v: Any) -> tuple[str, ...]:
+    """``customer.flags``: lowercase slugs (the desk's rule), each kept once, in order."""
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise InvalidFacts("customer.flags must be a list of strings")
+    for i, flag in enumerate(v):
+        problem = flag_problem(flag)
+        if problem is not None:
+            raise InvalidFacts(f"customer.flags[{i}]: {problem}")
+    flags = tuple(dict.fromkeys(v))
+    if len(flags) > MAX_FLAGS:
+        raise InvalidFacts(f"customer.flags: at most {MAX_FLAGS} flags ({len(flags)} given)")
+    return flags
 
 
 def signals_from(d: Mapping[str, Any]) -> Signals:

@@ -7,6 +7,7 @@ validated result that :func:`gracedesk.policy.decide` reads.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -242,6 +243,17 @@ class Sanctions(Strict):
     restrict: RestrictEffects = Field(default_factory=RestrictEffects)
 
 
+class Wellbeing(Strict):
+    """Rotation off abusive work (``service.rotation``): an agent who handled
+    ``exposure_limit`` abusive conversations within ``window_minutes`` (since their last break)
+    gets no more for now; the next goes to the least exposed agent, or to a supervisor when
+    everyone is at the limit or ``route_to = "supervisor"``. Optional: these are the defaults."""
+
+    exposure_limit: int = Field(default=3, ge=1, le=100)
+    window_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    route_to: Literal["least_exposed", "supervisor"] = "least_exposed"
+
+
 class PolicyFile(Strict):
     version: str = Field(min_length=1)
     description: str = ""
@@ -250,6 +262,7 @@ class PolicyFile(Strict):
     sla: Sla
     calendar: Calendar
     sanctions: Sanctions
+    wellbeing: Wellbeing = Field(default_factory=Wellbeing)
     rule: list[Rule] = Field(default_factory=list)
 
 
@@ -265,3 +278,4 @@ class PolicySet:
     sanctions: Sanctions
     rules: tuple[Rule, ...]
     source: str
+    wellbeing: Wellbeing = dataclasses.field(default_factory=Wellbeing)

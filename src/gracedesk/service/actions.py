@@ -37,6 +37,7 @@ from gracedesk.store.tables import (
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
+    from gracedesk.service.rotation import Rotation
 
 
 def _last_customer(s: Session, conv_id: int) -> Message | None:
@@ -545,11 +546,46 @@ def assign(
                 f"conversation {conv_id} was taken over by {holder.role} {holder.name}: "
                 "only a supervisor may re-assign it"
             )
-        conv.assignee_id, conv.updated_at = target.id, now
-        audit(
-            s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=target.name
+        rotated = _rotate(desk, s, conv, target, user=user, now=now)
+        to: User | None = target
+        if rotated is not None:  # over the exposure limit: someone else, or a supervisor
+            to = s.get(User, rotated.to.id) if rotated.to is not None else None
+        conv.assignee_id, conv.updated_at = (to.id if to else None), now
+        name = to.name if to else None
+        audit(s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=name)
+        out: dict[str, Any] = {"conversation_id": conv.id, "assignee": name}
+        if rotated is not None:
+            out["rotation"] = {"rule_id": "wellbeing.rotation", "reason": rotated.reason}
+        return out
+
+
+def _rotate(
+    desk: Desk, s: Session, conv: Conversation, target: User, *, user: User, now: datetime
+) -> Rotation | None:
+    """An agent at the exposure limit taking an abusive conversation: it goes to someone else
+    (``service.rotation``), explained by a decision row. A supervisor's explicit choice of
+    assignee stands: it is a person's decision, audited as such."""
+    from gracedesk.service import rotation
+
+    if user.role in SUPERVISING or rotation.ABUSIVE not in (conv.labels or []):
+        return None
+    last = _last_customer(s, conv.id)
+    if last is None:
+        return None
+    r = rotation.plan(s.connection(), desk.policy.wellbeing, target.id, now=now)
+    if r is not None:
+        rotation.apply(
+            desk,
+            s.connection(),
+            r,
+            conv_id=conv.id,
+            customer_id=conv.customer_id,
+            message_id=last.id,
+            packet=(last.guidance or {}).get("handover"),
+            now=now,
+            reassign=False,
         )
-        return {"conversation_id": conv.id, "assignee": target.name}
+    return r
 
 
 def release(desk: Desk, message_id: int, *, user: User, now: datetime) -> dict[str, Any]:

@@ -165,13 +165,17 @@ def open_escalation(
         target=target,
         rule_id=rule_id,
     )
+    from gracedesk.service import protect
+
+    # the reason is a rule's or an agent's words: never the customer's abuse (service.protect)
+    said = protect.notification_text(conn, conv_id, reason)
     notify(
         conn,
         key=f"escalation:{eid}:opened",
         event=f"{kind}.opened",
         to=[desk.supervisor_email or ""],
-        subject=f"[gracedesk] {kind} for conversation #{conv_id}: {reason[:120]}",
-        body=f"{reason}\n\nOpen: {desk.base_url}/console/conversations/{conv_id}\n",
+        subject=f"[gracedesk] {kind} for conversation #{conv_id}: {said[:120]}",
+        body=f"{said}\n\nOpen: {desk.base_url}/console/conversations/{conv_id}\n",
         payload={"escalation_id": eid, "conversation_id": conv_id, "kind": kind, "target": target},
         now=now,
     )
@@ -427,6 +431,20 @@ def record(
             d,
             guidance,
             message_id=message_id,
+            now=now,
+        )
+    if latest:  # an agent at the exposure limit gets no more abuse (service.rotation)
+        from gracedesk.service import rotation
+
+        rotation.on_message(
+            desk,
+            conn,
+            message_id=message_id,
+            conv_id=conv_id,
+            customer_id=cur.customer_id,
+            assignee_id=cur.assignee_id,
+            signals=sig,
+            packet=packet,
             now=now,
         )
     conn.execute(

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gracedesk.errors import InvalidRequest, NotFound
+from gracedesk.model.flags import valid_flags
 from gracedesk.service import queries as q
 from gracedesk.service.snapshot import Snapshot, agent_of, recent_counts, top_cause
 
@@ -361,6 +362,8 @@ def customer_history(
         "sanctions": [],
         "issues": [],
         "compensation": [],
+        # policy rules read them as customer.flags (set by supervisors, gracedesk.model.flags)
+        "flags": list(valid_flags(cust.flags)),
     }
     prefs = cust.preferences or {}
     for k in ("preferred_channel", "currency"):

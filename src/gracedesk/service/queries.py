@@ -59,7 +59,14 @@ def message_by_keys() -> Select[Any]:
 @cache
 def customer_by_external(lock: bool) -> Select[Any]:
     q = select(
-        C.c.id, C.c.name, C.c.email, C.c.phone, C.c.tier, C.c.lifetime_value, C.c.preferences
+        C.c.id,
+        C.c.name,
+        C.c.email,
+        C.c.phone,
+        C.c.tier,
+        C.c.lifetime_value,
+        C.c.preferences,
+        C.c.flags,
     ).where(C.c.external_id == bindparam("ext"))
     # FOR NO KEY UPDATE: rows inserted by other messages' transactions still reference it freely
     return q.with_for_update(key_share=True) if lock else q
@@ -67,7 +74,7 @@ def customer_by_external(lock: bool) -> Select[Any]:
 
 @cache
 def customer_by_id() -> Select[Any]:
-    return select(C.c.name, C.c.tier, C.c.lifetime_value, C.c.preferences).where(
+    return select(C.c.name, C.c.tier, C.c.lifetime_value, C.c.preferences, C.c.flags).where(
         C.c.id == bindparam("cid")
     )
 

@@ -162,6 +162,7 @@ def add_sanction(
             customer_id=customer_id,
             reason=x.reason,
             level=level,
+            sanction_id=x.id,
         )
         return sanction_dict(x)
 
@@ -184,6 +185,8 @@ def lift_sanction(
             actor=user,
             customer_id=x.customer_id,
             reason=reason or None,
+            sanction_id=x.id,
+            level=x.level,
         )
         return sanction_dict(x)
 
@@ -232,6 +235,7 @@ def escalation_dict(e: Escalation) -> dict[str, Any]:
 def sanction_dict(x: Sanction) -> dict[str, Any]:
     return {
         "id": x.id,
+        "customer_id": x.customer_id,
         "level": x.level,
         "state": x.state,
         "reason": x.reason,

@@ -3,26 +3,44 @@
 API tokens are random (256 bits) and stored as SHA-256 hashes, so a leaked database does not
 leak working tokens; a fast hash is right for a random secret. Passwords, which are not random,
 are hashed with Argon2id.
+
+Administration (admins only; the console's /console/users, the API's /api/v1/users, the CLI
+share it): invite, change role, deactivate and reactivate, reset a token or a password. Every
+change is audited with who made it; deactivating a user or changing their password ends their
+console sessions in the same transaction, so no process accepts them afterwards. The last active
+admin can be neither demoted nor deactivated. Each user's own settings (password, time zone,
+masking, the latter in ``service.protect``) are changed by that user. Passwords and tokens are returned once, never logged or
+audited.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import secrets
+import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from gracedesk.errors import Conflict, InvalidRequest, Unauthenticated
+from gracedesk.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from gracedesk.service.desk import audit
+from gracedesk.service.records import require
 from gracedesk.store import Store
-from gracedesk.store.tables import AuditEvent, User
+from gracedesk.store.tables import ConsoleSession, User
 
 ROLES = ("agent", "supervisor", "admin")
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1000  # the sign-in form's bound: a longer password could never be typed there
+NAME_MAX, DISPLAY_MAX, EMAIL_MAX = 80, 120, 254  # the columns' lengths
+EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 
 
 @functools.cache
@@ -57,14 +75,24 @@ def create_user(
     display_name: str | None = None,
     email: str | None = None,
     authority: dict[str, Any] | None = None,
+    actor: User | str = "admin",
 ) -> tuple[User, str]:
-    """Create a user; returns it and its API token (shown once, stored hashed)."""
-    if role not in ROLES:
-        raise InvalidRequest(f"role must be one of {list(ROLES)}")
+    """Create a user; returns it and its API token (shown once, stored hashed).
+
+    ``actor`` is who did it, for the audit trail: the admin in the console or the API, or a
+    label such as ``"admin"`` for the CLI, which has no signed-in user.
+    """
+    check_role(role)
     if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise InvalidRequest("name must be letters, digits, '.', '-' or '_'")
-    if password is not None and len(password) < 8:
-        raise InvalidRequest("password must have at least 8 characters")
+    if len(name) > NAME_MAX:
+        raise InvalidRequest(f"name must have at most {NAME_MAX} characters")
+    if display_name is not None and len(display_name) > DISPLAY_MAX:
+        raise InvalidRequest(f"display name must have at most {DISPLAY_MAX} characters")
+    if email is not None and (len(email) > EMAIL_MAX or not EMAIL.match(email)):
+        raise InvalidRequest("e-mail must be an address like name@example.com")
+    if password is not None:
+        check_new_password(password)
     token = secrets.token_urlsafe(32)
     user = User(
         name=name,
@@ -82,11 +110,7 @@ def create_user(
         with store.write() as s:
             s.add(user)
             s.flush()
-            s.add(
-                AuditEvent(
-                    at=now, actor="admin", kind="user.created", detail={"user": name, "role": role}
-                )
-            )
+            audit(s, "user.created", now=now, actor=actor, user=name, user_id=user.id, role=role)
     except IntegrityError:
         raise Conflict(f"user {name!r} already exists") from None
     return user, token
@@ -99,7 +123,7 @@ def rotate_token(store: Store, name: str, *, now: datetime) -> str:
         if user is None:
             raise InvalidRequest(f"no user {name!r}")
         user.token_hash = token_hash(token)
-        s.add(AuditEvent(at=now, actor="admin", kind="user.token", detail={"user": name}))
+        audit(s, "user.token", now=now, actor="admin", user=name)
     return token
 
 
@@ -130,3 +154,287 @@ def by_id(store: Store, uid: int) -> User | None:
 @functools.cache
 def _dummy() -> str:
     return _hasher().hash("not-a-password-of-anyone")
+
+
+# -- policy -------------------------------------------------------------------------------------
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidRequest(f"role must be one of {list(ROLES)}")
+
+
+def check_new_password(password: str) -> None:
+    """The desk's one password rule, for the CLI, the console and the API alike."""
+    if len(password) < PASSWORD_MIN:
+        raise InvalidRequest(f"password must have at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidRequest(f"password must have at most {PASSWORD_MAX} characters")
+
+
+def generate_password() -> str:
+    """A first password for an invited user (20 characters, 120 random bits), shown once.
+
+    The desk makes it rather than the admin, so no first password is weak or reused; the user
+    replaces it under "Your settings".
+    """
+    return secrets.token_urlsafe(15)
+
+
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones this system knows (``zoneinfo``), sorted: the only ones a user may pick."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+# -- administration (admins only) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invited:
+    """A new user with the secrets the admin sees once: API token and first password."""
+
+    user: dict[str, Any]
+    token: str
+    password: str
+
+
+def user_dict(u: User, last_sign_in: datetime | None = None) -> dict[str, Any]:
+    """What an admin sees of a user (never a hash)."""
+    return {
+        "id": u.id,
+        "name": u.name,
+        "display_name": u.display_name,
+        "email": u.email,
+        "role": u.role,
+        "active": u.active,
+        "timezone": u.timezone,
+        "mask_abuse": u.mask_abuse,
+        "has_password": u.password_hash is not None,
+        "created_at": u.created_at.isoformat(),
+        "last_sign_in": last_sign_in.isoformat() if last_sign_in else None,
+    }
+
+
+def list_users(store: Store, *, by: User) -> list[dict[str, Any]]:
+    """Every user, by name. ``last_sign_in``: the newest console session still stored (signing
+    out or the end of a session forgets it, so it is known only while one lasts)."""
+    require(by, "admin")
+    with store.read() as s:
+        latest = func.max(ConsoleSession.created_at)
+        last = {
+            uid: at
+            for uid, at in s.execute(
+                select(ConsoleSession.user_id, latest).group_by(ConsoleSession.user_id)
+            )
+        }
+        return [user_dict(u, last.get(u.id)) for u in s.scalars(select(User).order_by(User.name))]
+
+
+def invite_user(
+    store: Store,
+    name: str,
+    *,
+    role: str,
+    by: User,
+    now: datetime,
+    display_name: str | None = None,
+    email: str | None = None,
+) -> Invited:
+    """Create a user with a generated first password; both secrets are returned once."""
+    require(by, "admin")
+    password = generate_password()
+    user, token = create_user(
+        store,
+        name.strip(),
+        role=role,
+        now=now,
+        password=password,
+        display_name=(display_name or "").strip() or None,
+        email=(email or "").strip() or None,
+        actor=by,
+    )
+    return Invited(user_dict(user), token, password)
+
+
+def change_role(
+    store: Store, user_id: int, role: str, *, by: User, now: datetime
+) -> dict[str, Any]:
+    check_role(role)
+    with store.write() as s:
+        admin = _admin(s, by)
+        u = _target(s, user_id)
+        if u.role == role:
+            raise Conflict(f"{u.name} is already {role_text(role)}")
+        if u.role == "admin" and u.active:
+            _keep_an_admin(s, u, "demote")
+        old, u.role = u.role, role
+        audit(
+            s,
+            "user.role_changed",
+            now=now,
+            actor=admin,
+            user=u.name,
+            user_id=u.id,
+            old=old,
+            new=role,
+        )
+        return user_dict(u)
+
+
+def set_active(
+    store: Store, user_id: int, active: bool, *, by: User, now: datetime
+) -> dict[str, Any]:
+    """Deactivate (their sessions end now; sign-in and the API token are refused) or reactivate
+    (they sign in again; the same API token works again: reset it if it may have leaked)."""
+    with store.write() as s:
+        admin = _admin(s, by)
+        u = _target(s, user_id)
+        if u.active == active:
+            raise Conflict(f"{u.name} is already {'active' if active else 'deactivated'}")
+        if not active and u.role == "admin":
+            _keep_an_admin(s, u, "deactivate")
+        u.active = active
+        ended = 0 if active else _end_sessions(s, u)
+        kind = "user.reactivated" if active else "user.deactivated"
+        audit(s, kind, now=now, actor=admin, user=u.name, user_id=u.id, sessions_ended=ended)
+        return user_dict(u)
+
+
+def reset_token(store: Store, user_id: int, *, by: User, now: datetime) -> str:
+    """A new API token for the user (returned once); the old one is refused from now on."""
+    token = secrets.token_urlsafe(32)
+    with store.write() as s:
+        admin = _admin(s, by)
+        u = _target(s, user_id)
+        u.token_hash = token_hash(token)
+        audit(s, "user.token_reset", now=now, actor=admin, user=u.name, user_id=u.id)
+    return token
+
+
+def reset_password(store: Store, user_id: int, *, by: User, now: datetime) -> str:
+    """A generated password for someone who lost theirs (returned once); their sessions end.
+
+    Not for oneself: one's own password is changed with the current one ("Your settings").
+    """
+    require(by, "admin")
+    if user_id == by.id:
+        raise InvalidRequest("change your own password under Your settings")
+    password = generate_password()
+    hashed = hash_password(password)  # slow on purpose: outside the write transaction
+    with store.write() as s:
+        admin = _admin(s, by)
+        u = _target(s, user_id)
+        u.password_hash = hashed
+        ended = _end_sessions(s, u)
+        audit(
+            s,
+            "user.password_changed",
+            now=now,
+            actor=admin,
+            user=u.name,
+            user_id=u.id,
+            reset=True,
+            sessions_ended=ended,
+        )
+    return password
+
+
+def role_text(role: str) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
+
+
+def _admin(s: Session, by: User) -> User:
+    """The acting admin as stored now (not as their session found them a moment ago)."""
+    require(by, "admin")
+    me = s.get(User, by.id)
+    if me is None or not me.active:
+        raise Unauthenticated("your account is no longer active")
+    require(me, "admin")
+    return me
+
+
+def _target(s: Session, user_id: int) -> User:
+    u = s.scalar(select(User).where(User.id == user_id).with_for_update())
+    if u is None:
+        raise NotFound(f"user {user_id} does not exist")
+    return u
+
+
+def _keep_an_admin(s: Session, leaving: User, verb: str) -> None:
+    """Refuse to leave the desk without an active admin (the admins' rows are locked meanwhile,
+    so two admins demoting each other at once cannot both succeed)."""
+    q = select(User.id).where(User.role == "admin", User.active.is_(True)).with_for_update()
+    if not set(s.scalars(q)) - {leaving.id}:
+        raise Conflict(
+            f"cannot {verb} {leaving.name}: the last active admin (make someone else admin first)"
+        )
+
+
+def _end_sessions(s: Session, u: User, *, keep: str | None = None) -> int:
+    """Delete the user's console sessions (but ``keep``, a session id): their cookies stop."""
+    q = delete(ConsoleSession).where(ConsoleSession.user_id == u.id)
+    if keep:
+        q = q.where(ConsoleSession.id != token_hash(keep))
+    return int(s.execute(q).rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- one's own settings -------------------------------------------------------------------------
+
+
+def change_password(
+    store: Store, user: User, *, current: str, new: str, now: datetime, keep: str | None = None
+) -> int:
+    """Change one's own password; returns how many other console sessions ended.
+
+    The current password must be right. Every other session of the user ends (a cookie left
+    on another machine stops working); ``keep`` (this session's id) stays signed in.
+    """
+    check_new_password(new)
+    with store.read() as s:
+        stored = s.scalar(select(User.password_hash).where(User.id == user.id))
+    if not check_password(stored, current):
+        raise InvalidRequest("the current password is not right")
+    if current == new:
+        raise InvalidRequest("the new password is the same as the current one")
+    hashed = hash_password(new)  # slow on purpose: outside the write transaction
+    with store.write() as s:
+        u = _target(s, user.id)
+        if u.password_hash != stored:  # changed meanwhile (another tab, an admin's reset)
+            raise Conflict("your password was changed meanwhile: sign in again")
+        u.password_hash = hashed
+        ended = _end_sessions(s, u, keep=keep)
+        audit(
+            s,
+            "user.password_changed",
+            now=now,
+            actor=u,
+            user=u.name,
+            user_id=u.id,
+            reset=False,
+            sessions_ended=ended,
+        )
+    return ended
+
+
+def set_timezone(store: Store, user: User, zone: str | None, *, now: datetime) -> str | None:
+    """The zone the console shows this user's times in (None or "": UTC), an IANA name."""
+    zone = (zone or "").strip() or None
+    if zone is not None and zone not in time_zones():
+        raise InvalidRequest(f"{zone!r} is not a time zone this desk knows (IANA names only)")
+    with store.write() as s:
+        u = _target(s, user.id)
+        before, u.timezone = u.timezone, zone
+        # the same event as protect.set_user_masking's, so one's settings read as one history
+        audit(
+            s,
+            "settings.changed",
+            now=now,
+            actor=u,
+            key="timezone",
+            scope="user",
+            user=u.name,
+            old=before,
+            new=zone,
+        )
+    return zone

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
+from gracedesk.service import rotation
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import decision_dict
 from gracedesk.service.outbox import delivery_dict
@@ -424,6 +425,7 @@ def team(desk: Desk, *, user: User, now: datetime) -> list[dict[str, Any]]:
                 "nudge": nudge,
             }
         )
+    rotation.annotate(desk, out, users, now)  # the policy's exposure limit (issue 16)
     return out
 
 

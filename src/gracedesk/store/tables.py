@@ -81,6 +81,10 @@ class User(Base):
     last_exposure_at: Mapped[datetime | None] = mapped_column(Stamp)
     last_break_at: Mapped[datetime | None] = mapped_column(Stamp)
     created_at: Mapped[datetime] = mapped_column(Stamp)
+    # the console: times shown in this IANA zone (None: UTC); abusive words masked or not
+    # (None: the team default, desk_settings "mask_abuse")
+    timezone: Mapped[str | None] = mapped_column(String(60))
+    mask_abuse: Mapped[bool | None] = mapped_column()
 
 
 class Customer(Base):
@@ -392,6 +396,16 @@ class ImportRun(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(Stamp)
     finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class DeskSetting(Base):
+    """A team-wide console setting chosen by a supervisor (e.g. ``mask_abuse``), audited."""
+
+    __tablename__ = "desk_settings"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"value": ...}
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
 
 
 def table_of(cls: type[Base]) -> Table:

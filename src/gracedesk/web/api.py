@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gracedesk.errors import InvalidRequest, Unauthenticated
-from gracedesk.service import actions, erasure, records, views
+from gracedesk.service import actions, customers, erasure, records, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.store.tables import User
 from gracedesk.web import auth, problems
@@ -116,6 +116,11 @@ class SanctionIn(Strict):
     level: Literal["warn", "restrict", "block"]
     reason: str = Field(min_length=1, max_length=2000)
     minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 365)
+
+
+class FlagIn(Strict):
+    flag: str = Field(min_length=1, max_length=40, examples=["vulnerable"])
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class LiftIn(Strict):
@@ -398,6 +403,34 @@ def add_sanction(
     return records.add_sanction(
         desk, customer_id, body.level, body.reason, user=user, now=at, minutes=body.minutes
     )
+
+
+@router.post(
+    "/customers/{customer_id}/flags",
+    status_code=201,
+    responses=problems.responses(401, 403, 404, 409, 413, 422),
+)
+def add_flag(
+    customer_id: Id, body: FlagIn, desk: DeskDep, user: UserDep, at: Now
+) -> dict[str, Any]:
+    """Flag a customer (supervisor, admin): a lowercase slug such as ``vulnerable``; policy
+    rules read the flags as ``customer.flags``. 409 when already set or at 20 flags."""
+    return customers.add_flag(desk, customer_id, body.flag, user=user, now=at, reason=body.reason)
+
+
+@router.delete(
+    "/customers/{customer_id}/flags/{flag}",
+    responses=problems.responses(401, 403, 404, 422),
+)
+def remove_flag(
+    customer_id: Id,
+    flag: Annotated[Storable, Path(min_length=1, max_length=200)],
+    desk: DeskDep,
+    user: UserDep,
+    at: Now,
+) -> dict[str, Any]:
+    """Clear a customer's flag (supervisor, admin); 404 when the customer does not carry it."""
+    return customers.remove_flag(desk, customer_id, flag, user=user, now=at)
 
 
 @router.post("/sanctions/{sid}/lift", responses=problems.responses(401, 403, 404, 409, 413, 422))

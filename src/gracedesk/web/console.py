@@ -5,6 +5,8 @@ Routes (every POST needs the session's CSRF token, see ``console_session``):
 - ``GET /`` -> ``/console/``; ``GET|POST /console/login``; ``POST /console/logout``
 - inbox and conversations: ``console_conversations``
 - escalation queue, follow-ups, team: ``console_supervision``
+- customers (search, page, flags, sanctions): ``console_customers``; audit log: ``console_audit``
+- users (admins) and one's own settings ``/console/me``: ``console_users``
 - the customer's survey ``/csat/{token}`` (public): ``console_csat``
 """
 
@@ -18,9 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gracedesk.errors import NotFound, Unauthenticated
 from gracedesk.web import (
     auth,
+    console_audit,
     console_conversations,
     console_csat,
+    console_customers,
     console_supervision,
+    console_users,
     security,
 )
 from gracedesk.web import console_session as sess
@@ -94,6 +99,9 @@ def logout(request: Request) -> RedirectResponse:
 
 router.include_router(console_conversations.router)
 router.include_router(console_supervision.router)
+router.include_router(console_customers.router)
+router.include_router(console_audit.router)
+router.include_router(console_users.router)
 router.include_router(console_csat.router)
 
 

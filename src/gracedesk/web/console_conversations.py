@@ -7,14 +7,16 @@ page, or redirect back with a flash message (post/redirect/get).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gracedesk.errors import InvalidRequest
 from gracedesk.model.decision import ESCALATION_TARGETS
-from gracedesk.service import actions, records, views
+from gracedesk.service import actions, protect, records, rotation, views
+from gracedesk.service.desk import Desk
+from gracedesk.store.tables import User
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, fragment, page, see_other
 
@@ -50,6 +52,7 @@ def inbox(
         limit=PAGE_SIZE,
         offset=offset,
     )
+    listing = protect.listing_view(desk, listing, user=user)
     me = views.me(desk, user=user, now=at)
     return page(
         request, "inbox.html", {"page": listing, "sort": sort, "mine": mine, "me": me}, user=user
@@ -69,14 +72,44 @@ def take_break(
 def conversation(
     conv_id: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> HTMLResponse:
-    detail = views.conversation_detail(desk, conv_id, user=user, now=at)
+    detail = protect.conversation_view(desk, conv_id, user=user, now=at)
+    return conversation_page(request, desk, user, at, detail)
+
+
+def conversation_page(
+    request: Request, desk: Desk, user: User, at: datetime, detail: dict[str, Any]
+) -> HTMLResponse:
     ctx = {
         "c": detail,
         "critique": None,
         "targets": ESCALATION_TARGETS,
         "due_default": f"{at + timedelta(days=1):%Y-%m-%dT%H:%M}",
+        "me": {"wellbeing": rotation.status(desk, [user], now=at)[user.id]},
     }
     return page(request, "conversation.html", ctx, user=user)
+
+
+@router.post("/conversations/{conv_id}/messages/{message_id}/reveal", response_class=HTMLResponse)
+def reveal(
+    conv_id: int,
+    message_id: int,
+    request: Request,
+    desk: sess.DeskDep,
+    user: sess.UserDep,
+    at: sess.Now,
+) -> HTMLResponse:
+    """Show one masked message unmasked, on purpose and audited (``message.revealed``).
+
+    The reveal lasts for this answer only: htmx swaps in the one message; without htmx the whole
+    page comes back with it revealed. Loading the conversation again masks it again.
+    """
+    protect.reveal(desk, conv_id, message_id, user=user, now=at)
+    detail = protect.conversation_view(desk, conv_id, user=user, now=at, revealed=[message_id])
+    if not sess.is_htmx(request):
+        return conversation_page(request, desk, user, at, detail)
+    m = next(m for m in detail["messages"] if m["id"] == message_id)
+    ctx = {"m": m, "c": detail, "csrf_token": sess.csrf_token(request)}
+    return fragment(request, "_message_fragment.html", ctx)
 
 
 @router.post("/conversations/{conv_id}/coach", response_class=HTMLResponse)
@@ -164,7 +197,8 @@ def add_note(
 ) -> RedirectResponse:
     records.add_note(desk, customer_id, text, user=user, now=at)
     sess.flash(request, "success", "Note added.")
-    return see_other(conversation_url(conversation_id) if conversation_id else "/console/")
+    back = f"/console/customers/{customer_id}"  # from the customer page
+    return see_other(conversation_url(conversation_id) if conversation_id else back)
 
 
 def utc_local(value: str) -> datetime:

@@ -4,6 +4,9 @@ turns every error into a friendly page (or an HTMX fragment) with the right stat
 ``ConsoleRoute`` also checks the CSRF token on every state-changing request before the handler
 (or any of its dependencies) runs, so no console POST can forget it. A POST without a signed-in
 session (other than the sign-in form itself) is sent to sign in (a 401 fragment for HTMX).
+
+Times are shown in the signed-in viewer's zone (``users.timezone``; UTC when unset, and on pages
+without a signed-in user), each in a ``<time>`` whose ``datetime`` and ``title`` give it in UTC.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from gracedesk import errors
@@ -45,16 +51,22 @@ TITLES = {
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
+# The zone of the page being rendered. Filters read it here rather than from the template
+# context because macros imported from _macros.html do not see the page's context. Set only
+# while ``render`` runs (Starlette renders a TemplateResponse in its constructor).
+VIEWER_ZONE: ContextVar[tzinfo | None] = ContextVar("gracedesk_viewer_zone", default=None)
+
 
 @functools.cache
 def templates() -> Jinja2Templates:
     """The console's templates (built on first use, not at import)."""
     t = Jinja2Templates(directory=TEMPLATES)
     t.env.filters.update(
-        when=when,
+        when=when_html,
+        when_text=when_text,
         due=due,
         past=past,
-        stamped=stamped,
+        stamped=stamped_html,
         pct=pct,
         risk_level=risk_level,
         highlight=highlight,
@@ -75,22 +87,54 @@ def page(
     """A full page (base.html) with the user, the CSRF token and the queued flashes.
 
     ``public`` pages (the customer's survey) leave the session alone: no token, no flashes.
+    Times are shown in ``user``'s zone (``viewer_tz`` in the context), UTC on public pages.
     """
+    zone = None if public else viewer_zone(user)
     ctx = {
         "user": user,
         "csrf_token": "" if public else sess.csrf_token(request),
         "flashes": [] if public else sess.pop_flashes(request),
         "now": sess.clock(),
+        "viewer_tz": zone_name(zone),
         **context,
     }
-    return templates().TemplateResponse(request, name, ctx, status_code=status)
+    return render(request, name, ctx, status=status, zone=zone)
 
 
 def fragment(
     request: Request, name: str, context: dict[str, Any], *, status: int = 200
 ) -> HTMLResponse:
-    """A piece of a page, for HTMX to swap in."""
-    return templates().TemplateResponse(request, name, context, status_code=status)
+    """A piece of a page, for HTMX to swap in (times in the zone of the session's user, if the
+    request already looked them up)."""
+    zone = viewer_zone(getattr(request.state, "console_user", None))
+    ctx = {"viewer_tz": zone_name(zone), **context}
+    return render(request, name, ctx, status=status, zone=zone)
+
+
+def render(
+    request: Request, name: str, ctx: dict[str, Any], *, status: int, zone: tzinfo | None
+) -> HTMLResponse:
+    """Render with the time filters set to ``zone`` (None: UTC)."""
+    token = VIEWER_ZONE.set(zone)
+    try:
+        return templates().TemplateResponse(request, name, ctx, status_code=status)
+    finally:
+        VIEWER_ZONE.reset(token)
+
+
+def viewer_zone(user: User | None) -> tzinfo | None:
+    """The zone ``user`` reads times in; None (UTC) when unset, or no longer known here."""
+    if user is None or not user.timezone:
+        return None
+    try:
+        return ZoneInfo(user.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone for user %s: showing UTC", user.id)
+        return None
+
+
+def zone_name(zone: tzinfo | None) -> str:
+    return str(zone) if zone is not None else "UTC"
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -164,10 +208,37 @@ def _parse(value: str | datetime | None) -> datetime | None:
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def when(value: str | datetime | None) -> str:
-    """``Tue 2 Dec 10:00 UTC`` (the console shows times in UTC)."""
+def when(value: str | datetime | None, zone: tzinfo | None = None) -> str:
+    """``Tue 2 Dec 10:00 UTC``, or in ``zone`` with its abbreviation: ``Tue 2 Dec 11:00 CET``."""
     t = _parse(value)
-    return f"{t:%a} {t.day} {t:%b %H:%M} UTC" if t else "—"
+    if t is None:
+        return "—"
+    local = t.astimezone(zone) if zone is not None else t
+    return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname() or 'UTC'}"
+
+
+def when_html(value: str | datetime | None) -> Markup:
+    """The ``when`` filter: the time in the viewer's zone, in UTC on hover and for machines.
+
+    ``<time datetime="2026-12-02T09:00:00Z" title="2026-12-02 09:00 UTC">Wed 2 Dec 10:00
+    CET</time>``. For attributes use ``when_text``: this is markup.
+    """
+    t = _parse(value)
+    if t is None:
+        return Markup("—")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        f"{t:%Y-%m-%dT%H:%M:%SZ}", f"{t:%Y-%m-%d %H:%M} UTC", when(t, VIEWER_ZONE.get())
+    )
+
+
+def when_text(value: str | datetime | None) -> str:
+    """Plain text for an attribute (a ``title``): the viewer's time, plus UTC when they differ."""
+    t = _parse(value)
+    zone = VIEWER_ZONE.get()
+    text = when(t, zone)
+    if t is None or zone is None or t.astimezone(zone).utcoffset() == timedelta(0):
+        return text
+    return f"{text} ({t:%H:%M} UTC)"
 
 
 def due(value: str | datetime | None, now: datetime) -> str:
@@ -196,13 +267,24 @@ def past(value: str | datetime | None, now: datetime) -> bool:
 STAMPED = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?): (.*)$", re.DOTALL)
 
 
-def stamped(line: str) -> str:
+def stamped(line: str, zone: tzinfo | None = None) -> str:
     """``2026-12-01T21:42:12.5+00:00: text`` (a hand-over line) as ``Tue 1 Dec 21:42 UTC: text``."""
     m = STAMPED.match(line)
     if m is None:
         return line
     try:
-        return f"{when(m[1])}: {m[2]}"
+        return f"{when(m[1], zone)}: {m[2]}"
+    except ValueError:
+        return line
+
+
+def stamped_html(line: str) -> Markup | str:
+    """The ``stamped`` filter: the line's time as ``when_html`` shows it, the text escaped."""
+    m = STAMPED.match(line)
+    if m is None:
+        return line
+    try:
+        return Markup("{}: {}").format(when_html(m[1]), m[2])
     except ValueError:
         return line
 

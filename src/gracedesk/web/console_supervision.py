@@ -1,5 +1,6 @@
 """Console: the escalation queue with hand-over packets, SLA breaches, messages held by a
-sanction (released here), follow-ups, the team.
+sanction (released here), follow-ups, the team (with the team's default for masking abusive
+words, ``service.protect``).
 
 Agents see the queue read-only; approving or rejecting is for supervisors and admins (the
 service refuses anyone else with PermissionDenied, shown as a 403 page).
@@ -12,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gracedesk.service import actions, records, views
+from gracedesk.service import actions, protect, records, views
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, page, see_other
 
@@ -26,10 +27,12 @@ def escalations(
     request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> HTMLResponse:
     supervising = user.role in records.SUPERVISING
-    ctx = {
-        "escalations": views.list_escalations(desk, state="pending"),
+    pending = views.list_escalations(desk, state="pending")
+    held = views.held_messages(desk, user=user) if supervising else None
+    ctx = {  # reasons, packets and held messages masked as the user chose (service.protect)
+        "escalations": protect.escalations_view(desk, pending, user=user),
         "breaches": views.sla_breaches(desk, now=at) if supervising else None,
-        "held": views.held_messages(desk, user=user) if supervising else None,
+        "held": protect.held_view(desk, held, user=user) if held is not None else None,
         "can_decide": supervising,
     }
     return page(request, "escalations.html", ctx, user=user)
@@ -101,4 +104,25 @@ def follow_up_done(
 
 @router.get("/team", response_class=HTMLResponse)
 def team(request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now) -> HTMLResponse:
-    return page(request, "team.html", {"agents": views.team(desk, user=user, now=at)}, user=user)
+    ctx = {
+        "agents": views.team(desk, user=user, now=at),
+        "masking": protect.team_setting(desk),
+        "wellbeing": desk.policy.wellbeing,
+    }
+    return page(request, "team.html", ctx, user=user)
+
+
+@router.post("/team/masking")
+def team_masking(
+    request: Request,
+    desk: sess.DeskDep,
+    user: sess.UserDep,
+    at: sess.Now,
+    mask_abuse: Annotated[str | None, Form(max_length=10)] = None,
+) -> RedirectResponse:
+    """The team's default for masking abusive words (an unticked box sends nothing: off)."""
+    on = mask_abuse == "on"
+    protect.set_team_masking(desk, user, on, at)
+    state = "masked" if on else "shown"
+    sess.flash(request, "success", f"Abusive words are now {state} by default for the team.")
+    return see_other("/console/team")

@@ -1,0 +1,198 @@
+"""The audit trail for supervisors: filtered, newest first, a page at a time or all for export.
+
+``AuditFilter`` is the one value the console (and any other edge) builds from what was asked:
+conversation, customer, actor (``sam`` means ``user:sam``; ``system`` and ``customer`` as they
+are), kind as a prefix (``sanction.`` finds ``sanction.active`` and ``sanction.lifted``; LIKE
+wildcards typed are literal) and a time range ``[since, until)``. :func:`page` lists a page;
+:func:`export` checks the role at once and hands back the rows in batches (keyset pagination, so
+a large export never holds one transaction open nor re-reads what it skipped). Each export is
+itself audited (``audit.exported``: who and with which filters) and stops at the events that
+existed when it began. :func:`page_for` masks the words of the customers' abuse for a user who
+masks them (``protect``); the export is the record as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
+from gracedesk.errors import InvalidRequest
+from gracedesk.service import protect
+from gracedesk.service.customers import abuse_terms
+from gracedesk.service.desk import audit
+from gracedesk.service.records import SUPERVISING, require
+from gracedesk.store.tables import AuditEvent, User
+
+if TYPE_CHECKING:
+    from gracedesk.service.desk import Desk
+
+PAGE_MAX = 200
+EXPORT_BATCH = 1000
+TEXT_MAX = 120  # AuditEvent.actor is 120 characters, kind 60
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit events to show; every field left None matches everything."""
+
+    conversation_id: int | None = None
+    customer_id: int | None = None
+    actor: str | None = None
+    kind: str | None = None  # a prefix of the event kind
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        for name in ("actor", "kind"):
+            value = getattr(self, name)
+            if value is not None and (len(value) > TEXT_MAX or not value.strip()):
+                raise InvalidRequest(f"{name} must be 1..{TEXT_MAX} characters")
+        for name in ("since", "until"):
+            t = getattr(self, name)
+            if t is not None and t.tzinfo is None:
+                raise InvalidRequest(f"{name} must carry a time zone")
+        if self.since and self.until and self.since >= self.until:
+            raise InvalidRequest("the time range is empty: 'from' must come before 'to'")
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        conversation_id: int | None = None,
+        customer_id: int | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        from_date: date | None = None,
+        to_date: date | None = None,
+    ) -> AuditFilter:
+        """From a form: blank text is no filter; dates are whole UTC days, both included."""
+        return cls(
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            actor=(actor or "").strip() or None,
+            kind=(kind or "").strip() or None,
+            since=datetime.combine(from_date, time(0), UTC) if from_date else None,
+            until=datetime.combine(to_date + timedelta(days=1), time(0), UTC) if to_date else None,
+        )
+
+    def where(self) -> list[ColumnElement[bool]]:
+        e = AuditEvent
+        out: list[ColumnElement[bool]] = []
+        if self.conversation_id is not None:
+            out.append(e.conversation_id == self.conversation_id)
+        if self.customer_id is not None:
+            out.append(e.customer_id == self.customer_id)
+        if self.actor is not None:
+            out.append(or_(e.actor == self.actor, e.actor == f"user:{self.actor}"))
+        if self.kind is not None:
+            out.append(e.kind.startswith(self.kind, autoescape=True))
+        if self.since is not None:
+            out.append(e.at >= self.since)
+        if self.until is not None:
+            out.append(e.at < self.until)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The filters that are set, JSON-ready (times as ISO strings)."""
+        return {
+            k: v.isoformat() if isinstance(v, datetime) else v
+            for k, v in asdict(self).items()
+            if v is not None
+        }
+
+
+def event_dict(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "kind": e.kind,
+        "conversation_id": e.conversation_id,
+        "customer_id": e.customer_id,
+        "reason": e.reason,
+        "detail": e.detail,
+    }
+
+
+def page(
+    desk: Desk, flt: AuditFilter, *, user: User, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """One page of matching events, newest first, with the total (supervisors, admins)."""
+    require(user, *SUPERVISING)
+    if not 1 <= limit <= PAGE_MAX or offset < 0:
+        raise InvalidRequest(f"limit must be 1..{PAGE_MAX} and offset >= 0")
+    q = select(AuditEvent).where(*flt.where())
+    with desk.store.read() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = s.scalars(
+            q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit).offset(offset)
+        ).all()
+        items = [event_dict(e) for e in rows]
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+def page_for(
+    desk: Desk, flt: AuditFilter, *, user: User, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """:func:`page` as ``user`` may see it: while they mask abuse, the words the customers'
+    abuse used (in the conversations and customers on the page) are masked in reasons and
+    details. The CSV export keeps the record as it is."""
+    found = page(desk, flt, user=user, limit=limit, offset=offset)
+    items = found["items"]
+    if not items or not protect.masking_for(desk, user):
+        return found
+    with desk.store.read() as s:
+        terms = abuse_terms(
+            s,
+            customer_ids=[e["customer_id"] for e in items if e["customer_id"]],
+            conversation_ids=[e["conversation_id"] for e in items if e["conversation_id"]],
+        )
+    shown = [
+        {
+            **e,
+            "reason": protect.scrub_tree(e["reason"], terms),
+            "detail": protect.scrub_tree(e["detail"], terms),
+        }
+        for e in items
+    ]
+    return {**found, "items": shown}
+
+
+def export(
+    desk: Desk, flt: AuditFilter, *, user: User, now: datetime, batch: int = EXPORT_BATCH
+) -> Iterator[list[dict[str, Any]]]:
+    """Every matching event, newest first, in batches (supervisors, admins).
+
+    The role is checked and the export audited here, before the first batch is asked for, so
+    a refusal is an error the caller sees before it starts sending anything.
+    """
+    require(user, *SUPERVISING)
+    with desk.store.write() as s:
+        upto = s.scalar(select(func.max(AuditEvent.id))) or 0
+        audit(s, "audit.exported", now=now, actor=user, filters=flt.to_dict())
+    return _batches(desk, flt, upto=upto, batch=batch)
+
+
+def _batches(
+    desk: Desk, flt: AuditFilter, *, upto: int, batch: int
+) -> Iterator[list[dict[str, Any]]]:
+    after: tuple[datetime, int] | None = None
+    while True:
+        q = select(AuditEvent).where(*flt.where(), AuditEvent.id <= upto)
+        if after is not None:
+            at, eid = after
+            q = q.where(or_(AuditEvent.at < at, and_(AuditEvent.at == at, AuditEvent.id < eid)))
+        with desk.store.read() as s:
+            rows = s.scalars(
+                q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(batch)
+            ).all()
+            items = [event_dict(e) for e in rows]
+            after = (rows[-1].at, rows[-1].id) if rows else None
+        if items:
+            yield items
+        if len(items) < batch:
+            return
