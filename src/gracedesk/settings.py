@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         description="Threads per server process that handle incoming messages (0: on the event "
         "loop itself, the fastest measured on both databases).",
     )
+    measured_phrases: bool = Field(
+        default=True,
+        description="Rank suggested phrases by how often they calmed this desk's customers, "
+        "once a phrase has enough measured replies (docs/insights-outcomes.md).",
+    )
     max_text_chars: int = Field(default=20_000, description="Longest message text accepted.")
     max_body_bytes: int = Field(default=262_144, description="Largest request body accepted.")
     # -- logging (gracedesk/logs.py, docs/desk.md "Logs") --

@@ -132,6 +132,8 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
     ("GET", "/api/v1/audit?conversation_id={conv}", None, (401, 200, 200, 200)),
     ("GET", "/api/v1/audit", None, (401, 403, 200, 200)),
     ("GET", "/api/v1/sla-breaches", None, (401, 403, 200, 200)),
+    # reports (docs/insights.md) are for supervisors and admins
+    ("GET", "/api/v1/reports/summary", None, (401, 403, 200, 200)),
     # the survey token is the customer's credential; staff credentials with it are refused
     ("POST", "/api/v1/csat/{csat}", {"score": 5}, (200, 403, 403, 403)),
 ]

@@ -78,7 +78,7 @@ def test_nav_shows_team_only_to_supervisors_and_escapes_user_text(page: Page, li
     page.goto(f"{base}/console/?role=supervisor")
     nav = page.locator("nav.nav a")
     expect(nav).to_have_text(
-        ["Inbox", "Escalations", "Follow-ups", "Customers", "Team", "Audit"]
+        ["Inbox", "Escalations", "Follow-ups", "Customers", "Team", "Reports", "Audit"]
     )
     expect(page.locator('nav.nav a[aria-current="page"]')).to_have_text("Inbox")
     expect(page.locator(".user-name")).to_have_text("<b>Dana</b> Reyes")  # shown, not parsed

@@ -165,6 +165,9 @@ def _register() -> None:
     from gracedesk.cli.import_cmd import import_cmd  # ``import``: a Python keyword
 
     cli.add_command(import_cmd)
+    from gracedesk.cli.report_cmd import report  # reports (docs/insights.md)
+
+    cli.add_command(report)
 
 
 _register()

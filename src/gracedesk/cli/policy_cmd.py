@@ -1,4 +1,4 @@
-"""``gracedesk decide`` and ``gracedesk policy`` (check, explain): thin wiring over gracedesk.policy.
+"""``gracedesk decide`` and ``gracedesk policy`` (check, explain, replay): thin wiring.
 
 The current time is read here, once per run (``--now`` overrides it), never in the core.
 """
@@ -109,7 +109,7 @@ def decide(source: str, policy_dir: str | None, now_s: str | None, tier: str, ou
 
 @click.group()
 def policy() -> None:
-    """Validate and explain policy files."""
+    """Validate, explain and replay policy files."""
 
 
 @policy.command()
@@ -194,3 +194,67 @@ def explain_cmd(
         f"\nsla: priority {s.priority}; first response due {s.first_response_due.isoformat()}; "
         f"resolution due {s.resolution_due.isoformat()}"
     )
+
+
+def _period(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    from gracedesk.policy.scenario import parse_time
+
+    try:
+        return parse_time(value, name)
+    except InvalidFacts as exc:
+        raise click.BadParameter(exc.message, param_hint=name) from exc
+
+
+@policy.command("replay")
+@click.argument("directory")
+@click.option("--since", "since_s", help="Replay messages received from this time (ISO 8601).")
+@click.option("--until", "until_s", help="... and before this time (ISO 8601).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--examples", default=20, show_default=True, type=click.IntRange(0), help="Changes shown."
+)
+@click.option("--home", metavar="DIR", help="Data directory (sets GRACEDESK_HOME).")
+def replay_cmd(
+    directory: str,
+    since_s: str | None,
+    until_s: str | None,
+    fmt: str,
+    examples: int,
+    home: str | None,
+) -> None:
+    """Run the policy in DIRECTORY over the desk's stored history and report how its decisions
+    differ from those that ran (the database of the GRACEDESK_* settings; docs/policy.md)."""
+    import os
+
+    from gracedesk.insights.replay import render_text, report
+    from gracedesk.service.replay import replay
+
+    candidate = _load(directory)  # a bad directory: the loader's error, exit 1
+    since, until = _period(since_s, "--since"), _period(until_s, "--until")
+    if home:
+        os.environ["GRACEDESK_HOME"] = home
+    from gracedesk.cli.desk_cmd import _settings, _store
+
+    store = _store(_settings())
+    try:
+        rows, skipped = replay(store, candidate, since=since, until=until)
+    except GracedeskError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    rep = report(
+        rows,
+        candidate=f"{candidate.version} ({directory})",
+        examples=examples,
+        skipped=skipped,
+        since=since,
+        until=until,
+    )
+    if fmt == "json":
+        click.echo(json.dumps(rep, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(rep), nl=False)

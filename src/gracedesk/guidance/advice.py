@@ -19,7 +19,7 @@ from gracedesk.errors import InvalidScenario
 from gracedesk.guidance import handover as handover_mod
 from gracedesk.guidance.conversation import already_cancelled, turns, waiting
 from gracedesk.guidance.history import channel_words, history, money
-from gracedesk.guidance.phrases import Library, suggest
+from gracedesk.guidance.phrases import Library, PhraseStats, suggest
 from gracedesk.guidance.playbook import HIGH, abusive, earlier_threat, next_step
 from gracedesk.guidance.solutions import authority, propose
 from gracedesk.guidance.solutions import request as request_of
@@ -112,6 +112,7 @@ def advise(
     commitments: Sequence[Mapping[str, Any]] | None = None,
     library: Library | None = None,
     request: Mapping[str, Any] | None = None,
+    phrase_stats: PhraseStats | None = None,
 ) -> Guidance:
     """Guidance for the agent's next reply.
 
@@ -120,6 +121,8 @@ def advise(
     ``agent`` is ``{"name", "authority": {...}, "follow_up_hours"?}``; ``commitments`` are the
     promises already made (``[{"text", "due"}]``); ``request`` is what the customer asks for
     (``{"kind": "refund"|"discount"|"credit"|"exception", "amount"?}``, as the policy reads it).
+    ``phrase_stats``: measured phrase outcomes; given, phrases are ranked by them (Thompson
+    sampling, ``phrases.by_outcome``); left out, the ranking is the rules' alone.
     Raises ``InvalidScenario`` on bad input.
     """
     ts = turns(conversation, now)
@@ -154,6 +157,7 @@ def advise(
         tone=_tone(signals, archetype),
         limit=PHRASES_PER_STEP,
         waiting=waiting(ts) is not None,
+        stats=phrase_stats,
     )
     packet = handover_mod.packet(
         signals,

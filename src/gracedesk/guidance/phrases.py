@@ -25,6 +25,7 @@ so phrases tagged by emotion, cause, request or abuse are not used for it.
 
 from __future__ import annotations
 
+import random
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -337,6 +338,7 @@ def suggest(
     tone: str | None = None,
     limit: int = 3,
     waiting: bool = False,
+    stats: PhraseStats | None = None,
 ) -> tuple[Phrase, ...]:
     """The best ``limit`` phrases for ``step``, filled in, each with why it was chosen.
 
@@ -344,6 +346,8 @@ def suggest(
     emotion at or above ``PRESENT``); more specific matches rank higher, then the preferred
     ``tone``; ties break on the id so the order is stable. ``waiting``: the message is a bare
     nudge; the wait phrases come first and phrases tagged by the message's scores are left out.
+    ``stats``: measured outcomes; when one candidate has enough, they are ranked by Thompson
+    sampling instead (:func:`by_outcome`). Without ``stats`` the ranking is the rules' alone.
     """
     ranked: list[Phrase] = []
     ids = {e.spec.id for e in library.entries} if waiting else set()
@@ -376,4 +380,61 @@ def suggest(
             Phrase(spec.id, text, step, spec.tone, round(1.0 + score, 3), tuple(why), e.pack)
         )
     ranked.sort(key=lambda p: (-p.score, p.id))
+    if stats is not None:
+        ranked = by_outcome(ranked, stats)
     return tuple(ranked[:limit])
+
+
+# -- measured ranking (docs/insights-outcomes.md) ------------------------------------------------
+MIN_MEASURED = 10  # replies with a measured outcome before a phrase's rate is shown and ranks
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseStats:
+    """How customers reacted to phrases: phrase id -> (calmed down, replies measured).
+
+    Built by the service from stored replies (``gracedesk.service.outcomes``); guidance only
+    reads it, so it stays pure. ``seed`` makes the Thompson draws reproducible; the desk gives
+    each message its own, so the ranking keeps exploring across messages.
+    """
+
+    calmed: Mapping[str, tuple[int, int]]
+    seed: int = 0
+    min_measured: int = MIN_MEASURED
+
+    def counts(self, phrase_id: str) -> tuple[int, int]:
+        return self.calmed.get(phrase_id, (0, 0))
+
+    def evidence(self, phrase_id: str) -> str:
+        """What the agent is shown: "calmed 14 of 20 customers (70%)", or too few to tell."""
+        k, n = self.counts(phrase_id)
+        if n < self.min_measured:
+            return f"measured on {n} customer(s) so far: too few to judge, tried to learn more"
+        return f"calmed {k} of {n} customers ({round(100 * k / n)}%) (observed, not proven)"
+
+
+def by_outcome(ranked: list[Phrase], stats: PhraseStats) -> list[Phrase]:
+    """``ranked`` re-ordered by a Thompson draw from each phrase's Beta(1 + calmed, 1 + not)
+    posterior, once some phrase has ``min_measured`` cases (before that: unchanged). A phrase
+    with little data has a wide posterior, so it still comes first now and then (exploration);
+    wait phrases stay ahead of the rest. Draws are made in id order from ``stats.seed``."""
+    if not any(stats.counts(p.id)[1] >= stats.min_measured for p in ranked):
+        return ranked
+    rng = random.Random(stats.seed)
+    draw: dict[str, float] = {}
+    for pid in sorted({p.id for p in ranked}):
+        k, n = stats.counts(pid)
+        draw[pid] = rng.betavariate(1 + k, 1 + n - k)
+    out = [
+        Phrase(
+            p.id,
+            p.text,
+            p.stage,
+            p.tone,
+            p.score,
+            (*p.why, stats.evidence(p.id), "ranked by measured outcome (Thompson sampling)"),
+            p.pack,
+        )
+        for p in ranked
+    ]
+    return sorted(out, key=lambda p: (p.pack != "builtin-wait", -draw[p.id]))

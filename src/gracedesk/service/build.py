@@ -26,4 +26,5 @@ def build_desk(settings: Settings) -> Desk:
         base_url=settings.base_url,
         follow_up_lead_minutes=settings.follow_up_lead_minutes,
         reply_webhook_url=settings.reply_webhook_url,
+        measured_phrases=settings.measured_phrases,
     )

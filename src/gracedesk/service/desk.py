@@ -153,6 +153,7 @@ class Desk:
         base_url: str = "http://127.0.0.1:8000",
         follow_up_lead_minutes: int = 60,
         reply_webhook_url: str | None = None,
+        measured_phrases: bool = True,
     ) -> None:
         from gracedesk.guidance.phrases import Library
 
@@ -165,8 +166,11 @@ class Desk:
         self.follow_up_lead_minutes = follow_up_lead_minutes
         self.reply_webhook_url = reply_webhook_url  # where replies on chat/api channels go
         from gracedesk.service.intake import Holds
+        from gracedesk.service.outcomes import PhraseStatsCache
 
         self.holds = Holds.of(policy.sanctions, reply_webhook_url)
+        # phrases ranked by how often they calmed customers here (docs/insights-outcomes.md)
+        self.phrase_stats = PhraseStatsCache(store) if measured_phrases else None
         # set when this process queues a message for asynchronous analysis: wakes the worker
         self.queued = threading.Event()
 
@@ -346,6 +350,11 @@ class Desk:
             commitments=list(snap.commitments),
             library=self.library,
             request=snap.request,
+            phrase_stats=(
+                self.phrase_stats.get(now=now, seed=message_id)
+                if self.phrase_stats is not None
+                else None
+            ),
         )
         return outcome, g.to_dict()
 

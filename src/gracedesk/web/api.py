@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gracedesk.errors import InvalidRequest, Unauthenticated
-from gracedesk.service import actions, customers, erasure, records, views
+from gracedesk.service import actions, customers, erasure, records, reports, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.store.tables import User
 from gracedesk.web import auth, problems
@@ -484,6 +484,29 @@ def audit_log(
 def sla_breaches(desk: DeskDep, user: UserDep, at: Now) -> list[dict[str, Any]]:
     records.require(user, *records.SUPERVISING)
     return views.sla_breaches(desk, now=at)
+
+
+ReportName = Annotated[Storable | None, Query(max_length=80)]
+ReportTime = Annotated[Storable | None, Query(max_length=40, examples=["2026-11-01"])]
+
+
+@router.get("/reports/summary", responses=problems.responses(401, 403, 422))
+def report_summary(
+    desk: DeskDep,
+    user: UserDep,
+    at: Now,
+    since: ReportTime = None,
+    until: ReportTime = None,
+    team: ReportName = None,
+    agent: ReportName = None,
+) -> dict[str, Any]:
+    """The report (supervisors, admins): volume, response and resolution times in business
+    minutes, SLA, CSAT, escalations, causes, archetypes, exposure, sanctions, predicted CSAT
+    (docs/insights.md). ``since``/``until``: ISO dates or date-times with an offset; by
+    default the last 30 days."""
+    return reports.summary_for(
+        desk, user=user, since=since, until=until, team=team, agent=agent, now=at
+    )
 
 
 async def survey_staff(

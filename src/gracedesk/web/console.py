@@ -6,6 +6,7 @@ Routes (every POST needs the session's CSRF token, see ``console_session``):
 - inbox and conversations: ``console_conversations``
 - escalation queue, follow-ups, team: ``console_supervision``
 - customers (search, page, flags, sanctions): ``console_customers``; audit log: ``console_audit``
+- reports with server-drawn charts (supervisors): ``console_reports``
 - users (admins) and one's own settings ``/console/me``: ``console_users``
 - the customer's survey ``/csat/{token}`` (public): ``console_csat``
 """
@@ -24,6 +25,7 @@ from gracedesk.web import (
     console_conversations,
     console_csat,
     console_customers,
+    console_reports,
     console_supervision,
     console_users,
     security,
@@ -102,6 +104,7 @@ router.include_router(console_supervision.router)
 router.include_router(console_customers.router)
 router.include_router(console_audit.router)
 router.include_router(console_users.router)
+router.include_router(console_reports.router)
 router.include_router(console_csat.router)
 
 
