@@ -18,11 +18,14 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
 from gracedesk.errors import InvalidInput, NotificationError
+
+if TYPE_CHECKING:
+    from gracedesk.settings import Settings
 
 SIGNATURE_PREFIX = "sha256="
 HTTP_TIMEOUT = 5.0
@@ -40,6 +43,20 @@ class SmtpSettings:
     starttls: bool = False
     sender: str = "gracedesk@localhost"
     timeout: float = 10.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> SmtpSettings | None:
+        """The server of ``GRACEDESK_SMTP_*`` (notifications and replies), or None if unset."""
+        if not settings.smtp_host:
+            return None
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            sender=settings.smtp_sender,
+        )
 
 
 @dataclass(frozen=True)

@@ -28,17 +28,7 @@ log = logging.getLogger("gracedesk.jobs")
 
 
 def notifier_for(settings: Settings) -> Notifier:
-    smtp = None
-    if settings.smtp_host:
-        smtp = SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            sender=settings.smtp_sender,
-        )
-    return Notifier(smtp, settings.webhooks(), settings.webhook_secret)
+    return Notifier(SmtpSettings.of(settings), settings.webhooks(), settings.webhook_secret)
 
 
 def transports_for(settings: Settings, store: Store) -> Transports:

@@ -122,17 +122,8 @@ class SmtpTransport:
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> SmtpTransport | None:
         """The transport for ``GRACEDESK_SMTP_*``; None when no SMTP host is set."""
-        if not settings.smtp_host:
-            return None
-        smtp = SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            sender=settings.smtp_sender,
-        )
-        return cls(smtp, store, secret=settings.session_key())
+        smtp = SmtpSettings.of(settings)
+        return None if smtp is None else cls(smtp, store, secret=settings.session_key())
 
     def from_address(self, mailbox_id: int | None) -> str:
         """The conversation's mailbox address, else the configured sender."""
