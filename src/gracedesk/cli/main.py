@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,36 +22,18 @@ def cli() -> None:
     """gracedesk: handle difficult customers with grace."""
 
 
-@cli.command()
-@click.argument(
-    "source", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False)
-)
-@click.option("--tier", type=click.Choice(["fast", "accurate"]), default="fast", show_default=True)
-@click.option(
-    "--context",
-    "context_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="JSON file with context for every message (earlier messages, customer history).",
-)
-@output_option()
-@click.option("--batch-size", type=click.IntRange(1, 100_000), default=BATCH, show_default=True)
-def analyze(source: str, tier: str, context_file: str | None, output: str, batch_size: int) -> None:
-    """Analyse messages: JSONL {"id","text"} (or plain text lines) in, one JSON line out each."""
-    from gracedesk.analysis.pipeline import get_analyzer
-    from gracedesk.cli.jsonl import error_record, parse_line, run_stream
+def _analyze_handler(
+    tier: str, context: Any
+) -> Callable[[list[tuple[int, bytes]]], list[dict[str, Any]]]:
+    """The per-batch handler of ``gracedesk analyze``: raw numbered lines in, one record each.
 
-    context: Any = None
-    if context_file:
-        try:
-            context = json.loads(Path(context_file).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise click.UsageError(f"--context {context_file}: not valid JSON ({exc})") from exc
-        if not isinstance(context, dict):
-            raise click.UsageError(f"--context {context_file}: expected a JSON object")
-    try:
-        analyzer = get_analyzer(tier)
-    except GracedeskError as exc:
-        raise click.ClickException(str(exc)) from exc
+    Module-level (not a closure of the command) so that archive workers, local processes or
+    Dask workers, can build the very same handler from ``partial(_analyze_handler, ...)``:
+    whatever runs the chunks, the output is the single-process output."""
+    from gracedesk.analysis.pipeline import get_analyzer
+    from gracedesk.cli.jsonl import error_record, parse_line
+
+    analyzer = get_analyzer(tier)
 
     def handle(lines: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
         items = [parse_line(raw, n) for n, raw in lines]
@@ -73,7 +56,159 @@ def analyze(source: str, tier: str, context_file: str | None, output: str, batch
             out.append(error_record(it))
         return out
 
+    return handle
+
+
+@cli.command()
+@click.argument(
+    "source", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False)
+)
+@click.option("--tier", type=click.Choice(["fast", "accurate"]), default="fast", show_default=True)
+@click.option(
+    "--context",
+    "context_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON file with context for every message (earlier messages, customer history).",
+)
+@output_option()
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=BATCH, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Analyse in N local worker processes (archives; docs/archives.md).",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Analyse on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs gracedesk[archives]).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "parquet"]),
+    default="jsonl",
+    show_default=True,
+    help="Output format; parquet needs -o FILE and pyarrow.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="Lines per chunk sent to a worker (with --workers, --dask or parquet).",
+)
+def analyze(
+    source: str,
+    tier: str,
+    context_file: str | None,
+    output: str,
+    batch_size: int,
+    workers: int | None,
+    dask_address: str | None,
+    fmt: str,
+    chunk_size: int,
+) -> None:
+    """Analyse messages: JSONL {"id","text"} (or plain text lines) in, one JSON line out each."""
+    from gracedesk.cli.jsonl import run_stream
+
+    if workers is not None and dask_address is not None:
+        raise click.UsageError("--workers and --dask are exclusive: choose one")
+    if fmt == "parquet" and output == "-":
+        raise click.UsageError("--format parquet needs -o FILE (Parquet cannot stream to stdout)")
+    context: Any = None
+    if context_file:
+        try:
+            context = json.loads(Path(context_file).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise click.UsageError(f"--context {context_file}: not valid JSON ({exc})") from exc
+        if not isinstance(context, dict):
+            raise click.UsageError(f"--context {context_file}: expected a JSON object")
+    if workers is not None or dask_address is not None or fmt == "parquet":
+        _analyze_archive(
+            source, output, tier, context, batch_size, workers, dask_address, fmt, chunk_size
+        )
+        return
+    try:
+        handle = _analyze_handler(tier, context)
+    except GracedeskError as exc:
+        raise click.ClickException(str(exc)) from exc
     run_stream(source, output, handle, command="analyze", noun="message", batch=batch_size)
+
+
+def _analyze_archive(
+    source: str,
+    output: str,
+    tier: str,
+    context: Any,
+    batch_size: int,
+    workers: int | None,
+    dask_address: str | None,
+    fmt: str,
+    chunk_size: int,
+) -> None:
+    """``analyze`` in chunks, on worker processes or a Dask cluster: same records, same order,
+    same messages and exit codes as the single-process loop (``run_stream``)."""
+    import sys
+    from functools import partial
+
+    from gracedesk.analysis.pipeline import get_analyzer
+    from gracedesk.cli.jsonl import read_lines
+    from gracedesk.insights import archive
+
+    try:
+        get_analyzer(tier)  # fail here, with the usual message, not inside a worker
+        if fmt == "parquet":
+            archive.parquet_schema()
+        if dask_address is not None:
+            archive.dask_client()
+    except (GracedeskError, archive.MissingExtra) as exc:
+        raise click.ClickException(str(exc)) from exc
+    fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    fout = None
+    progress = None
+    try:
+        if fmt == "parquet":
+            sink: archive.Sink = archive.ParquetSink(output)
+        else:
+            fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+            sink = archive.JsonlSink(fout)
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            progress = tqdm(unit=" lines", file=sys.stderr)
+        try:
+            counts = archive.run_archive(
+                enumerate(read_lines(fin), start=1),
+                sink,
+                partial(_analyze_handler, tier, context),
+                workers=workers or 0,
+                dask_address=dask_address,
+                chunk_size=chunk_size,
+                batch=batch_size,
+                progress=progress.update if progress is not None else None,
+            )
+        except OSError as exc:
+            raise click.ClickException(f"archive analysis failed: {exc}") from exc
+    finally:
+        if progress is not None:
+            progress.close()
+        if fin is not sys.stdin.buffer:
+            fin.close()
+        if fout is not None and fout is not sys.stdout:
+            fout.close()
+    if counts.ok == 0:
+        click.echo(
+            f"gracedesk analyze: no usable message in the input ({counts.bad} bad line(s))",
+            err=True,
+        )
+        sys.exit(1)
+    if counts.bad:
+        click.echo(
+            f"gracedesk analyze: {counts.ok} done, {counts.bad} line(s) with errors", err=True
+        )
 
 
 @cli.command("eval")
