@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
-from gracedesk.service import reports
+from gracedesk.service import actions, reports
 from gracedesk.service.build import build_desk
-from gracedesk.service.desk import Desk
+from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
 from gracedesk.web import auth
 from gracedesk.web.app import create_app
@@ -44,10 +44,37 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     desk = build_desk(settings)
     showcase_history(desk.store)
     now = datetime(2026, 12, 1, tzinfo=UTC)
+    _replies_and_what_came_next(desk, now)
     auth.create_user(desk.store, "lead", role="supervisor", now=now, password=PASSWORD)
     auth.create_user(desk.store, "newbie", role="agent", now=now, password=PASSWORD)
     with serve_in_thread(create_app(settings, desk=desk)) as base:
         yield Site(base, desk)
+
+
+def _replies_and_what_came_next(desk: Desk, now: datetime) -> None:
+    """Live conversations through the real desk: an upset customer, an agent's reply, the
+    customer's next message (calmer after an apology, not after an excuse), so the page has
+    measured outcomes to show."""
+    agent = auth.create_user(desk.store, "lia", role="agent", now=now, password=PASSWORD)[0]
+    replies = (
+        ("I'm so sorry about this. I've refunded you now.", "Thank you, that's fine."),
+        ("That is our policy, there is nothing I can do.", "This is useless, I want a manager!"),
+    )
+    for i in range(8):
+        at = datetime(2026, 11, 10 + i, 10, tzinfo=UTC)
+        ref = CustomerRef(f"live-{i}", f"Live Customer {i}")
+        first = desk.post_message(
+            Incoming(ref, "You charged me twice and nobody answers. Fix it now!"),
+            actor=None,
+            now=at,
+        )
+        reply, answer = replies[i % 2]
+        actions.send_reply(desk, first.conversation_id, reply, user=agent, now=at)
+        desk.post_message(
+            Incoming(ref, answer, conversation_id=first.conversation_id),
+            actor=None,
+            now=at.replace(hour=11),
+        )
 
 
 def _page(browser: Browser, site: Site, name: str) -> Iterator[Page]:
@@ -121,8 +148,21 @@ def test_a_supervisor_reads_the_month_in_charts_and_tables(lead: Page, site: Sit
     predicted = lead.locator("#predicted-csat")
     expect(predicted).to_have_attribute("data-status", "ok")
     expect(predicted).to_contain_text(f"mean absolute error {want['predicted_csat']['mae']}")
+    # what calms customers: the same adjusted figures as the report, with the caveat
+    calms = lead.locator("#what-calms")
+    outcomes = want["outcomes"]
+    expect(calms).to_contain_text(f"{outcomes['replies']} agent replies")
+    expect(calms).to_contain_text("Observational, not causal")
+    expect(calms.locator("table.calms")).to_have_count(3)
+    assert outcomes["measured"] >= 8 and outcomes["steps"]
+    first = outcomes["steps"][0]
+    row = calms.locator("table.calms").first.locator("tbody tr").first
+    expect(row.locator("td").first).to_have_text(first["key"].replace("_", " "))
+    expect(row.locator("td").nth(1)).to_have_text(str(first["replies"]))
+    expect(calms).to_contain_text(f"{outcomes['measured']} with a customer message after them")
     assert lead.locator("script:not([src])").count() == 0
     shot(lead, "reports")
+    element_shot(calms, "reports-calms")
     element_shot(lead.locator("section.card").first, "reports-headline")
     element_shot(lead.locator("#chart-causes-weekly"), "reports-causes")
     assert not problems, problems  # no CSP violation, no script error
