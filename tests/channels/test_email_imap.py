@@ -20,7 +20,7 @@ from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.store import Store
 from gracedesk.store.tables import Conversation, Customer, Message
 
-from .conftest import NOW
+from .conftest import NOW, make_user
 from .email_servers import PASSWORD, USER, Dovecot, free_port, mail, running_dovecot
 
 SECRET = "test-secret"
@@ -182,6 +182,40 @@ def test_another_customers_thread_is_not_joined(desk: Desk, imap: Dovecot) -> No
     assert m.meta is not None and "another customer" in m.meta["thread"]["reason"]
 
 
+def _sent_reply(desk: Desk, conv_id: int) -> str:
+    """An agent's reply in the conversation, recorded as sent with its signed Message-ID."""
+    from gracedesk.channels.delivery import _outgoing
+    from gracedesk.channels.email.outbox import reply_id
+    from gracedesk.service import actions
+    from gracedesk.store.tables import Delivery
+
+    agent, _ = make_user(desk.store, "ann", "agent")
+    mid = actions.send_reply(desk, conv_id, "A new kettle ships today.", user=agent, now=NOW)[
+        "message_id"
+    ]
+    with desk.store.write() as s:
+        d = s.scalars(select(Delivery).where(Delivery.message_id == mid)).one()
+        d.state, d.remote_id = "sent", reply_id(_outgoing(s, d), "support@acme.test", SECRET)
+        return str(d.remote_id)
+
+
+def test_a_forged_bounce_cannot_enter_another_customers_conversation(
+    desk: Desk, imap: Dovecot
+) -> None:
+    box = new_box(desk.store, imap)
+    conv_id = _first(desk, imap, box)
+    forged = EmailMessage()
+    forged["From"] = "mailer-daemon@attacker.example"
+    forged["Subject"] = "Undelivered Mail Returned to Sender"
+    forged["Message-ID"] = "<forged@x>"
+    forged["References"] = FIRST_ID  # the victim's own message id, and a guessed reply id:
+    forged["In-Reply-To"] = f"<gd.reply.1.{conv_id}@acme.test>"
+    forged.set_content("Your account will be closed, call +1 555 0100.")
+    deliver(desk, imap, box, forged.as_bytes())
+    m = message(desk.store, "<forged@x>")
+    assert m.conversation_id != conv_id and m.analysis_state == "none"
+
+
 def test_auto_reply_and_bounce_are_stored_not_analysed(desk: Desk, imap: Dovecot) -> None:
     box = new_box(desk.store, imap)
     conv_id = _first(desk, imap, box)
@@ -192,13 +226,14 @@ def test_auto_reply_and_bounce_are_stored_not_analysed(desk: Desk, imap: Dovecot
         message_id="<ooo@x>",
     )
     deliver(desk, imap, box, ooo)
+    ours = _sent_reply(desk, conv_id)
     bounce = EmailMessage()
     bounce["From"] = "MAILER-DAEMON@mx.example.com"
     bounce["Subject"] = "Undelivered Mail Returned to Sender"
     bounce["Message-ID"] = "<bounce@x>"
     bounce.set_content("This is the mail system. Your message could not be delivered.")
     returned = EmailMessage()
-    returned["Message-ID"] = "<gd.reply.1.1@acme.test>"
+    returned["Message-ID"] = ours  # the signed id of our reply, which the bounce returns
     returned["References"] = FIRST_ID
     returned.set_content("our reply")
     bounce.add_attachment(returned)

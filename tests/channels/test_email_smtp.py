@@ -14,7 +14,7 @@ from sqlalchemy import select
 from gracedesk.channels.delivery import Outgoing, Transports, deliver_replies
 from gracedesk.channels.email.inbox import fetch_mailbox
 from gracedesk.channels.email.mailboxes import add_mailbox
-from gracedesk.channels.email.outbox import SmtpTransport, reply_message
+from gracedesk.channels.email.outbox import SmtpTransport, reply_id, reply_message
 from gracedesk.channels.email.threads import reply_token
 from gracedesk.errors import DeliveryError
 from gracedesk.jobs.notify import SmtpSettings
@@ -88,14 +88,16 @@ def test_the_reply_carries_exact_headers_and_the_same_id_on_a_retry(lone_store: 
         t = transport(lone_store, port)
         first = t.send(outgoing())
         again = t.send(outgoing())  # a retry after a crash before the outbox was told
-    assert first == again == "<gd.reply.7.3@acme.test>"
+    assert first == again == reply_id(outgoing(), "help@acme.test", SECRET)
+    assert first.startswith("<gd.reply.7.3.") and first.endswith("@acme.test>")
+    assert reply_id(outgoing(), "help@acme.test", "another key") != first  # signed
     got = box.received[0]
     assert (got.mail_from, got.rcpt_tos) == ("help@acme.test", ["carol@example.com"])
     m = got.message
     assert m["From"] == '"Ann Lee (Acme Support)" <help@acme.test>'
     assert m["To"] == "Carol Customer <carol@example.com>"
     assert m["Subject"] == f"Re: My kettle is broken {reply_token(SECRET, 3)}"
-    assert m["Message-ID"] == "<gd.reply.7.3@acme.test>"
+    assert m["Message-ID"] == first
     assert m["In-Reply-To"] == FIRST_ID
     assert m["References"] == FIRST_ID
     assert m["Auto-Submitted"] is None  # a person wrote it
@@ -206,26 +208,23 @@ def test_round_trip_imap_in_reply_out_answer_threaded(desk: Desk, imap: Dovecot)
         )
         assert deliver_replies(desk.store, transports, now=NOW) == 1
         [got] = smtp.received
-        reply_id = f"<gd.reply.{_reply_id(desk.store, conv_id)}.{conv_id}@acme.test>"
         m = got.message
+        sent = str(m["Message-ID"])
+        assert sent.startswith(f"<gd.reply.{_reply_id(desk.store, conv_id)}.{conv_id}.")
         assert (got.mail_from, got.rcpt_tos) == ("support@acme.test", ["carol@example.com"])
         assert m["From"] == '"Ann Lee (Acme Support)" <support@acme.test>'
         assert m["To"] == "Carol Customer <carol@example.com>"
         assert m["Subject"] == f"Re: My kettle is broken {reply_token(SECRET, conv_id)}"
-        assert (m["Message-ID"], m["In-Reply-To"], m["References"]) == (
-            reply_id,
-            FIRST_ID,
-            FIRST_ID,
-        )
+        assert (m["In-Reply-To"], m["References"]) == (FIRST_ID, FIRST_ID)
         with desk.store.read() as s:
             d = s.scalars(select(Delivery)).one()
-            assert (d.state, d.remote_id) == ("sent", reply_id)
+            assert (d.state, d.remote_id) == ("sent", sent)
 
         # the customer answers our reply; their client keeps only In-Reply-To
         answer = mail(
             subject=f"Re: {m['Subject']}",
             body="It arrived, thanks.\n\nOn Mon, Ann Lee wrote:\n> So sorry.\n",
-            headers={"In-Reply-To": reply_id},
+            headers={"In-Reply-To": sent},
             message_id="<answer@mail.example.com>",
         )
         imap.append(folder, answer)
@@ -244,6 +243,6 @@ def test_round_trip_imap_in_reply_out_answer_threaded(desk: Desk, imap: Dovecot)
         assert second["In-Reply-To"] == "<answer@mail.example.com>"
         assert str(second["References"]).split() == [
             FIRST_ID,
-            reply_id,
+            sent,
             "<answer@mail.example.com>",
         ]

@@ -5,7 +5,7 @@ Headers of every reply (:func:`reply_message`):
 - ``From``: the conversation's mailbox address (``GRACEDESK_SMTP_SENDER`` when it has none),
   display name "<agent> (<the address's display name>)";
 - ``To``: the conversation's contact; ``Subject``: ``Re: <subject> [#GD<id>-<hmac>]``;
-- ``Message-ID``: ``<gd.reply.<message id>.<conversation id>@<domain of From>>``, the same on
+- ``Message-ID``: ``<gd.reply.<message id>.<conversation id>.<HMAC>@<domain of From>>``, the same on
   every attempt, so a reply sent again after a crash is shown once;
 - ``In-Reply-To``: the thread's last Message-ID; ``References``: the thread's Message-IDs;
 - no ``Auto-Submitted``: a human wrote it, and the customer's auto-responders may answer it.
@@ -17,6 +17,8 @@ or a 4xx answer may pass later (``retryable``); a 5xx refusal will not.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import smtplib
 import ssl
 from email import policy
@@ -53,9 +55,13 @@ def _domain(address: str) -> str:
     return domain if ok else "gracedesk.invalid"
 
 
-def reply_id(out: Outgoing, from_address: str) -> str:
-    """The reply's Message-ID: deterministic, so a retry carries the same one."""
-    return f"<gd.reply.{out.message_id}.{out.conversation_id}@{_domain(from_address)}>"
+def reply_id(out: Outgoing, from_address: str, secret: str) -> str:
+    """The reply's Message-ID: deterministic, so a retry carries the same one, and signed
+    (an HMAC of the ids), so nobody can forge the id of one of our replies: a bounce that
+    returns it may join another sender's conversation (threads.find_thread)."""
+    ids = f"{out.message_id}.{out.conversation_id}"
+    sig = hmac.new(secret.encode("utf-8"), f"reply:{ids}".encode(), hashlib.sha256).hexdigest()
+    return f"<gd.reply.{ids}.{sig[:16]}@{_domain(from_address)}>"
 
 
 def reply_subject(subject: str | None, token: str) -> str:
@@ -81,7 +87,7 @@ def reply_message(out: Outgoing, *, from_address: str, secret: str) -> EmailMess
     msg["Subject"] = reply_subject(out.subject, reply_token(secret, out.conversation_id))
     when = out.sent_at
     msg["Date"] = format_datetime(when) if when is not None else formatdate(usegmt=True)
-    msg["Message-ID"] = reply_id(out, addr)
+    msg["Message-ID"] = reply_id(out, addr, secret)
     thread = references(out.thread)
     if thread:
         msg["In-Reply-To"] = thread[-1]

@@ -142,7 +142,7 @@ def _by_headers(
     ids = mail.thread_ids
     if not ids:
         return None, []
-    found = _conversations_of_ids(s, ids)
+    found, ours = _conversations_of_ids(s, ids)
     convs = _conversations(s, sorted(set(found.values())))
     refused: list[str] = []
     for mid in ids:
@@ -150,15 +150,18 @@ def _by_headers(
         if conv is None:
             continue
         rule = "in-reply-to" if mid == mail.in_reply_to else "references"
-        if any_customer or conv.customer_id == customer_id:
+        # a bounce comes from a mail server, not the customer: it may join another sender's
+        # conversation only by the signed Message-ID of one of our own replies
+        if (any_customer and mid in ours) or conv.customer_id == customer_id:
             return _match(conv, rule, f"{rule} {mid} is in conversation {conv.id}", customer_id), []
         refused.append(f"{rule} {mid}: another customer's conversation")
     return None, refused[:3]
 
 
-def _conversations_of_ids(s: Session, ids: tuple[str, ...]) -> dict[str, int]:
+def _conversations_of_ids(s: Session, ids: tuple[str, ...]) -> tuple[dict[str, int], set[str]]:
     """Message-ID -> conversation: our stored e-mails (by the indexed channel message id), our
-    sent replies (deliveries' remote ids), and else any message's ``meta.message_id``."""
+    sent replies (deliveries' remote ids), and else any message's ``meta.message_id``; and the
+    ids that are our own sent replies."""
     keys = {channel_id(i): i for i in ids}
     found: dict[str, int] = {}
     for key, conv in s.execute(
@@ -167,19 +170,21 @@ def _conversations_of_ids(s: Session, ids: tuple[str, ...]) -> dict[str, int]:
         )
     ):
         found.setdefault(keys[str(key)], conv)
+    ours: set[str] = set()
     for remote, conv in s.execute(
         select(Delivery.remote_id, Delivery.conversation_id).where(
             Delivery.transport == "email", Delivery.remote_id.in_(list(ids))
         )
     ):
         found.setdefault(str(remote), conv)
+        ours.add(str(remote))
     if not found:  # messages of other channels (imports) that kept a Message-ID: a full scan
         meta_id = Message.meta["message_id"].as_string()
         for mid, conv in s.execute(
             select(meta_id, Message.conversation_id).where(meta_id.in_(list(ids)))
         ):
             found.setdefault(str(mid), conv)
-    return found
+    return found, ours
 
 
 def _conversations(s: Session, conv_ids: list[int]) -> dict[int, _Conv]:
