@@ -3,13 +3,14 @@ webhook, against a real local HTTP receiver (tests/channels/recorder.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from gracedesk.channels.delivery import (
     BACKOFF,
+    Outgoing,
     Transports,
     WebhookTransport,
     deliver_replies,
@@ -161,3 +162,56 @@ def test_the_api_shows_the_delivery_of_each_reply(
         assert r.json()["delivery"]["state"] == "stored"
         doc = client.get(f"/api/v1/conversations/{conv}", headers=h).json()
         assert [m["delivery"] for m in doc["messages"]][-1]["transport"] == "none"
+
+
+class _Slow:
+    """A transport whose first send outlasts the lease: meanwhile another worker's round runs."""
+
+    def __init__(self, store: Store, later: datetime) -> None:
+        self.store, self.later = store, later
+        self.sent: list[int] = []
+        self.nested = False
+
+    def send(self, out: Outgoing) -> str:
+        self.sent.append(out.message_id)
+        if not self.nested:
+            self.nested = True  # the other worker claims what this round has not sent yet
+            deliver_replies(self.store, Transports(webhook=self), now=self.later)
+        return f"reply:{out.message_id}"
+
+
+def test_a_round_longer_than_the_lease_sends_no_reply_twice(desk: Desk) -> None:
+    agent, _ = make_user(desk.store, "ann", "agent")
+    ids = []
+    for i in range(3):
+        p = post(desk, "Where is my parcel?", customer=f"c-{i}", channel="chat")
+        ids.append(actions.send_reply(desk, p.conversation_id, "On it.", user=agent, now=NOW))
+    with desk.store.write() as s:  # a reply webhook was configured when they were sent
+        for d in s.scalars(select(Delivery)):
+            d.transport, d.state, d.target = "webhook", "queued", "http://chat.example/replies"
+    # the round claims all three at 09:00 (leased to 09:05) but starts sending at 09:02 (a slow
+    # mailbox before it); the first send is still running when another worker looks at 09:06
+    slow = _Slow(desk.store, NOW + timedelta(minutes=6))
+    started = NOW + timedelta(minutes=2)
+    deliver_replies(desk.store, Transports(webhook=slow), now=NOW, clock=lambda: started)
+    assert sorted(slow.sent) == sorted(r["message_id"] for r in ids)  # each once
+    with desk.store.read() as s:
+        assert set(s.scalars(select(Delivery.state))) == {"sent"}
+
+
+def test_a_reply_cancelled_while_it_is_sent_stays_cancelled(desk: Desk) -> None:
+    agent, _ = make_user(desk.store, "ann", "agent")
+    p = post(desk, "Where is my parcel?", channel="chat")
+    mid = actions.send_reply(desk, p.conversation_id, "On it.", user=agent, now=NOW)["message_id"]
+    with desk.store.write() as s:
+        d = s.scalars(select(Delivery)).one()
+        d.transport, d.state = "webhook", "queued"
+
+    class Erasing:
+        def send(self, out: Outgoing) -> str:
+            with desk.store.write() as s:  # the customer is erased meanwhile
+                s.scalars(select(Delivery)).one().state = "cancelled"
+            return "x"
+
+    assert deliver_replies(desk.store, Transports(webhook=Erasing()), now=NOW) == 0
+    assert _delivery(desk.store, mid).state == "cancelled"

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import DeliveryError
@@ -155,10 +155,33 @@ def _outgoing(s: Session, d: Delivery) -> Outgoing:
     )
 
 
-def deliver_replies(store: Store, transports: Transports, *, now: datetime) -> int:
-    """Send the queued replies that are due; returns how many were sent."""
+def _still_ours(store: Store, did: int, attempts: int, at: datetime) -> bool:
+    """Renew the lease of a claimed delivery right before it is sent, if it is still ours: not
+    sent, cancelled (an erasure) or claimed again by another worker since (a round that took
+    longer than the lease). Then no reply is handed to its channel twice by two workers."""
+    with store.write_core() as conn:
+        got = conn.execute(
+            update(Delivery)
+            .where(Delivery.id == did, Delivery.state == "queued", Delivery.attempts == attempts)
+            .values(next_attempt_at=at + LEASE)
+        )
+        return bool(got.rowcount)
+
+
+def deliver_replies(
+    store: Store,
+    transports: Transports,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] | None = None,
+) -> int:
+    """Send the queued replies that are due; returns how many were sent.
+
+    ``clock`` (the worker passes the wall clock) times each reply's lease from the moment it is
+    sent, not from the start of the round."""
     from gracedesk.service.desk import audit
 
+    tick = clock or (lambda: now)
     with store.write() as s:
         q = (
             select(Delivery)
@@ -175,6 +198,8 @@ def deliver_replies(store: Store, transports: Transports, *, now: datetime) -> i
             claimed.append((d.id, d.attempts, _outgoing(s, d)))
     sent = 0
     for did, attempts, out in claimed:
+        if not _still_ours(store, did, attempts, tick()):
+            continue
         remote: str | None = None
         error: DeliveryError | None = None
         try:
@@ -186,6 +211,10 @@ def deliver_replies(store: Store, transports: Transports, *, now: datetime) -> i
             error = DeliveryError(f"{type(exc).__name__}: {exc}")
         with store.write() as s:
             d = s.get_one(Delivery, did)
+            if d.state != "queued" or d.attempts != attempts:
+                # cancelled by an erasure, or taken over, while it was being sent
+                log.warning("delivery %s changed while it was sent; left as it is", did)
+                continue
             if error is None:
                 d.state, d.sent_at, d.last_error, d.remote_id = "sent", now, None, remote
                 sent += 1

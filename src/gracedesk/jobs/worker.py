@@ -70,7 +70,9 @@ def run_once(
 
         jobs["mail"] = lambda: fetch_all(desk, now=now, secret=mail_secret)
     if transports is not None:
-        jobs["deliveries"] = lambda: deliver_replies(desk.store, transports, now=now)
+        jobs["deliveries"] = lambda: deliver_replies(
+            desk.store, transports, now=now, clock=lambda: datetime.now(UTC)
+        )
     out = {}
     for name, job in jobs.items():
         try:
