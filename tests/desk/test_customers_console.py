@@ -581,3 +581,25 @@ def test_flag_routes_of_the_api(client: TestClient, desk: Desk, staff: dict[str,
     r = client.delete(f"{url}/vulnerable", headers=sup)
     assert r.status_code == 200 and r.json() == {"customer_id": cid, "flags": []}
     assert [k for k, _, _ in kinds(desk, cid)] == ["customer.flagged", "customer.unflagged"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/console/conversations/{big}"),
+        ("POST", "/console/conversations/{big}/messages/{big}/reveal"),
+        ("POST", "/console/escalations/{big}/approve"),
+        ("POST", "/console/held/{big}/release"),
+        ("POST", "/console/follow-ups/{big}/done"),
+        ("GET", "/console/customers/{big}"),
+        ("POST", "/console/users/{big}/deactivate"),
+    ],
+)
+def test_console_ids_beyond_the_column_are_refused_not_errors(
+    client: TestClient, desk: Desk, method: str, path: str
+) -> None:
+    """An id larger than any row can hold is a 4xx page on both databases, never a 500."""
+    csrf = sign_in(client, desk, "ada", "admin")
+    url = path.format(big=2**63)
+    r = client.request(method, url, data={"csrf_token": csrf} if method == "POST" else None)
+    assert r.status_code == 422, (url, r.status_code)  # refused by the path type, not the store

@@ -70,7 +70,7 @@ def take_break(
 
 @router.get("/conversations/{conv_id}", response_class=HTMLResponse)
 def conversation(
-    conv_id: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
+    conv_id: sess.Id, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> HTMLResponse:
     detail = protect.conversation_view(desk, conv_id, user=user, now=at)
     return conversation_page(request, desk, user, at, detail)
@@ -91,8 +91,8 @@ def conversation_page(
 
 @router.post("/conversations/{conv_id}/messages/{message_id}/reveal", response_class=HTMLResponse)
 def reveal(
-    conv_id: int,
-    message_id: int,
+    conv_id: sess.Id,
+    message_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,
@@ -114,7 +114,7 @@ def reveal(
 
 @router.post("/conversations/{conv_id}/coach", response_class=HTMLResponse)
 def coach(
-    conv_id: int,
+    conv_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,
@@ -128,7 +128,12 @@ def coach(
 
 @router.post("/conversations/{conv_id}/reply")
 def reply(
-    conv_id: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now, text: Text
+    conv_id: sess.Id,
+    request: Request,
+    desk: sess.DeskDep,
+    user: sess.UserDep,
+    at: sess.Now,
+    text: Text,
 ) -> RedirectResponse:
     sent = actions.send_reply(desk, conv_id, text, user=user, now=at)
     n = len(sent["follow_ups"])
@@ -139,7 +144,7 @@ def reply(
 
 @router.post("/conversations/{conv_id}/escalate")
 def escalate(
-    conv_id: int,
+    conv_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,
@@ -154,7 +159,7 @@ def escalate(
 
 @router.post("/conversations/{conv_id}/follow-ups")
 def add_follow_up(
-    conv_id: int,
+    conv_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,
@@ -169,7 +174,7 @@ def add_follow_up(
 
 @router.post("/conversations/{conv_id}/resolve")
 def resolve(
-    conv_id: int,
+    conv_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,
@@ -187,7 +192,7 @@ def resolve(
 
 @router.post("/customers/{customer_id}/notes")
 def add_note(
-    customer_id: int,
+    customer_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,

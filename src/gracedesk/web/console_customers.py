@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gracedesk.model.flags import FLAG_MAX_CHARS, VOCABULARY
@@ -21,10 +21,9 @@ from gracedesk.web.console_render import ConsoleRoute, page, see_other
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-ID_MAX = 2**31 - 1  # INTEGER columns: a larger id names nothing (and PostgreSQL would refuse it)
 MINUTES_MAX = 60 * 24 * 365
 
-Id = Annotated[int, Path(ge=1, le=ID_MAX)]
+Id = sess.Id
 Reason = Annotated[str, Form(min_length=1, max_length=2000)]
 SANCTIONED = {
     "warn": "Warning recorded",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from gracedesk.errors import PermissionDenied, Unauthenticated
 from gracedesk.service.desk import Desk
@@ -166,5 +166,7 @@ def recall(request: Request, key: str) -> Any:
 
 
 DeskDep = Annotated[Desk, Depends(desk_of)]
+ID_MAX = 2**31 - 1  # INTEGER columns: a larger id names nothing (and PostgreSQL would refuse it)
+Id = Annotated[int, Path(ge=1, le=ID_MAX)]  # a row id in a console path
 UserDep = Annotated[User, Depends(console_user)]
 Now = Annotated[datetime, Depends(clock)]

@@ -40,7 +40,7 @@ def escalations(
 
 @router.post("/escalations/{esc_id}/approve")
 def approve(
-    esc_id: int,
+    esc_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,
@@ -55,7 +55,7 @@ def approve(
 
 @router.post("/escalations/{esc_id}/reject")
 def reject(
-    esc_id: int,
+    esc_id: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,
@@ -69,7 +69,7 @@ def reject(
 
 @router.post("/held/{message_id}/release")
 def release(
-    message_id: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
+    message_id: sess.Id, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> RedirectResponse:
     out = actions.release(desk, message_id, user=user, now=at)
     sess.flash(request, "success", f"Message {message_id} released: analysed ({out['analysis']}).")
@@ -90,7 +90,7 @@ def follow_ups(
 
 @router.post("/follow-ups/{fid}/done")
 def follow_up_done(
-    fid: int,
+    fid: sess.Id,
     request: Request,
     desk: sess.DeskDep,
     user: sess.UserDep,

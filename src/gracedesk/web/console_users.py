@@ -103,7 +103,7 @@ def invite(
 
 @router.post("/users/{uid}/role")
 def change_role(
-    uid: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now, role: Role
+    uid: sess.Id, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now, role: Role
 ) -> RedirectResponse:
     changed = users.change_role(desk.store, uid, role, by=user, now=at)
     forget_tokens(request)
@@ -114,7 +114,7 @@ def change_role(
 
 @router.post("/users/{uid}/deactivate")
 def deactivate(
-    uid: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
+    uid: sess.Id, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> RedirectResponse:
     changed = users.set_active(desk.store, uid, False, by=user, now=at)
     forget_tokens(request)
@@ -128,7 +128,7 @@ def deactivate(
 
 @router.post("/users/{uid}/reactivate")
 def reactivate(
-    uid: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
+    uid: sess.Id, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> RedirectResponse:
     changed = users.set_active(desk.store, uid, True, by=user, now=at)
     sess.flash(request, "success", f"{changed['name']} is active again and may sign in.")
@@ -137,7 +137,7 @@ def reactivate(
 
 @router.post("/users/{uid}/token", response_class=HTMLResponse)
 def reset_token(
-    uid: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
+    uid: sess.Id, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> HTMLResponse:
     token = users.reset_token(desk.store, uid, by=user, now=at)
     forget_tokens(request)
@@ -146,7 +146,7 @@ def reset_token(
 
 @router.post("/users/{uid}/password", response_class=HTMLResponse)
 def reset_password(
-    uid: int, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
+    uid: sess.Id, request: Request, desk: sess.DeskDep, user: sess.UserDep, at: sess.Now
 ) -> HTMLResponse:
     password = users.reset_password(desk.store, uid, by=user, now=at)
     shown = {"uid": uid, "what": "password", "password": password}
