@@ -169,3 +169,25 @@ def test_the_held_routes_of_the_api(desk: Desk, settings: Any) -> None:
         again = client.post(f"/api/v1/messages/{held.message_id}/release", headers=h)
         assert again.status_code == 409
         assert again.headers["content-type"].startswith("application/problem+json")
+
+
+def test_only_supervisors_read_a_held_message(desk: Desk) -> None:
+    from gracedesk.service import protect
+
+    agent, _ = make_user(desk.store, "ann", "agent")
+    boss, _ = make_user(desk.store, "sue", "supervisor")
+    first = post(desk, "Hello", channel="chat")
+    _sanction(desk, _customer_id(desk, first.conversation_id), "block")
+    held = post(desk, "you worthless idiots", channel="chat", at=NOW + timedelta(minutes=1))
+    later = NOW + timedelta(minutes=2)
+
+    seen = protect.conversation_view(desk, held.conversation_id, user=agent, now=later)
+    shown = next(m for m in seen["messages"] if m["id"] == held.message_id)
+    assert shown["withheld"] and shown["text"] == ""
+    assert "worthless" not in str(seen)
+    with pytest.raises(PermissionDenied):
+        protect.reveal(desk, held.conversation_id, held.message_id, user=agent, now=later)
+
+    read = protect.conversation_view(desk, held.conversation_id, user=boss, now=later)
+    theirs = next(m for m in read["messages"] if m["id"] == held.message_id)
+    assert not theirs.get("withheld") and "withheld" not in theirs

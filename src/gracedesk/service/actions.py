@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gracedesk.service.desk import audit
-from gracedesk.service.effects import notify, open_escalation
+from gracedesk.service.effects import ERASED, notify, open_escalation
 from gracedesk.service.records import (
     SUPERVISING,
     conversation,
@@ -599,8 +599,8 @@ def release(desk: Desk, message_id: int, *, user: User, now: datetime) -> dict[s
         m = s.get(Message, message_id)
         if m is None:
             raise NotFound(f"message {message_id} does not exist")
-        if m.hold != "held":
-            raise Conflict(f"message {message_id} is not held")
+        if m.hold != "held" or m.analysis_state == ERASED:
+            raise Conflict(f"message {message_id} is not held (or its customer was erased)")
         conv = conversation(s, m.conversation_id, lock=True)
         m.hold, m.analysis_state = "released", "pending"
         others = s.scalar(

@@ -111,7 +111,8 @@ def delivery_dict(d: Delivery | None) -> dict[str, Any] | None:
     return {
         "state": d.state,
         "transport": d.transport,
-        "target": d.target,
+        # the reply webhook's URL may carry a credential: shown as where, not what
+        "target": "reply webhook" if d.transport == "webhook" else d.target,
         "attempts": d.attempts,
         "last_error": d.last_error,
         "remote_id": d.remote_id,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
-from gracedesk.errors import InvalidRequest, NotFound
+from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
 from gracedesk.model.signals import ABUSE
 from gracedesk.service import views
 from gracedesk.service.desk import audit
@@ -324,6 +324,8 @@ def reveal(desk: Desk, conv_id: int, message_id: int, *, user: User, now: dateti
             raise NotFound(f"conversation {conv_id} has no message {message_id}")
         if m.author != "customer":
             raise InvalidRequest(f"message {message_id} is not a customer's: nothing is masked")
+        if m.hold == "held" and user.role not in SUPERVISING:
+            raise PermissionDenied(f"message {message_id} is held for a supervisor")
         conv = s.get_one(Conversation, conv_id)
         audit(
             s,
@@ -415,8 +417,12 @@ def conversation_view(
     now: datetime,
     revealed: Iterable[int] = (),
 ) -> dict[str, Any]:
-    """``views.conversation_detail`` as ``user`` may see it; ``masking`` says if it was masked."""
-    detail = views.conversation_detail(desk, conv_id, user=user, now=now)
+    """``views.conversation_detail`` as ``user`` may see it; ``masking`` says if it was masked.
+
+    A message a sanction holds is for supervisors to read: an agent gets it without its text
+    (``withheld``), masked or not, revealed or not (it was never analysed, so masking could not
+    find its abusive words)."""
+    detail = _withhold_held(views.conversation_detail(desk, conv_id, user=user, now=now), user)
     if not masking_for(desk, user):
         return {**detail, "masking": False}
     history = [h["id"] for h in detail["customer"]["history"]]
@@ -425,6 +431,16 @@ def conversation_view(
         for terms in _terms_by_conversation(conn, history).values():
             extra.update(terms)
     return {**mask_detail(detail, revealed=revealed, extra=extra), "masking": True}
+
+
+def _withhold_held(detail: dict[str, Any], user: User) -> dict[str, Any]:
+    if user.role in SUPERVISING:
+        return detail
+    messages = [
+        {**m, "text": "", "signals": None, "withheld": True} if m.get("hold") == "held" else m
+        for m in detail.get("messages", [])
+    ]
+    return {**detail, "messages": messages}
 
 
 def _scrub_each(
