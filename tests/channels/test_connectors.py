@@ -193,10 +193,10 @@ def test_customer_message_is_stored_analysed_and_a_note_queued(
         note = s.get_one(Message, delivery.message_id)
     assert (m.channel, m.author) == (kind, "customer")
     if case.message_id:
-        assert m.channel_message_id == case.message_id
+        assert m.channel_message_id == f"{kind}:{case.message_id}"  # the connector's name
     assert "useless idiots" in m.text and "<div>" not in m.text  # HTML bodies become text
     assert (conv.connector_id, conv.external_ref, conv.channel) == (connector_id, case.ref, kind)
-    assert customer.external_id == f"{kind}:{case.contact}"
+    assert customer.external_id == f"{kind}:{case.contact}"  # <connector name>:<contact id>
     assert customer.email == "dana.whitfield@example.com"
     assert m.analysis_state == "done" and "abusive" in (m.signals or {})["labels"]
     # the note: queued for the worker, never sent inside the webhook request
@@ -210,6 +210,33 @@ def test_customer_message_is_stored_analysed_and_a_note_queued(
     assert "gracedesk-abusive" in writeback["tags"] and writeback["priority"] == "high"
     for part in ("abusive-behaviour", "Next step:", "Suggested phrase:", "Hand-over:"):
         assert part in note.text
+
+
+def test_two_installations_of_one_kind_never_share_a_customer_or_a_message(
+    client: TestClient, desk: Desk
+) -> None:
+    """Two Chatwoot accounts send an event with the same contact and message ids."""
+    connect(desk, "chatwoot")
+    manage.add(
+        desk.store,
+        "chatwoot-eu",
+        "chatwoot",
+        secret=SECRET,
+        api_url="http://127.0.0.1:9",
+        api_token=TOKEN,
+        options=CASES["chatwoot"].options,
+        now=datetime.now(UTC),
+    )
+    body = raw(CASES["chatwoot"].payload())
+    for name in ("chatwoot", "chatwoot-eu"):
+        signed = sign("chatwoot", body, at=datetime.now(UTC))
+        r = client.post(f"/hooks/{name}", content=body, headers=signed)
+        assert r.status_code == 200 and r.json()["replayed"] is False, r.text
+    assert customer_messages(desk) == 2
+    with desk.store.read() as s:
+        ids = set(s.scalars(select(Customer.external_id)))
+    contact = CASES["chatwoot"].contact
+    assert {f"chatwoot:{contact}", f"chatwoot-eu:{contact}"} <= ids
 
 
 @pytest.mark.parametrize("kind", KINDS)

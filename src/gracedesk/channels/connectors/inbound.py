@@ -93,11 +93,13 @@ def _worth_reading(event: Inbound) -> Inbound | Ignored:
 def _post(
     desk: Desk, info: ConnectorInfo, event: Inbound, *, now: datetime, max_chars: int
 ) -> Received:
+    # ids are the helpdesk's own: scoped by the connector, so two installations of one kind
+    # (two Zendesk accounts) never share a customer or a message
     incoming = Incoming(
-        customer=CustomerRef(f"{info.kind}:{event.contact_id}", event.name, event.email),
+        customer=CustomerRef(f"{info.name}:{event.contact_id}", event.name, event.email),
         text=event.text[:max_chars],
         channel=info.kind,
-        channel_message_id=event.message_id,
+        channel_message_id=f"{info.name}:{event.message_id}" if event.message_id else None,
         subject=event.subject,
         link=Link(connector_id=info.id, external_ref=event.ref),
         meta={"connector": info.name, "truncated": len(event.text) > max_chars},
