@@ -90,16 +90,7 @@ def enqueue_note(
     )
     s.add(m)
     s.flush()
-    d = Delivery(
-        message_id=m.id,
-        conversation_id=conv.id,
-        transport="connector",
-        target=conv.external_ref,
-        state="queued",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    d = Delivery(**delivery_row(m.id, conv.id, "connector", conv.external_ref, now=now))
     s.add(d)
     return d
 
