@@ -267,6 +267,7 @@ class Desk:
                 assignee_id=acc.assignee_id,
                 new_customer=acc.new_customer,
                 customer_row=acc.customer,
+                restricted=acc.restricted,
             )
         return acc.message_id, acc.conversation_id, snap
 

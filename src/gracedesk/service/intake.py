@@ -67,6 +67,8 @@ class Accepted:
     assignee_id: int | None
     customer: Any  # the customer row (name, tier, lifetime_value, preferences)
     state: str = "pending"  # the message's analysis_state as stored
+    # under an active restriction or block (None: not looked up; ``take`` looks)
+    restricted: bool | None = None
 
 
 def _event(kind: str, now: datetime, who: tuple[str, int | None], **fields: Any) -> dict[str, Any]:
@@ -282,6 +284,7 @@ def accept(
         conn, msg, customer.id, now=now, priority=priority, subject=subject, events=events, who=who
     )
     held = None
+    levels: set[str] | None = set() if new else None  # a new customer has no sanction
     if holds is not None and not new and msg.analyse:
         levels = set(
             conn.execute(q.sanctions_in_force(), {"cid": customer.id, "now": now}).scalars()
@@ -339,7 +342,8 @@ def accept(
         )
         _auto_reply(conn, holds, held, conv_id, customer.id, now=now, events=events)
     conn.execute(q.insert_audit(), events)
-    return Accepted(int(mid), conv_id, customer.id, new, assignee, customer, state)
+    restricted = None if levels is None else bool(levels)
+    return Accepted(int(mid), conv_id, customer.id, new, assignee, customer, state, restricted)
 
 
 def customer_history(
@@ -409,10 +413,13 @@ def take(
     new_customer: bool = False,
     customer_row: Any = None,
     upto: int | None = None,
+    restricted: bool | None = None,
 ) -> Snapshot:
     """What the core needs about a conversation: messages, customer history, agent, promises.
 
     ``upto``: only the messages up to this message id (re-analysing an older message).
+    ``restricted``: whether a restriction or block is in force, when ``accept`` already
+    looked (else it is looked up here).
     """
     if customer_id is None:
         conv = conn.execute(q.conversation_by_id(), {"conv": conv_id}).one()
@@ -437,8 +444,12 @@ def take(
         agent=agent_of(assignee),
         commitments=tuple({"text": p.promise, "due": p.due_at.isoformat()} for p in promises),
         threat_cleared_at=cleared.isoformat() if cleared is not None else None,
-        restricted=bool(
-            conn.execute(q.sanctions_in_force(), {"cid": customer_id, "now": now}).first()
+        restricted=(
+            restricted
+            if restricted is not None
+            else bool(
+                conn.execute(q.sanctions_in_force(), {"cid": customer_id, "now": now}).first()
+            )
         ),
     )
 
