@@ -27,6 +27,10 @@ from .conftest import NOW, make_user, post
 ROLES = ("anonymous", "agent", "supervisor", "admin")
 A, S = "agent", "supervisor"
 FUTURE = (NOW + timedelta(days=30)).isoformat()
+ARTICLE = (
+    "---\nid: refunds\ntitle: Refunds\naudience: customer\nupdated: 2026-11-01\n---\n"
+    "We refund within 5 working days of getting the item back.\n"
+)
 
 # method, path, body, expected status for (anonymous, agent, supervisor, admin)
 TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] = [
@@ -136,6 +140,11 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int]]] =
     ("GET", "/api/v1/reports/summary", None, (401, 403, 200, 200)),
     # the survey token is the customer's credential; staff credentials with it are refused
     ("POST", "/api/v1/csat/{csat}", {"score": 5}, (200, 403, 403, 403)),
+    # the knowledge base (docs/knowledge.md): every role reads and searches, supervisors write
+    ("GET", "/api/v1/kb/articles", None, (401, 200, 200, 200)),
+    ("GET", "/api/v1/kb/articles/{article}", None, (401, 200, 200, 200)),
+    ("GET", "/api/v1/kb/search?q=refund", None, (401, 200, 200, 200)),
+    ("PUT", "/api/v1/kb/articles/{article}", {"markdown": ARTICLE}, (401, 403, 200, 200)),
 ]
 
 
@@ -146,6 +155,9 @@ def world(settings: Settings, desk: Desk) -> Iterator[tuple[TestClient, dict[str
     for name, role in (("agt", "agent"), ("sup", "supervisor"), ("adm", "admin")):
         users[role], tok = make_user(desk.store, name, role)
         headers[role] = {"Authorization": f"Bearer {tok}"}
+    from gracedesk.service import knowledge
+
+    knowledge.save_article(desk, ARTICLE, actor=users["supervisor"], now=NOW)
     with TestClient(create_app(settings, desk=desk)) as client:
         yield client, {"headers": headers, "users": users}
 
@@ -190,6 +202,7 @@ def _fresh_ids(desk: Desk, users: dict[str, Any], n: int) -> dict[str, Any]:
         "flag": "vip",
         "csat": token,
         "taken": taken,
+        "article": "refunds",
     }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gracedesk.store import Store
 from gracedesk.store.migrate import current, head
-from gracedesk.store.tables import Base, Customer
+from gracedesk.store.tables import Base, Customer, include_name
 
 from .conftest import NOW
 
@@ -19,7 +19,8 @@ from .conftest import NOW
 def test_migrations_create_exactly_the_models(store: Store) -> None:
     assert current(store.engines) == head()
     with store.engines.read.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        ctx = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
 
 

@@ -78,14 +78,25 @@ def test_nav_shows_team_only_to_supervisors_and_escapes_user_text(page: Page, li
     page.goto(f"{base}/console/?role=supervisor")
     nav = page.locator("nav.nav a")
     expect(nav).to_have_text(
-        ["Inbox", "Escalations", "Follow-ups", "Customers", "Team", "Reports", "Audit"]
+        [
+            "Inbox",
+            "Escalations",
+            "Follow-ups",
+            "Customers",
+            "Knowledge",
+            "Team",
+            "Reports",
+            "Audit",
+        ]
     )
     expect(page.locator('nav.nav a[aria-current="page"]')).to_have_text("Inbox")
     expect(page.locator(".user-name")).to_have_text("<b>Dana</b> Reyes")  # shown, not parsed
     assert page.locator(".userbox b").count() == 0
     expect(page.locator(".userbox .role")).to_have_text("supervisor")
     page.goto(f"{base}/console/?role=agent")
-    expect(nav).to_have_text(["Inbox", "Escalations", "Follow-ups", "Customers"])
+    expect(nav).to_have_text(
+        ["Inbox", "Escalations", "Follow-ups", "Customers", "Knowledge"]
+    )
     logout = page.locator('form[action="/console/logout"][method="post"]')
     assert logout.locator('input[name="csrf_token"]').get_attribute("value") == TOKEN
 

@@ -23,7 +23,7 @@ from gracedesk.guidance.phrases import Library, PhraseStats, suggest
 from gracedesk.guidance.playbook import HIGH, abusive, earlier_threat, next_step
 from gracedesk.guidance.solutions import authority, propose
 from gracedesk.guidance.solutions import request as request_of
-from gracedesk.model.guidance import Guidance, Promise, Solution
+from gracedesk.model.guidance import ArticleRef, Guidance, Promise, Solution
 from gracedesk.model.signals import Signals
 
 DEFAULT_FOLLOW_UP_HOURS = 24
@@ -113,6 +113,8 @@ def advise(
     library: Library | None = None,
     request: Mapping[str, Any] | None = None,
     phrase_stats: PhraseStats | None = None,
+    articles: Sequence[ArticleRef] = (),
+    shared_articles: Sequence[ArticleRef] = (),
 ) -> Guidance:
     """Guidance for the agent's next reply.
 
@@ -123,6 +125,9 @@ def advise(
     (``{"kind": "refund"|"discount"|"credit"|"exception", "amount"?}``, as the policy reads it).
     ``phrase_stats``: measured phrase outcomes; given, phrases are ranked by them (Thompson
     sampling, ``phrases.by_outcome``); left out, the ranking is the rules' alone.
+    ``articles``: knowledge-base passages that explain what the customer did not know (found by
+    the service, ``service.knowledge_use``), passed through as they are; ``shared_articles``:
+    those already quoted in the conversation, listed in the hand-over packet.
     Raises ``InvalidScenario`` on bad input.
     """
     ts = turns(conversation, now)
@@ -167,6 +172,7 @@ def advise(
         solutions=solutions,
         done=pos.done,
         agent_name=agent_name,
+        shared=shared_articles,
     )
     return Guidance(
         stage=pos.stage,
@@ -176,4 +182,5 @@ def advise(
         solutions=solutions,
         solution_notes=notes,
         handover=packet,
+        articles=tuple(articles),
     )

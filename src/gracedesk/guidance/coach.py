@@ -14,7 +14,7 @@ import functools
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -30,6 +30,7 @@ from gracedesk.guidance.commitments import (
 )
 from gracedesk.guidance.moves import MOVES, MoveDetector
 from gracedesk.model.critique import FINDING_KINDS, Critique, Finding
+from gracedesk.model.guidance import ArticleRef
 from gracedesk.model.signals import Signals
 
 PHRASE_KINDS = ("excuse", "blame", "jargon", "dismissive", "negative_phrasing", "sarcasm")
@@ -332,6 +333,31 @@ def coach(
         version=rules.version,
         rewrite=_rewrite(draft, 0, len(draft), findings),
     )
+
+
+# an excuse that recites a policy ("that's our policy", "per company policy", "it's the rules")
+_RECITES_POLICY = re.compile(r"\b(?:polic(?:y|ies)|rules?|terms)\b")
+
+
+def wants_plain_wording(f: Finding) -> bool:
+    """Jargon, or a policy recited instead of explained: findings an article's plain wording
+    answers better than any phrase ("the refund window is 30 days because …")."""
+    return f.kind == "jargon" or (
+        f.kind == "excuse" and _RECITES_POLICY.search(f.text.lower()) is not None
+    )
+
+
+def cite_articles(critique: Critique, articles: Sequence[ArticleRef]) -> Critique:
+    """``critique`` with the best article (``articles[0]``) on each jargon or policy-recital
+    finding, so the agent can explain the rule in the article's words. Pure: the articles come
+    from the knowledge base through the service; the score and the rewrite are unchanged."""
+    if not articles or not any(wants_plain_wording(f) for f in critique.findings):
+        return critique
+    best = articles[0]
+    findings = tuple(
+        replace(f, article=best) if wants_plain_wording(f) else f for f in critique.findings
+    )
+    return replace(critique, findings=findings)
 
 
 def _replacement(f: Finding) -> str:

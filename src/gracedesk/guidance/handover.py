@@ -18,7 +18,7 @@ from gracedesk.guidance import history as hist_mod
 from gracedesk.guidance.conversation import Turn, parse_time
 from gracedesk.guidance.phrases import clean_value
 from gracedesk.guidance.playbook import abusive, earlier_threat
-from gracedesk.model.guidance import HandoverPacket, Promise, Solution
+from gracedesk.model.guidance import ArticleRef, HandoverPacket, Promise, Solution
 from gracedesk.model.signals import HIGH_RISK, Evidence, Signals
 
 HIGH = 0.5
@@ -185,8 +185,11 @@ def packet(
     solutions: Sequence[Solution] = (),
     done: Sequence[str] = (),
     agent_name: str | None = None,
+    shared: Sequence[ArticleRef] = (),
 ) -> HandoverPacket:
-    """The hand-over packet for this conversation (``promised``: see ``promises``)."""
+    """The hand-over packet for this conversation (``promised``: see ``promises``; ``shared``:
+    the knowledge-base articles agents already quoted, so the next one does not send them
+    again)."""
     customer = [t for t in ts if t.role == "customer" and t.text.strip()]
     shown = customer if len(customer) <= 5 else [customer[0], *customer[-4:]]
     happened = tuple(f"{t.at.isoformat() if t.at else t.label()}: {snippet(t.text)}" for t in shown)
@@ -227,4 +230,5 @@ def packet(
         opening_line=_opening(
             clean_value(h.name), clean_value(agent_name), subject(ts), wants, promised
         ),
+        articles=tuple(shared),
     )

@@ -15,7 +15,14 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from gracedesk.insights import predicted_csat
-from gracedesk.insights.rows import ConversationRow, History, MessageRow, Period, Target
+from gracedesk.insights.rows import (
+    ConversationRow,
+    History,
+    MessageRow,
+    Period,
+    QuoteRow,
+    Target,
+)
 from gracedesk.insights.stats import mean, met, rate, spread
 from gracedesk.model import ARCHETYPES, CAUSES
 
@@ -24,6 +31,7 @@ REPEAT_MINIMUM = 2  # complaint messages that make a repeat complainer
 REPEAT_TOP = 10
 SCORES = ("1", "2", "3", "4", "5")
 SANCTION_LEVELS = ("warn", "restrict", "block")
+KB_TOP = 20  # articles listed, and recent questions without an article
 
 
 def build(
@@ -53,6 +61,7 @@ def build(
         "repeat_complainers": repeat_complainers(history, period),
         "abuse_exposure": abuse_exposure(history, period),
         "sanctions": sanctions(history, period),
+        "knowledge_base": knowledge_base(history, period),
         "outcomes": outcomes,
         "predicted_csat": predicted_csat.section(training or history, history, period),
     }
@@ -368,4 +377,78 @@ def sanctions(h: History, p: Period) -> dict[str, Any]:
             for lv in levels
         },
         "by_state": _counts(x.state for x in created),
+    }
+
+
+def _settled(h: History, p: Period, since: dict[int, datetime]) -> set[int]:
+    """Conversations (id -> their first quote) resolved after that quote and before ``until``,
+    and not reopened after that resolution (before ``until``)."""
+    resolved: dict[int, datetime] = {}
+    for e in h.events:
+        cid = e.conversation_id
+        if e.kind == "conversation.resolved" and cid in since and since[cid] <= e.at < p.until:
+            resolved[cid] = min(e.at, resolved.get(cid, e.at))
+    reopened = {
+        e.conversation_id
+        for e in h.events
+        if e.kind == "conversation.reopened"
+        and e.conversation_id in resolved
+        and resolved[e.conversation_id] < e.at < p.until
+    }
+    return set(resolved) - reopened
+
+
+def _quoted(quotes: Sequence[QuoteRow], settled: set[int]) -> dict[str, Any]:
+    convs = {q.conversation_id for q in quotes}
+    done = len(convs & settled)
+    return {
+        "quotes": len(quotes),
+        "conversations": len(convs),
+        "settled": done,
+        "settled_rate": rate(done, len(convs)),
+    }
+
+
+def knowledge_base(h: History, p: Period) -> dict[str, Any]:
+    """Which articles agents quoted in the period and whether those conversations were settled
+    (resolved after the quote, not reopened), and the customer questions that called for an
+    article but found none: the articles to write next."""
+    quotes = [q for q in h.kb_quotes if p.contains(q.at)]
+    first: dict[int, datetime] = {}
+    for q in quotes:
+        first[q.conversation_id] = min(q.at, first.get(q.conversation_id, q.at))
+    settled = _settled(h, p, first)
+    by_article: dict[str, list[QuoteRow]] = {}
+    for q in quotes:
+        by_article.setdefault(q.article_id, []).append(q)
+    articles = [
+        {
+            "article_id": aid,
+            "title": max(qs, key=lambda q: (q.at, q.version)).title,
+            **_quoted(qs, settled),
+        }
+        for aid, qs in by_article.items()
+    ]
+    articles.sort(key=lambda a: (-a["quotes"], -a["conversations"], a["article_id"]))
+    asked = [m for m in h.kb_questions if p.contains(m.received_at)]
+    missing = sorted((m for m in asked if not m.found), key=lambda m: m.received_at, reverse=True)
+    return {
+        **_quoted(quotes, settled),
+        "articles_quoted": len(by_article),
+        "articles": articles[:KB_TOP],
+        "questions": {
+            "messages": len(asked),
+            "without_article": len(missing),
+            "rate": rate(len(missing), len(asked)),
+            "by_reason": _counts(r for m in missing for r in m.reasons),
+            "recent": [
+                {
+                    "message_id": m.message_id,
+                    "conversation_id": m.conversation_id,
+                    "received_at": m.received_at.isoformat(),
+                    "reasons": list(m.reasons),
+                }
+                for m in missing[:KB_TOP]
+            ],
+        },
     }

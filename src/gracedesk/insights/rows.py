@@ -129,6 +129,31 @@ class CustomerRow:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteRow:
+    """An agent's reply that quoted a knowledge-base article (``kb_quotes``), at its time."""
+
+    message_id: int
+    conversation_id: int
+    article_id: str
+    title: str
+    version: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionRow:
+    """An analysed customer message that called for an article (``knowledge.triggers``:
+    missing or misunderstood information, confusion, a policy request) and how many articles
+    guidance found for it."""
+
+    message_id: int
+    conversation_id: int
+    received_at: datetime
+    reasons: tuple[str, ...]
+    found: int
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """Everything a report reads, already narrowed to the report's team and agent.
 
@@ -145,3 +170,5 @@ class History:
     events: tuple[EventRow, ...] = ()
     users: tuple[UserRow, ...] = ()
     customers: tuple[CustomerRow, ...] = ()
+    kb_quotes: tuple[QuoteRow, ...] = ()  # replies in these conversations that quoted articles
+    kb_questions: tuple[QuestionRow, ...] = ()  # their messages that called for an article

@@ -2,7 +2,15 @@
 
 from gracedesk.model.critique import Commitment, Critique, Finding
 from gracedesk.model.decision import Decision
-from gracedesk.model.guidance import Guidance, HandoverPacket, Phrase, Promise, Solution, Step
+from gracedesk.model.guidance import (
+    ArticleRef,
+    Guidance,
+    HandoverPacket,
+    Phrase,
+    Promise,
+    Solution,
+    Step,
+)
 from gracedesk.model.signals import (
     ABUSE,
     ABUSE_TARGETS,
@@ -28,6 +36,7 @@ __all__ = [
     "MODEL_LANGUAGES",
     "REQUESTS",
     "Archetype",
+    "ArticleRef",
     "Commitment",
     "ContextSignals",
     "Critique",

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gracedesk.model.guidance import ArticleRef
+
 FINDING_KINDS: tuple[str, ...] = (
     "excuse",
     "blame",
@@ -45,9 +47,11 @@ class Finding:
     text: str
     message: str
     suggestion: str
+    # jargon or a policy recited: the knowledge base's plain wording for it, when one was found
+    article: ArticleRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "kind": self.kind,
             "start": self.start,
             "end": self.end,
@@ -55,6 +59,9 @@ class Finding:
             "message": self.message,
             "suggestion": self.suggestion,
         }
+        if self.article is not None:
+            out["article"] = self.article.to_dict()
+        return out
 
 
 @dataclass(frozen=True, slots=True)

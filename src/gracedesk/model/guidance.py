@@ -110,6 +110,33 @@ class Promise:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleRef:
+    """A knowledge-base passage that guidance cites: which article, which version, what words.
+
+    ``passage`` is plain text the agent may put in a reply as it is; ``id`` and ``version`` say
+    where it came from, so a reply that quotes it can be traced to the version it quoted.
+    A reference to an article already shared in a conversation may carry no passage.
+    """
+
+    id: str
+    title: str
+    version: int
+    passage: str = ""
+    heading: str | None = None
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "version": self.version,
+            "passage": self.passage,
+            "heading": self.heading,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class HandoverPacket:
     """Everything the next agent needs so that the customer never repeats themselves."""
 
@@ -127,6 +154,8 @@ class HandoverPacket:
     trajectory: str | None
     promises: tuple[Promise, ...]
     opening_line: str
+    # knowledge-base articles agents already quoted to the customer (docs/knowledge.md)
+    articles: tuple[ArticleRef, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +175,7 @@ class HandoverPacket:
             },
             "promises": [p.to_dict() for p in self.promises],
             "opening_line": self.opening_line,
+            "articles": [a.to_dict() for a in self.articles],
         }
 
     def to_markdown(self) -> str:
@@ -174,6 +204,9 @@ class HandoverPacket:
             for p in self.promises
         ]
         out += ["", "### Promises made", *items(promised)]
+        if self.articles:
+            shared = [f"{a.title} ({a.id}, version {a.version})" for a in self.articles]
+            out += ["", "### Articles already shared", *items(shared)]
         out += ["", "### Suggested opening line", "", f"> {self.opening_line}", ""]
         return "\n".join(out)
 
@@ -200,6 +233,8 @@ class Guidance:
     solutions: tuple[Solution, ...]
     solution_notes: tuple[str, ...]
     handover: HandoverPacket
+    # knowledge-base passages that explain what the customer did not know (docs/knowledge.md)
+    articles: tuple[ArticleRef, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -210,4 +245,5 @@ class Guidance:
             "solutions": [s.to_dict() for s in self.solutions],
             "solution_notes": list(self.solution_notes),
             "handover": self.handover.to_dict(),
+            "articles": [a.to_dict() for a in self.articles],
         }

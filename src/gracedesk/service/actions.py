@@ -78,7 +78,12 @@ def coach_draft(
         from gracedesk.guidance.moves import load_detector
 
         moves = load_detector()
-    return coach(draft, ctx, moves=moves).to_dict()
+    from gracedesk.service.knowledge_use import for_draft
+
+    # jargon or a recited policy: the article's plain wording (searched only then)
+    critique = coach(draft, ctx, moves=moves)
+    critique = for_draft(desk, critique, customer_text=ctx.customer_message, signals=ctx.signals)
+    return critique.to_dict()
 
 
 def _limits(desk: Desk, user: User) -> dict[str, float]:
@@ -160,13 +165,20 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             follow_ups=[f.id for f in follow_ups],
             delivery=delivery.transport,
         )
-        return {
+        reply_id = m.id
+        sent = {
             "message_id": m.id,
             "conversation_id": conv.id,
             "delivery": delivery_dict(delivery),
             "critique": critique,
             "follow_ups": [follow_up_dict(f) for f in follow_ups],
         }
+    # committed: the knowledge-base articles the reply quotes (insights: what settles questions)
+    from gracedesk.service.knowledge_use import record_reply
+
+    quoted = record_reply(desk, reply_id, text)
+    sent["articles"] = [{"id": a, "version": v} for a, v in quoted]
+    return sent
 
 
 def _exposure(
@@ -226,6 +238,10 @@ def escalate(
         conversation(s, conv_id)
         last = _last_customer(s, conv_id)
         packet = (last.guidance or {}).get("handover") if last else None
+    if packet is not None:  # replies after that message may have shared articles too
+        from gracedesk.service.knowledge_use import shared
+
+        packet = {**packet, "articles": [a.to_dict() for a in shared(desk, conv_id)]}
     with desk.store.write() as s:
         conv = conversation(s, conv_id, lock=True)
         eid = open_escalation(

@@ -55,6 +55,11 @@ def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
         + ", ".join(f"{n} ({r})" for n, r, _, _ in USERS)
         + f"; password {PASSWORD!r}"
     )
+    from gracedesk.service.knowledge import import_dir, starter_dir
+
+    kb = import_dir(store, starter_dir(), actor="demo", now=now)  # idempotent: no-op the 2nd time
+    out.append(f"knowledge base: {len(kb.added)} starter articles added, {len(kb.updated)} updated")
+    out += [f"knowledge base: starter file {f} not imported: {why}" for f, why in kb.invalid]
     if seeded is not None:
         out.append("demo conversations already seeded")
         return out

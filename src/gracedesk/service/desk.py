@@ -332,6 +332,7 @@ class Desk:
         """Decide and advise on a stored message (analysing it unless ``signals`` are given)."""
         from gracedesk.guidance.advice import advise
         from gracedesk.service.flow import run_scenario
+        from gracedesk.service.knowledge_use import for_judgement
 
         factor = self.policy.sanctions.restrict.sla_factor if snap.restricted else 1.0
         outcome = run_scenario(
@@ -342,6 +343,10 @@ class Desk:
             signals=signals,
             sla_factor=factor,
         )
+        scn = outcome.scenario
+        # knowledge-base passages that explain, and the articles already shared (hand-over)
+        text = scn.turns[scn.analysed].text
+        kb = for_judgement(self, snap.conversation_id, text, outcome.signals_obj, snap.messages)
         g = advise(
             outcome.signals_obj,
             list(snap.messages),
@@ -356,6 +361,8 @@ class Desk:
                 if self.phrase_stats is not None
                 else None
             ),
+            articles=kb.articles,
+            shared_articles=kb.shared,
         )
         return outcome, g.to_dict()
 

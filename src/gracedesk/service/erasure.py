@@ -39,6 +39,7 @@ from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, NotFound
+from gracedesk.service import knowledge_index
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import ERASED
 from gracedesk.service.records import require
@@ -52,6 +53,7 @@ from gracedesk.store.tables import (
     Delivery,
     Escalation,
     FollowUp,
+    KbQuestion,
     Message,
     Notification,
     Sanction,
@@ -158,7 +160,11 @@ def erase(store: Store, customer_id: int, *, actor: User | str, now: datetime) -
             reason="erasure of personal data (right to be forgotten)",
             **counts,
         )
-        return {"customer_id": customer_id, "erased_at": now.isoformat(), **counts}
+        out = {"customer_id": customer_id, "erased_at": now.isoformat(), **counts}
+    if counts["kb_questions"]:
+        # this process's search cache held the questions' text (others see the count change)
+        knowledge_index.forget(store)
+    return out
 
 
 def erase_customer(
@@ -220,7 +226,17 @@ def _erase_rows(
     notes = list(s.scalars(select(CustomerNote).where(CustomerNote.customer_id == customer.id)))
     for n in notes:
         n.text = MASK
-    return {"conversations": len(convs), "messages": len(messages), "notes": len(notes)}
+    # the customer's questions kept as retrieval keys of the articles that answered them
+    message_ids = [m.id for m in messages]
+    questions = list(s.scalars(select(KbQuestion.id).where(KbQuestion.message_id.in_(message_ids))))
+    if questions:
+        s.execute(delete(KbQuestion).where(KbQuestion.id.in_(questions)))
+    return {
+        "conversations": len(convs),
+        "messages": len(messages),
+        "notes": len(notes),
+        "kb_questions": len(questions),
+    }
 
 
 def _outbox(s: Session, conv_ids: list[int], email: str | None) -> tuple[int, int]:

@@ -11,6 +11,7 @@ of resolution times when the calendar says so). docs/insights.md defines every f
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ from gracedesk.insights.rows import (
 )
 from gracedesk.insights.stats import waiting_pauses
 from gracedesk.policy.sla import BusinessClock
+from gracedesk.service import knowledge_use
 from gracedesk.service.records import SUPERVISING, require
 from gracedesk.store.tables import (
     AuditEvent,
@@ -134,6 +136,10 @@ def summary(store: Store, policy: PolicySet, period: Period) -> dict[str, Any]:
         agent_id = _agent_id(s, period.agent)
         scope = _history(s, _touched(period, agent_id), period, clocks, full=True)
         scope = _with_globals(s, scope, period, agent_id)
+        quotes, questions = knowledge_use.report_rows(
+            s, _touched(period, agent_id), period.since, period.until
+        )
+        scope = replace(scope, kb_quotes=tuple(quotes), kb_questions=tuple(questions))
         training = _history(s, _answered(period), period, clocks, full=False)
     calming = _outcomes(store, period, {c.id for c in scope.conversations})
     targets = {

@@ -8,7 +8,7 @@ version beside it, so a result can be shown as it was and recomputed later. Migr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -406,6 +406,122 @@ class DeskSetting(Base):
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"value": ...}
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class KbArticle(Base):
+    """A knowledge-base article (``gracedesk.knowledge``): its current version's front matter.
+
+    The text of every version is in ``kb_versions``; the current version's passages, with their
+    sentence vectors, in ``kb_passages``. ``deleted`` hides an article without losing its trail.
+    """
+
+    __tablename__ = "kb_articles"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    audience: Mapped[str] = mapped_column(String(20))  # customer | internal
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    policy_rules: Mapped[list[Any]] = mapped_column(default=list)
+    updated: Mapped[date] = mapped_column()  # the date the article's author gives
+    hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the current version's Markdown
+    deleted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class KbVersion(Base):
+    """One version of an article as written (front matter and Markdown), who saved it and why."""
+
+    __tablename__ = "kb_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)  # max(id) versions the passage cache
+    article_id: Mapped[str] = mapped_column(ForeignKey("kb_articles.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    markdown: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class KbPassage(Base):
+    """A passage of an article's current version: its span in the body and its vector.
+
+    ``search_text`` (title, heading and the passage without Markdown marks) is what full-text
+    search reads: SQLite's FTS5 table ``kb_fts`` (rowid = ``id``), PostgreSQL's generated column
+    ``search_tsv`` (``to_tsvector('english', search_text)``) and its GIN index; both are made by
+    migration 0005, not by this metadata (see :func:`include_name`). ``vector`` is float32,
+    L2-normalised, from ``embedder``.
+    """
+
+    __tablename__ = "kb_passages"
+    __table_args__ = (UniqueConstraint("article_id", "ordinal"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[str] = mapped_column(ForeignKey("kb_articles.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    search_text: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes | None] = mapped_column()
+    embedder: Mapped[str | None] = mapped_column(String(80))
+
+
+class KbQuote(Base):
+    """An agent's reply that quoted an article (which version): what settles questions."""
+
+    __tablename__ = "kb_quotes"
+    __table_args__ = (UniqueConstraint("message_id", "article_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    article_id: Mapped[str] = mapped_column(ForeignKey("kb_articles.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class KbQuestion(Base):
+    """A customer question an article answered: a second retrieval key for that article
+    (:mod:`gracedesk.knowledge.memory`). ``source`` is ``reply`` (the customer message before an
+    agent reply that quoted the article; ``message_id`` is that message, and erasing the
+    customer deletes the row) or ``import`` (``gracedesk kb questions``, past tickets).
+    ``vector`` as in ``kb_passages``."""
+
+    __tablename__ = "kb_questions"
+    # AUTOINCREMENT on SQLite: ids of deleted (erased) questions are never reused, so
+    # (count, max(id)) always changes when questions do (the search cache's version)
+    __table_args__ = (UniqueConstraint("article_id", "hash"), {"sqlite_autoincrement": True})
+    id: Mapped[int] = mapped_column(primary_key=True)  # max(id) versions the question cache
+    article_id: Mapped[str] = mapped_column(ForeignKey("kb_articles.id"))
+    text: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the text, for idempotence
+    source: Mapped[str] = mapped_column(String(20))  # reply | import
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    vector: Mapped[bytes | None] = mapped_column()
+    embedder: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+# What a migration makes outside this metadata: SQLite's full-text index over kb_passages (an
+# FTS5 virtual table and its shadow tables), PostgreSQL's tsvector column and its index.
+UNMODELLED_PREFIXES = ("kb_fts",)
+UNMODELLED_INDEXES = ("ix_kb_passages_fts",)
+UNMODELLED_COLUMNS = ("search_tsv",)
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: leave the unmodelled full-text objects out of
+    autogenerate and of the test that compares the migrations with this metadata."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(UNMODELLED_PREFIXES)
+    if type_ == "index":
+        return name not in UNMODELLED_INDEXES
+    if type_ == "column":
+        return name not in UNMODELLED_COLUMNS
+    return True
 
 
 def table_of(cls: type[Base]) -> Table:

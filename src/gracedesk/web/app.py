@@ -239,6 +239,9 @@ def create_app(
         )
 
     app.include_router(api.router)
+    from gracedesk.web import api_kb  # /api/v1/kb: knowledge-base articles (docs/knowledge.md)
+
+    app.include_router(api_kb.router)
     from gracedesk.web import hooks  # POST /hooks/{name}: helpdesk webhooks (docs/connectors.md)
 
     app.include_router(hooks.router)

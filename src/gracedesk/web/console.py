@@ -7,6 +7,7 @@ Routes (every POST needs the session's CSRF token, see ``console_session``):
 - escalation queue, follow-ups, team: ``console_supervision``
 - customers (search, page, flags, sanctions): ``console_customers``; audit log: ``console_audit``
 - reports with server-drawn charts (supervisors): ``console_reports``
+- the knowledge base (everyone reads, supervisors edit): ``console_kb``
 - users (admins) and one's own settings ``/console/me``: ``console_users``
 - the customer's survey ``/csat/{token}`` (public): ``console_csat``
 """
@@ -25,6 +26,7 @@ from gracedesk.web import (
     console_conversations,
     console_csat,
     console_customers,
+    console_kb,
     console_reports,
     console_supervision,
     console_users,
@@ -106,6 +108,7 @@ router.include_router(console_audit.router)
 router.include_router(console_users.router)
 router.include_router(console_reports.router)
 router.include_router(console_csat.router)
+router.include_router(console_kb.router)
 
 
 @router.get("/console/{rest:path}", include_in_schema=False)

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gracedesk.errors import InvalidRequest
 from gracedesk.model.decision import ESCALATION_TARGETS
-from gracedesk.service import actions, protect, records, rotation, views
+from gracedesk.service import actions, knowledge_use, protect, records, rotation, views
 from gracedesk.service.desk import Desk
 from gracedesk.store.tables import User
 from gracedesk.web import console_session as sess
@@ -85,6 +85,8 @@ def conversation_page(
         "targets": ESCALATION_TARGETS,
         "due_default": f"{at + timedelta(days=1):%Y-%m-%dT%H:%M}",
         "me": {"wellbeing": rotation.status(desk, [user], now=at)[user.id]},
+        # what the customer did not know, from the knowledge base (docs/knowledge.md)
+        "kb": knowledge_use.for_conversation(desk, detail),
     }
     return page(request, "conversation.html", ctx, user=user)
 

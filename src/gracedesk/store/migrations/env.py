@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gracedesk.store.tables import Base
+from gracedesk.store.tables import Base, include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,6 +21,7 @@ def run() -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite needs table copies for ALTER
         compare_type=True,
+        include_name=include_name,  # full-text objects made outside the metadata
     )
     with context.begin_transaction():
         context.run_migrations()
