@@ -150,6 +150,11 @@ def test_emails_before_links() -> None:
 def test_phones() -> None:
     assert mask_phones("call (555) 123-4567 or +1 555.123.4567!") == "call [phone] or [phone]!"
     assert mask_phones("since 2019 at 10:30") == "since 2019 at 10:30"
+    # international numbers, in the forms customers outside North America write them
+    assert mask_phones("ring +44 7700 900123 or +33 (0)1 23 45 67 89.") == (
+        "ring [phone] or [phone]."
+    )
+    assert mask_phones("only +5 EUR more") == "only +5 EUR more"
 
 
 def test_numbers_get_stable_stand_ins() -> None:

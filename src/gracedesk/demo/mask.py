@@ -138,6 +138,8 @@ _RUN_RE = re.compile(r"(?<![\w@])\.?@\w+(?:[\s,]+@\w+)*")
 _PHONE_RE = re.compile(
     r"(?<![\w+])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}(?!\w)"
 )
+# international numbers: "+44 7700 900123", "+33 (0)1 23 45 67 89", "+1-800-555-0199"
+_INTL_PHONE_RE = re.compile(r"(?<![\w+])\+\d[\d\s().-]{6,}\d(?!\w)")
 _CARD_RE = re.compile(r"(?<![\w-])\d{4}(?:[ -]\d{4}){2,3}(?![\w-])")
 # account, order and ticket numbers: a run of 5+ digits standing on its own (an error code such
 # as ``ce-34224-5`` is kept); any 7+ digit run left inside a token is caught by ``_LONG_RE``
@@ -196,7 +198,13 @@ def mask_urls(text: str) -> str:
 
 def mask_phones(text: str) -> str:
     """Phone numbers to [phone], and card numbers (``4111 1111 1111 1111``) to [card]."""
-    return _CARD_RE.sub(CARD, _PHONE_RE.sub(PHONE, text))
+    return _CARD_RE.sub(CARD, _PHONE_RE.sub(PHONE, _INTL_PHONE_RE.sub(_intl_phone, text)))
+
+
+def _intl_phone(m: re.Match[str]) -> str:
+    """A "+" number of 8 to 15 digits (E.164) is a phone number; anything else stays."""
+    digits = sum(c.isdigit() for c in m.group())
+    return PHONE if 8 <= digits <= 15 else m.group()
 
 
 @dataclass
