@@ -19,6 +19,7 @@ GracedeskError
  │    ├── PhraseFileError (GD501)   a phrase pack does not match its schema (file, phrase id, key)
  │    └── InvalidScenario (GD502)   conversation, customer history, agent or commitments unusable
  ├── NotificationError (GD600)  every configured channel failed; the job retries later
+ ├── TrainingError (GD9xx)      ScenarioInvalid (GD901), ScenarioNotFound (GD902), SessionEnded (GD903)
  └── DeskError (GD7xx)          the desk: store, service, web
       ├── NotFound (GD701), PermissionDenied (GD702), Conflict (GD703), Unauthenticated (GD704)
       └── StoreUnavailable (GD710)  the database cannot be reached or stays locked (HTTP 503)
@@ -153,6 +154,29 @@ class BadSignature(ChannelError):
 
 class ImportFailed(ChannelError):
     code = "GD803"
+
+
+# -- training (GD9xx): simulated customers, scenarios (gracedesk.training, docs/training.md) -----
+
+
+class TrainingError(GracedeskError):
+    code = "GD900"
+
+
+class ScenarioInvalid(TrainingError, InvalidInput):
+    """A scenario file that does not match the format; the message names the file and key."""
+
+    code = "GD901"
+
+
+class ScenarioNotFound(TrainingError):
+    code = "GD902"
+
+
+class SessionEnded(TrainingError):
+    """A reply given to a training session that has already ended."""
+
+    code = "GD903"
 
 
 # -- desk (GD7xx): store, service, web ----------------------------------------------------------

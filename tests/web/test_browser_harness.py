@@ -84,6 +84,7 @@ def test_nav_shows_team_only_to_supervisors_and_escapes_user_text(page: Page, li
             "Follow-ups",
             "Customers",
             "Knowledge",
+            "Training",
             "Team",
             "Reports",
             "Audit",
@@ -95,7 +96,7 @@ def test_nav_shows_team_only_to_supervisors_and_escapes_user_text(page: Page, li
     expect(page.locator(".userbox .role")).to_have_text("supervisor")
     page.goto(f"{base}/console/?role=agent")
     expect(nav).to_have_text(
-        ["Inbox", "Escalations", "Follow-ups", "Customers", "Knowledge"]
+        ["Inbox", "Escalations", "Follow-ups", "Customers", "Knowledge", "Training"]
     )
     logout = page.locator('form[action="/console/logout"][method="post"]')
     assert logout.locator('input[name="csrf_token"]').get_attribute("value") == TOKEN

@@ -253,7 +253,7 @@ def test_an_agent_reads_flags_warns_and_cannot_open_the_audit_log(
     customers.add_flag(world.desk, cid, "vip", user=world.users["sam"], now=now())
     agent.goto(f"{world.base}/console/customers/{cid}")
     expect(agent.locator("nav.nav a")).to_have_text(
-        ["Inbox", "Escalations", "Follow-ups", "Customers", "Knowledge"]
+        ["Inbox", "Escalations", "Follow-ups", "Customers", "Knowledge", "Training"]
     )
     expect(agent.locator(".flag-list li[data-flag='vip']")).to_be_visible()
     expect(agent.locator("#flag-form")).to_have_count(0)

@@ -76,7 +76,7 @@ def test_an_agent_sees_the_queue_read_only_and_cannot_approve(agent: Page, world
 def test_an_agent_cannot_open_the_team_view(agent: Page, world: World) -> None:
     agent.goto(f"{world.base}/console/")
     expect(agent.locator("nav.nav a")).to_have_text(
-        ["Inbox", "Escalations", "Follow-ups", "Customers", "Knowledge"]
+        ["Inbox", "Escalations", "Follow-ups", "Customers", "Knowledge", "Training"]
     )
     response = agent.goto(f"{world.base}/console/team")
     assert response is not None and response.status == 403

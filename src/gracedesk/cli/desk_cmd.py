@@ -391,9 +391,11 @@ def customers_erase(customer_id: int, yes: bool) -> None:
     from sqlalchemy import func, select
 
     from gracedesk.service.erasure import erase
+    from gracedesk.service.training import forget_customer
     from gracedesk.store.tables import Conversation, Customer
 
-    store = _store(_settings())
+    settings = _settings()
+    store = _store(settings)
     try:
         with store.read() as s:
             c = s.get(Customer, customer_id)
@@ -409,6 +411,7 @@ def customers_erase(customer_id: int, yes: bool) -> None:
                 err=True,
             )
         done = erase(store, customer_id, actor=_operator(), now=datetime.now(UTC))
+        scenario_files = forget_customer(store, settings.home, customer_id)
     except GracedeskError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
@@ -416,5 +419,5 @@ def customers_erase(customer_id: int, yes: bool) -> None:
     click.echo(
         f"erased customer {customer_id}: {done['conversations']} conversation(s), "
         f"{done['messages']} message(s), {done['notifications_dropped']} unsent "
-        "notification(s) dropped"
+        f"notification(s) dropped, {scenario_files} practice scenario file(s) deleted"
     )

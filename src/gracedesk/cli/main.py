@@ -303,6 +303,9 @@ def _register() -> None:
     from gracedesk.cli.report_cmd import report  # reports (docs/insights.md)
 
     cli.add_command(report)
+    from gracedesk.cli.train_cmd import train  # simulated customers (docs/training.md)
+
+    cli.add_command(train)
     from gracedesk.cli.kb_cmd import kb  # knowledge base (docs/knowledge.md)
 
     cli.add_command(kb)

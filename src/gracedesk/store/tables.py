@@ -408,6 +408,56 @@ class DeskSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(Stamp)
 
 
+class TrainingSession(Base):
+    """A practice session with a simulated customer (``gracedesk.training``).
+
+    Only what replays it is kept: the scenario, the seed and the trainee's turns. The
+    simulation is deterministic, so every page rebuilds the customer's lines, states and the
+    rubric from these; score, passed and outcome are copied here when it ends, for the
+    progress tables.
+    """
+
+    __tablename__ = "training_sessions"
+    __table_args__ = (Index("ix_training_sessions_user_started", "user_id", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    scenario_id: Mapped[str] = mapped_column(String(80))
+    seed: Mapped[int] = mapped_column(Integer)
+    turns: Mapped[list[Any]] = mapped_column(default=list)  # the trainee's texts, in order
+    status: Mapped[str] = mapped_column(String(20))  # in_progress | done
+    score: Mapped[float | None] = mapped_column(Float)
+    passed: Mapped[bool | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(Stamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class TrainingAssignment(Base):
+    """A scenario, or a named set of them, that a supervisor asked an agent to practise."""
+
+    __tablename__ = "training_assignments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[str | None] = mapped_column(String(80))  # one of scenario_id, set_name
+    set_name: Mapped[str | None] = mapped_column(String(80))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime | None] = mapped_column(Stamp)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    done_at: Mapped[datetime | None] = mapped_column(Stamp)  # passed (every scenario of the set)
+
+
+class TrainingCertification(Base):
+    """An agent passed every scenario of a set; ``sessions`` are the passing sessions' ids."""
+
+    __tablename__ = "training_certifications"
+    __table_args__ = (UniqueConstraint("user_id", "set_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    set_name: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(Stamp)
+    sessions: Mapped[list[Any]] = mapped_column(default=list)
+
+
 class KbArticle(Base):
     """A knowledge-base article (``gracedesk.knowledge``): its current version's front matter.
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gracedesk.errors import InvalidRequest, Unauthenticated
-from gracedesk.service import actions, customers, erasure, records, reports, views
+from gracedesk.service import actions, customers, erasure, records, reports, training, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.store.tables import User
 from gracedesk.web import auth, problems
@@ -375,10 +375,13 @@ def erase_customer(
     customer_id: Id, request: Request, desk: DeskDep, user: UserDep, at: Now
 ) -> dict[str, Any]:
     """Erase the customer's personal data and text for good (admin; supervisor if allowed)."""
-    allowed: bool = request.app.state.settings.erase_by_supervisors
-    return erasure.erase_customer(
-        desk, customer_id, user=user, now=at, supervisors_may_erase=allowed
+    settings = request.app.state.settings
+    out = erasure.erase_customer(
+        desk, customer_id, user=user, now=at, supervisors_may_erase=settings.erase_by_supervisors
     )
+    # practice scenarios made from their conversations (gracedesk train build --from-desk)
+    out["scenario_files"] = training.forget_customer(desk.store, settings.home, customer_id)
+    return out
 
 
 @router.post(

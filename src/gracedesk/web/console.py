@@ -10,6 +10,7 @@ Routes (every POST needs the session's CSRF token, see ``console_session``):
 - the knowledge base (everyone reads, supervisors edit): ``console_kb``
 - users (admins) and one's own settings ``/console/me``: ``console_users``
 - the customer's survey ``/csat/{token}`` (public): ``console_csat``
+- practice with simulated customers, assignments, certification: ``console_training``
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gracedesk.web import (
     console_kb,
     console_reports,
     console_supervision,
+    console_training,
     console_users,
     security,
 )
@@ -109,6 +111,7 @@ router.include_router(console_users.router)
 router.include_router(console_reports.router)
 router.include_router(console_csat.router)
 router.include_router(console_kb.router)
+router.include_router(console_training.router)
 
 
 @router.get("/console/{rest:path}", include_in_schema=False)
