@@ -9,13 +9,16 @@ architecture and tokenizer, exported by ``train/export_encoder.py`` with mean po
 normalisation inside the graph (``sentence_embedding``, ``(n, 384)``).
 
 Texts longer than 128 word pieces are cut there (the model was trained on short texts; callers
-embed passages, not whole documents). Batches are formed from texts of similar length, so a short
+embed passages, not whole documents). One thread by default: a search embeds its query while the
+database answers the full-text query, and on two cores a second ONNX thread only takes the
+database's core (PostgreSQL, 1,000 articles: p99 64 ms with two threads, 48 ms with one;
+docs/knowledge.md). Imports embed in batches and take longer with one thread (39 s -> 67 s for
+1,000 articles); pass ``threads`` to :meth:`SentenceEncoder.load` for bulk work. Batches are formed from texts of similar length, so a short
 question is not padded to the length of a long passage.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,7 +56,7 @@ class SentenceEncoder:
         if not model.exists():
             raise FileNotFoundError(model)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        opts.intra_op_num_threads = threads or 1
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
