@@ -44,6 +44,12 @@ DUE = [
     ("It will ship by 20 May.", FRI_1630, "Europe/Paris", "2027-05-20T17:00:00+02:00"),
     ("I'll update you by 3pm.", MON_1000, "UTC", "2026-11-23T15:00:00+00:00"),
     ("I'll update you by 3pm.", "2026-11-23T16:00:00", "UTC", "2026-11-24T15:00:00+00:00"),
+    # a clock time after "at" is a timeline too, and a day after the time is read
+    ("I will check back with you at 17:30.", MON_1000, "UTC", "2026-11-23T17:30:00+00:00"),
+    ("I'll call you at 3pm.", "2026-11-23T16:00:00", "UTC", "2026-11-24T15:00:00+00:00"),
+    ("I'll email you by 17:30 tomorrow.", MON_1000, "UTC", "2026-11-24T17:30:00+00:00"),
+    ("I'll ring you at 9am tomorrow.", FRI_1630, "UTC", "2026-11-21T09:00:00+00:00"),
+    ("I'll call you at 11:00 today.", MON_1000, "UTC", "2026-11-23T11:00:00+00:00"),
 ]
 
 

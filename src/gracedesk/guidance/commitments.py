@@ -164,7 +164,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("date_md", rf"\b(?:by|before|until|on)\s+{_MONTH}\s+(?P<dd>\d{{1,2}})(?:st|nd|rd|th)?\b"),
         ("month", rf"\b(?:by|in|before|until)\s+(?:the end of\s+)?{_MONTH}\b"),
-        ("by_clock", rf"\b(?:by|before|no later than)\s+{_CLOCK}"),
+        # "by 3pm", "at 17:30", "at 9am tomorrow": a clock time is a timeline
+        (
+            "by_clock",
+            rf"\b(?:by|before|at|around|no later than)\s+{_CLOCK}"
+            rf"(?:\s+(?:on\s+)?(?P<cday>today|tonight|tomorrow))?",
+        ),
     )
 )
 _TRIGGERS = re.compile(
@@ -326,9 +331,13 @@ def resolve(t: TimePhrase, now: datetime, cal: BusinessCalendar = DEFAULT_CALEND
         mon = MONTHS.index(str(g["mon"])) + 1
         year = today.year if mon >= today.month else today.year + 1
         return _month_end(year, mon, now, cal)
-    # by_clock: today at that time, or tomorrow when it has passed
+    # by_clock: today at that time, or tomorrow when it has passed (or when it says tomorrow)
     clock = _clock(g) or cal.close
+    if g.get("cday") == "tomorrow":
+        return _at(today + timedelta(days=1), clock, tz)
     due = _at(today, clock, tz)
+    if g.get("cday"):  # "at 17:30 today": today, even when the time is close
+        return max(now, due)
     return due if due >= now else due + timedelta(days=1)
 
 
