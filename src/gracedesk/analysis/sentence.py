@@ -36,14 +36,13 @@ def sentence_dir() -> Path:
 
 
 class SentenceEncoder:
-    """Texts to L2-normalised sentence vectors. Build with :meth:`load`; thread-safe."""
+    """Texts to L2-normalised sentence vectors. Build with :meth:`load`."""
 
     name = "all-minilm-l6-v2-int8/1"
 
     def __init__(self, session: object, tokenizer: object) -> None:
         self.session = session
         self.tokenizer = tokenizer
-        self._lock = threading.Lock()  # the tokenizer's padding settings are shared state
 
     @classmethod
     def load(cls, directory: Path | None = None, threads: int | None = None) -> SentenceEncoder:
@@ -71,8 +70,7 @@ class SentenceEncoder:
         out = np.zeros((len(texts), DIM), np.float32)
         if not texts:
             return out
-        with self._lock:
-            encs = self.tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
+        encs = self.tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         for s in range(0, len(order), BATCH):
             idx = order[s : s + BATCH]

@@ -22,7 +22,6 @@ Pure: the caller passes the questions and their vectors in; nothing here reads t
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,12 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-
-
-def words(text: str) -> list[str]:
-    """Lower-case word tokens (a word's apostrophe suffix stays attached: "card's")."""
-    return _WORD.findall(text.lower())
+from gracedesk.knowledge.quotes import words
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -148,9 +150,6 @@ def _load(conn: Connection, count: tuple[int, ...], embedder: Embedder) -> Passa
     articles: list[IndexedArticle] = []
     where: dict[str, int] = {}
     passages: list[IndexedPassage] = []
-    vecs: list[NDArray[np.float32] | None] = []
-    redo: list[int] = []
-    texts: list[str] = []
     for r in rows:
         if r.article_id not in where:
             where[r.article_id] = len(articles)
@@ -158,22 +157,7 @@ def _load(conn: Connection, count: tuple[int, ...], embedder: Embedder) -> Passa
         passages.append(
             IndexedPassage(r.id, where[r.article_id], r.heading, r.text, r.start, r.end)
         )
-        if r.embedder == embedder.name and r.vector is not None:
-            vecs.append(np.frombuffer(r.vector, np.float32))
-        else:
-            redo.append(len(vecs))
-            texts.append(embed_text_of(r.title, r.heading, r.text))
-            vecs.append(None)
-    if redo:
-        fresh = embedder.embed(texts)
-        for i, v in zip(redo, fresh, strict=True):
-            vecs[i] = v
-    dim = next((v.shape[0] for v in vecs if v is not None), 0)
-    matrix = (
-        np.stack([v for v in vecs if v is not None]).astype(np.float32)
-        if vecs
-        else np.zeros((0, dim), np.float32)
-    )
+    matrix = _vectors(rows, lambda r: embed_text_of(r.title, r.heading, r.text), embedder)
     memory = _memory(conn, articles, where, embedder)
     return PassageIndex(
         counter=count,
@@ -198,6 +182,20 @@ def _memory(
     rows = [r for r in rows if r.article_id in where]
     if not rows:
         return None
+    return QuestionMemory(
+        [a.id for a in articles],
+        [where[r.article_id] for r in rows],
+        [r.text for r in rows],
+        _vectors(rows, lambda r: str(r.text), embedder),
+    )
+
+
+def _vectors(
+    rows: Sequence[Any], text_of: Callable[[Any], str], embedder: Embedder
+) -> NDArray[np.float32]:
+    """The stored vectors of ``rows`` (``vector``, ``embedder`` columns) as one matrix; rows
+    stored by another embedder, or none, are embedded again from ``text_of(row)`` (in memory
+    only)."""
     vecs: list[NDArray[np.float32] | None] = [
         np.frombuffer(r.vector, np.float32)
         if r.embedder == embedder.name and r.vector is not None
@@ -206,11 +204,8 @@ def _memory(
     ]
     redo = [i for i, v in enumerate(vecs) if v is None]
     if redo:
-        for i, v in zip(redo, embedder.embed([rows[i].text for i in redo]), strict=True):
+        for i, v in zip(redo, embedder.embed([text_of(rows[i]) for i in redo]), strict=True):
             vecs[i] = v
-    return QuestionMemory(
-        [a.id for a in articles],
-        [where[r.article_id] for r in rows],
-        [r.text for r in rows],
-        np.stack([v for v in vecs if v is not None]).astype(np.float32),
-    )
+    if not vecs:
+        return np.zeros((0, 0), np.float32)
+    return np.stack([v for v in vecs if v is not None]).astype(np.float32)

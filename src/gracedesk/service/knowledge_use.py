@@ -30,16 +30,18 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest
+from gracedesk.guidance.coach import cite_articles, wants_plain_wording
+from gracedesk.insights.rows import QuestionRow, QuoteRow
 from gracedesk.knowledge import parse, plain
+from gracedesk.knowledge.triggers import reasons
 from gracedesk.model.guidance import ArticleRef
 from gracedesk.service import knowledge
 from gracedesk.service.records import SUPERVISING, require
+from gracedesk.store.tables import KbArticle, KbQuote, Message, User
 
 if TYPE_CHECKING:
-    from gracedesk.insights.rows import QuestionRow, QuoteRow
     from gracedesk.model import Critique, Signals
     from gracedesk.service.desk import Desk
-    from gracedesk.store.tables import User
 
 log = logging.getLogger("gracedesk.knowledge")
 
@@ -71,8 +73,6 @@ def suggested(
 ) -> list[ArticleRef]:
     """Articles for a customer message, best first; empty unless the message shows a need
     (``knowledge.triggers.reasons``) and an article is close enough in meaning."""
-    if not text or not text.strip():
-        return []
     return [ref(h) for h in knowledge.suggest(desk, text, signals, k=k)]
 
 
@@ -88,8 +88,6 @@ def for_conversation(desk: Desk, detail: Mapping[str, Any]) -> Suggestions:
     """Suggested articles for the latest customer message of a conversation (``detail``:
     ``views.conversation_detail``), searched now, so that a message analysed before an
     article was written or changed gets today's wording; none for a resolved conversation."""
-    from gracedesk.knowledge.triggers import reasons
-
     last = next((m for m in reversed(detail["messages"]) if m["author"] == "customer"), None)
     signals = detail.get("signals")
     if detail.get("status") == "resolved" or last is None or not isinstance(signals, Mapping):
@@ -137,8 +135,6 @@ def for_draft(
     """The coach's critique with the article that answers the customer's question on each
     jargon or policy-recital finding. The knowledge base is searched only when such a finding
     fired, and only for a customer message that calls for an article (as guidance does)."""
-    from gracedesk.guidance.coach import cite_articles, wants_plain_wording
-
     if not any(wants_plain_wording(f) for f in critique.findings):
         return critique
     if not customer_text or signals is None:
@@ -170,8 +166,6 @@ def save(
     """Save an edited article as a new version (supervisors and admins). ``article_id``: the
     article the editor or the API address names; the front matter must name the same one."""
     require(user, *SUPERVISING)
-    if "\x00" in markdown:  # PostgreSQL cannot store it; nobody means it
-        raise InvalidRequest("the article contains a NUL character")
     if article_id is not None:
         found = parse(markdown, source="article").id
         if found != article_id:
@@ -189,10 +183,6 @@ def report_rows(
     the quotes of replies sent in ``[since, until)``, and the analysed customer messages of the
     period that called for an article with how many guidance found. A message guided before
     guidance looked for articles (no ``articles`` in its guidance) is not a question here."""
-    from gracedesk.insights.rows import QuestionRow, QuoteRow
-    from gracedesk.knowledge.triggers import reasons
-    from gracedesk.store.tables import KbArticle, KbQuote, Message
-
     M = Message
     quotes = [
         QuoteRow(r.message_id, r.conversation_id, r.article_id, r.title, r.version, r.at)
