@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from gracedesk.cli.coach_cmd import situation_of
 from gracedesk.errors import EmptyText, InvalidCoachContext
-from gracedesk.guidance.coach import CoachContext, coach
+from gracedesk.guidance.coach import coach
+from test_guidance_support import said
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +56,7 @@ FLAGGED = [
 
 @pytest.mark.parametrize(("draft", "customer", "kinds"), FLAGGED)
 def test_flagged_drafts(draft: str, customer: str | None, kinds: set[str]) -> None:
-    c = coach(draft, {"customer_message": customer} if customer else None)
+    c = coach(draft, said(customer) if customer else None)
     assert c.kinds() == kinds, [f.to_dict() for f in c.findings]
     for f in c.findings:
         assert f.text == draft[f.start : f.end]
@@ -90,7 +94,7 @@ CLEAN = [
 
 @pytest.mark.parametrize(("draft", "customer"), CLEAN)
 def test_good_replies_come_back_clean(draft: str, customer: str | None) -> None:
-    c = coach(draft, {"customer_message": customer} if customer else None)
+    c = coach(draft, said(customer) if customer else None)
     assert c.clean, [f.to_dict() for f in c.findings]
     assert c.score == 100
 
@@ -126,24 +130,29 @@ def test_score_and_politeness() -> None:
 def test_customer_name_in_suggestion() -> None:
     c = coach(
         "Your order ships Friday.",
-        CoachContext(customer_message="I'm furious, this is the worst!!", customer_name="Ana"),
+        said("I'm furious, this is the worst!!", name="Ana"),
     )
     (f,) = [f for f in c.findings if f.kind == "no_empathy"]
     assert "Ana" in f.suggestion
 
 
 @pytest.mark.parametrize(
-    ("draft", "context", "error"),
+    ("call", "error"),
     [
-        ("   ", None, EmptyText),  # empty draft
-        ("Hello", {"now": "yesterday"}, InvalidCoachContext),  # now not ISO
-        ("Hello", {"tz": "Mars/Olympus", "now": "2026-01-05T10:00"}, InvalidCoachContext),
-        ("Hello", {"mood": "bad"}, InvalidCoachContext),  # unknown key
+        (lambda: coach("   "), EmptyText),  # empty draft
+        (
+            lambda: coach("Hello", now=datetime(2026, 1, 5, 10), tz="Mars/Olympus"),
+            InvalidCoachContext,
+        ),
+        (lambda: coach("Hello", calendar="weekdays"), InvalidCoachContext),  # not a calendar
+        # the CLI's line context, read at the edge: a message that is not text, limits not numbers
+        (lambda: situation_of({"customer_message": 7}), InvalidCoachContext),
+        (lambda: situation_of({"limits": {"refund": "lots"}}), InvalidCoachContext),
     ],
 )
-def test_bad_input(draft: str, context: dict | None, error: type[Exception]) -> None:
+def test_bad_input(call: Callable[[], object], error: type[Exception]) -> None:
     with pytest.raises(error):
-        coach(draft, context)
+        call()
 
 
 def _eval_module():

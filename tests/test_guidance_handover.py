@@ -9,7 +9,8 @@ import pytest
 from gracedesk.errors import InvalidScenario
 from gracedesk.guidance.advice import _tone, advise, time_frame
 from gracedesk.model.signals import Evidence
-from test_guidance_support import NOW, convo, make_signals
+from gracedesk.model.situation import Situation, Turn
+from test_guidance_support import NOW, convo, make_signals, situation
 
 TEXT = "Still nothing. This is ridiculous, I want a refund and your manager."
 CONVERSATION = [
@@ -57,9 +58,9 @@ def _signals():
     )
 
 
-def _advise(**kw):
-    args = {"customer": CUSTOMER, "agent": AGENT, "now": NOW, "commitments": COMMITMENTS} | kw
-    return advise(_signals(), CONVERSATION, **args)
+def _advise(now=NOW, **kw):
+    parts = {"customer": CUSTOMER, "agent": AGENT, "commitments": COMMITMENTS} | kw
+    return advise(_signals(), situation(CONVERSATION, **parts), now=now)
 
 
 def test_packet_content() -> None:
@@ -117,7 +118,7 @@ def test_packet_renderings() -> None:
 
 
 def test_packet_without_history_or_promises() -> None:
-    g = advise(make_signals(), convo(("c", "Hello, quick question.")), now=NOW)
+    g = advise(make_signals(), situation(convo(("c", "Hello, quick question."))), now=NOW)
     p = g.handover
     assert not p.recommended and p.promises == () and p.tried == ()
     assert p.wants == ("a resolution (no specific request stated)",)
@@ -157,9 +158,12 @@ def test_time_frame(due_hours, expected) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"conversation": "hello"}, "conversation must be a list"),
+        ({"conversation": "hello"}, "messages must be a non-empty list"),
         ({"conversation": [{"role": "bot", "text": "hi"}]}, "messages[0].role"),
-        ({"conversation": [{"role": "customer", "text": 3}]}, "messages[0].text must be a string"),
+        (
+            {"conversation": [{"role": "customer", "text": 3}]},
+            "messages[0].text must be a non-empty string",
+        ),
         ({"conversation": [{"role": "agent", "text": "hi"}]}, "no customer message"),
         ({"conversation": [{"text": "hi", "at": "soon"}]}, "messages[0].at"),
         ({"agent": {"name": 5}}, "agent.name must be a string"),
@@ -167,15 +171,25 @@ def test_time_frame(due_hours, expected) -> None:
         ({"commitments": [{"text": "call", "due": "friday"}]}, "commitments[0].due"),
         ({"commitments": {"text": "call"}}, "commitments must be a list"),
         ({"request": {"kind": "gift"}}, "request.kind must be one of"),
-        ({"request": {"kind": "refund", "amount": "lots"}}, "request.amount must be a number"),
+        (
+            {"request": {"kind": "refund", "amount": "lots"}},
+            "request.amount must be a non-negative number",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error(kwargs, words) -> None:
-    args = {"conversation": convo(("c", "hi")), "now": NOW} | kwargs
-    conversation = args.pop("conversation")
+    """Bad input is refused where the Situation is parsed, with guidance's code (GD502)."""
+    parts = {"conversation": convo(("c", "hi"))} | kwargs
+    conversation = parts.pop("conversation")
     with pytest.raises(InvalidScenario) as err:
-        advise(make_signals(), conversation, **args)
+        situation(conversation, **parts)
     assert words in str(err.value) and "[GD502]" in str(err.value)
+
+
+def test_a_situation_without_a_customer_message_is_refused() -> None:
+    agent_only = Situation((Turn("agent", "hi"),))
+    with pytest.raises(InvalidScenario, match="no customer message"):
+        advise(make_signals(), agent_only, now=NOW)
 
 
 # -- threats and abuse at people: named first, and no goodwill to approve --------------------
@@ -185,7 +199,7 @@ AT_AGENT = {"agent": 0.9, "company": 0.05, "person": 0.0, "group": 0.0, "none": 
 
 def _hostile(**overrides):
     sig = make_signals(causes={"poor_service": 0.8}, risk=0.98, **overrides)
-    return advise(sig, convo(("c", "I will find you and break your face")), now=NOW)
+    return advise(sig, situation(convo(("c", "I will find you and break your face"))), now=NOW)
 
 
 def test_threat_is_named_first_and_gets_no_goodwill() -> None:
@@ -212,7 +226,7 @@ def test_venting_is_not_abuse_in_the_handover() -> None:
         abuse={"insult": 0.8, "profanity": 0.9}, causes={"poor_service": 0.8}, target=AT_COMPANY
     )
     conversation = convo(("c", "What a GD scam company!"), ("a", "Please keep it respectful."))
-    g = advise(sig, conversation + convo(("c", "Scam company!")), now=NOW)
+    g = advise(sig, situation(conversation + convo(("c", "Scam company!"))), now=NOW)
     assert not any("abuse" in w or "threat" in w for w in g.handover.why), g.handover.why
     assert "goodwill_credit" in [s.kind for s in g.solutions]
 
@@ -228,17 +242,16 @@ def test_tone_follows_the_boundary_predicate() -> None:
 def test_request_amount_is_checked_against_authority() -> None:
     sig = make_signals(requests={"refund": 0.9})
     agent = {"name": "Sam", "authority": {"refund_limit": 50}}
-    g = advise(sig, convo(("c", "Refund me.")), {}, agent, now=NOW, request=None)
+    g = advise(sig, situation(convo(("c", "Refund me.")), customer={}, agent=agent), now=NOW)
     refund = next(s for s in g.solutions if s.kind == "refund")
     assert refund.needs_approval and "amount not known" in (refund.approval_reason or "")
-    g = advise(
-        sig,
+    asked = situation(
         convo(("c", "Refund me.")),
-        {},
-        agent,
-        now=NOW,
+        customer={},
+        agent=agent,
         request={"kind": "refund", "amount": 120},
     )
+    g = advise(sig, asked, now=NOW)
     refund = next(s for s in g.solutions if s.kind == "refund")
     assert refund.amount == 120 and refund.needs_approval
     assert "needs approval: a refund of 120.00" in " ".join(g.handover.why)
@@ -246,7 +259,7 @@ def test_request_amount_is_checked_against_authority() -> None:
 
 def test_already_cancelled_in_the_conversation() -> None:
     text = "I cancelled my subscription last month and you are still charging me."
-    g = advise(make_signals(requests={"cancel": 0.91}), convo(("c", text)), now=NOW)
+    g = advise(make_signals(requests={"cancel": 0.91}), situation(convo(("c", text))), now=NOW)
     kinds = [s.kind for s in g.solutions]
     assert "confirm_cancellation" in kinds
     assert "cancel_without_fee" not in kinds and "retention_discount" not in kinds
@@ -263,7 +276,7 @@ THREAT_THEN_NUDGE = convo(
 
 def test_nudge_after_a_threat_acknowledges_the_wait() -> None:
     sig = make_signals(emotions={"confusion": 0.47}, earlier_threat=0.92)
-    g = advise(sig, THREAT_THEN_NUDGE, now=NOW)
+    g = advise(sig, situation(THREAT_THEN_NUDGE), now=NOW)
     ids = [p.id for p in g.phrases]
     assert g.next_step.step == "boundary"
     assert ids[0] == "wait.safety.received", ids
@@ -273,7 +286,8 @@ def test_nudge_after_a_threat_acknowledges_the_wait() -> None:
 
 def test_nudge_acknowledges_the_wait() -> None:
     sig = make_signals(emotions={"confusion": 0.47})
-    g = advise(sig, convo(("c", "My parcel is late."), ("c", "Hello?? anyone?")), now=NOW)
+    conversation = convo(("c", "My parcel is late."), ("c", "Hello?? anyone?"))
+    g = advise(sig, situation(conversation), now=NOW)
     ids = [p.id for p in g.phrases]
     assert g.next_step.step == "acknowledge" and ids[0].startswith("wait.ack."), ids
     assert "ack.confusion.fair" not in ids

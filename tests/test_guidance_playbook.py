@@ -12,7 +12,7 @@ from gracedesk.guidance.conversation import (
     turns,
 )
 from gracedesk.guidance.playbook import next_step
-from test_guidance_support import NOW, convo, make_signals
+from test_guidance_support import convo, make_signals, situation
 
 ANGRY = {"anger": 0.85, "frustration": 0.7}
 CLEAR = {"unmet_expectations": 0.8}
@@ -212,7 +212,7 @@ def test_next_step(conversation, overrides, stage, step, reason) -> None:
     ctx = sig.context
     assert ctx is not None
     pos, got = next_step(
-        sig, turns(conversation, NOW), archetype=ctx.archetype.name, trajectory=ctx.trajectory
+        sig, turns(situation(conversation)), archetype=ctx.archetype.name, trajectory=ctx.trajectory
     )
     assert (pos.stage, got.step) == (stage, step), got.why
     assert any(reason in line for line in (*got.why, *got.tactics)), (got.why, got.tactics)
@@ -272,14 +272,14 @@ RESOLVED_CASES = [
 
 @pytest.mark.parametrize(("conversation", "turn"), RESOLVED_CASES)
 def test_resolved_closes_the_stage(conversation, turn) -> None:
-    pos, got = next_step(make_signals(**THANKS), turns(conversation, NOW))
+    pos, got = next_step(make_signals(**THANKS), turns(situation(conversation)))
     assert (pos.stage, got.step) == ("close", "close"), got.why
     assert f"resolved in {turn} (customer)" in got.why[0], got.why
 
 
 def test_resolved_from_context_closes_the_stage() -> None:
     sig = make_signals(**THANKS, resolved=True)
-    pos, got = next_step(sig, turns(convo(("c", "great, thanks a lot")), NOW))
+    pos, got = next_step(sig, turns(situation(convo(("c", "great, thanks a lot")))))
     assert (pos.stage, got.step) == ("close", "close") and "context.resolved" in got.why[0]
 
 
@@ -297,7 +297,7 @@ def test_resolved_from_context_closes_the_stage() -> None:
 )
 def test_not_resolved_does_not_close(text, overrides) -> None:
     pos, got = next_step(
-        make_signals(**overrides), turns(convo(("c", "Bill wrong"), ("c", text)), NOW)
+        make_signals(**overrides), turns(situation(convo(("c", "Bill wrong"), ("c", text))))
     )
     assert pos.stage != "close" and got.step != "close", got.why
 
@@ -328,7 +328,7 @@ def _step_for(conversation, **overrides):
     ctx = sig.context
     assert ctx is not None
     return next_step(
-        sig, turns(conversation, NOW), archetype=ctx.archetype.name, trajectory=ctx.trajectory
+        sig, turns(situation(conversation)), archetype=ctx.archetype.name, trajectory=ctx.trajectory
     )
 
 
@@ -443,5 +443,5 @@ def test_is_nudge(text, nudge) -> None:
     ],
 )
 def test_already_cancelled(text, done) -> None:
-    got = already_cancelled(turns(convo(("c", text)), NOW))
+    got = already_cancelled(turns(situation(convo(("c", text)))))
     assert (got is not None) is done

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from gracedesk.errors import InvalidScenario
+from gracedesk.guidance.coach import authority_from_limits
 from gracedesk.model.signals import (
     ABUSE,
     CAUSES,
@@ -16,6 +18,8 @@ from gracedesk.model.signals import (
     Evidence,
     Signals,
 )
+from gracedesk.model.situation import AgentProfile, CustomerHistory, Situation, Turn
+from gracedesk.model.situation_parse import parse_situation
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -78,3 +82,23 @@ def convo(*turns: tuple[str, str]) -> list[dict[str, Any]]:
     """``("c", text)`` / ``("a", text)`` pairs as messages."""
     role = {"c": "customer", "a": "agent"}
     return [{"role": role[r], "text": t} for r, t in turns]
+
+
+def situation(conversation: Any, **parts: Any) -> Situation:
+    """``conversation`` (and ``customer``, ``agent``, ``commitments``, ``request``) as the
+    Situation guidance reads, parsed as ``gracedesk advise`` parses a scenario line."""
+    return parse_situation(
+        {"messages": conversation, **parts}, error=InvalidScenario, edge_keys=None
+    )
+
+
+def said(
+    message: str | None, *, name: str | None = None, limits: dict[str, float] | None = None
+) -> Situation:
+    """What the coach reads: the customer's message and name, and what the agent may grant alone
+    (``{"refund": 50, "credit": 25}``; a kind not given is not checked)."""
+    return Situation(
+        (Turn("customer", message),) if message else (),
+        customer=CustomerHistory(name=name),
+        agent=AgentProfile(authority=authority_from_limits(limits or {})),
+    )

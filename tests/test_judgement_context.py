@@ -14,6 +14,7 @@ from gracedesk.analysis.pipeline import get_analyzer
 from gracedesk.guidance.coach import coach
 from gracedesk.policy import load_policy
 from gracedesk.service.flow import run_scenario
+from test_guidance_support import said
 
 NOW = datetime(2026, 12, 1, 10, 30, tzinfo=UTC)
 POLICY = load_policy()
@@ -102,7 +103,7 @@ def test_a_threat_is_remembered_until_a_supervisor_clears_it() -> None:
         {"id": "m", "messages": [{"role": r, "text": t, "at": a} for r, t, a in msgs]},
         POLICY, get_analyzer("fast"), NOW,
     )  # fmt: skip
-    sig = out.signals_obj
+    sig = out.signals
     assert sig.context is not None and sig.context.earlier_threat >= 0.5
     assert sig.risk >= 0.5 and "high_risk" in sig.labels
     acts = {(d["action"], d.get("target"), d.get("priority")) for d in out.record()["decisions"]}
@@ -193,7 +194,9 @@ def moves():
     return load_detector()
 
 
-UPSET = {"customer_message": "This is ridiculous, I've waited all week and nobody came!"}
+UPSET_TEXT = "This is ridiculous, I've waited all week and nobody came!"
+UPSET = said(UPSET_TEXT)
+LIMITS = said(UPSET_TEXT, limits={"refund": 50.0, "credit": 25.0})
 
 
 def test_paraphrased_empathy_solution_and_next_step(moves) -> None:
@@ -225,11 +228,10 @@ def test_rewrites_remove_the_offending_words() -> None:
 
 
 def test_a_refund_above_the_agents_limit_is_a_finding() -> None:
-    ctx = {**UPSET, "limits": {"refund": 50.0, "credit": 25.0}}
-    c = coach("Sorry about this. I've refunded the full £180 to your card.", ctx)
+    c = coach("Sorry about this. I've refunded the full £180 to your card.", LIMITS)
     (f,) = [f for f in c.findings if f.kind == "over_authority"]
     assert "£180" in f.message and "50.00" in f.message
-    assert "over_authority" not in coach("Sorry. I've refunded £20 to your card.", ctx).kinds()
+    assert "over_authority" not in coach("Sorry. I've refunded £20 to your card.", LIMITS).kinds()
 
 
 @pytest.mark.parametrize(
@@ -244,5 +246,5 @@ def test_a_refund_above_the_agents_limit_is_a_finding() -> None:
     ],
 )
 def test_over_authority_reads_amounts_either_way(draft: str, over: bool) -> None:
-    c = coach(draft, {**UPSET, "limits": {"refund": 50.0, "credit": 25.0}})
+    c = coach(draft, LIMITS)
     assert ("over_authority" in c.kinds()) is over, c.findings

@@ -18,16 +18,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from gracedesk.channels.signature import sign, verify_signature
+from gracedesk.channels.smtp import SmtpSettings
 from gracedesk.errors import GracedeskError, InvalidInput, NotificationError
-from gracedesk.jobs.notify import (
-    Delivery,
-    Notification,
-    Notifier,
-    SmtpSettings,
-    sign,
-    verify_signature,
-    webhook_body,
-)
+from gracedesk.jobs.notify import Delivery, Notifier, webhook_body
+from gracedesk.model.notification import Notification
 
 SECRET = "s3cret-key"
 

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from gracedesk.model.decision import ACTIONS
 from gracedesk.model.signals import ABUSE, REQUESTS
-from gracedesk.policy import Agent, Conversation, Customer, Request, Sanction, decide
+from gracedesk.model.situation import (
+    AgentProfile,
+    CustomerHistory,
+    Request,
+    Sanction,
+    Situation,
+    Turn,
+)
+from gracedesk.policy import Conversation, decide
 from gracedesk.policy.loader import load_policy
 from gracedesk.policy.sanctions import LEVELS, step
 from gracedesk.policy.scenario import signals_from
@@ -46,7 +54,7 @@ history = st.lists(
     max_size=4,
 )
 customers = st.builds(
-    Customer,
+    CustomerHistory,
     tier=st.sampled_from(["standard", "gold"]),
     lifetime_value=st.floats(0, 10_000),
     complaints_90d=st.integers(0, 6),
@@ -65,7 +73,11 @@ requests = st.one_of(
         Request, st.sampled_from(["refund", "discount", "credit", "exception"]), st.floats(0, 5000)
     ),
 )
-roles = st.sampled_from(sorted(POLICY.authority)).map(Agent)
+roles = st.sampled_from(sorted(POLICY.authority)).map(AgentProfile)
+
+
+def situation(cust: CustomerHistory, agent: AgentProfile, req: Request | None) -> Situation:
+    return Situation((Turn("customer", "hello"),), cust, agent, request=req)
 
 
 @settings(max_examples=150, deadline=None)
@@ -73,7 +85,7 @@ roles = st.sampled_from(sorted(POLICY.authority)).map(Agent)
 def test_decisions_explain_themselves_and_never_skip_a_sanction(
     sig, conv, cust, agent, req
 ) -> None:
-    out = decide(sig, conv, cust, agent, req, POLICY, now=NOW)
+    out = decide(sig, situation(cust, agent, req), POLICY, now=NOW, conversation=conv)
     for d in out:
         assert d.rule_id and d.reason and d.policy_version == POLICY.version
         assert d.action in ACTIONS
@@ -96,12 +108,13 @@ def test_decisions_explain_themselves_and_never_skip_a_sanction(
 @settings(max_examples=60, deadline=None)
 @given(signals, conversations, customers, roles, requests, st.randoms(use_true_random=False))
 def test_decide_is_deterministic_whatever_the_rule_order(sig, conv, cust, agent, req, rnd) -> None:
-    first = decide(sig, conv, cust, agent, req, POLICY, now=NOW)
-    assert decide(sig, conv, cust, agent, req, POLICY, now=NOW) == first
+    sit = situation(cust, agent, req)
+    first = decide(sig, sit, POLICY, now=NOW, conversation=conv)
+    assert decide(sig, sit, POLICY, now=NOW, conversation=conv) == first
     rules = list(POLICY.rules)
     rnd.shuffle(rules)
     shuffled = dataclasses.replace(POLICY, rules=tuple(rules))
-    assert decide(sig, conv, cust, agent, req, shuffled, now=NOW) == first
+    assert decide(sig, sit, shuffled, now=NOW, conversation=conv) == first
 
 
 @given(st.integers(0, 3), st.one_of(st.none(), st.integers(1, 3)), st.booleans())

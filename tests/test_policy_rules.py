@@ -8,12 +8,22 @@ from typing import Any
 import pytest
 
 from gracedesk.errors import InvalidFacts
-from gracedesk.policy import Agent, Conversation, Customer, Request, Sanction, decide, explain
+from gracedesk.model.situation import AgentProfile as Agent
+from gracedesk.model.situation import CustomerHistory as Customer
+from gracedesk.model.situation import Request, Sanction, Situation, Turn
+from gracedesk.policy import Conversation, decide, explain
 from gracedesk.policy.loader import load_policy
 from gracedesk.policy.scenario import signals_from
 
 NOW = datetime(2025, 3, 4, 11, 0, tzinfo=UTC)  # a Tuesday, working hours in London
 POLICY = load_policy()
+TURNS = (Turn("customer", "hello"),)
+
+
+def situation(
+    customer: Customer | None = None, agent: Agent | None = None, request: Request | None = None
+) -> Situation:
+    return Situation(TURNS, customer or Customer(), agent or Agent(), request=request)
 
 
 def run(
@@ -25,12 +35,10 @@ def run(
 ) -> list[tuple[str, str | None, str]]:
     out = decide(
         signals_from(signals or {}),
-        conversation or Conversation(),
-        customer or Customer(),
-        Agent(role),
-        request,
+        situation(customer, Agent(role), request),
         POLICY,
         now=NOW,
+        conversation=conversation or Conversation(),
     )
     return [(d.action, d.target or d.priority or d.mode, d.rule_id) for d in out]
 
@@ -245,10 +253,7 @@ def test_default_policy_rule(name: str, kwargs: dict[str, Any], expected: list[A
 def test_reasons_name_the_values_that_matched() -> None:
     (first, *_) = decide(
         signals_from({"abuse": {"threat": 0.97}}),
-        Conversation(),
-        Customer(),
-        Agent(),
-        None,
+        situation(Customer(), Agent()),
         POLICY,
         now=NOW,
     )
@@ -262,10 +267,7 @@ def test_reasons_name_the_values_that_matched() -> None:
 def test_block_always_needs_supervisor_approval() -> None:
     ds = decide(
         signals_from({"abuse": {"threat": 0.9}}),
-        Conversation(),
-        Customer(),
-        Agent("manager"),
-        None,
+        situation(Customer(), Agent("manager")),
         POLICY,
         now=NOW,
     )
@@ -277,10 +279,9 @@ def test_block_always_needs_supervisor_approval() -> None:
 def test_restrict_carries_the_cooling_off() -> None:
     ds = decide(
         signals_from({"abuse": {"insult": 0.9}}),
-        Conversation(),
-        Customer(sanctions=(Sanction("warn", datetime(2025, 1, 1, tzinfo=UTC)),)),
-        Agent(),
-        None,
+        situation(
+            Customer(sanctions=(Sanction("warn", datetime(2025, 1, 1, tzinfo=UTC)),)), Agent()
+        ),
         POLICY,
         now=NOW,
     )
@@ -297,10 +298,7 @@ def test_old_sanctions_fall_out_of_the_window() -> None:
 def test_explain_shows_every_rule_and_overrides() -> None:
     trace = explain(
         signals_from({"requests": {"manager": 0.95}, "abuse": {"insult": 0.9}}),
-        Conversation(),
-        Customer(),
-        Agent(),
-        None,
+        situation(Customer(), Agent()),
         POLICY,
         now=NOW,
     )
@@ -320,10 +318,7 @@ def test_unknown_role_and_naive_now_are_errors() -> None:
     with pytest.raises(InvalidFacts, match="time zone"):
         decide(
             signals_from({}),
-            Conversation(),
-            Customer(),
-            Agent(),
-            None,
+            situation(Customer(), Agent()),
             POLICY,
             now=datetime(2025, 1, 1),
         )

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gracedesk.analysis.pipeline import get_analyzer
-from gracedesk.guidance.coach import CoachContext, coach
+from gracedesk.guidance.coach import authority_from_limits, coach
 from gracedesk.model.critique import FINDING_KINDS, HAS_FIELDS
+from gracedesk.model.situation import AgentProfile, Situation, Turn
 
 DATA = Path(__file__).resolve().parent / "data" / "agent_replies.jsonl"
 
@@ -30,6 +31,14 @@ def half(row: dict[str, Any]) -> str:
     return "tune" if int(row["id"].rsplit("-", 1)[1]) % 2 == 0 else "held_out"
 
 
+UNCHECKED = AgentProfile(authority=authority_from_limits({}))  # the set has no agent limits
+
+
+def said(message: str | None) -> Situation | None:
+    """The customer's message as the Situation the coach reads (None: the draft alone)."""
+    return Situation((Turn("customer", message),), agent=UNCHECKED) if message else None
+
+
 def predict(rows: list[dict[str, Any]]) -> list[tuple[set[str], dict[str, bool]]]:
     analyzer = get_analyzer("fast")
     with_msg = [r for r in rows if r.get("customer_message")]
@@ -37,8 +46,7 @@ def predict(rows: list[dict[str, Any]]) -> list[tuple[set[str], dict[str, bool]]
     by_id = {r["id"]: s for r, s in zip(with_msg, sigs, strict=True)}
     out = []
     for r in rows:
-        ctx = CoachContext(customer_message=r.get("customer_message"), signals=by_id.get(r["id"]))
-        c = coach(r["reply"], ctx)
+        c = coach(r["reply"], said(r.get("customer_message")), signals=by_id.get(r["id"]))
         out.append((c.kinds(), c.has))
     return out
 
@@ -101,7 +109,7 @@ def throughput(rows: list[dict[str, Any]], n: int) -> dict[str, float]:
     for i in range(0, n, 512):  # what `gracedesk coach` does: analyse customers in batches
         sigs = analyzer.analyze_many([m or "." for m in msgs[i : i + 512]])
         for d, m, s in zip(drafts[i : i + 512], msgs[i : i + 512], sigs, strict=True):
-            coach(d, CoachContext(customer_message=m or None, signals=s if m else None))
+            coach(d, said(m), signals=s if m else None)
     with_customer = n / (time.perf_counter() - t)
     return {"drafts_per_s": round(alone), "drafts_per_s_with_customer": round(with_customer)}
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 def analyze(text: str, *, context: Any = None, tier: str = "fast") -> Signals:
     """Signals for one message (models load once, lazily). See ``gracedesk.analysis.pipeline``."""
+    # lazy: `import gracedesk` stays light; the pipeline loads on first use
     from gracedesk.analysis.pipeline import get_analyzer
 
     return get_analyzer(tier).analyze(text, context=context)
@@ -26,6 +27,7 @@ def analyze(text: str, *, context: Any = None, tier: str = "fast") -> Signals:
 
 def analyze_many(texts: Iterable[str], *, tier: str = "fast") -> list[Signals]:
     """Signals for many messages, batched: the fast path for bulk work."""
+    # lazy: `import gracedesk` stays light; the pipeline loads on first use
     from gracedesk.analysis.pipeline import get_analyzer
 
     return get_analyzer(tier).analyze_many(list(texts))

@@ -7,7 +7,7 @@ GracedeskError
  │    ├── InvalidContext (GD103)
  │    ├── InvalidRequest (GD110)    a desk request's fields cannot be used (HTTP 422)
  │    ├── InvalidFacts (GD310)      a decide scenario's facts cannot be used
- │    └── InvalidCoachContext (GD402, also a CoachError)  bad now, time zone or calendar
+ │    └── InvalidCoachContext (GD402, also a CoachError)  bad context line, time zone or calendar
  ├── ModelError (GD2xx)         a shipped model is missing or cannot be loaded
  │    └── UnknownTier (GD201)
  ├── PolicyError (GD3xx)        a policy cannot be loaded or applied

@@ -14,7 +14,10 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gracedesk.store.engine import sqlite_url
+
+def sqlite_url(home: str | Path) -> str:
+    """The default database: ``gracedesk.db`` in the data directory."""
+    return f"sqlite:///{Path(home).expanduser().resolve() / 'gracedesk.db'}"
 
 
 class Settings(BaseSettings):

@@ -15,7 +15,7 @@ from gracedesk.channels.delivery import (
     WebhookTransport,
     deliver_replies,
 )
-from gracedesk.jobs.notify import verify_signature
+from gracedesk.channels.signature import verify_signature
 from gracedesk.service import actions, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.store import Store

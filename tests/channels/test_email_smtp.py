@@ -16,8 +16,8 @@ from gracedesk.channels.email.inbox import fetch_mailbox
 from gracedesk.channels.email.mailboxes import add_mailbox
 from gracedesk.channels.email.outbox import SmtpTransport, reply_id, reply_message
 from gracedesk.channels.email.threads import reply_token
+from gracedesk.channels.smtp import SmtpSettings
 from gracedesk.errors import DeliveryError
-from gracedesk.jobs.notify import SmtpSettings
 from gracedesk.service import actions
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings

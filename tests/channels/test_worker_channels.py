@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from gracedesk.channels.email.mailboxes import add_mailbox
-from gracedesk.jobs.worker import notifier_for, run_once, transports_for
+from gracedesk.channels.transports import transports_for
+from gracedesk.jobs.worker import notifier_for, run_once
 from gracedesk.service import actions
 from gracedesk.service.build import build_desk
 from gracedesk.service.desk import Desk

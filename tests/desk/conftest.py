@@ -115,7 +115,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 def make_user(store: Store, name: str, role: str, **kw: Any) -> tuple[User, str]:
-    from gracedesk.web.auth import create_user
+    from gracedesk.service.users import create_user
 
     return create_user(store, name, role=role, now=NOW, **kw)
 

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gracedesk.errors import Conflict, PermissionDenied
+from gracedesk.model.situation import Request
 from gracedesk.service import actions, views
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
@@ -33,7 +34,7 @@ from gracedesk.web.app import create_app
 
 from .conftest import NOW, make_user, post
 
-REFUND = {"kind": "refund", "amount": 500}
+REFUND = Request("refund", 500.0)
 
 
 def _token(desk: Desk, conv_id: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gracedesk.guidance.advice import advise
+from gracedesk.model.situation_parse import parse_situation
 from gracedesk.service import actions
 from gracedesk.service.desk import Desk
 from gracedesk.service.flow import run_scenario
@@ -35,8 +36,8 @@ def test_desk_decide_and_advise_agree_on_a_remembered_threat(desk: Desk) -> None
     out = run_scenario(scenario, desk.policy, desk.analyzer, later)
     assert _key(r.decisions) == _key(out.record()["decisions"])
     assert any(d["rule_id"] == "threat-remembered" for d in r.decisions)
-    assert r.signals["risk"] == out.signals_obj.risk >= 0.5
-    g = advise(out.signals_obj, scenario["messages"], now=later)
+    assert r.signals["risk"] == out.signals.risk >= 0.5
+    g = advise(out.signals, parse_situation(scenario), now=later)
     assert r.guidance is not None
     assert r.guidance["next_step"]["step"] == g.next_step.step == "boundary"
     assert first.conversation_id == r.conversation_id

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from gracedesk.jobs import sweeps
-from gracedesk.service import actions, erasure, records, views
+from gracedesk.model.situation import Request
+from gracedesk.service import actions, erasure, records, sweeps, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
 from gracedesk.store.tables import (
@@ -83,7 +83,7 @@ def tell(desk: Desk, people: dict[str, Any]) -> dict[str, int]:
             "will sue and I'll post it on twitter.",
             channel="email",
             channel_message_id=f"<{PHRASE.replace(' ', '-')}@zexample.org>",
-            request={"kind": "refund", "amount": 500},
+            request=Request("refund", 500.0),
         ),
         actor=None,
         now=NOW,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from gracedesk.errors import Conflict, InvalidRequest, ModelError, NotFound
 from gracedesk.model import Decision, Signals
+from gracedesk.model.situation import Request
 from gracedesk.service import actions
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.service.effects import placement
@@ -113,7 +114,7 @@ def test_a_failed_analysis_keeps_the_message_and_is_retried(desk: Desk) -> None:
         )
     desk.analyzer = working
     assert desk.pending_analysis(now=NOW + timedelta(minutes=5)) == [r.message_id]
-    from gracedesk.jobs.sweeps import reanalyse_pending
+    from gracedesk.service.sweeps import reanalyse_pending
 
     assert reanalyse_pending(desk, now=NOW + timedelta(minutes=5)) == 1
     with desk.store.read() as s:
@@ -147,7 +148,7 @@ def test_refund_beyond_authority_waits_for_approval(desk: Desk) -> None:
     r = post(
         desk,
         "My parcel never came. I want a refund of 300 dollars.",
-        request={"kind": "refund", "amount": 300},
+        request=Request("refund", 300.0),
     )
     assert any(d["action"] == "require_approval" for d in r.decisions)
     with desk.store.read() as s:
@@ -188,7 +189,7 @@ def test_abuse_climbs_the_sanctions_ladder_and_block_needs_approval(desk: Desk) 
 def test_approving_beyond_the_approvers_authority_needs_an_admin(desk: Desk) -> None:
     sup, _ = make_user(desk.store, "sup", "supervisor")
     admin, _ = make_user(desk.store, "adm", "admin")
-    post(desk, "I demand a refund of 2000 dollars.", request={"kind": "refund", "amount": 2000})
+    post(desk, "I demand a refund of 2000 dollars.", request=Request("refund", 2000.0))
     with desk.store.read() as s:
         e = s.scalars(select(Escalation).where(Escalation.kind == "approval")).one()
     from gracedesk.errors import PermissionDenied
@@ -322,4 +323,4 @@ def test_placement(
     held: bool,
     after: tuple[str, str | None],
 ) -> None:
-    assert placement(*before, decisions, order=ORDER, held=lambda: held) == after
+    assert placement(*before, decisions, order=ORDER, held=held) == after

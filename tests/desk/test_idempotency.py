@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from gracedesk.errors import Conflict
+from gracedesk.model.situation import Request
 from gracedesk.service.desk import (
     CustomerRef,
     Desk,
@@ -161,8 +162,12 @@ def fingerprint_of(value: str) -> str:
 
 
 def test_the_fingerprint_covers_the_route_and_every_field() -> None:
-    msg = Incoming(CustomerRef("c-1", email="a@example.com"), "hello", request={"amount": 1.0})
-    same = Incoming(CustomerRef("c-1", email="a@example.com"), "hello", request={"amount": 1})
+    msg = Incoming(
+        CustomerRef("c-1", email="a@example.com"), "hello", request=Request("refund", 1.0)
+    )
+    same = Incoming(
+        CustomerRef("c-1", email="a@example.com"), "hello", request=Request("refund", 1)
+    )
     assert fingerprint(msg) == fingerprint(same)
     assert fingerprint(msg) != fingerprint(msg, route="POST /api/v1/other")
     from dataclasses import replace
@@ -172,7 +177,7 @@ def test_the_fingerprint_covers_the_route_and_every_field() -> None:
         replace(msg, conversation_id=3),
         replace(msg, channel_message_id="m"),
         replace(msg, customer=CustomerRef("c-1", phone="+1 555 0100", email="a@example.com")),
-        replace(msg, request={"amount": 2}),
+        replace(msg, request=Request("refund", 2.0)),
     ):
         assert fingerprint(other) != fingerprint(msg)
 

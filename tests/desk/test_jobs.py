@@ -15,9 +15,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from gracedesk.jobs import sweeps
-from gracedesk.jobs.notify import Notifier, SmtpSettings
-from gracedesk.service import actions
+from gracedesk.channels.smtp import SmtpSettings
+from gracedesk.jobs.notify import Notifier
+from gracedesk.service import actions, sweeps
 from gracedesk.service.desk import Desk
 from gracedesk.store.tables import (
     AuditEvent,

@@ -17,12 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gracedesk.service.desk import Desk
+from gracedesk.service.throttle import Key, Throttle
 from gracedesk.settings import Settings
 from gracedesk.store import Store
 from gracedesk.store.tables import AuditEvent, AuthThrottle, ConsoleSession
 from gracedesk.web import console_session, security
 from gracedesk.web.app import create_app
-from gracedesk.web.security import Key, Throttle, cookie_secure
+from gracedesk.web.security import cookie_secure
 
 from .conftest import NOW, make_user
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from gracedesk.cli.main import cli
 from gracedesk.insights.replay import Choice, Replayed, link, render_text, report, workload
+from gracedesk.model.situation import Request
 from gracedesk.policy import load_policy
 from gracedesk.policy.loader import default_dir
 from gracedesk.service import actions
@@ -56,7 +57,7 @@ def history(desk: Desk) -> dict[str, Any]:
         "My parcel never came. I want my money back.",
         customer="c-5",
         at=at(35),
-        request={"kind": "refund", "amount": 120},
+        request=Request("refund", 120.0),
     )
     m["exception"] = _post(
         desk, "I want you to make an exception to your policy and refund me anyway.", "c-3", at(40)

@@ -25,6 +25,7 @@ from gracedesk.insights.rows import (
     QuoteRow,
 )
 from gracedesk.model import ArticleRef
+from gracedesk.model.situation import Situation, Turn
 from gracedesk.service import actions, knowledge, reports
 from gracedesk.service.desk import Desk
 from gracedesk.store.tables import KbQuote
@@ -85,9 +86,10 @@ def test_the_hand_over_packet_lists_the_articles_already_shared(analyzer: Any) -
 
     sig = analyzer.analyze(LATE_RETURN)
     shared = ArticleRef("returns-and-replacements", "How do I return an item?", 2)
+    said = Situation((Turn("customer", LATE_RETURN),))
     g = advise(
         sig,
-        [{"role": "customer", "text": LATE_RETURN}],
+        said,
         now=NOW,
         articles=[REFUNDS],
         shared_articles=[shared],
@@ -98,8 +100,7 @@ def test_the_hand_over_packet_lists_the_articles_already_shared(analyzer: Any) -
     assert "How do I return an item? (returns-and-replacements, version 2)" in (
         packet.to_markdown()
     )
-    turns = [{"role": "customer", "text": LATE_RETURN}]
-    assert "Articles already shared" not in advise(sig, turns, now=NOW).handover.to_markdown()
+    assert "Articles already shared" not in advise(sig, said, now=NOW).handover.to_markdown()
 
 
 def at(day: int, hour: int = 10) -> datetime:

@@ -8,10 +8,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gracedesk.service.desk import Desk
+from gracedesk.service.users import create_user
 from gracedesk.settings import Settings
 from gracedesk.store import Store
 from gracedesk.web.app import create_app
-from gracedesk.web.auth import create_user
 
 from .live import serve_in_thread
 

@@ -1,9 +1,13 @@
 """Conversation-level signals: archetype, sentiment trajectory and repeat contact.
 
-``context`` is a mapping (the same shape as a ``gracedesk decide`` scenario):
+``context`` is the :class:`~gracedesk.model.situation.Situation` the message was written in (the
+analysed message is its last customer turn): earlier messages, customer history, a cleared
+threat. At the library's edge (``gracedesk.analyze``, the CLI's ``--context``) a mapping is read
+into one by :func:`situation_of`:
 
     {"messages": [{"role": "customer"|"agent", "text": "...", "at": "..."}, ...],  # earlier
-     "customer": {"complaints_90d": 4, "contacts_30d": 2, "sanctions": [...], ...}}
+     "customer": {"complaints_90d": 4, "contacts_30d": 2, "sanctions": [...], ...},
+     "at": "...", "threat_cleared_at": "..."}
 
 ``messages`` may also be a list of plain strings (earlier customer messages). The archetype
 rules are small and explicit; each archetype that scores reports the reasons behind it.
@@ -12,13 +16,13 @@ Conversation memory. Risk is judged on the conversation, not only on the last me
 
 - ``earlier_risk``: each earlier customer message's risk, decayed by ``TURN_DECAY`` for every
   customer message after it and halved every ``HALF_LIFE_HOURS`` when times are known
-  (``messages[i].at`` and the context's ``at``, the time of the message analysed); the
+  (the earlier turns' and the analysed message's times); the
   strongest one is a floor under this message's risk. A message that says the issue is solved
   (``resolved``) lifts that floor.
 - ``earlier_threat``: the strongest threat of violence aimed at people in an earlier customer
   message. It does not decay: it is a floor under risk, and policy and playbook keep security,
-  priority and the safety step, until a supervisor clears it (``threat_cleared_at`` in the
-  context: threats at or before that time no longer count).
+  priority and the safety step, until a supervisor clears it (``threat_cleared_at``: threats
+  at or before that time no longer count).
 - ``earlier_abuse``: how many earlier customer messages carried abuse aimed at people (the
   sanctions ladder counts them).
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gracedesk.analysis.risk import risk as risk_of
@@ -35,6 +40,7 @@ from gracedesk.errors import InvalidContext
 from gracedesk.model import Archetype, ContextSignals, Signals
 from gracedesk.model.clock import parse_iso
 from gracedesk.model.signals import HIGH_RISK
+from gracedesk.model.situation import CustomerHistory, Sanction, Situation, Turn
 
 TURN_DECAY = 0.75  # an earlier message's risk keeps this share per later customer message
 HALF_LIFE_HOURS = 6.0  # ... and halves every this many hours, when times are known
@@ -73,37 +79,86 @@ _VAGUE = re.compile(
 )
 
 
-def _earlier_customer(context: Mapping[str, Any]) -> list[tuple[str, str | None]]:
-    """``(text, at)`` of each earlier customer message (``at`` is ``None`` where not given)."""
-    msgs = context.get("messages", [])
+def _earlier_customer(situation: Situation) -> list[Turn]:
+    """The earlier customer messages (with text) of ``situation``."""
+    return [t for t in situation.earlier() if t.role == "customer" and t.text.strip()]
+
+
+def _hours(a: datetime | None, b: datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return max(0.0, (b - a).total_seconds() / 3600)
+
+
+def situation_of(text: str, context: Any) -> Situation:
+    """The library's context mapping -> a Situation ending with ``text`` (an edge: the CLI's
+    ``--context`` and ``gracedesk.analyze(text, context={...})``).
+
+    ``{"messages": [earlier messages, as objects or plain customer strings], "customer": {...},
+    "at": time of ``text``, "threat_cleared_at": ...}``. Lenient, as the context always was:
+    only the earlier *customer* messages and the customer's counts and sanctions are read (other
+    roles, keys and an ``at`` that is not a string are ignored); raises ``InvalidContext``
+    (GD103) naming what cannot be read.
+    """
+    if isinstance(context, Situation):
+        return context
+    if not isinstance(context, Mapping):
+        raise InvalidContext("context must be an object with 'messages' and/or 'customer'")
+    customer = context.get("customer") or {}
+    if not isinstance(customer, Mapping):
+        raise InvalidContext("context.customer must be an object")
+    sanctions = customer.get("sanctions") or []
+    history = CustomerHistory(
+        complaints_90d=int(_count(customer, "complaints_90d")),
+        contacts_30d=int(_count(customer, "contacts_30d")),
+        # only their number is read here: any label counts
+        sanctions=tuple(Sanction(str(x)) for x in sanctions) if isinstance(sanctions, list) else (),
+    )
+    turns = [
+        *_context_turns(context.get("messages", [])),
+        Turn("customer", text, _time(context, "at")),
+    ]
+    cleared = context.get("threat_cleared_at")
+    return Situation(
+        tuple(turns),
+        customer=history,
+        threat_cleared_at=_time(context, "threat_cleared_at") if isinstance(cleared, str) else None,
+    )
+
+
+def _context_turns(msgs: Any) -> list[Turn]:
     if not isinstance(msgs, Sequence) or isinstance(msgs, str):
         raise InvalidContext("context.messages must be a list")
-    out: list[tuple[str, str | None]] = []
+    out: list[Turn] = []
     for i, m in enumerate(msgs):
-        text: Any
-        at: Any = None
         if isinstance(m, str):
-            text = m
-        elif isinstance(m, Mapping):
-            if m.get("role", "customer") != "customer":
-                continue
-            text, at = m.get("text"), m.get("at")
-            if not isinstance(text, str):
-                raise InvalidContext(f"context.messages[{i}].text must be a string")
-        else:
+            m = {"text": m}
+        elif not isinstance(m, Mapping):
             raise InvalidContext(f"context.messages[{i}] must be an object or a string")
-        if text.strip():
-            out.append((text, at if isinstance(at, str) else None))
+        if m.get("role", "customer") != "customer":
+            continue
+        if not isinstance(m.get("text"), str):
+            raise InvalidContext(f"context.messages[{i}].text must be a string")
+        if m["text"].strip():
+            out.append(Turn("customer", m["text"], _time(m, "at", f"context.messages[{i}].at")))
     return out
 
 
-def _hours(a: str | None, b: Any) -> float | None:
-    if a is None or not isinstance(b, str):
+def _time(m: Mapping[str, Any], key: str, where: str | None = None) -> datetime | None:
+    v = m.get(key)
+    if not isinstance(v, str):
         return None
     try:
-        return max(0.0, (parse_iso(b) - parse_iso(a)).total_seconds() / 3600)
+        return parse_iso(v)
     except ValueError as exc:
-        raise InvalidContext(f"not an ISO 8601 time: {exc}") from exc
+        raise InvalidContext(f"{where or 'context.' + key}: not an ISO 8601 time: {v!r}") from exc
+
+
+def _count(customer: Mapping[str, Any], key: str) -> float:
+    v = customer.get(key, 0) or 0
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise InvalidContext(f"context.customer.{key} must be a number")
+    return float(v)
 
 
 def resolved(text: str) -> bool:
@@ -112,36 +167,29 @@ def resolved(text: str) -> bool:
 
 
 def memory(
-    prev: Sequence[Signals], times: Sequence[str | None], context: Mapping[str, Any]
+    prev: Sequence[Signals], earlier: Sequence[Turn], situation: Situation
 ) -> tuple[float, float, int]:
     """``(earlier_risk, earlier_threat, earlier_abuse)`` of the earlier customer messages."""
-    now = context.get("at")
-    cleared = context.get("threat_cleared_at")
+    now = situation.message.at if situation.message is not None else None
+    cleared = situation.threat_cleared_at
     n = len(prev)
     risk = threat = 0.0
     abuse = 0
-    for k, (s, at) in enumerate(zip(prev, times, strict=True)):
+    for k, (s, turn) in enumerate(zip(prev, earlier, strict=True)):
         decay = TURN_DECAY ** (n - k)
-        h = _hours(at, now)
+        h = _hours(turn.at, now)
         if h is not None:
             decay *= 0.5 ** (h / HALF_LIFE_HOURS)
         risk = max(risk, s.risk * decay)
         if s.abuse_at_people() >= 0.5:
             abuse += 1
-        if not isinstance(cleared, str) or (at is not None and (_hours(cleared, at) or 0.0) > 0):
+        if cleared is None or (turn.at is not None and turn.at > cleared):
             threat = max(threat, s.threat_at_people())
     return round(risk, 4), round(threat, 4), abuse
 
 
-def _num(customer: Mapping[str, Any], key: str) -> float:
-    v = customer.get(key, 0) or 0
-    if not isinstance(v, int | float) or isinstance(v, bool):
-        raise InvalidContext(f"context.customer.{key} must be a number")
-    return float(v)
-
-
 def archetypes(
-    history: list[Signals], texts: list[str], customer: Mapping[str, Any]
+    history: list[Signals], texts: list[str], customer: CustomerHistory
 ) -> dict[str, tuple[float, list[str]]]:
     """Score each archetype in [0, 1] with its reasons, over earlier + current messages."""
     n = len(history)
@@ -149,7 +197,7 @@ def archetypes(
 
     abusive = sum(1 for s in history if max(s.abuse.values()) >= 0.5)
     threats = sum(1 for s in history if s.abuse["threat"] >= 0.5)
-    sanctions = customer.get("sanctions") or []
+    sanctions = customer.sanctions
     reasons = []
     if abusive:
         reasons.append(f"abusive language in {abusive} of {n} messages")
@@ -163,7 +211,7 @@ def archetypes(
     )
 
     complaints = sum(1 for s in history if s.complaint >= 0.5)
-    c90 = _num(customer, "complaints_90d")
+    c90 = float(customer.complaints_90d)
     reasons = []
     if c90:
         reasons.append(f"{int(c90)} complaints in the last 90 days")
@@ -211,14 +259,12 @@ def archetypes(
 
 
 def with_context(an: Analyzer, sig: Signals, text: str, context: Any) -> Signals:
-    """``sig`` with ``context`` signals added and its risk raised by them."""
-    if not isinstance(context, Mapping):
-        raise InvalidContext("context must be an object with 'messages' and/or 'customer'")
-    customer = context.get("customer") or {}
-    if not isinstance(customer, Mapping):
-        raise InvalidContext("context.customer must be an object")
-    messages = _earlier_customer(context)
-    earlier = [t for t, _ in messages]
+    """``sig`` with ``context`` signals added and its risk raised by them. ``context`` is the
+    Situation ``text`` was written in (its last customer turn), or the library's mapping."""
+    situation = situation_of(text, context)
+    customer = situation.customer
+    messages = _earlier_customer(situation)
+    earlier = [t.text for t in messages]
     prev = an.analyze_memo(earlier) if earlier else []
     history = [*prev, sig]
     texts = [*earlier, text]
@@ -239,8 +285,8 @@ def with_context(an: Analyzer, sig: Signals, text: str, context: Any) -> Signals
             trajectory = "calming"
         else:
             trajectory = "steady"
-    repeat = len(prev) + int(_num(customer, "contacts_30d"))
-    earlier_risk, earlier_threat, earlier_abuse = memory(prev, [at for _, at in messages], context)
+    repeat = len(prev) + customer.contacts_30d
+    earlier_risk, earlier_threat, earlier_abuse = memory(prev, messages, situation)
     solved = bool(prev) and resolved(text) and sig.abuse_at_people() < 0.5
     ctx = ContextSignals(
         archetype=Archetype(name, round(score, 4), tuple(reasons)),

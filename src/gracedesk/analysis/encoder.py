@@ -58,6 +58,7 @@ class Encoder:
 
     @classmethod
     def load(cls, directory: Path, threads: int | None = None) -> Encoder:
+        # lazy: onnxruntime and tokenizers take ~0.2 s to import; most processes never encode
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

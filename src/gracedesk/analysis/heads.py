@@ -53,6 +53,7 @@ def platt_fit(
     a small calibration slice that the scores separate perfectly does not give an infinite
     slope. Each row enters twice, once per class, weighted by its target.
     """
+    # lazy: scikit-learn is needed to fit heads, never to predict
     from sklearn.linear_model import LogisticRegression
 
     pos = float(w[y == 1].sum())
@@ -88,6 +89,7 @@ class LinearHeads:
         ``X`` is a scipy CSR matrix (training needs scikit-learn and scipy);
         ``calib`` marks rows held back for Platt scaling.
         """
+        # lazy: scikit-learn is needed to fit heads, never to predict
         from sklearn.linear_model import LogisticRegression
 
         n, k = Y.shape

@@ -58,6 +58,7 @@ class LanguageId:
     @classmethod
     def load(cls) -> LanguageId:
         try:
+            # lazy: py3langid loads its model on import; short texts never need it
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
         except ImportError as exc:  # a broken install, not a user error
             raise ModelError(f"language identification is not installed: {exc}") from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gracedesk.analysis import evidence as ev
-from gracedesk.analysis.encoder import TOKEN_KINDS, Encoded
+from gracedesk.analysis.context import with_context
+from gracedesk.analysis.encoder import TOKEN_KINDS, AccurateHeads, Encoded, Encoder
 from gracedesk.analysis.features import Featurized, featurize
 from gracedesk.analysis.heads import LinearHeads, dot, sigmoid
 from gracedesk.analysis.language import (
@@ -55,6 +56,7 @@ from gracedesk.model import (
     Evidence,
     Signals,
 )
+from gracedesk.model.situation import Situation
 
 MODEL_VERSION = "gracedesk-signals/1.0"
 # Below this abuse probability the target cues are not read: no target share can then lift
@@ -410,25 +412,28 @@ class Analyzer:
         return [found[t] for t in texts]
 
     def analyze_batch(
-        self, texts: Sequence[str], contexts: Sequence[Any], ids: Sequence[Any] | None = None
+        self,
+        texts: Sequence[str],
+        contexts: Sequence[Situation | Mapping[str, Any] | None],
+        ids: Sequence[Any] | None = None,
     ) -> list[Signals]:
         """:meth:`analyze` for many messages at once, each with its own context (``None`` for
         none): the texts go through the models in one batch, which is several times faster per
         message than one at a time."""
-        from gracedesk.analysis.context import with_context
-
         sigs = self.analyze_many(texts, ids=ids)
         return [
             s if c is None else with_context(self, s, t, c)
             for s, t, c in zip(sigs, texts, contexts, strict=True)
         ]
 
-    def analyze(self, text: str, *, context: Any = None, id: Any = None) -> Signals:
+    def analyze(
+        self, text: str, *, context: Situation | Mapping[str, Any] | None = None, id: Any = None
+    ) -> Signals:
+        """Signals for ``text``; with ``context`` (the Situation it was written in, or the
+        library's context mapping) the conversation-level signals too."""
         sig = self.analyze_many([text], ids=[id])[0]
         if context is None:
             return sig
-        from gracedesk.analysis.context import with_context
-
         return with_context(self, sig, text, context)
 
     # -- assembly -------------------------------------------------------------------------
@@ -541,8 +546,6 @@ def load_analyzer(tier: str = "fast", directory: Path | None = None) -> Analyzer
             vec, heads, rules, tier, abuse_words=words, target_head=target, languages=lid,
             lexicon=lexicon,
         )  # fmt: skip
-    from gracedesk.analysis.encoder import AccurateHeads, Encoder
-
     try:
         enc = Encoder.load(d / "minilm")
         acc = AccurateHeads.load(d / "accurate_heads.npz", heads.names_)

@@ -47,6 +47,7 @@ class SentenceEncoder:
     @classmethod
     def load(cls, directory: Path | None = None, threads: int | None = None) -> SentenceEncoder:
         # imported here: onnxruntime takes ~0.2 s to import and most commands never embed
+        # lazy: onnxruntime and tokenizers take ~0.2 s to import; most processes never encode
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

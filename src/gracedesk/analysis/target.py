@@ -24,6 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from gracedesk.analysis.heads import quantize
+
 TARGETS: tuple[str, ...] = ("agent", "company", "person", "group")
 AT_PEOPLE: tuple[str, ...] = ("agent", "person", "group")
 
@@ -130,6 +132,7 @@ class TargetHead:
         self, X: sp.csr_matrix | NDArray[np.float32], y: NDArray[np.int64],
         sample_weight: NDArray[np.float32] | None = None,
     ) -> TargetHead:  # fmt: skip
+        # lazy: scikit-learn is needed to fit heads, never to predict
         from sklearn.linear_model import LogisticRegression
 
         lr = LogisticRegression(C=self.C, max_iter=self.max_iter)
@@ -150,8 +153,6 @@ class TargetHead:
         return softmax(self.decision_function(X))
 
     def save(self, path: Path) -> None:
-        from gracedesk.analysis.heads import quantize
-
         q, scale = quantize(self.coef_)
         np.savez_compressed(
             path, q=q, scale=scale, bias=self.intercept_, targets=np.array(TARGETS),

@@ -33,7 +33,9 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gracedesk.channels.signature import sign
 from gracedesk.errors import DeliveryError
+from gracedesk.service.desk import audit
 from gracedesk.service.outbox import delivery_dict, enqueue, enqueue_note, route
 from gracedesk.store.tables import Conversation, Customer, Delivery, Message, User
 
@@ -179,8 +181,6 @@ def deliver_replies(
 
     ``clock`` (the worker passes the wall clock) times each reply's lease from the moment it is
     sent, not from the start of the round."""
-    from gracedesk.service.desk import audit
-
     tick = clock or (lambda: now)
     with store.write() as s:
         q = (
@@ -254,8 +254,6 @@ class WebhookTransport:
         self.http = http if http is not None else httpx.Client(timeout=5.0)
 
     def send(self, out: Outgoing) -> str | None:
-        from gracedesk.jobs.notify import sign
-
         key = f"reply:{out.message_id}"
         doc = {
             "event": "reply.sent",

@@ -21,9 +21,11 @@ from typing import Any
 
 import click
 
-from gracedesk.cli.jsonl import output_option
-from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
+import gracedesk
+from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, error_record, output_option, run_stream
+from gracedesk.errors import EmptyText, GracedeskError, InvalidScenario, MalformedLine
 from gracedesk.model.clock import parse_iso
+from gracedesk.model.situation_parse import parse_situation
 
 
 def _parse_now(text: str, where: str) -> datetime:
@@ -34,8 +36,6 @@ def _parse_now(text: str, where: str) -> datetime:
 
 
 def _scenario(raw: bytes, line: int) -> dict[str, Any]:
-    from gracedesk.cli.jsonl import MAX_LINE_BYTES
-
     if len(raw) > MAX_LINE_BYTES:
         raise MalformedLine(f"line {line} is over {MAX_LINE_BYTES} bytes")
     s = raw.decode("utf-8", errors="replace").removeprefix("\ufeff").strip()
@@ -53,28 +53,17 @@ def _scenario(raw: bytes, line: int) -> dict[str, Any]:
 
 
 def _advise_one(sc: dict[str, Any], line: int, now: datetime | None, lib: Any) -> dict[str, Any]:
-    import gracedesk
+    # lazy: the guidance modules load only to advise; keeps `gracedesk --help` fast
     from gracedesk.guidance.advice import advise as advise_fn
-    from gracedesk.guidance.conversation import last_customer, turns
 
     when = _parse_now(sc["now"], f"line {line}: field 'now'") if sc.get("now") else now
     if when is None:
         when = datetime.now(UTC)  # the entry point reads the clock; the core never does
-    messages = sc["messages"]
-    last = last_customer(turns(messages, when))
-    customer = sc.get("customer")
-    context = {"messages": messages[: last.index], "customer": customer or {}}
-    sig = gracedesk.analyze(last.text, context=context)
-    g = advise_fn(
-        sig,
-        messages,
-        customer,
-        sc.get("agent"),
-        now=when,
-        commitments=sc.get("commitments"),
-        library=lib,
-        request=sc.get("request"),
-    )
+    situation = parse_situation(sc, error=InvalidScenario, edge_keys=None)
+    current = situation.current
+    context = {"messages": sc["messages"][:current], "customer": sc.get("customer") or {}}
+    sig = gracedesk.analyze(situation.turns[current].text, context=context)
+    g = advise_fn(sig, situation, now=when, library=lib)
     return {"id": sc.get("id"), **g.to_dict()}
 
 
@@ -97,7 +86,7 @@ def _advise_one(sc: dict[str, Any], line: int, now: datetime | None, lib: Any) -
 @output_option()
 def advise(source: str, now_text: str | None, phrases_dir: str | None, output: str) -> None:
     """Next de-escalation step, phrases, solutions and a hand-over packet per JSONL scenario."""
-    from gracedesk.cli.jsonl import Item, error_record, run_stream
+    # lazy: the guidance modules load only to advise; keeps `gracedesk --help` fast
     from gracedesk.guidance.phrases import Library
 
     try:

@@ -10,14 +10,16 @@ gets ``{"id", "line", "error": {...}}`` in its place, as in ``gracedesk analyze`
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, error_record, run_stream
-from gracedesk.errors import EmptyText, GracedeskError, MalformedLine
+from gracedesk.errors import EmptyText, GracedeskError, InvalidCoachContext, MalformedLine
 from gracedesk.model.clock import parse_iso
+from gracedesk.model.situation import AgentProfile, CustomerHistory, Situation, Turn
 
 BATCH = 256
 
@@ -50,6 +52,30 @@ def parse_draft(raw: bytes, line: int) -> Item:
     return Item(line, obj.get("id"), draft, context=ctx)
 
 
+def situation_of(context: Mapping[str, Any]) -> Situation:
+    """A line's context (``customer_message``, ``customer_name``, ``limits``) as the Situation
+    the coach reads; raises ``InvalidCoachContext`` naming the bad key. A limit not given is not
+    checked."""
+    # lazy: guidance.coach loads numpy (paraphrase moves); the CLI starts without it
+    from gracedesk.guidance.coach import authority_from_limits
+
+    for key in ("customer_message", "customer_name", "tz"):
+        if context.get(key) is not None and not isinstance(context[key], str):
+            raise InvalidCoachContext(f"{key}: expected a string")
+    limits = context.get("limits")
+    if limits is not None and not (
+        isinstance(limits, Mapping)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in limits.values())
+    ):
+        raise InvalidCoachContext("limits: expected an object of numbers")
+    message = context.get("customer_message")
+    return Situation(
+        turns=(Turn("customer", message),) if message and message.strip() else (),
+        customer=CustomerHistory(name=context.get("customer_name") or None),
+        agent=AgentProfile(authority=authority_from_limits(limits or {})),
+    )
+
+
 @click.command()
 @click.argument(
     "source", default="-", type=click.Path(exists=True, allow_dash=True, dir_okay=False)
@@ -69,8 +95,8 @@ def parse_draft(raw: bytes, line: int) -> Item:
 )
 def coach(source: str, now_iso: str | None, tz: str, tier: str) -> None:
     """Critique agent drafts: JSONL {"id","draft","customer_message"?} in, one JSON line out each."""
+    # lazy: the analyzer and the coach load numpy and scipy; keeps `gracedesk --help` fast
     from gracedesk.analysis.pipeline import get_analyzer
-    from gracedesk.guidance.coach import CoachContext
     from gracedesk.guidance.coach import coach as run_coach
     from gracedesk.guidance.commitments import zone
 
@@ -85,6 +111,7 @@ def coach(source: str, now_iso: str | None, tz: str, tier: str) -> None:
     analyzer = get_analyzer("fast")
     moves = None
     if tier == "accurate":
+        # lazy: the move detector loads the accurate tier's encoder (onnxruntime)
         from gracedesk.guidance.moves import load_detector
 
         moves = load_detector()
@@ -98,11 +125,15 @@ def coach(source: str, now_iso: str | None, tz: str, tier: str) -> None:
         for it in items:
             if it.error is None:
                 try:
-                    ctx = CoachContext.from_mapping(
-                        {**it.context, "signals": by_item.get(id(it)), "now": now}
-                        | {"tz": it.context.get("tz") or tz}
+                    critique = run_coach(
+                        str(it.text),
+                        situation_of(it.context),
+                        now=now,
+                        signals=by_item.get(id(it)),
+                        tz=it.context.get("tz") or tz,
+                        moves=moves,
                     )
-                    out.append({"id": it.id, **run_coach(str(it.text), ctx, moves=moves).to_dict()})
+                    out.append({"id": it.id, **critique.to_dict()})
                     continue
                 except GracedeskError as exc:
                     it.error = exc

@@ -62,6 +62,7 @@ def connectors_add(
     pairs: tuple[str, ...],
 ) -> None:
     """Store a connector NAME and print its webhook path (the last line)."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.channels.connectors import manage
 
     settings = _settings()
@@ -91,6 +92,7 @@ def connectors_add(
 @home_option
 def connectors_list() -> None:
     """List the connectors (never their secrets or tokens)."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.channels.connectors import manage
 
     store = _store(_settings())
@@ -116,6 +118,7 @@ def connectors_list() -> None:
 @click.argument("name")
 def connectors_remove(name: str) -> None:
     """Remove connector NAME; its conversations stay in the desk, unlinked from the helpdesk."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.channels.connectors import manage
 
     store = _store(_settings())

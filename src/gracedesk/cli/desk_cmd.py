@@ -6,7 +6,9 @@ same variables, so that every server process uvicorn starts sees them.
 
 from __future__ import annotations
 
+import getpass
 import os
+import signal
 import socket
 import sys
 import threading
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
+from pydantic import ValidationError
 
 from gracedesk.errors import GracedeskError
 
@@ -26,8 +29,7 @@ if TYPE_CHECKING:
 
 
 def _settings() -> Settings:
-    from pydantic import ValidationError
-
+    # lazy: pydantic-settings loads only for desk commands; keeps `gracedesk --help` fast
     from gracedesk.settings import Settings
 
     try:
@@ -37,8 +39,10 @@ def _settings() -> Settings:
 
 
 def _store(settings: Settings) -> Store:
+    # lazy: SQLAlchemy loads only for desk commands; keeps `gracedesk --help` fast
     from sqlalchemy.exc import OperationalError
 
+    # lazy: the store (SQLAlchemy tables, engines) loads only for desk commands
     from gracedesk.store import Store
 
     try:
@@ -97,6 +101,7 @@ def log_options(f: click.decorators.FC) -> click.decorators.FC:
 
 
 def _logging(settings: Settings) -> None:
+    # lazy: logging setup is only for serve and worker; keeps `gracedesk --help` fast
     from gracedesk import logs
 
     logs.configure(settings.log_format, settings.log_level)
@@ -104,13 +109,19 @@ def _logging(settings: Settings) -> None:
 
 def app_factory() -> FastAPI:
     """For uvicorn's ``factory=True``: every server process builds its own app from the env."""
+    # lazy: the web stack is heavy; only `serve` needs it
+    from gracedesk.jobs.worker import run_forever
     from gracedesk.web.app import create_app
 
     settings = _settings()
     _logging(settings)  # after uvicorn set up its loggers: ours replace its handlers
     jobs = os.environ.get("GRACEDESK_SERVE_JOBS", "1") == "1"
     # the listening address decides, with the base URL, whether the cookie may be non-Secure
-    return create_app(settings, jobs=jobs, host=os.environ.get("GRACEDESK_SERVE_HOST"))
+    return create_app(
+        settings,
+        jobs=run_forever if jobs else None,
+        host=os.environ.get("GRACEDESK_SERVE_HOST"),
+    )
 
 
 @click.command()
@@ -123,6 +134,7 @@ def app_factory() -> FastAPI:
 @log_options
 def serve(host: str, port: int, workers: int, jobs: bool, demo: bool) -> None:
     """Run the desk: REST API (/api/v1, docs at /docs) and console (/console)."""
+    # lazy: uvicorn loads only to serve; keeps `gracedesk --help` fast
     import uvicorn
 
     settings = _settings()
@@ -131,6 +143,7 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool) -> None:
     store = _store(settings)  # migrations run once here, before any server process starts
     settings.session_key()  # made once here too, so that every server process signs alike
     if demo:
+        # lazy: the demo seeds through the whole service layer; only with --demo
         from gracedesk.service.demo import seed
 
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -149,6 +162,7 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool) -> None:
     store.close()
     os.environ["GRACEDESK_SERVE_JOBS"] = "1" if jobs else "0"
     os.environ["GRACEDESK_SERVE_HOST"] = host
+    # lazy: the web stack (FastAPI) loads only to serve
     from gracedesk.web.security import cookie_secure
 
     if cookie_secure(settings, host) and not settings.base_url.startswith("https://"):
@@ -177,6 +191,7 @@ def serve(host: str, port: int, workers: int, jobs: bool, demo: bool) -> None:
 
 
 def _config(host: str, port: int, log_level: str) -> Any:
+    # lazy: uvicorn loads only to serve; keeps `gracedesk --help` fast
     import uvicorn
 
     return uvicorn.Config(
@@ -201,6 +216,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _worker_main(host: str, port: int, log_level: str) -> None:
+    # lazy: uvicorn loads only to serve; keeps `gracedesk --help` fast
     import uvicorn
 
     server = uvicorn.Server(_config(host, port, log_level))
@@ -214,8 +230,8 @@ def _serve_reuseport(host: str, port: int, workers: int, log_level: str) -> None
     ``--workers``) the first process to wake takes a whole burst of keep-alive connections and
     the others stay idle (measured: bench/bench_api.py, docs/bench-api.md).
     """
+    # lazy: multiprocessing is only for --workers > 1; keeps `gracedesk --help` fast
     import multiprocessing as mp
-    import signal
 
     ctx = mp.get_context("spawn")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -252,13 +268,9 @@ def _serve_reuseport(host: str, port: int, workers: int, log_level: str) -> None
 def worker(once: bool, drain: bool) -> None:
     """Run the jobs: queued analysis, follow-up reminders, SLA breaches, notifications,
     re-analysis."""
-    from gracedesk.jobs.worker import (
-        drain_queue,
-        notifier_for,
-        run_forever,
-        run_once,
-        transports_for,
-    )
+    # lazy: the jobs and the service layer load only for `worker`
+    from gracedesk.channels.transports import transports_for
+    from gracedesk.jobs.worker import drain_queue, notifier_for, run_forever, run_once
     from gracedesk.service.build import build_desk
 
     os.environ.setdefault("GRACEDESK_LOG_LEVEL", "info")  # one line per round of jobs
@@ -301,6 +313,7 @@ def db_upgrade() -> None:
     """Apply the migrations (the server also does this when it starts)."""
     settings = _settings()
     store = _store(settings)
+    # lazy: alembic loads only for `db` commands
     from gracedesk.store.migrate import current
 
     click.echo(f"database at revision {current(store.engines)} ({settings.url().split('://')[0]})")
@@ -326,6 +339,7 @@ def users_create(
     name: str, role: str, display_name: str | None, email: str | None, password: str | None
 ) -> None:
     """Create a user and print its API token (shown once; the last line of the output)."""
+    # lazy: the service layer (argon2, SQLAlchemy) loads only for `users`
     from gracedesk.service.users import create_user
 
     password = password or os.environ.get("GRACEDESK_PASSWORD")
@@ -353,6 +367,7 @@ def users_create(
 @click.argument("name")
 def users_token(name: str) -> None:
     """Issue a new API token for NAME (the old one stops working)."""
+    # lazy: the service layer (argon2, SQLAlchemy) loads only for `users`
     from gracedesk.service.users import rotate_token
 
     try:
@@ -369,8 +384,6 @@ def customers() -> None:
 
 def _operator() -> str:
     """Who runs the command, for the audit trail (the desk has no sign-in here)."""
-    import getpass
-
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name (a container without a passwd entry)
@@ -388,8 +401,10 @@ def customers_erase(customer_id: int, yes: bool) -> None:
     are masked everywhere and unsent notifications dropped; the conversations stay (without
     text) in every figure, and the audit log records the erasure and who ran it.
     """
+    # lazy: SQLAlchemy loads only for this command; keeps `gracedesk --help` fast
     from sqlalchemy import func, select
 
+    # lazy: the service layer and the store load only for this command
     from gracedesk.service.erasure import erase
     from gracedesk.service.training import forget_customer
     from gracedesk.store.tables import Conversation, Customer

@@ -32,6 +32,7 @@ SHOW_REJECTED = 100  # rejected records listed one by one; the rest are counted
 
 def _progress(crash_after: int | None) -> tuple[Any, Any]:
     """A progress callback drawing a tqdm bar on stderr (only on a terminal), and its closer."""
+    # lazy: keeps `gracedesk --help` fast
     from tqdm import tqdm
 
     state: dict[str, Any] = {"bar": None, "batches": -1}
@@ -117,8 +118,10 @@ def import_cmd(
     file: Path, fmt: str, tier: str | None, batch: int, analyse: bool, support: tuple[str, ...]
 ) -> None:
     """Import an archive (csv, jsonl, mbox, twcs) as conversations; resumable, idempotent."""
+    # lazy: keeps `gracedesk --help` fast
     from sqlalchemy.exc import OperationalError
 
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.channels.imports.run import Options, run_import
     from gracedesk.service.build import build_desk
 

@@ -97,6 +97,7 @@ def read_lines(fh: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes
 
 def output_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The ``-o/--output`` option every JSONL command shares."""
+    # lazy: keeps `gracedesk --help` fast
     import click
 
     return click.option(
@@ -121,12 +122,14 @@ def run_stream(
     results stream), a progress bar shows on a terminal, and the command exits 1 only when no
     line of the input was usable.
     """
+    # lazy: keeps `gracedesk --help` fast
     import click
 
     fin = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     fout = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
     progress = None
     if sys.stderr.isatty():
+        # lazy: keeps `gracedesk --help` fast
         from tqdm import tqdm
 
         progress = tqdm(unit=" lines", file=sys.stderr)

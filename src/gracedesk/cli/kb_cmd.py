@@ -45,6 +45,7 @@ def kb() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def import_articles(directory: Path, actor: str, fmt: str) -> None:
     """Import every *.md article of DIRECTORY (idempotent; a changed file is a new version)."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.service.knowledge import import_dir
 
     store = _open()
@@ -82,6 +83,7 @@ def questions_cmd(file: Any, actor: str) -> None:
     """Add answered questions from FILE (JSONL {"article", "text"}; - for stdin): past customer
     questions and the article that answered them, so that new questions worded the same way
     find it (docs/knowledge.md)."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.service.knowledge import add_questions
 
     items: list[tuple[str, str]] = []
@@ -123,6 +125,7 @@ def questions_cmd(file: Any, actor: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def list_cmd(audience: str | None, fmt: str) -> None:
     """List the articles: id, version, audience, title."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.service.knowledge import list_articles
 
     store = _open()
@@ -149,6 +152,7 @@ def _hits(hits: list[Any]) -> list[dict[str, Any]]:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def search_cmd(query: str, k: int, audience: str | None, fmt: str) -> None:
     """Search the articles; QUERY '-' reads JSONL {"id","text"} from stdin, one line out each."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.service.knowledge import search
 
     store = _open()
@@ -171,6 +175,7 @@ def search_cmd(query: str, k: int, audience: str | None, fmt: str) -> None:
 
 
 def _search_stream(store: Store, *, k: int, audience: str | None) -> None:
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.cli.jsonl import error_record, parse_line, run_stream
     from gracedesk.service.knowledge import search_many
 

@@ -6,6 +6,7 @@ The current time is read here, once per run (``--now`` overrides it), never in t
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,20 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gracedesk.cli.jsonl import output_option
-from gracedesk.errors import GracedeskError, InvalidFacts, MalformedLine
+from gracedesk.cli.desk_cmd import _settings, _store
+from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, error_record, output_option, run_stream
+from gracedesk.errors import GracedeskError, InvalidFacts, MalformedLine, PolicyInvalid
+from gracedesk.insights.replay import render_text, report
+from gracedesk.model.situation_parse import parse_time
+from gracedesk.policy import load_policy
 from gracedesk.service.flow import run_scenario
 
 if TYPE_CHECKING:
     from gracedesk.analysis.pipeline import Analyzer
     from gracedesk.policy import PolicySet
 
+
 POLICY_HELP = "Policy directory (policy.toml + rules/*.toml); default: the shipped policy."
 
 
 def _load(policy_dir: str | None) -> PolicySet:
-    from gracedesk.policy import load_policy
-
     try:
         return load_policy(policy_dir)
     except GracedeskError as exc:
@@ -36,8 +40,6 @@ def _load(policy_dir: str | None) -> PolicySet:
 def _now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    from gracedesk.policy.scenario import parse_time
-
     try:
         return parse_time(value, "--now")
     except InvalidFacts as exc:
@@ -45,6 +47,7 @@ def _now(value: str | None) -> datetime:
 
 
 def _analyzer(tier: str) -> Analyzer:
+    # lazy: the analyzer loads numpy and scipy; keeps `gracedesk --help` fast
     from gracedesk.analysis.pipeline import get_analyzer
 
     try:
@@ -84,8 +87,6 @@ def decide(source: str, policy_dir: str | None, now_s: str | None, tier: str, ou
     Each output line is {"id", "signals", "decisions", "sla"}; a line that cannot be used gets
     {"id", "line", "error"} in its place. Exit 1 only when no line was usable.
     """
-    from gracedesk.cli.jsonl import MAX_LINE_BYTES, Item, error_record, run_stream
-
     policy = _load(policy_dir)
     now = _now(now_s)
     analyzer = _analyzer(tier)
@@ -116,9 +117,6 @@ def policy() -> None:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 def check(directory: str) -> None:
     """Validate a policy directory: exit 0 when it is valid, 1 with every problem listed."""
-    from gracedesk.errors import PolicyInvalid
-    from gracedesk.policy import load_policy
-
     try:
         p = load_policy(directory)
     except PolicyInvalid as exc:
@@ -171,7 +169,7 @@ def explain_cmd(
         click.echo(json.dumps(rec, indent=2, ensure_ascii=False))
         return
     click.echo(f"policy {policy_set.version} ({policy_set.source}); now {now.isoformat()}")
-    click.echo(f"scenario {out.id!r}\n\nrules (highest precedence first):")
+    click.echo(f"scenario {out.situation.id!r}\n\nrules (highest precedence first):")
     for r in out.trace.rules:
         mark = "MATCH" if r.matched else "  -  "
         click.echo(
@@ -199,8 +197,6 @@ def explain_cmd(
 def _period(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
-    from gracedesk.policy.scenario import parse_time
-
     try:
         return parse_time(value, name)
     except InvalidFacts as exc:
@@ -228,17 +224,13 @@ def replay_cmd(
 ) -> None:
     """Run the policy in DIRECTORY over the desk's stored history and report how its decisions
     differ from those that ran (the database of the GRACEDESK_* settings; docs/policy.md)."""
-    import os
-
-    from gracedesk.insights.replay import render_text, report
+    # lazy: the service layer and the store (SQLAlchemy) load only to replay
     from gracedesk.service.replay import replay
 
     candidate = _load(directory)  # a bad directory: the loader's error, exit 1
     since, until = _period(since_s, "--since"), _period(until_s, "--until")
     if home:
         os.environ["GRACEDESK_HOME"] = home
-    from gracedesk.cli.desk_cmd import _settings, _store
-
     store = _store(_settings())
     try:
         rows, skipped = replay(store, candidate, since=since, until=until)

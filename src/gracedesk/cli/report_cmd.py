@@ -53,6 +53,8 @@ def report(
 ) -> None:
     """Report volume, response and resolution times, SLA, CSAT, escalations, causes,
     archetypes, abuse exposure, sanctions and predicted CSAT for a period."""
+    # lazy: keeps `gracedesk --help` fast
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.insights import export
     from gracedesk.policy import load_policy
     from gracedesk.service import reports

@@ -46,6 +46,7 @@ from gracedesk.errors import GracedeskError
 )
 def build(from_desk: bool, limit: int, out: Path | None, prune: bool) -> None:
     """Scenarios from the desk's hardest resolved conversations, masked."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.service.training import desk_conversations
     from gracedesk.training.from_desk import build as build_scenarios
 

@@ -32,6 +32,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _scenarios(dirs: tuple[str, ...]) -> list[Scenario]:
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.training.scenario import load_scenarios
 
     try:
@@ -86,6 +87,7 @@ def _read_script(path: str) -> list[str]:
 
 
 def _backend(env: dict[str, str]) -> LineWriter | None:
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.training.llm import ChatBackend, LLMConfig
 
     config = LLMConfig.from_env(env)
@@ -119,6 +121,7 @@ def play(
     scenario_id: str, seed: int, script: str | None, pass_mark: float, dirs: tuple[str, ...]
 ) -> None:
     """Play SCENARIO: interactively (type /quit to stop), or from a script with --script."""
+    # lazy: keeps `gracedesk --help` fast
     from gracedesk.training.scenario import get_scenario
     from gracedesk.training.simulator import Simulation
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from gracedesk.analysis.samples import SAMPLES
 from gracedesk.eval import datasets as D
 
 
@@ -24,8 +25,6 @@ def _texts(n: int) -> list[str]:
         base = [t for t, _ in D.tweeteval(root, "offensive") if t.strip()]
         base += [ex.text for ex in D.goemotions(root, "dev")]
     except FileNotFoundError:
-        from gracedesk.analysis.samples import SAMPLES
-
         base = list(SAMPLES)
     reps = -(-n // len(base))
     return (base * reps)[:n]
@@ -53,6 +52,7 @@ def _throughput(fn: Any, texts: list[str], batch: int) -> float:
 
 
 def run(tiers: list[str], n: int = 20_000) -> dict[str, Any]:
+    # lazy: the analysis pipeline and its models load only when an evaluation runs
     from gracedesk.analysis.pipeline import get_analyzer
 
     texts = _texts(n)
@@ -63,6 +63,7 @@ def run(tiers: list[str], n: int = 20_000) -> dict[str, Any]:
         "tiers": {},
     }
     try:
+        # lazy: an optional baseline, may not be installed
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         va = SentimentIntensityAnalyzer()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from gracedesk.model import EMOTIONS_FINE
+from gracedesk.model import CAUSES, EMOTIONS_FINE, REQUESTS
 
 DEV_FRACTION = 0.15
 
@@ -252,8 +252,6 @@ def _hand_labelled(path: Path, split: str, source: str) -> Iterator[Example]:
     """Rows of one of the project's hand-labelled JSONL files (schema: train/data/README.md)."""
     if not path.exists():
         return
-    from gracedesk.model import CAUSES, REQUESTS
-
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)

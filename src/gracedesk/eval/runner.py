@@ -152,6 +152,7 @@ def _baselines(examples: list[D.Example], notes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     texts = [ex.text for ex in examples]
     try:
+        # lazy: an optional baseline, may not be installed
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         va = SentimentIntensityAnalyzer()
@@ -164,6 +165,7 @@ def _baselines(examples: list[D.Example], notes: list[str]) -> dict[str, Any]:
     except ImportError:
         notes.append(f"VADER column left out: vaderSentiment is not installed ({BASELINE_HINT})")
     try:
+        # lazy: an optional baseline, may not be installed
         from textblob import TextBlob
 
         pol = np.array([TextBlob(t).sentiment.polarity for t in texts])
@@ -171,6 +173,7 @@ def _baselines(examples: list[D.Example], notes: list[str]) -> dict[str, Any]:
     except ImportError:
         notes.append(f"TextBlob column left out: textblob is not installed ({BASELINE_HINT})")
     try:
+        # lazy: an optional baseline, may not be installed
         from profanity_check import predict_prob
 
         pp = predict_prob(texts)
@@ -245,6 +248,7 @@ def run(tiers: list[str], data: str | None = None, baselines: bool = True) -> di
     """Score ``tiers`` on the dev splits. With ``data`` given, a missing folder is an error
     (``FileNotFoundError``); without it, a missing public data folder means only the bundled
     hand-labelled sets are scored (``report["notes"]`` says so)."""
+    # lazy: the analysis pipeline and its models load only when an evaluation runs
     from gracedesk.analysis.pipeline import get_analyzer
 
     notes: list[str] = []

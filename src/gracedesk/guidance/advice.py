@@ -1,6 +1,7 @@
-"""``advise``: Signals + conversation + customer + agent + now -> Guidance. Pure.
+"""``advise``: Signals + Situation + now -> Guidance. Pure.
 
-The steps, each explained in its own module:
+The Situation (:mod:`gracedesk.model.situation`) is parsed once at the edge; guidance only reads
+it. The steps, each explained in its own module:
 
 1. :mod:`~gracedesk.guidance.conversation` reads the turns and what the agent already did;
 2. :mod:`~gracedesk.guidance.playbook` says where the conversation stands and the next step;
@@ -11,20 +12,19 @@ The steps, each explained in its own module:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gracedesk.errors import InvalidScenario
 from gracedesk.guidance import handover as handover_mod
 from gracedesk.guidance.conversation import already_cancelled, turns, waiting
 from gracedesk.guidance.history import channel_words, history, money
 from gracedesk.guidance.phrases import Library, PhraseStats, suggest
 from gracedesk.guidance.playbook import HIGH, abusive, earlier_threat, next_step
-from gracedesk.guidance.solutions import authority, propose
-from gracedesk.guidance.solutions import request as request_of
-from gracedesk.model.guidance import ArticleRef, Guidance, Promise, Solution
+from gracedesk.guidance.solutions import propose
+from gracedesk.model.guidance import ArticleRef, Guidance, Solution
 from gracedesk.model.signals import Signals
+from gracedesk.model.situation import OpenPromise, Situation
 
 DEFAULT_FOLLOW_UP_HOURS = 24
 PHRASES_PER_STEP = 3
@@ -43,10 +43,8 @@ def time_frame(when: datetime, now: datetime) -> str:
     return f"by {when.day} {when.strftime('%B')}"
 
 
-def _time_frame(promised: Sequence[Promise], hours: float, now: datetime) -> str:
-    pending = sorted(
-        datetime.fromisoformat(p.due) for p in promised if p.due is not None and not p.overdue
-    )
+def _time_frame(promised: Sequence[OpenPromise], hours: float, now: datetime) -> str:
+    pending = sorted(p.due for p in promised if p.due is not None and not p.due < now)
     if pending:
         return time_frame(pending[0], now)
     if hours <= 48:
@@ -62,20 +60,6 @@ def _tone(sig: Signals, archetype: str) -> str:
     if sig.emotions["confusion"] >= 0.5 or archetype == "vague":
         return "plain"
     return "warm"
-
-
-def _agent(agent: Mapping[str, Any] | None) -> tuple[str | None, float]:
-    if agent is None:
-        return None, DEFAULT_FOLLOW_UP_HOURS
-    if not isinstance(agent, Mapping):
-        raise InvalidScenario("agent must be an object")
-    name = agent.get("name")
-    if name is not None and not isinstance(name, str):
-        raise InvalidScenario("agent.name must be a string")
-    hours = agent.get("follow_up_hours", DEFAULT_FOLLOW_UP_HOURS)
-    if not isinstance(hours, int | float) or isinstance(hours, bool) or hours <= 0:
-        raise InvalidScenario("agent.follow_up_hours must be a number above 0")
-    return name, float(hours)
 
 
 def _values(
@@ -104,37 +88,33 @@ def _values(
 
 def advise(
     signals: Signals,
-    conversation: Any,
-    customer: Mapping[str, Any] | None = None,
-    agent: Mapping[str, Any] | None = None,
+    situation: Situation,
     *,
     now: datetime,
-    commitments: Sequence[Mapping[str, Any]] | None = None,
     library: Library | None = None,
-    request: Mapping[str, Any] | None = None,
     phrase_stats: PhraseStats | None = None,
     articles: Sequence[ArticleRef] = (),
     shared_articles: Sequence[ArticleRef] = (),
 ) -> Guidance:
     """Guidance for the agent's next reply.
 
-    ``signals`` are for the latest customer message (with ``context`` when ``analyze`` had
-    the earlier messages); ``conversation`` is the message list including that message;
-    ``agent`` is ``{"name", "authority": {...}, "follow_up_hours"?}``; ``commitments`` are the
-    promises already made (``[{"text", "due"}]``); ``request`` is what the customer asks for
-    (``{"kind": "refund"|"discount"|"credit"|"exception", "amount"?}``, as the policy reads it).
+    ``signals`` are for the Situation's analysed message, its latest customer turn (with
+    ``context`` when ``analyze`` had the earlier messages); the turns may go on with agent turns
+    after it. The Situation also gives the customer's history, the agent (name, authority,
+    ``follow_up_hours``), the promises already made and the request (sized and checked as the
+    policy reads it). ``now`` without a time zone is UTC, as every time in a Situation.
     ``phrase_stats``: measured phrase outcomes; given, phrases are ranked by them (Thompson
     sampling, ``phrases.by_outcome``); left out, the ranking is the rules' alone.
     ``articles``: knowledge-base passages that explain what the customer did not know (found by
     the service, ``service.knowledge_use``), passed through as they are; ``shared_articles``:
     those already quoted in the conversation, listed in the hand-over packet.
-    Raises ``InvalidScenario`` on bad input.
+    Raises ``InvalidScenario`` when the Situation has no customer message with text.
     """
-    ts = turns(conversation, now)
-    h = history(customer, now=now)
-    agent_name, hours = _agent(agent)
-    auth = authority(agent)
-    req = request_of(request)
+    now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    ts = turns(situation)
+    h = history(situation.customer, now=now)
+    agent_name = situation.agent.name
+    hours = situation.agent.follow_up_hours or DEFAULT_FOLLOW_UP_HOURS
     cancelled = already_cancelled(ts)
     ctx = signals.context
     archetype = ctx.archetype.name if ctx is not None else "none"
@@ -144,13 +124,13 @@ def advise(
     solutions, notes = propose(
         signals,
         h,
-        auth,
+        situation.agent.authority,
         archetype=archetype,
-        request=req,
+        request=situation.request,
         already_cancelled=cancelled.label() if cancelled is not None else None,
     )
-    promised = handover_mod.promises(commitments, now=now)
-    frame = _time_frame(promised, hours, now)
+    promised = handover_mod.promises(situation.promises, now=now)
+    frame = _time_frame(situation.promises, hours, now)
     thing = handover_mod.subject(ts)
     values = _values(h.name, agent_name, thing, frame, h.preferred_channel, solutions)
     phrases = suggest(

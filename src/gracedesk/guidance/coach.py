@@ -19,6 +19,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from gracedesk.analysis.pipeline import get_analyzer
 from gracedesk.analysis.text import clean, tokens
 from gracedesk.errors import CoachRulesError, EmptyText, InvalidCoachContext
 from gracedesk.guidance.commitments import (
@@ -32,6 +33,7 @@ from gracedesk.guidance.moves import MOVES, MoveDetector
 from gracedesk.model.critique import FINDING_KINDS, Critique, Finding
 from gracedesk.model.guidance import ArticleRef
 from gracedesk.model.signals import Signals
+from gracedesk.model.situation import Authority, Situation
 
 PHRASE_KINDS = ("excuse", "blame", "jargon", "dismissive", "negative_phrasing", "sarcasm")
 CUES = ("empathy", "apology", "solution", "next_step", "promise", "closing", "polite", "answer")
@@ -169,62 +171,43 @@ class CoachRules:
         return out
 
 
+_LIMIT_FIELDS = {
+    "refund": "refund_limit",
+    "credit": "credit_limit",
+    "discount": "discount_pct_limit",
+}
+
+
+def authority_from_limits(limits: Mapping[str, float]) -> Authority:
+    """The coach's limits (``{"refund": 50, "credit": 25}``, as the policy's authority for a
+    role gives them) as an :class:`Authority`; a kind not given is not known (not checked)."""
+    return Authority(
+        **{f: float(limits[k]) if k in limits else None for k, f in _LIMIT_FIELDS.items()}
+    )
+
+
 @dataclass(frozen=True, slots=True)
-class CoachContext:
-    """What the coach may know besides the draft. Nothing here is read from the environment."""
+class _Context:
+    """What the coach reads from the Situation besides the draft."""
 
-    customer_message: str | None = None
-    signals: Signals | None = None
-    customer_name: str | None = None
-    now: datetime | None = None
-    tz: str | None = None
-    calendar: BusinessCalendar = DEFAULT_CALENDAR
-    # what the agent may grant alone, e.g. {"refund": 50.0, "credit": 25.0} (policy authority)
-    limits: Mapping[str, float] | None = None
-
-    def __post_init__(self) -> None:
-        if self.tz is not None:
-            zone(self.tz)  # raises InvalidCoachContext for an unknown zone
-        if not isinstance(self.calendar, BusinessCalendar):
-            raise InvalidCoachContext("calendar: expected a BusinessCalendar")
+    message: str | None  # the customer's message the draft answers
+    name: str | None  # the customer's name
+    signals: Signals | None  # the message's Signals: given, or computed by the fast analyzer
+    limits: Mapping[str, float]  # what the agent may grant alone, by kind (refund, credit)
 
     @classmethod
-    def from_mapping(cls, m: Mapping[str, Any]) -> CoachContext:
-        allowed = {
-            "customer_message",
-            "signals",
-            "customer_name",
-            "now",
-            "tz",
-            "calendar",
-            "limits",
-        }
-        extra = set(m) - allowed
-        if extra:
-            raise InvalidCoachContext(f"unknown context keys: {sorted(extra)}")
-        now = m.get("now")
-        if isinstance(now, str):
-            try:
-                now = datetime.fromisoformat(now)
-            except ValueError as exc:
-                raise InvalidCoachContext(f"now: not an ISO 8601 time: {now!r}") from exc
-        for key in ("customer_message", "customer_name", "tz"):
-            if m.get(key) is not None and not isinstance(m[key], str):
-                raise InvalidCoachContext(f"{key}: expected a string")
-        limits = m.get("limits")
-        if limits is not None and not (
-            isinstance(limits, Mapping)
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in limits.values())
-        ):
-            raise InvalidCoachContext("limits: expected an object of numbers")
+    def of(cls, situation: Situation | None, signals: Signals | None) -> _Context:
+        if situation is None:
+            return cls(None, None, signals, {})
+        turn = situation.message
+        message = turn.text if turn is not None and turn.text.strip() else None
+        auth = situation.agent.authority
+        limits = {"refund": auth.refund_limit, "credit": auth.credit_limit}
         return cls(
-            customer_message=m.get("customer_message"),
-            signals=m.get("signals"),
-            customer_name=m.get("customer_name"),
-            now=now,
-            tz=m.get("tz"),
-            calendar=m.get("calendar") or DEFAULT_CALENDAR,
-            limits=limits,
+            message,
+            situation.customer.name,
+            customer_signals(message, signals),
+            {k: v for k, v in limits.items() if v is not None},
         )
 
 
@@ -235,13 +218,11 @@ def _norm(text: str) -> str:
     return low
 
 
-def customer_signals(ctx: CoachContext) -> Signals | None:
+def customer_signals(message: str | None, signals: Signals | None = None) -> Signals | None:
     """The customer's Signals: given, or computed by the fast analyzer from their message."""
-    if ctx.signals is not None or not (ctx.customer_message and ctx.customer_message.strip()):
-        return ctx.signals
-    from gracedesk.analysis.pipeline import get_analyzer
-
-    return get_analyzer("fast").analyze(ctx.customer_message)
+    if signals is not None or not (message and message.strip()):
+        return signals
+    return get_analyzer("fast").analyze(message)
 
 
 def is_upset(s: Signals | None, message: str | None, rules: CoachRules) -> bool:
@@ -266,18 +247,32 @@ def is_pleased(s: Signals) -> bool:
 
 def coach(
     draft: str,
-    context: CoachContext | Mapping[str, Any] | None = None,
+    situation: Situation | None = None,
     *,
+    now: datetime | None = None,
+    signals: Signals | None = None,
+    tz: str | None = None,
+    calendar: BusinessCalendar = DEFAULT_CALENDAR,
     rules: CoachRules | None = None,
     moves: MoveDetector | None = None,
 ) -> Critique:
-    """Critique one agent draft. Pure: the same draft and context give the same Critique.
+    """Critique one agent draft. Pure: the same draft and situation give the same Critique.
 
-    ``moves`` (``guidance.moves.load_detector()``) also reads empathy, solutions and next
-    steps written in words the rules do not know."""
+    The Situation gives the customer's message the draft answers (``situation.message``), the
+    customer's name and what the agent may grant alone (``situation.agent.authority``: refunds
+    and credits above it are findings; a limit not known (None) is not checked); without one,
+    the draft is read alone. ``signals``: the customer message's Signals when already computed
+    (else the fast analyzer reads the message). ``now``, ``tz`` (IANA, default UTC) and
+    ``calendar`` resolve the promises' deadlines; an unknown zone or a bad calendar raises
+    ``InvalidCoachContext``. ``moves`` (``guidance.moves.load_detector()``) also reads empathy,
+    solutions and next steps written in words the rules do not know."""
     if not isinstance(draft, str) or not draft.strip():
         raise EmptyText("draft is empty or only whitespace")
-    ctx = context if isinstance(context, CoachContext) else CoachContext.from_mapping(context or {})
+    if tz is not None:
+        zone(tz)  # raises InvalidCoachContext for an unknown zone
+    if not isinstance(calendar, BusinessCalendar):
+        raise InvalidCoachContext("calendar: expected a BusinessCalendar")
+    ctx = _Context.of(situation, signals)
     rules = rules or CoachRules.default()
     low = _norm(clean(draft))  # URLs and tags blanked, offsets kept
     hits = rules.scan(low, set(tokens(draft, low)))
@@ -321,9 +316,7 @@ def coach(
     findings.extend(_over_authority(draft, raw_low, ctx))
     findings.extend(_missing(draft, low, hits, has, findings, ctx, rules))
     findings.sort(key=lambda f: (f.start, f.kind))
-    commitments = extract_commitments(
-        draft, now=ctx.now, tz=ctx.tz, calendar=ctx.calendar, low=raw_low
-    )
+    commitments = extract_commitments(draft, now=now, tz=tz, calendar=calendar, low=raw_low)
     return Critique(
         score=_score(findings, rules),
         politeness=_politeness(hits, has, findings),
@@ -405,11 +398,11 @@ def _sentence_at(draft: str, pos: int) -> tuple[int, int]:
     return 0, len(draft)
 
 
-def _over_authority(draft: str, low: str, ctx: CoachContext) -> list[Finding]:
+def _over_authority(draft: str, low: str, ctx: _Context) -> list[Finding]:
     """Refunds or credits promised above what the agent may grant alone."""
     out: list[Finding] = []
     for kind, pat in _AMOUNTS.items():
-        limit = (ctx.limits or {}).get(kind)
+        limit = ctx.limits.get(kind)
         if limit is None:
             continue
         for m in pat.finditer(low):
@@ -439,7 +432,7 @@ def _missing(
     hits: dict[str, list[Hit]],
     has: dict[str, bool],
     found: list[Finding],
-    ctx: CoachContext,
+    ctx: _Context,
     rules: CoachRules,
 ) -> list[Finding]:
     """Findings about what the draft lacks: empathy, a next step, a time for a promise."""
@@ -452,9 +445,9 @@ def _missing(
     ]
     first_s, first_e = _trim(draft, *sentences[0])
     last_s, last_e = _trim(draft, *sentences[-1])
-    name = f", {ctx.customer_name}" if ctx.customer_name else ""
-    sig = customer_signals(ctx)
-    upset = is_upset(sig, ctx.customer_message, rules)
+    name = f", {ctx.name}" if ctx.name else ""
+    sig = ctx.signals
+    upset = is_upset(sig, ctx.message, rules)
     if upset and not (has["empathy"] or has["apology"]):
         opener = draft[first_s:first_e]
         kept = _rewrite(draft, first_s, first_e, found)

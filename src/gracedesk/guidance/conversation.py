@@ -1,22 +1,19 @@
 """The conversation so far as turns, and what the agent has already done in each turn.
 
-``conversation`` is a list of messages ``{"role": "customer"|"agent", "text": ..., "at"?: ISO}``
-or a mapping with such a list under ``"messages"``. Agent turns are read for *moves* (the
-playbook's stages the agent has covered): an acknowledgement, a clarifying question, an offer,
-a committed time... The patterns are small and explicit so that a reason can quote them.
+The turns are the Situation's (``situation.turns``, parsed once at the edge); this module only
+annotates them: each gets its index, and agent turns are read for *moves* (the playbook's stages
+the agent has covered): an acknowledgement, a clarifying question, an offer, a committed time...
+The patterns are small and explicit so that a reason can quote them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from gracedesk.errors import InvalidScenario
-
-ROLES = ("customer", "agent")
+from gracedesk.model.situation import Situation
 
 _I = re.IGNORECASE
 # Agent moves: stage (or "boundary") -> the wording that shows the agent did it.
@@ -124,7 +121,7 @@ ALREADY_CANCELLED = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One message, with the moves found in it (agent turns only)."""
+    """One turn of the Situation, with its index and the moves found in it (agent turns only)."""
 
     index: int
     role: str
@@ -136,23 +133,6 @@ class Turn:
         return f"turn {self.index + 1} ({self.role})"
 
 
-def parse_time(value: Any, where: str, now: datetime) -> datetime | None:
-    """An ISO time (``Z`` allowed); a naive one is read in ``now``'s time zone."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidScenario(f"{where} must be an ISO date/time string")
-    try:
-        t = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InvalidScenario(f"{where}: {value!r} is not an ISO date/time") from exc
-    if t.tzinfo is None and now.tzinfo is not None:
-        t = t.replace(tzinfo=now.tzinfo)
-    elif t.tzinfo is not None and now.tzinfo is None:
-        t = t.replace(tzinfo=None)
-    return t
-
-
 def moves_of(text: str) -> frozenset[str]:
     """The playbook moves an agent message makes (a question mark alone counts as clarify)."""
     found = {name for name, pat in MOVES.items() if pat.search(text)}
@@ -161,25 +141,12 @@ def moves_of(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def turns(conversation: Any, now: datetime) -> list[Turn]:
-    """Validated turns of ``conversation``; raises ``InvalidScenario`` naming the bad message."""
-    msgs = conversation.get("messages") if isinstance(conversation, Mapping) else conversation
-    if not isinstance(msgs, Sequence) or isinstance(msgs, str):
-        raise InvalidScenario("conversation must be a list of messages (or {'messages': [...]})")
-    out: list[Turn] = []
-    for i, m in enumerate(msgs):
-        where = f"messages[{i}]"
-        if not isinstance(m, Mapping):
-            raise InvalidScenario(f"{where} must be an object with 'role' and 'text'")
-        role = m.get("role", "customer")
-        if role not in ROLES:
-            raise InvalidScenario(f"{where}.role must be 'customer' or 'agent', not {role!r}")
-        text = m.get("text")
-        if not isinstance(text, str):
-            raise InvalidScenario(f"{where}.text must be a string")
-        at = parse_time(m.get("at"), f"{where}.at", now)
-        moves = moves_of(text) if role == "agent" else frozenset()
-        out.append(Turn(i, role, text, at, moves))
+def turns(situation: Situation) -> list[Turn]:
+    """The Situation's turns, each with its index and (agent turns) its moves."""
+    out = [
+        Turn(i, t.role, t.text, t.at, moves_of(t.text) if t.role == "agent" else frozenset())
+        for i, t in enumerate(situation.turns)
+    ]
     if not any(t.role == "customer" and t.text.strip() for t in out):
         raise InvalidScenario("conversation has no customer message with text")
     return out

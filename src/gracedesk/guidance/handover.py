@@ -2,24 +2,23 @@
 
 Built from the conversation (customer turns: what happened and what they want; agent turns:
 what was tried), the latest Signals (risk, labels, evidence spans), the customer's history, the
-promises already made (``commitments``: ``[{"text": ..., "due": ISO}]``) and a suggested
-opening line. ``recommended`` says whether escalating now is advised, with the reasons.
+promises already made (the Situation's open promises) and a suggested opening line.
+``recommended`` says whether escalating now is advised, with the reasons.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from gracedesk.errors import InvalidScenario
 from gracedesk.guidance import history as hist_mod
-from gracedesk.guidance.conversation import Turn, parse_time
+from gracedesk.guidance.conversation import Turn
 from gracedesk.guidance.phrases import clean_value
 from gracedesk.guidance.playbook import abusive, earlier_threat
 from gracedesk.model.guidance import ArticleRef, HandoverPacket, Promise, Solution
 from gracedesk.model.signals import HIGH_RISK, Evidence, Signals
+from gracedesk.model.situation import OpenPromise
 
 HIGH = 0.5
 SNIPPET = 160
@@ -89,20 +88,14 @@ def key_evidence(sig: Signals) -> tuple[Evidence, ...]:
     return tuple(out[:MAX_EVIDENCE])
 
 
-def promises(commitments: Any, *, now: datetime) -> tuple[Promise, ...]:
-    """``[{"text", "due"}]`` as Promises, overdue at ``now``; ``InvalidScenario`` when malformed."""
-    if commitments is None:
-        return ()
-    if not isinstance(commitments, list):
-        raise InvalidScenario("commitments must be a list of {'text', 'due'} objects")
-    out = []
-    for i, c in enumerate(commitments):
-        w = f"commitments[{i}]"
-        if not isinstance(c, Mapping) or not isinstance(c.get("text"), str) or not c["text"]:
-            raise InvalidScenario(f"{w} must be an object with a non-empty 'text'")
-        due = parse_time(c.get("due"), f"{w}.due", now)
-        out.append(Promise(c["text"], due.isoformat() if due else None, bool(due and due < now)))
-    return tuple(out)
+def promises(open_promises: Sequence[OpenPromise], *, now: datetime) -> tuple[Promise, ...]:
+    """The Situation's open promises as the packet lists them, overdue at ``now``."""
+    return tuple(
+        Promise(
+            p.text, p.due.isoformat() if p.due else None, bool(p.due is not None and p.due < now)
+        )
+        for p in open_promises
+    )
 
 
 def _why(

@@ -1,40 +1,27 @@
 """The customer's history as guidance reads it: earlier issues, compensation given, preferences.
 
-``customer`` is the same mapping that goes to ``analyze`` as ``context["customer"]``; guidance
-reads these keys (all optional; others are left to other steps)::
-
-    {"name": "Dana", "tier": "gold", "lifetime_value": 2400, "preferred_channel": "phone",
-     "currency": "EUR", "order_value": 120, "fee": 15,
-     "issues": [{"at": "2026-09-02", "summary": "parcel arrived damaged", "cause": "..."}],
-     "compensation": [{"kind": "credit", "amount": 20, "at": "2026-10-01", "note": "..."}],
-     "complaints_90d": 3, "contacts_30d": 2}
+Read from the Situation's :class:`~gracedesk.model.situation.CustomerHistory` (parsed once at
+the edge); this module only derives what guidance needs from it at ``now``: how many days ago
+each compensation was given, the tier in lower case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from gracedesk.errors import InvalidScenario
-from gracedesk.guidance.conversation import parse_time
+from gracedesk.model.situation import CustomerHistory, PastIssue
 
 
 @dataclass(frozen=True, slots=True)
-class Compensation:
+class Given:
+    """A compensation the customer was given, and how many days before ``now``."""
+
     kind: str
     amount: float | None
     at: datetime | None
     days_ago: int | None
     note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    summary: str
-    at: datetime | None
-    cause: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,76 +33,30 @@ class History:
     currency: str | None = None
     order_value: float | None = None
     fee: float | None = None
-    issues: tuple[Issue, ...] = ()
-    compensation: tuple[Compensation, ...] = ()
+    issues: tuple[PastIssue, ...] = ()
+    compensation: tuple[Given, ...] = ()
     complaints_90d: int = 0
     contacts_30d: int = 0
 
 
-def _str(d: Mapping[str, Any], key: str, where: str) -> str | None:
-    v = d.get(key)
-    if v is None or v == "":
-        return None
-    if not isinstance(v, str):
-        raise InvalidScenario(f"{where}.{key} must be a string")
-    return v.strip() or None
-
-
-def _num(d: Mapping[str, Any], key: str, where: str) -> float | None:
-    v = d.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-        raise InvalidScenario(f"{where}.{key} must be a number of at least 0")
-    return float(v)
-
-
-def _list(d: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
-    v = d.get(key) or []
-    if not isinstance(v, list) or not all(isinstance(x, Mapping) for x in v):
-        raise InvalidScenario(f"{where}.{key} must be a list of objects")
-    return v
-
-
-def history(customer: Mapping[str, Any] | None, *, now: datetime) -> History:
-    """The history in ``customer``; raises ``InvalidScenario`` naming the bad key."""
-    if customer is None:
-        return History()
-    if not isinstance(customer, Mapping):
-        raise InvalidScenario("customer must be an object")
-    w = "customer"
-    comp = []
-    for i, c in enumerate(_list(customer, "compensation", w)):
-        cw = f"{w}.compensation[{i}]"
-        kind = _str(c, "kind", cw)
-        if kind is None:
-            raise InvalidScenario(f"{cw}.kind is required (refund, credit, discount, ...)")
-        at = parse_time(c.get("at"), f"{cw}.at", now)
-        days = (now - at).days if at is not None else None
-        comp.append(
-            Compensation(kind.lower(), _num(c, "amount", cw), at, days, _str(c, "note", cw) or "")
-        )
-    issues = []
-    for i, it in enumerate(_list(customer, "issues", w)):
-        iw = f"{w}.issues[{i}]"
-        summary = _str(it, "summary", iw) or "(no summary)"
-        issues.append(
-            Issue(summary, parse_time(it.get("at"), f"{iw}.at", now), _str(it, "cause", iw))
-        )
-    tier = _str(customer, "tier", w)
-    channel = _str(customer, "preferred_channel", w)
+def history(customer: CustomerHistory, *, now: datetime) -> History:
+    """``customer`` as guidance reads it at ``now``."""
+    tier = (customer.tier or "").strip().lower() or None
     return History(
-        name=_str(customer, "name", w),
-        tier=tier.lower() if tier else None,
-        lifetime_value=_num(customer, "lifetime_value", w),
-        preferred_channel=channel.lower() if channel else None,
-        currency=_str(customer, "currency", w),
-        order_value=_num(customer, "order_value", w),
-        fee=_num(customer, "fee", w),
-        issues=tuple(issues),
-        compensation=tuple(comp),
-        complaints_90d=int(_num(customer, "complaints_90d", w) or 0),
-        contacts_30d=int(_num(customer, "contacts_30d", w) or 0),
+        name=customer.name,
+        tier=tier,
+        lifetime_value=customer.lifetime_value,
+        preferred_channel=customer.preferred_channel,
+        currency=customer.currency,
+        order_value=customer.order_value,
+        fee=customer.fee,
+        issues=customer.issues,
+        compensation=tuple(
+            Given(c.kind, c.amount, c.at, (now - c.at).days if c.at is not None else None, c.note)
+            for c in customer.compensation
+        ),
+        complaints_90d=customer.complaints_90d,
+        contacts_30d=customer.contacts_30d,
     )
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from gracedesk.analysis.pipeline import get_analyzer, models_dir
+
 MOVES: tuple[str, ...] = ("empathy", "solution", "next_step")
 THRESHOLD = 0.85
 
@@ -32,6 +34,7 @@ class MoveModel:
         self.C = C
 
     def fit(self, X: NDArray[np.float32], Y: NDArray[np.bool_]) -> MoveModel:
+        # lazy: scikit-learn is heavy and only needed when training the move model
         from sklearn.linear_model import LogisticRegression
 
         W = np.zeros((X.shape[1], len(MOVES)), np.float32)
@@ -80,8 +83,6 @@ class MoveDetector:
 @functools.cache
 def load_detector() -> MoveDetector:
     """The shipped move model on the accurate tier's encoder (loads it on first use)."""
-    from gracedesk.analysis.pipeline import get_analyzer, models_dir
-
     enc = get_analyzer("accurate").encoder
     assert enc is not None
     return MoveDetector(MoveModel.load(models_dir() / "coach_moves.npz"), enc.embed)

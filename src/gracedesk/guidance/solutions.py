@@ -2,9 +2,9 @@
 
 Options come from the message's causes and requests (each at or above ``PRESENT``/``HIGH``),
 sized by the customer's history (order value, tier, lifetime value, preferred channel), and
-checked against the agent's authority ``{"refund_limit", "credit_limit",
-"discount_pct_limit"}`` (missing limits are 0: every amount then needs approval). A refund is
-sized by the request (``{"kind": "refund", "amount": 120}``) or the order value; when neither
+checked against the agent's :class:`~gracedesk.model.situation.Authority` (limits not given are
+0: every amount then needs approval). A refund is sized by the Situation's
+:class:`~gracedesk.model.situation.Request` (a refund of 120) or the order value; when neither
 is known it needs approval, so it is never shown as within authority. Goodwill already given
 within ``RECENT_DAYS`` is not repeated: a non-monetary option takes its place and a note says
 why. No goodwill (credit, partial refund, discount, fee waiver) is offered while the customer
@@ -15,14 +15,12 @@ option carries ``why``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
-from gracedesk.errors import InvalidScenario
 from gracedesk.guidance.history import History, channel_words, money
 from gracedesk.model.guidance import Solution
 from gracedesk.model.signals import Signals
+from gracedesk.model.situation import Authority, Request
 
 PRESENT = 0.35
 HIGH = 0.5
@@ -32,7 +30,6 @@ MAX_OPTIONS = 4
 TIER_CREDIT = {"standard": 10.0, "bronze": 10.0, "silver": 15.0, "gold": 25.0, "platinum": 40.0}
 GOODWILL_CAP = 100.0
 PARTIAL_REFUND_PCT = 20.0
-REQUEST_KINDS = ("refund", "discount", "credit", "exception")
 # Goodwill kinds and the compensation kinds in history that count as "the same again".
 _MONEY = frozenset({"credit", "goodwill_credit", "voucher", "store_credit", "partial_refund"})
 GOODWILL: dict[str, frozenset[str]] = {
@@ -43,70 +40,14 @@ GOODWILL: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Authority:
-    """What the agent may grant without approval (money in the customer's currency)."""
-
-    refund_limit: float = 0.0
-    credit_limit: float = 0.0
-    discount_pct_limit: float = 0.0
-
-
-def authority(agent: Mapping[str, Any] | None) -> Authority:
-    """The ``authority`` of ``agent``; raises ``InvalidScenario`` naming a bad limit."""
-    raw = (agent or {}).get("authority") or {}
-    if not isinstance(raw, Mapping):
-        raise InvalidScenario("agent.authority must be an object")
-    known = {"refund_limit", "credit_limit", "discount_pct_limit"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise InvalidScenario(
-            f"agent.authority: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-        )
-    vals = {}
-    for k in known:
-        v = raw.get(k, 0)
-        if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-            raise InvalidScenario(f"agent.authority.{k} must be a number of at least 0")
-        vals[k] = float(v)
-    return Authority(**vals)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """What the customer asks for, as the desk or the scenario states it (the policy's request)."""
-
-    kind: str  # refund | discount | credit | exception
-    amount: float | None = None
-
-
-def request(raw: Mapping[str, Any] | None) -> Request | None:
-    """``{"kind", "amount"?}`` as a Request; raises ``InvalidScenario`` naming a bad key."""
-    if raw is None:
-        return None
-    if not isinstance(raw, Mapping):
-        raise InvalidScenario("request must be an object with 'kind' and 'amount'")
-    unknown = sorted(set(raw) - {"kind", "amount"})
-    if unknown:
-        raise InvalidScenario(f"request: unknown key(s) {', '.join(unknown)} (known: amount, kind)")
-    kind = raw.get("kind")
-    if kind not in REQUEST_KINDS:
-        raise InvalidScenario(f"request.kind must be one of {', '.join(REQUEST_KINDS)}")
-    amount = raw.get("amount")
-    if amount is not None and (
-        not isinstance(amount, int | float) or isinstance(amount, bool) or amount < 0
-    ):
-        raise InvalidScenario("request.amount must be a number of at least 0")
-    return Request(kind, float(amount) if amount is not None else None)
-
-
 def hostile(sig: Signals) -> float:
     """A threat or abuse aimed at people, now or (a threat) earlier and not cleared."""
     earlier = sig.context.earlier_threat if sig.context is not None else 0.0
     return max(sig.threat_at_people(), sig.abuse_at_people(), earlier)
 
 
-def _unknown_amount(opt: Solution, limit: float, what: str, cur: str | None) -> Solution:
+def _unknown_amount(opt: Solution, limit: float | None, what: str, cur: str | None) -> Solution:
+    limit = limit or 0.0  # not known: nothing may be granted without approval
     return replace(
         opt,
         needs_approval=True,
@@ -117,7 +58,8 @@ def _unknown_amount(opt: Solution, limit: float, what: str, cur: str | None) -> 
     )
 
 
-def _check(opt: Solution, limit: float, what: str, unit: str = "") -> Solution:
+def _check(opt: Solution, limit: float | None, what: str, unit: str = "") -> Solution:
+    limit = limit or 0.0  # not known: nothing may be granted without approval
     value = opt.percent if unit == "%" else opt.amount
     if value is None or value <= limit:
         return opt

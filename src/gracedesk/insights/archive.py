@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -98,6 +99,7 @@ def analyze_chunk(lines: Lines, factory: Factory, key: str, fmt: str, batch: int
 # -- Parquet -------------------------------------------------------------------------------
 def _pyarrow() -> Any:
     try:
+        # lazy: optional dependency (parquet archives)
         import pyarrow as pa
     except ImportError as exc:
         raise MissingExtra(f"Parquet output needs pyarrow: {EXTRA}") from exc
@@ -166,6 +168,7 @@ class ParquetSink:
     fmt = "parquet"
 
     def __init__(self, path: str) -> None:
+        # lazy: optional dependency (parquet archives)
         import pyarrow.parquet as pq
 
         self._writer = pq.ParquetWriter(path, parquet_schema())
@@ -272,8 +275,6 @@ def run_archive(
                     )
                 )
         elif workers > 0:
-            import multiprocessing
-
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(
                 workers, mp_context=ctx, initializer=init_worker, initargs=(factory, key)
@@ -296,6 +297,7 @@ def dask_client() -> Any:
     """``dask.distributed.Client`` (imported only here: Dask is the optional ``archives`` extra);
     ``MissingExtra`` with the install hint when it is not installed."""
     try:
+        # lazy: optional dependency (Dask clusters)
         from distributed import Client
     except ImportError as exc:
         raise MissingExtra(f"--dask needs dask.distributed: {EXTRA}") from exc

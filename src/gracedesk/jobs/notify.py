@@ -8,85 +8,27 @@ so delivery is at-least-once across job runs: receivers de-duplicate on ``X-Grac
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import smtplib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Self
 
 import httpx
 
-from gracedesk.errors import InvalidInput, NotificationError
+from gracedesk.channels.signature import sign
+from gracedesk.channels.smtp import SmtpSettings
+from gracedesk.errors import NotificationError
+from gracedesk.model.notification import Notification
 
-if TYPE_CHECKING:
-    from gracedesk.settings import Settings
-
-SIGNATURE_PREFIX = "sha256="
 HTTP_TIMEOUT = 5.0
 
 # (url, HTTP status or None, error or None)
 WebhookResult = tuple[str, int | None, str | None]
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int = 25
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    sender: str = "gracedesk@localhost"
-    timeout: float = 10.0
-
-    @classmethod
-    def of(cls, settings: Settings) -> SmtpSettings | None:
-        """The server of ``GRACEDESK_SMTP_*`` (notifications and replies), or None if unset."""
-        if not settings.smtp_host:
-            return None
-        return cls(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            sender=settings.smtp_sender,
-        )
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One event to announce; ``key`` is stable across retries (e.g. ``follow_up:42:due``)."""
-
-    event: str
-    to: tuple[str, ...]
-    subject: str
-    body: str
-    payload: dict[str, Any] = field(hash=False)
-    key: str
-
-    def __post_init__(self) -> None:
-        # A malformed notification can never be sent, so it is the caller's error, not a retry.
-        for name, value in (("event", self.event), ("key", self.key)):
-            if not value.strip():
-                raise InvalidInput(f"notification {name} must not be empty")
-        for name, value in (("event", self.event), ("key", self.key), ("subject", self.subject)):
-            if "\r" in value or "\n" in value:
-                raise InvalidInput(f"notification {name} must be one line: {value!r}")
-        for addr in self.to:
-            if "@" not in addr or any(c in addr for c in "\r\n,"):
-                raise InvalidInput(f"notification {self.key!r}: not one e-mail address: {addr!r}")
-        try:
-            json.dumps(self.payload)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(
-                f"notification {self.key!r}: payload is not JSON-serialisable: {exc}"
-            ) from exc
 
 
 @dataclass(frozen=True)
@@ -104,19 +46,6 @@ class Delivery:
         lines = [f"email: {self.email_error}"] if self.email_error and not self.emailed else []
         lines += [f"{url}: {error}" for url, _, error in self.webhooks if error is not None]
         return tuple(lines)
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Gracedesk-Signature`` value for ``body``: ``sha256=<hex HMAC-SHA256>``."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return SIGNATURE_PREFIX + digest
-
-
-def verify_signature(secret: str, body: bytes, header: str) -> bool:
-    """True when ``header`` is the signature of the raw ``body`` under ``secret`` (constant-time)."""
-    if not header.startswith(SIGNATURE_PREFIX):
-        return False
-    return hmac.compare_digest(sign(secret, body).encode("ascii"), header.strip().encode("utf-8"))
 
 
 def webhook_body(n: Notification) -> bytes:

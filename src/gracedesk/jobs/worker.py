@@ -16,35 +16,20 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gracedesk.channels.delivery import Transports, WebhookTransport, deliver_replies
-from gracedesk.jobs import sweeps
-from gracedesk.jobs.notify import Notifier, SmtpSettings
-from gracedesk.service import ingest
+from gracedesk.channels.delivery import Transports, deliver_replies
+from gracedesk.channels.email import fetch_all
+from gracedesk.channels.smtp import SmtpSettings
+from gracedesk.channels.transports import transports_for
+from gracedesk.jobs.notify import Notifier
+from gracedesk.service import ingest, sweeps
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
-from gracedesk.store import Store
 
 log = logging.getLogger("gracedesk.jobs")
 
 
 def notifier_for(settings: Settings) -> Notifier:
     return Notifier(SmtpSettings.of(settings), settings.webhooks(), settings.webhook_secret)
-
-
-def transports_for(settings: Settings, store: Store) -> Transports:
-    """How replies reach customers with these settings (docs/channels.md): SMTP for e-mail
-    conversations, each helpdesk's API for connector conversations, the reply webhook."""
-    from gracedesk.channels.connectors import transport
-    from gracedesk.channels.email import SmtpTransport
-
-    webhook = None
-    if settings.reply_webhook_url:
-        webhook = WebhookTransport(settings.reply_webhook_url, settings.webhook_secret)
-    return Transports(
-        email=SmtpTransport.from_settings(settings, store),
-        webhook=webhook,
-        connector=transport(store),
-    )
 
 
 def run_once(
@@ -66,8 +51,6 @@ def run_once(
         "notifications": lambda: sweeps.deliver_notifications(desk.store, notifier, now=now),
     }
     if mail_secret is not None:
-        from gracedesk.channels.email import fetch_all
-
         jobs["mail"] = lambda: fetch_all(desk, now=now, secret=mail_secret)
     if transports is not None:
         jobs["deliveries"] = lambda: deliver_replies(

@@ -59,6 +59,7 @@ class SentenceEmbedder:
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         # imported here: loading the model costs ~0.3 s and most processes never search
+        # lazy: the sentence encoder costs ~0.3 s to load; most processes never rank
         from gracedesk.analysis.sentence import DIM, get_sentence_encoder
 
         out = np.zeros((len(texts), DIM), np.float32)

@@ -25,6 +25,15 @@ from gracedesk.model.signals import (
     Evidence,
     Signals,
 )
+from gracedesk.model.situation import (
+    AgentProfile,
+    Authority,
+    CustomerHistory,
+    OpenPromise,
+    Request,
+    Situation,
+    Turn,
+)
 
 __all__ = [
     "ABUSE",
@@ -35,19 +44,26 @@ __all__ = [
     "EMOTIONS_FINE",
     "MODEL_LANGUAGES",
     "REQUESTS",
+    "AgentProfile",
     "Archetype",
     "ArticleRef",
+    "Authority",
     "Commitment",
     "ContextSignals",
     "Critique",
+    "CustomerHistory",
     "Decision",
     "Evidence",
     "Finding",
     "Guidance",
     "HandoverPacket",
+    "OpenPromise",
     "Phrase",
     "Promise",
+    "Request",
     "Signals",
+    "Situation",
     "Solution",
     "Step",
+    "Turn",
 ]

@@ -10,25 +10,20 @@
 from __future__ import annotations
 
 from gracedesk.policy.engine import RuleTrace, Trace, decide, explain, priority_of
-from gracedesk.policy.facts import FIELDS, Agent, Conversation, Customer, Request, Turn
+from gracedesk.policy.facts import FIELDS, Conversation, conversation_of
 from gracedesk.policy.loader import default_dir, load_policy
-from gracedesk.policy.sanctions import Sanction
 from gracedesk.policy.schema import PolicySet
 from gracedesk.policy.sla import BusinessClock, Due, due
 
 __all__ = [
     "FIELDS",
-    "Agent",
     "BusinessClock",
     "Conversation",
-    "Customer",
     "Due",
     "PolicySet",
-    "Request",
     "RuleTrace",
-    "Sanction",
     "Trace",
-    "Turn",
+    "conversation_of",
     "decide",
     "default_dir",
     "due",

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from gracedesk.errors import InvalidFacts
 from gracedesk.model.decision import ACTIONS, Decision
 from gracedesk.model.signals import Signals
+from gracedesk.model.situation import AgentProfile, Request, Situation
 from gracedesk.policy import authority, sanctions
 from gracedesk.policy.condition import Outcome, evaluate, fmt
-from gracedesk.policy.facts import Agent, Conversation, Customer, Request, Value, facts
+from gracedesk.policy.facts import Conversation, Value, conversation_of, facts
 from gracedesk.policy.schema import Action, PolicySet, Rule
 from gracedesk.policy.sla import BusinessClock
 
@@ -43,6 +44,7 @@ class Trace:
     decisions: tuple[Decision, ...]
     violence: Outcome
     facts: dict[str, Value]
+    conversation: Conversation  # the facts about the conversation the SLA is timed on
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ def _realise(
     f: dict[str, Value],
     *,
     policy: PolicySet,
-    agent: Agent,
+    agent: AgentProfile,
     request: Request | None,
     violence: Outcome,
     now: datetime,
@@ -106,13 +108,13 @@ def _approval(
     base: Decision,
     *,
     policy: PolicySet,
-    agent: Agent,
+    agent: AgentProfile,
     request: Request | None,
 ) -> tuple[str, Decision] | str:
     kind = action.kind or (request.kind if request else None)
     if kind is None:
         return "no effect: the scenario has no request"
-    amount = request.amount if request is not None and request.kind == kind else 0.0
+    amount = (request.amount or 0.0) if request is not None and request.kind == kind else 0.0
     role = authority.role_of(policy.authority, agent.role)
     own = authority.limit(role, kind)
     if not authority.over_authority(role, kind, amount):
@@ -203,18 +205,21 @@ def _describe(d: Decision) -> str:
 
 def explain(
     signals: Signals,
-    conversation: Conversation,
-    customer: Customer,
-    agent: Agent,
-    request: Request | None,
+    situation: Situation,
     policy: PolicySet,
     *,
     now: datetime,
+    conversation: Conversation | None = None,
 ) -> Trace:
-    """Evaluate every rule and resolve conflicts; the trace says what matched and why."""
+    """Evaluate every rule and resolve conflicts; the trace says what matched and why.
+
+    ``conversation``: the conversation facts when they are known without the turns (a
+    property test, a what-if); by default they are counted from ``situation``'s turns."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidFacts(f"now must carry a time zone offset: {now.isoformat()}")
-    f = facts(signals, conversation, customer, agent, request, policy, now=now)
+    if conversation is None:
+        conversation = conversation_of(situation, policy, now=now)
+    f = facts(signals, situation, conversation, policy, now=now)
     violence = evaluate(policy.sanctions.violence, f)
     outcomes: dict[str, Outcome] = {}
     candidates: list[_Candidate] = []
@@ -231,8 +236,8 @@ def explain(
                 out.because,
                 f,
                 policy=policy,
-                agent=agent,
-                request=request,
+                agent=situation.agent,
+                request=situation.request,
                 violence=violence,
                 now=now,
             )
@@ -302,21 +307,19 @@ def explain(
                 effects=effects,
             )
         )
-    return Trace(tuple(traces), tuple(decisions), violence, f)
+    return Trace(tuple(traces), tuple(decisions), violence, f, conversation)
 
 
 def decide(
     signals: Signals,
-    conversation: Conversation,
-    customer: Customer,
-    agent: Agent,
-    request: Request | None,
+    situation: Situation,
     policy: PolicySet,
     *,
     now: datetime,
+    conversation: Conversation | None = None,
 ) -> list[Decision]:
     """The decisions for one message (pure: the same inputs give the same list)."""
-    trace = explain(signals, conversation, customer, agent, request, policy, now=now)
+    trace = explain(signals, situation, policy, now=now, conversation=conversation)
     return list(trace.decisions)
 
 

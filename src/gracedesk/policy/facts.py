@@ -26,6 +26,7 @@ from gracedesk.model.signals import (
     REQUESTS,
     Signals,
 )
+from gracedesk.model.situation import Situation, Turn
 from gracedesk.policy import authority, sanctions
 from gracedesk.policy.schema import PolicySet
 from gracedesk.policy.sla import BusinessClock
@@ -84,34 +85,6 @@ FIELDS: dict[str, str] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
-    role: str  # "customer" | "agent"
-    text: str
-    at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Customer:
-    tier: str = "standard"
-    lifetime_value: float = 0.0
-    complaints_90d: int = 0
-    contacts_30d: int = 0
-    sanctions: tuple[sanctions.Sanction, ...] = ()
-    flags: tuple[str, ...] = ()  # set by supervisors (gracedesk.model.flags): vulnerable, vip, ...
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    role: str = "agent"
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    kind: str  # refund | discount | credit | exception
-    amount: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
 class Conversation:
     """Facts about the conversation so far (the analysed message included)."""
 
@@ -127,7 +100,7 @@ class Conversation:
     @classmethod
     def from_turns(
         cls,
-        turns: Sequence[Turn],
+        turns: Sequence[Turn],  # gracedesk.model.situation.Turn
         *,
         clock: BusinessClock,
         now: datetime,
@@ -176,17 +149,35 @@ class Conversation:
         )
 
 
+def conversation_of(situation: Situation, policy: PolicySet, *, now: datetime) -> Conversation:
+    """The conversation facts of ``situation``: turns, attempts, business minutes open (the
+    policy's calendar), and the warnings given since it opened."""
+    opened = situation.turns[0].at if situation.turns else None
+    warnings = sum(
+        1
+        for s in situation.customer.sanctions
+        if s.level == "warn" and s.at is not None and opened is not None and s.at >= opened
+    )
+    return Conversation.from_turns(
+        situation.turns,
+        clock=BusinessClock(policy.calendar),
+        now=now,
+        pause_while_waiting=policy.calendar.pause_while_waiting_on_customer,
+        warnings=warnings,
+    )
+
+
 def facts(
     signals: Signals,
+    situation: Situation,
     conversation: Conversation,
-    customer: Customer,
-    agent: Agent,
-    request: Request | None,
     policy: PolicySet,
     *,
     now: datetime,
 ) -> dict[str, Value]:
     """Every name in ``FIELDS`` with its value for this situation."""
+    customer, agent, request = situation.customer, situation.agent, situation.request
+    amount = request.amount or 0.0 if request else 0.0
     role = authority.role_of(policy.authority, agent.role)
     level = sanctions.current_level(
         customer.sanctions, now=now, window=timedelta(days=policy.sanctions.window_days)
@@ -228,8 +219,8 @@ def facts(
         "conversation.unresolved_attempts": conversation.unresolved_attempts,
         "conversation.business_minutes_open": conversation.business_minutes_open,
         "conversation.warnings": conversation.warnings,
-        "customer.tier": customer.tier,
-        "customer.lifetime_value": customer.lifetime_value,
+        "customer.tier": customer.tier if customer.tier is not None else "standard",
+        "customer.lifetime_value": customer.lifetime_value or 0.0,
         "customer.complaints_90d": customer.complaints_90d,
         "customer.contacts_30d": customer.contacts_30d,
         "customer.sanctions": tuple(s.level for s in customer.sanctions),
@@ -241,10 +232,10 @@ def facts(
         "agent.may_approve_exceptions": role.approve_exceptions,
         "agent.may_block": role.may_block,
         "request.kind": request.kind if request else "none",
-        "request.amount": request.amount if request else 0.0,
+        "request.amount": amount,
         "request.limit": authority.limit(role, request.kind) if request else 0.0,
         "request.over_authority": (
-            authority.over_authority(role, request.kind, request.amount) if request else False
+            authority.over_authority(role, request.kind, amount) if request else False
         ),
     }
     return out

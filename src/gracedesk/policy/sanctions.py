@@ -8,20 +8,13 @@ step unless the policy's violence condition holds (a threat of violence may go s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from gracedesk.model.situation import Sanction
 
 LEVELS: tuple[str, ...] = ("none", "warn", "restrict", "block")
 ACTION_OF: dict[str, str] = {"warn": "warn_customer", "restrict": "restrict", "block": "block"}
 LEVEL_OF: dict[str, str] = {v: k for k, v in ACTION_OF.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class Sanction:
-    """A sanction on record; ``at`` unknown means it always counts."""
-
-    level: str  # warn | restrict | block
-    at: datetime | None = None
 
 
 def current_level(history: Sequence[Sanction], *, now: datetime, window: timedelta) -> int:

@@ -25,7 +25,6 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ESCALATE_MODES = ("transfer", "offer", "immediate")
 PROTECT_MODES = ("suggest_break", "reassign")
-REQUEST_KINDS = ("refund", "discount", "credit", "exception")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
 
 

@@ -10,12 +10,22 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from gracedesk.guidance.coach import authority_from_limits, coach
+from gracedesk.guidance.moves import load_detector
+from gracedesk.model.decision import ESCALATION_TARGETS
+from gracedesk.model.situation import AgentProfile, CustomerHistory, Situation, Turn
+from gracedesk.model.staff import Staff
+from gracedesk.policy.authority import MONEY_KINDS, limit, over_authority
+from gracedesk.policy.scenario import signals_from
+from gracedesk.service import rotation
 from gracedesk.service.desk import audit
-from gracedesk.service.effects import ERASED, notify, open_escalation
+from gracedesk.service.effects import ERASED, open_escalation
+from gracedesk.service.knowledge_use import for_draft, record_reply, shared
+from gracedesk.service.outbox import delivery_dict, enqueue
 from gracedesk.service.records import (
     SUPERVISING,
     conversation,
@@ -24,6 +34,7 @@ from gracedesk.service.records import (
     open_survey,
     require,
 )
+from gracedesk.store.outbox import notify
 from gracedesk.store.tables import (
     Conversation,
     CsatResponse,
@@ -36,6 +47,7 @@ from gracedesk.store.tables import (
 )
 
 if TYPE_CHECKING:
+    from gracedesk.model.critique import Critique
     from gracedesk.service.desk import Desk
     from gracedesk.service.rotation import Rotation
 
@@ -55,48 +67,48 @@ def _customer_tz(c: Customer) -> str | None:
 
 
 def coach_draft(
-    desk: Desk, conv_id: int, draft: str, *, user: User, now: datetime
+    desk: Desk, conv_id: int, draft: str, *, user: Staff, now: datetime
 ) -> dict[str, Any]:
     """The coach's critique of a draft, in the context of the customer's last message."""
-    from gracedesk.guidance.coach import CoachContext, coach
-    from gracedesk.policy.scenario import signals_from
+    return _critique(desk, conv_id, draft, user=user, now=now).to_dict()
 
+
+def _critique(desk: Desk, conv_id: int, draft: str, *, user: Staff, now: datetime) -> Critique:
     with desk.store.read() as s:
         conv = conversation(s, conv_id)
         last = _last_customer(s, conv.id)
         customer = s.get_one(Customer, conv.customer_id)
-        ctx = CoachContext(
-            customer_message=last.text if last else None,
-            signals=signals_from(last.signals) if last and last.signals else None,
-            customer_name=customer.name,
-            now=now,
-            tz=_customer_tz(customer),
-            limits=_limits(desk, user),
+        # what the coach reads: the customer's last message, their name, the user's authority
+        situation = Situation(
+            turns=(Turn("customer", last.text),) if last else (),
+            customer=CustomerHistory(name=customer.name),
+            agent=AgentProfile(
+                role=user.role, authority=authority_from_limits(_limits(desk, user))
+            ),
         )
+        signals = signals_from(last.signals) if last and last.signals else None
+        tz = _customer_tz(customer)
     moves = None
     if desk.analyzer.tier == "accurate":  # the encoder is loaded already: read paraphrases too
-        from gracedesk.guidance.moves import load_detector
-
         moves = load_detector()
-    from gracedesk.service.knowledge_use import for_draft
-
+    critique = coach(draft, situation, now=now, signals=signals, tz=tz, moves=moves)
+    said = situation.message
     # jargon or a recited policy: the article's plain wording (searched only then)
-    critique = coach(draft, ctx, moves=moves)
-    critique = for_draft(desk, critique, customer_text=ctx.customer_message, signals=ctx.signals)
-    return critique.to_dict()
+    return for_draft(desk, critique, customer_text=said.text if said else None, signals=signals)
 
 
-def _limits(desk: Desk, user: User) -> dict[str, float]:
+def _limits(desk: Desk, user: Staff) -> dict[str, float]:
     """What the user may grant alone: the policy's authority for their role."""
-    from gracedesk.policy.authority import MONEY_KINDS, limit
-
     role = desk.policy.authority.get(user.role)
     return {} if role is None else {k: limit(role, k) for k in MONEY_KINDS}
 
 
-def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime) -> dict[str, Any]:
+def send_reply(
+    desk: Desk, conv_id: int, text: str, *, user: Staff, now: datetime
+) -> dict[str, Any]:
     """Store the agent's reply; its promises become follow-ups with deadlines."""
-    critique = coach_draft(desk, conv_id, text, user=user, now=now)
+    critique = _critique(desk, conv_id, text, user=user, now=now)
+    payload = critique.to_dict()
     with desk.store.write() as s:
         conv = conversation(s, conv_id, lock=True)
         if conv.status == "resolved":
@@ -111,7 +123,7 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             received_at=now,
             analysis_state="none",
             analysis_attempts=0,
-            critique=critique,
+            critique=payload,
         )
         s.add(m)
         if conv.assignee_id is None:
@@ -123,8 +135,6 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             conv.status = "waiting"
         conv.updated_at = now
         s.flush()
-        from gracedesk.service.outbox import delivery_dict, enqueue
-
         delivery = enqueue(
             s,
             m,
@@ -134,16 +144,16 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             now=now,
         )
         follow_ups = []
-        for c in critique["commitments"]:
-            if not c.get("due"):
+        for c in critique.commitments:
+            if c.due is None:
                 continue
             f = FollowUp(
                 conversation_id=conv.id,
                 message_id=m.id,
                 assignee_id=user.id,
-                promise=c["text"],
-                when_text=c.get("when"),
-                due_at=datetime.fromisoformat(c["due"]),
+                promise=c.text,
+                when_text=c.when,
+                due_at=c.due,
                 state="open",
                 source="promise",
                 created_at=now,
@@ -160,8 +170,8 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             conversation_id=conv.id,
             customer_id=conv.customer_id,
             message_id=m.id,
-            coach_score=critique["score"],
-            findings=[f["kind"] for f in critique["findings"]],
+            coach_score=critique.score,
+            findings=[f.kind for f in critique.findings],
             follow_ups=[f.id for f in follow_ups],
             delivery=delivery.transport,
         )
@@ -170,12 +180,10 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
             "message_id": m.id,
             "conversation_id": conv.id,
             "delivery": delivery_dict(delivery),
-            "critique": critique,
+            "critique": payload,
             "follow_ups": [follow_up_dict(f) for f in follow_ups],
         }
     # committed: the knowledge-base articles the reply quotes (insights: what settles questions)
-    from gracedesk.service.knowledge_use import record_reply
-
     quoted = record_reply(desk, reply_id, text)
     sent["articles"] = [{"id": a, "version": v} for a, v in quoted]
     return sent
@@ -183,7 +191,7 @@ def send_reply(desk: Desk, conv_id: int, text: str, *, user: User, now: datetime
 
 def _exposure(
     s: Session,
-    user: User,
+    user: Staff,
     last: Message | None,
     conv: Conversation,
     *,
@@ -222,14 +230,12 @@ def escalate(
     desk: Desk,
     conv_id: int,
     *,
-    user: User,
+    user: Staff,
     reason: str,
     target: str = "supervisor",
     now: datetime,
 ) -> dict[str, Any]:
     """Escalate by hand, with a fresh hand-over packet so the customer never repeats."""
-    from gracedesk.model.decision import ESCALATION_TARGETS
-
     if target not in ESCALATION_TARGETS:
         raise InvalidRequest(f"target must be one of {list(ESCALATION_TARGETS)}")
     if not reason.strip():
@@ -239,8 +245,6 @@ def escalate(
         last = _last_customer(s, conv_id)
         packet = (last.guidance or {}).get("handover") if last else None
     if packet is not None:  # replies after that message may have shared articles too
-        from gracedesk.service.knowledge_use import shared
-
         packet = {**packet, "articles": [a.to_dict() for a in shared(desk, conv_id)]}
     with desk.store.write() as s:
         conv = conversation(s, conv_id, lock=True)
@@ -284,7 +288,7 @@ def _named(e: Escalation) -> str:
     return f"{what} (to {e.target})" if e.target else what
 
 
-def _taken_over_by(s: Session, conv: Conversation, user: User) -> User | None:
+def _taken_over_by(s: Session, conv: Conversation, user: Staff) -> User | None:
     """The supervisor or admin who holds the conversation, when ``user`` is an agent and not
     them (an agent may not undo a take-over); None otherwise."""
     if user.role in SUPERVISING or conv.assignee_id in (None, user.id):
@@ -294,7 +298,7 @@ def _taken_over_by(s: Session, conv: Conversation, user: User) -> User | None:
 
 
 def _close_pending(
-    s: Session, conv: Conversation, pending: list[Escalation], *, user: User, now: datetime
+    s: Session, conv: Conversation, pending: list[Escalation], *, user: Staff, now: datetime
 ) -> None:
     """A supervisor resolving closes what was waiting: each item (and a pending sanction behind
     it) becomes ``closed`` with an audit event, never approved by the way."""
@@ -318,7 +322,7 @@ def _close_pending(
 
 
 def resolve(
-    desk: Desk, conv_id: int, *, user: User, resolution: str, now: datetime
+    desk: Desk, conv_id: int, *, user: Staff, resolution: str, now: datetime
 ) -> dict[str, Any]:
     """Close the conversation with its resolution and send the customer a CSAT request.
 
@@ -410,7 +414,7 @@ def submit_csat(
     comment: str | None,
     *,
     now: datetime,
-    staff: User | None = None,
+    staff: Staff | None = None,
 ) -> dict[str, Any]:
     """The customer's answer. ``staff``: the user behind a credential sent with the answer (a
     bearer token, a console session); any staff answer is refused and audited."""
@@ -448,7 +452,7 @@ def submit_csat(
         return {"conversation_id": conv.id, "score": score}
 
 
-def policy_role(desk: Desk, user: User) -> str:
+def policy_role(desk: Desk, user: Staff) -> str:
     """The authority-matrix role a desk user acts with (an admin: the highest-ranked one)."""
     matrix = desk.policy.authority
     if user.role in matrix and user.role != "admin":
@@ -456,10 +460,8 @@ def policy_role(desk: Desk, user: User) -> str:
     return max(matrix.items(), key=lambda kv: (kv[1].rank, kv[0]))[0]
 
 
-def _check_authority(desk: Desk, user: User, e: Escalation) -> None:
+def _check_authority(desk: Desk, user: Staff, e: Escalation) -> None:
     """An approval beyond the approver's own authority needs someone ranked higher."""
-    from gracedesk.policy.authority import over_authority
-
     kind, amount = e.data.get("request_kind"), e.data.get("amount")
     if e.kind != "approval" or not isinstance(kind, str):
         return
@@ -475,7 +477,7 @@ def _check_authority(desk: Desk, user: User, e: Escalation) -> None:
 TAKEN_OVER = ("escalation", "sla")  # kinds whose approval hands the conversation to the approver
 
 
-def _take_over(conv: Conversation, e: Escalation, user: User) -> bool:
+def _take_over(conv: Conversation, e: Escalation, user: Staff) -> bool:
     """The approver takes an approved escalation or SLA breach over; True if the assignee changed."""
     if e.kind not in TAKEN_OVER or e.state != "approved" or conv.status == "resolved":
         return False
@@ -485,7 +487,7 @@ def _take_over(conv: Conversation, e: Escalation, user: User) -> bool:
 
 
 def decide_escalation(
-    desk: Desk, esc_id: int, *, user: User, approve: bool, note: str | None, now: datetime
+    desk: Desk, esc_id: int, *, user: Staff, approve: bool, note: str | None, now: datetime
 ) -> dict[str, Any]:
     """A supervisor approves or rejects an escalation, approval request or sanction.
 
@@ -543,13 +545,13 @@ def _has_pending(s: Session, conv_id: int, kind: str) -> bool:
 
 
 def assign(
-    desk: Desk, conv_id: int, *, user: User, assignee: str | None, now: datetime
+    desk: Desk, conv_id: int, *, user: Staff, assignee: str | None, now: datetime
 ) -> dict[str, Any]:
     """Take a conversation, or (supervisors) give it to someone. An agent may not take back,
     nor give away, a conversation a supervisor or admin took over."""
     with desk.store.write() as s:
         conv = conversation(s, conv_id, lock=True)
-        target = user
+        target: Staff = user
         if assignee is not None and assignee != user.name:
             require(user, *SUPERVISING)
             found = s.scalar(select(User).where(User.name == assignee, User.active.is_(True)))
@@ -563,7 +565,7 @@ def assign(
                 "only a supervisor may re-assign it"
             )
         rotated = _rotate(desk, s, conv, target, user=user, now=now)
-        to: User | None = target
+        to: Staff | None = target
         if rotated is not None:  # over the exposure limit: someone else, or a supervisor
             to = s.get(User, rotated.to.id) if rotated.to is not None else None
         conv.assignee_id, conv.updated_at = (to.id if to else None), now
@@ -576,13 +578,11 @@ def assign(
 
 
 def _rotate(
-    desk: Desk, s: Session, conv: Conversation, target: User, *, user: User, now: datetime
+    desk: Desk, s: Session, conv: Conversation, target: Staff, *, user: Staff, now: datetime
 ) -> Rotation | None:
     """An agent at the exposure limit taking an abusive conversation: it goes to someone else
     (``service.rotation``), explained by a decision row. A supervisor's explicit choice of
     assignee stands: it is a person's decision, audited as such."""
-    from gracedesk.service import rotation
-
     if user.role in SUPERVISING or rotation.ABUSIVE not in (conv.labels or []):
         return None
     last = _last_customer(s, conv.id)
@@ -604,12 +604,10 @@ def _rotate(
     return r
 
 
-def release(desk: Desk, message_id: int, *, user: User, now: datetime) -> dict[str, Any]:
+def release(desk: Desk, message_id: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     """A supervisor releases a message a sanction held: it is analysed, decided on and advised
     as if it had just arrived, and its conversation goes back to the agents' queue (unless it
     holds other held messages). The sanction itself stays until it is lifted."""
-    from sqlalchemy import func
-
     require(user, *SUPERVISING)
     with desk.store.write() as s:
         m = s.get(Message, message_id)

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from gracedesk.errors import InvalidRequest
+from gracedesk.model.staff import Staff
 from gracedesk.service import protect
 from gracedesk.service.customers import abuse_terms
 from gracedesk.service.desk import audit
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import AuditEvent, User
+from gracedesk.store.tables import AuditEvent
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
@@ -119,7 +120,7 @@ def event_dict(e: AuditEvent) -> dict[str, Any]:
 
 
 def page(
-    desk: Desk, flt: AuditFilter, *, user: User, limit: int = 50, offset: int = 0
+    desk: Desk, flt: AuditFilter, *, user: Staff, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
     """One page of matching events, newest first, with the total (supervisors, admins)."""
     require(user, *SUPERVISING)
@@ -136,7 +137,7 @@ def page(
 
 
 def page_for(
-    desk: Desk, flt: AuditFilter, *, user: User, limit: int = 50, offset: int = 0
+    desk: Desk, flt: AuditFilter, *, user: Staff, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
     """:func:`page` as ``user`` may see it: while they mask abuse, the words the customers'
     abuse used (in the conversations and customers on the page) are masked in reasons and
@@ -163,7 +164,7 @@ def page_for(
 
 
 def export(
-    desk: Desk, flt: AuditFilter, *, user: User, now: datetime, batch: int = EXPORT_BATCH
+    desk: Desk, flt: AuditFilter, *, user: Staff, now: datetime, batch: int = EXPORT_BATCH
 ) -> Iterator[list[dict[str, Any]]]:
     """Every matching event, newest first, in batches (supervisors, admins).
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gracedesk.analysis.pipeline import get_analyzer
+from gracedesk.policy import load_policy
+from gracedesk.service.desk import Desk
+from gracedesk.store import Store
+
 if TYPE_CHECKING:
-    from gracedesk.service.desk import Desk
     from gracedesk.settings import Settings
 
 
 def build_desk(settings: Settings) -> Desk:
     """Store, policy and models for ``settings`` (migrations applied)."""
-    from gracedesk.analysis.pipeline import get_analyzer
-    from gracedesk.policy import load_policy
-    from gracedesk.service.desk import Desk
-    from gracedesk.store import Store
-
     store = Store.open(settings.url())
     store.migrate()
     return Desk(

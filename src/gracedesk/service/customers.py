@@ -9,7 +9,7 @@
   :func:`profile_for` the same with abusive words masked for a user who masks them.
 - :func:`add_flag` / :func:`remove_flag`: supervisors and admins; each change is audited
   (``customer.flagged`` / ``customer.unflagged``). Policy rules read the flags as
-  ``customer.flags`` (``intake.customer_history`` passes them into every scenario).
+  ``customer.flags`` (``store.situations.customer_history`` puts them in every Situation).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session, aliased
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound
 from gracedesk.model.flags import MAX_FLAGS, VOCABULARY, flag_problem, normal_flag
+from gracedesk.model.staff import Staff
 from gracedesk.service import protect
 from gracedesk.service.desk import audit
 from gracedesk.service.records import SANCTION_LEVELS, SUPERVISING, require, sanction_dict
-from gracedesk.service.snapshot import top_cause
 from gracedesk.service.views import customer_summary
+from gracedesk.store.situations import top_cause
 from gracedesk.store.tables import (
     Conversation,
     CsatResponse,
@@ -158,7 +159,7 @@ def _in_force(s: Session, ids: Sequence[int], *, now: datetime) -> dict[int, str
 # -- the customer page ---------------------------------------------------------------------------
 
 
-def profile_for(desk: Desk, customer_id: int, *, user: User, now: datetime) -> dict[str, Any]:
+def profile_for(desk: Desk, customer_id: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     """:func:`profile` as ``user`` may see it: while they mask abuse (``protect.masking_for``),
     every word the customer's abuse used is masked wherever the page quotes it (subjects, notes,
     sanction reasons, survey comments), as on the conversation page."""
@@ -333,7 +334,7 @@ def add_flag(
     customer_id: int,
     flag: str,
     *,
-    user: User,
+    user: Staff,
     now: datetime,
     reason: str | None = None,
 ) -> dict[str, Any]:
@@ -367,7 +368,7 @@ def add_flag(
 
 
 def remove_flag(
-    desk: Desk, customer_id: int, flag: str, *, user: User, now: datetime
+    desk: Desk, customer_id: int, flag: str, *, user: Staff, now: datetime
 ) -> dict[str, Any]:
     """Clear a flag (supervisors, admins); NotFound when the customer does not carry it."""
     require(user, *SUPERVISING)

@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from gracedesk.demo import load_conversations
+from gracedesk.service import actions
+from gracedesk.service.build import build_desk
+from gracedesk.service.desk import CustomerRef, Incoming
+from gracedesk.service.knowledge import import_dir, starter_dir
+from gracedesk.service.users import create_user
 from gracedesk.store.tables import Customer, User
 
 if TYPE_CHECKING:
@@ -29,12 +35,6 @@ SPACING = timedelta(minutes=41)  # between the starts of two demo conversations
 
 
 def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
-    from gracedesk.demo import load_conversations
-    from gracedesk.service import actions
-    from gracedesk.service.build import build_desk
-    from gracedesk.service.desk import CustomerRef, Incoming
-    from gracedesk.service.users import create_user
-
     out: list[str] = []
     with store.read() as s:
         have = set(s.scalars(select(User.name)))
@@ -55,7 +55,6 @@ def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
         + ", ".join(f"{n} ({r})" for n, r, _, _ in USERS)
         + f"; password {PASSWORD!r}"
     )
-    from gracedesk.service.knowledge import import_dir, starter_dir
 
     kb = import_dir(store, starter_dir(), actor="demo", now=now)  # idempotent: no-op the 2nd time
     out.append(f"knowledge base: {len(kb.added)} starter articles added, {len(kb.updated)} updated")

@@ -9,28 +9,38 @@ Time comes in as ``now``; nothing here reads the clock or the environment.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound
-from gracedesk.service import effects, snapshot
-from gracedesk.store import Store
-from gracedesk.store.tables import DecisionRow, Message, User
+from gracedesk.guidance.advice import advise
+from gracedesk.guidance.phrases import Library
+from gracedesk.model.guidance import Guidance
+from gracedesk.model.situation import Request
+from gracedesk.model.staff import Staff
+from gracedesk.service import effects
+from gracedesk.service.flow import Outcome, analysed_text, run_situation
+from gracedesk.service.outcomes import PhraseStatsCache
+from gracedesk.store import Store, situations
+from gracedesk.store.protocol import Holds
+from gracedesk.store.protocol import store as persistence
+from gracedesk.store.situations import Snapshot
+from gracedesk.store.tables import DecisionRow, Message
 
 if TYPE_CHECKING:
     from gracedesk.analysis.pipeline import Analyzer
-    from gracedesk.guidance.phrases import Library
     from gracedesk.model import Signals
     from gracedesk.policy import PolicySet
-    from gracedesk.service.flow import Outcome
 
 log = logging.getLogger("gracedesk.desk")
 
@@ -84,7 +94,7 @@ class Incoming:
     conversation_id: int | None = None
     channel_message_id: str | None = None
     subject: str | None = None
-    request: dict[str, Any] | None = None  # {"kind": "refund", "amount": 120}
+    request: Request | None = None  # what the customer asks for: Request("refund", 120.0)
     link: Link | None = None
     meta: dict[str, Any] | None = None  # channel metadata kept with the message (headers, ...)
     analyse: bool = True  # False: stored only (an auto-reply or a bounce is not customer anger)
@@ -118,16 +128,15 @@ def audit(
     kind: str,
     *,
     now: datetime,
-    actor: User | str,
+    actor: Staff | str,
     conversation_id: int | None = None,
     customer_id: int | None = None,
     reason: str | None = None,
     **detail: Any,
 ) -> None:
     """An audit event in the session's transaction (who, what, when, why)."""
-    name, uid = (f"user:{actor.name}", actor.id) if isinstance(actor, User) else (actor, None)
-    effects.audit_core(
-        s.connection(),
+    name, uid = (actor, None) if isinstance(actor, str) else (f"user:{actor.name}", actor.id)
+    event = persistence.audit.event(
         kind,
         now=now,
         actor=name,
@@ -137,6 +146,7 @@ def audit(
         reason=reason,
         **detail,
     )
+    persistence.audit.write(s, [event])
 
 
 class Desk:
@@ -155,8 +165,6 @@ class Desk:
         reply_webhook_url: str | None = None,
         measured_phrases: bool = True,
     ) -> None:
-        from gracedesk.guidance.phrases import Library
-
         self.store = store
         self.policy = policy
         self.analyzer = analyzer
@@ -165,9 +173,6 @@ class Desk:
         self.base_url = base_url.rstrip("/")
         self.follow_up_lead_minutes = follow_up_lead_minutes
         self.reply_webhook_url = reply_webhook_url  # where replies on chat/api channels go
-        from gracedesk.service.intake import Holds
-        from gracedesk.service.outcomes import PhraseStatsCache
-
         self.holds = Holds.of(policy.sanctions, reply_webhook_url)
         # phrases ranked by how often they calmed customers here (docs/insights-outcomes.md)
         self.phrase_stats = PhraseStatsCache(store) if measured_phrases else None
@@ -180,7 +185,7 @@ class Desk:
         self,
         msg: Incoming,
         *,
-        actor: User | None,
+        actor: Staff | None,
         now: datetime,
         idempotency_key: str | None = None,
         respond_async: bool = False,
@@ -215,12 +220,11 @@ class Desk:
 
     def _by_key(self, key: IdempotencyKey | None) -> int:
         """The message a concurrent request stored under ``key`` (checked like a replay)."""
-        from gracedesk.service import queries
-
         found = None
         if key is not None:
             with self.store.read_core() as conn:
-                found = key.find(conn.execute(queries.message_by_keys(), key.params()).all())
+                rows = conn.execute(persistence.messages.message_by_keys(), key.params())
+                found = key.find(rows.all())
         if key is None or found is None:
             raise InvalidRequest(
                 "the message could not be stored: its Idempotency-Key or channel message id "
@@ -232,15 +236,13 @@ class Desk:
         self,
         msg: Incoming,
         *,
-        actor: User | None,
+        actor: Staff | None,
         now: datetime,
         key: IdempotencyKey | None,
         queued: bool = False,
-    ) -> tuple[int, int, snapshot.Snapshot | str | None] | int:
-        from gracedesk.service import intake
-
+    ) -> tuple[int, int, Snapshot | str | None] | int:
         with self.store.write_core() as conn:
-            acc = intake.accept(
+            acc = persistence.messages.accept(
                 conn,
                 msg,
                 key=key,
@@ -259,9 +261,10 @@ class Desk:
             return acc.message_id, acc.conversation_id, None
         # committed; the context is read outside the write lock (WAL readers do not block)
         with self.store.read_core() as conn:
-            snap = intake.take(
+            snap = situations.take(
                 conn,
                 acc.conversation_id,
+                id=acc.message_id,
                 now=now,
                 customer_id=acc.customer_id,
                 assignee_id=acc.assignee_id,
@@ -275,18 +278,16 @@ class Desk:
         self,
         message_id: int,
         conv_id: int,
-        snap: snapshot.Snapshot,
+        snap: Snapshot,
         *,
         now: datetime,
-        request: dict[str, Any] | None,
+        request: Request | None,
         signals: Signals | None = None,
     ) -> Posted:
         """Analyse (unless ``signals`` are given: a batch did it), decide, advise and record a
         stored message; a failure is recorded on the message, which is kept."""
-        from dataclasses import replace
-
         if request is not None:
-            snap = replace(snap, request=request)
+            snap = replace(snap, situation=replace(snap.situation, request=request))
         try:
             outcome, guidance = self.judge(message_id, snap, now=now, signals=signals)
 
@@ -315,47 +316,38 @@ class Desk:
             conv_id,
             created=True,
             analysis="done",
-            signals=outcome.signals,
+            signals=outcome.signals.to_dict(),
             decisions=[d.to_dict() for d in outcome.trace.decisions],
-            guidance=guidance,
+            guidance=guidance.to_dict(),
             sla=outcome.sla.to_dict(),
         )
 
     def judge(
         self,
         message_id: int,
-        snap: snapshot.Snapshot,
+        snap: Snapshot,
         *,
         now: datetime,
         signals: Signals | None = None,
-    ) -> tuple[Outcome, dict[str, Any]]:
+    ) -> tuple[Outcome, Guidance]:
         """Decide and advise on a stored message (analysing it unless ``signals`` are given)."""
-        from gracedesk.guidance.advice import advise
-        from gracedesk.service.flow import run_scenario
+        factor = self.policy.sanctions.restrict.sla_factor if snap.restricted else 1.0
+        situation = replace(snap.situation, id=message_id)
+        outcome = run_situation(
+            situation, self.policy, self.analyzer, now, signals=signals, sla_factor=factor
+        )
+        # cycle: service.knowledge imports this module's audit writer
         from gracedesk.service.knowledge_use import for_judgement
 
-        factor = self.policy.sanctions.restrict.sla_factor if snap.restricted else 1.0
-        outcome = run_scenario(
-            snap.scenario(message_id),
-            self.policy,
-            self.analyzer,
-            now,
-            signals=signals,
-            sla_factor=factor,
-        )
-        scn = outcome.scenario
         # knowledge-base passages that explain, and the articles already shared (hand-over)
-        text = scn.turns[scn.analysed].text
-        kb = for_judgement(self, snap.conversation_id, text, outcome.signals_obj, snap.messages)
+        kb = for_judgement(
+            self, snap.conversation_id, analysed_text(situation), outcome.signals, situation
+        )
         g = advise(
-            outcome.signals_obj,
-            list(snap.messages),
-            snap.customer,
-            snap.agent,
+            outcome.signals,
+            situation,
             now=now,
-            commitments=list(snap.commitments),
             library=self.library,
-            request=snap.request,
             phrase_stats=(
                 self.phrase_stats.get(now=now, seed=message_id)
                 if self.phrase_stats is not None
@@ -364,7 +356,7 @@ class Desk:
             articles=kb.articles,
             shared_articles=kb.shared,
         )
-        return outcome, g.to_dict()
+        return outcome, g
 
     def replay(self, message_id: int) -> Posted:
         """The stored answer for a message (an idempotent replay)."""
@@ -391,12 +383,6 @@ class Desk:
         The message is claimed first (``analysis_state = 'running'``), so two workers never
         analyse it at once; its context is the conversation up to that message.
         """
-        from datetime import timedelta
-
-        from sqlalchemy import or_, update
-
-        from gracedesk.service import intake
-
         with self.store.write() as s:
             m = s.get(Message, message_id)
             if m is None:
@@ -418,7 +404,7 @@ class Desk:
             if not claimed.rowcount:  # type: ignore[attr-defined]
                 return self.replay(message_id)
             conv_id = m.conversation_id
-            snap = intake.take(s.connection(), conv_id, now=now, upto=message_id)
+            snap = situations.take(s.connection(), conv_id, now=now, upto=message_id, id=message_id)
             s.query(DecisionRow).filter(DecisionRow.message_id == m.id).delete()
         return self.understand(message_id, conv_id, snap, now=now, request=None)
 
@@ -427,10 +413,6 @@ class Desk:
     ) -> list[int]:
         """Customer messages whose analysis failed or never finished (older than ``grace_s``),
         and claims of crashed workers (running for longer than ``grace_s``)."""
-        from datetime import timedelta
-
-        from sqlalchemy import and_, or_
-
         old = now - timedelta(seconds=grace_s)
         with self.store.read() as s:
             return list(
@@ -466,8 +448,6 @@ NAMESPACES = ("key:", "key#", "channel:", "channel#")
 
 
 def _digest(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -490,9 +470,6 @@ def _canonical(value: Any) -> Any:
 
 def fingerprint(msg: Incoming, route: str = MESSAGES_ROUTE) -> str:
     """SHA-256 of the route and the whole request body in canonical JSON (sorted keys)."""
-    import json
-    from dataclasses import asdict
-
     body = asdict(msg)
     # fields added in 0.3 count only when used, so earlier requests keep their fingerprint
     for name, unset in (("link", None), ("meta", None), ("analyse", True)):
@@ -504,8 +481,6 @@ def fingerprint(msg: Incoming, route: str = MESSAGES_ROUTE) -> str:
 
 def _legacy_fingerprint(msg: Incoming) -> str:
     """What messages stored before 0.2 were fingerprinted with (four fields only)."""
-    import json
-
     ident = [msg.customer.external_id, msg.text, msg.channel, msg.conversation_id]
     return _digest(json.dumps(ident))
 
@@ -543,7 +518,7 @@ class IdempotencyKey:
         return {"keys": [self.stored, self.legacy]}
 
     def find(self, rows: Any) -> Any:
-        """The row stored under this key among ``queries.message_by_keys`` rows, or None.
+        """The row stored under this key among ``store.messages.message_by_keys`` rows, or None.
 
         A row stored before namespacing counts only if it is of the same kind: a channel's
         key only for that channel's message id, a client key only if it was not a channel's.

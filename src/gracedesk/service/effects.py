@@ -1,32 +1,61 @@
 """What the policy's decisions do to the desk: escalations, approvals, sanctions, follow-ups.
 
 ``record`` stores the analysis of one message and applies its decisions in the caller's
-transaction, in prepared Core statements (it runs for every message, under the write lock). Each effect is idempotent per conversation (an escalation to the same target is
-not opened twice while one is pending) and leaves an audit event naming the rule and reason.
+transaction (it runs for every message, under the write lock): it reads the conversation,
+:func:`effects_for` turns the decisions into effects (pure: ``gracedesk.model.effect``), and the
+store writes them in order (``store.effects.apply``). Each effect is idempotent per conversation
+(an escalation to the same target is not opened twice while one is pending) and leaves an audit
+event naming the rule and reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
+from gracedesk.model.effect import (
+    AddFollowUp,
+    Audited,
+    Effect,
+    ImposeSanction,
+    Notice,
+    OpenEscalation,
+    Place,
+    RefreshPackets,
+    StoreAnalysis,
+)
 from gracedesk.model.signals import HIGH_RISK
-from gracedesk.service import queries as q
+from gracedesk.store.protocol import ConversationState, store
 from gracedesk.store.tables import DecisionRow
 
 if TYPE_CHECKING:
-    from gracedesk.model import Decision
+    from gracedesk.model import Decision, Guidance, Signals
+    from gracedesk.policy.sla import Due
     from gracedesk.service.desk import Desk
     from gracedesk.service.flow import Outcome
+
+__all__ = [
+    "DEFAULT_RULE",
+    "ERASED",
+    "PLACEMENT",
+    "analysed",
+    "conversation_labels",
+    "decision_dict",
+    "effects_for",
+    "lowers_priority",
+    "open_escalation",
+    "placement",
+    "record",
+]
 
 _COLUMNS = ("action", "target", "rule_id", "reason", "policy_version")  # the rest goes to data
 DEFAULT_RULE = "default"  # the rule id of the policy's defaults (no rule set priority or team)
 PLACEMENT = ("set_priority", "route")  # decisions ``record`` applies to the conversation row
 ERASED = "erased"  # the analysis state of an erased customer's messages (service.erasure)
+SANCTION_LEVEL = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}
 
 
 def decision_dict(r: DecisionRow) -> dict[str, Any]:
@@ -40,68 +69,28 @@ def decision_dict(r: DecisionRow) -> dict[str, Any]:
     }
 
 
-def notify(
-    conn: Connection,
-    *,
-    key: str,
-    event: str,
-    to: list[str],
-    subject: str,
-    body: str,
-    payload: dict[str, Any],
-    now: datetime,
-) -> None:
-    """Queue a notification in the outbox (once per key); the notify job sends it.
-
-    The subject is made one line and recipients must look like one address each, so a
-    notification queued from user text can always be sent.
-    """
-    subject = " ".join(subject.split())
-    to = [t for t in to if t and "@" in t and "," not in t and not any(c.isspace() for c in t)]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
-        dialect.insert(q.N)
-        .values(
-            key=key,
-            event=event,
-            recipients=[t for t in to if t],
-            subject=subject[:300],
-            body=body,
-            payload=payload,
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
+def decision_row(d: Decision) -> dict[str, Any]:
+    """The ``DecisionRow`` columns of a decision (less the message's)."""
+    return {
+        "action": d.action,
+        "target": d.target,
+        "rule_id": d.rule_id,
+        "reason": d.reason,
+        "policy_version": d.policy_version,
+        "data": {k: v for k, v in d.to_dict().items() if k not in _COLUMNS},
+    }
 
 
-def audit_core(
-    conn: Connection,
-    kind: str,
-    *,
-    now: datetime,
-    actor: str = "system",
-    actor_id: int | None = None,
-    conversation_id: int | None = None,
-    customer_id: int | None = None,
-    reason: str | None = None,
-    **detail: Any,
-) -> None:
-    conn.execute(
-        q.insert_audit(),
-        q.audit_row(
-            kind,
-            now=now,
-            actor=actor,
-            actor_id=actor_id,
-            conversation_id=conversation_id,
-            customer_id=customer_id,
-            reason=reason,
-            **detail,
-        ),
-    )
+def notification_text(conn: Connection, conv_id: int, text: str) -> str:
+    """``protect.notification_text``: how the store words a new escalation's notification."""
+    # cycle: service.protect imports service.desk, which imports this module
+    from gracedesk.service import protect
+
+    return protect.notification_text(conn, conv_id, text)
+
+
+def notice(desk: Desk) -> Notice:
+    return Notice(desk.supervisor_email or "", desk.base_url)
 
 
 def open_escalation(
@@ -120,194 +109,93 @@ def open_escalation(
     requested_by: int | None = None,
 ) -> int:
     """Open an escalation (or refresh the packet of the pending one); returns its id."""
-    existing = conn.execute(
-        q.pending_escalation(), {"conv": conv_id, "kind": kind, "target": target}
-    ).scalar()
-    if existing is not None:
-        if packet is not None:  # the newest packet: the next agent sees the latest state
-            conn.execute(q.escalation_packet(), {"eid": existing, "p_packet": packet})
-        if requested_by is not None:  # an agent's own reason joins the pending escalation
-            conn.execute(
-                update(q.E)
-                .where(q.E.c.id == existing)
-                .values(reason=q.E.c.reason + "; " + reason, requested_by=requested_by)
-            )
-        return int(existing)
-    eid = int(
-        conn.execute(
-            q.insert_escalation(),
-            {
-                "conversation_id": conv_id,
-                "kind": kind,
-                "target": target,
-                "state": "pending",
-                "reason": reason,
-                "rule_id": rule_id,
-                "packet": packet,
-                "data": data or {},
-                "requested_by": requested_by,
-                "created_at": now,
-            },
-        ).scalar_one()
+    e = OpenEscalation(
+        conv_id,
+        customer_id,
+        kind,
+        target,
+        reason,
+        rule_id,
+        packet,
+        notice(desk),
+        now,
+        data or {},
+        requested_by,
     )
-    if kind == "escalation":
-        conn.execute(q.set_status(), {"conv": conv_id, "p_status": "escalated"})
-    audit_core(
-        conn,
-        f"{kind}.opened",
-        now=now,
-        actor="system" if requested_by is None else f"user:{requested_by}",
-        actor_id=requested_by,
-        conversation_id=conv_id,
-        customer_id=customer_id,
-        reason=reason,
-        escalation_id=eid,
-        target=target,
-        rule_id=rule_id,
-    )
-    from gracedesk.service import protect
-
-    # the reason is a rule's or an agent's words: never the customer's abuse (service.protect)
-    said = protect.notification_text(conn, conv_id, reason)
-    notify(
-        conn,
-        key=f"escalation:{eid}:opened",
-        event=f"{kind}.opened",
-        to=[desk.supervisor_email or ""],
-        subject=f"[gracedesk] {kind} for conversation #{conv_id}: {said[:120]}",
-        body=f"{said}\n\nOpen: {desk.base_url}/console/conversations/{conv_id}\n",
-        payload={"escalation_id": eid, "conversation_id": conv_id, "kind": kind, "target": target},
-        now=now,
-    )
-    return eid
+    return store.escalations.open_escalation(conn, e, scrub=notification_text)
 
 
-def _apply(
-    desk: Desk,
-    conn: Connection,
-    conv_id: int,
-    customer_id: int,
-    assignee_id: int | None,
+def _effect(
     d: Decision,
-    guidance: dict[str, Any],
     *,
+    conv_id: int,
+    current: ConversationState,
     message_id: int,
+    packet: Mapping[str, Any] | None,
+    notice: Notice,
     now: datetime,
-) -> None:
-    """One decision's effect (priority and route are set by ``record`` itself)."""
-    packet = guidance.get("handover")
+) -> Effect | None:
+    """One decision's effect (priority and route are placed by :func:`effects_for` itself)."""
+    customer_id = current.customer_id
+
+    def escalation(kind: str, target: str | None, data: dict[str, Any]) -> OpenEscalation:
+        return OpenEscalation(
+            conv_id, customer_id, kind, target, d.reason, d.rule_id, packet, notice, now, data
+        )
+
     if d.action == "escalate":
-        open_escalation(
-            desk,
-            conn,
+        return escalation("escalation", d.target, {"mode": d.mode})
+    if d.action == "require_approval":
+        data = {"request_kind": d.request_kind, "amount": d.amount, "limit": d.limit}
+        return escalation("approval", d.approver_role, data)
+    if d.action in SANCTION_LEVEL:
+        level = SANCTION_LEVEL[d.action]
+        return ImposeSanction(
             conv_id,
             customer_id,
-            kind="escalation",
-            target=d.target,
-            reason=d.reason,
-            rule_id=d.rule_id,
-            packet=packet,
-            now=now,
-            data={"mode": d.mode},
+            level,
+            "pending" if d.approval_required else "active",
+            d.reason,
+            d.rule_id,
+            d.due,
+            now,
+            # the escalation's data gains the sanction's id first, when it is stored
+            escalation("sanction", d.approver_role, {"level": level})
+            if d.approval_required
+            else None,
         )
-    elif d.action == "require_approval":
-        open_escalation(
-            desk,
-            conn,
-            conv_id,
-            customer_id,
-            kind="approval",
-            target=d.approver_role,
-            reason=d.reason,
-            rule_id=d.rule_id,
-            packet=packet,
-            now=now,
-            data={"request_kind": d.request_kind, "amount": d.amount, "limit": d.limit},
-        )
-    elif d.action in ("warn_customer", "restrict", "block"):
-        level = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}[d.action]
-        state = "pending" if d.approval_required else "active"
-        if (
-            state == "pending"
-            and conn.execute(q.pending_sanction(), {"cid": customer_id, "level": level}).scalar()
-        ):
-            return  # already waiting for a supervisor's decision
-        sid = conn.execute(
-            q.insert_sanction(),
-            {
-                "customer_id": customer_id,
-                "conversation_id": conv_id,
-                "level": level,
-                "state": state,
-                "reason": d.reason,
-                "rule_id": d.rule_id,
-                "until": d.due,
-                "created_by": None,
-                "approved_by": None,
-                "created_at": now,
-            },
-        ).scalar_one()
-        if d.approval_required:
-            open_escalation(
-                desk,
-                conn,
-                conv_id,
-                customer_id,
-                kind="sanction",
-                target=d.approver_role,
-                reason=d.reason,
-                rule_id=d.rule_id,
-                packet=packet,
+    if d.action == "protect_agent":
+        return Audited(
+            store.audit.event(
+                "agent.protect",
                 now=now,
-                data={"sanction_id": sid, "level": level},
+                conversation_id=conv_id,
+                customer_id=customer_id,
+                reason=d.reason,
+                mode=d.mode,
+                assignee_id=current.assignee_id,
             )
-        audit_core(
-            conn,
-            f"sanction.{state}",
-            now=now,
-            conversation_id=conv_id,
-            customer_id=customer_id,
-            reason=d.reason,
-            level=level,
-            rule_id=d.rule_id,
         )
-    elif d.action == "protect_agent":
-        audit_core(
-            conn,
-            "agent.protect",
-            now=now,
-            conversation_id=conv_id,
-            customer_id=customer_id,
-            reason=d.reason,
-            mode=d.mode,
-            assignee_id=assignee_id,
-        )
-    elif (
-        d.action == "schedule_follow_up"
-        and d.due is not None
-        and conn.execute(q.open_policy_follow_up(), {"conv": conv_id}).scalar() is None
-    ):
-        conn.execute(
-            q.insert_follow_up(),
-            {
-                "conversation_id": conv_id,
-                "message_id": message_id,
-                "assignee_id": assignee_id,
-                "promise": d.reason,
-                "when_text": None,
-                "due_at": d.due,
-                "state": "open",
-                "source": "policy",
-                "reminded_at": None,
-                "done_at": None,
-                "created_at": now,
-            },
-        )
+    if d.action == "schedule_follow_up" and d.due is not None:
+        return AddFollowUp(conv_id, message_id, current.assignee_id, d.reason, d.due, now)
+    return None
 
 
 def _urgency(priority: str | None, order: Sequence[str]) -> int:
     """Higher is more urgent (``order``: most urgent first); an unknown priority ranks lowest."""
     return len(order) - order.index(priority) if priority in order else 0
+
+
+def lowers_priority(priority: str, decisions: Sequence[Decision], order: Sequence[str]) -> bool:
+    """A rule's decision would lower ``priority`` (only then does it matter whether the
+    conversation is held, so only then is that read)."""
+    return any(
+        d.action == "set_priority"
+        and d.priority
+        and d.rule_id != DEFAULT_RULE
+        and _urgency(d.priority, order) < _urgency(priority, order)
+        for d in decisions
+    )
 
 
 def placement(
@@ -316,7 +204,7 @@ def placement(
     decisions: Sequence[Decision],
     *,
     order: Sequence[str],
-    held: Callable[[], bool],
+    held: bool,
 ) -> tuple[str, str | None]:
     """The conversation's priority and team after one message's decisions.
 
@@ -328,20 +216,130 @@ def placement(
         default = d.rule_id == DEFAULT_RULE
         if d.action == "set_priority" and d.priority:
             lowers = _urgency(d.priority, order) < _urgency(priority, order)
-            if not (lowers and (default or held())):
+            if not (lowers and (default or held)):
                 priority = d.priority
         elif d.action == "route" and not (default and team):
             team = d.target
     return priority, team
 
 
-def conversation_labels(labels: Sequence[str] | None, sig: Mapping[str, Any]) -> list[str]:
-    """Every message's labels, less ``high_risk`` while the latest risk is below the line (so
-    the labels agree with the risk badge)."""
-    out = set(labels or []) | set(sig.get("labels", []))
-    if float(sig["risk"]) < HIGH_RISK:
+def _labels(labels: Sequence[str] | None, new: Sequence[str], risk: float) -> list[str]:
+    out = set(labels or []) | set(new)
+    if risk < HIGH_RISK:
         out.discard("high_risk")
     return sorted(out)
+
+
+def conversation_labels(labels: Sequence[str] | None, sig: Mapping[str, Any]) -> list[str]:
+    """Every message's labels, less ``high_risk`` while the latest risk is below the line (so
+    the labels agree with the risk badge); ``sig`` is stored signals."""
+    return _labels(labels, sig.get("labels", []), float(sig["risk"]))
+
+
+def effects_for(
+    decisions: Sequence[Decision],
+    *,
+    message_id: int,
+    conv_id: int,
+    current: ConversationState,
+    latest: bool,
+    signals: Signals,
+    guidance: Guidance,
+    packet: Mapping[str, Any],
+    sla: Due,
+    order: Sequence[str],
+    held: bool,
+    notice: Notice,
+    now: datetime,
+) -> list[Effect]:
+    """What one analysed message does, in the order it is written (pure).
+
+    ``current`` is the conversation as read before; ``latest``: the message is its newest
+    customer message, the only one that sets its risk, stage and SLA (an older message,
+    re-analysed or finishing late, changes only itself). ``packet`` is the guidance's hand-over
+    packet as stored; ``held``: the conversation waits on a decision or carries a sanction (read
+    by the caller only when :func:`lowers_priority`; no decision lowers a held one). The
+    ``message.analysed`` event is :func:`analysed` (written after rotation).
+    """
+    out: list[Effect] = [
+        StoreAnalysis(
+            message_id, conv_id, signals, guidance, tuple(decision_row(d) for d in decisions), now
+        )
+    ]
+    priority, team = placement(current.priority, current.team, decisions, order=order, held=held)
+    c = current
+    if latest:
+        out.append(
+            Place(
+                conv_id,
+                now,
+                priority,
+                team,
+                float(signals.risk),
+                guidance.stage,
+                _labels(c.labels, signals.labels, float(signals.risk)),
+                decisions[0].policy_version if decisions else None,
+                min(t for t in (c.first_response_due, sla.first_response_due) if t is not None),
+                min(t for t in (c.resolution_due, sla.resolution_due) if t is not None),
+                # a new wait for a reply starts a new SLA clock, which may breach again
+                c.sla_breached_at if c.first_response_due is not None else None,
+            )
+        )
+        # every pending escalation shows the latest state
+        out.append(RefreshPackets(conv_id, packet))
+    else:
+        out.append(
+            Place(
+                conv_id,
+                now,
+                priority,
+                team,
+                c.risk,
+                c.stage,
+                c.labels,
+                c.policy_version,
+                c.first_response_due,
+                c.resolution_due,
+                c.sla_breached_at,
+            )
+        )
+    for d in decisions:
+        if d.action not in PLACEMENT:
+            e = _effect(
+                d,
+                conv_id=conv_id,
+                current=current,
+                message_id=message_id,
+                packet=packet,
+                notice=notice,
+                now=now,
+            )
+            if e is not None:
+                out.append(e)
+    return out
+
+
+def analysed(
+    decisions: Sequence[Decision],
+    *,
+    message_id: int,
+    conv_id: int,
+    customer_id: int,
+    signals: Signals,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ``message.analysed`` audit event, the last thing ``record`` writes."""
+    return store.audit.event(
+        "message.analysed",
+        now=now,
+        conversation_id=conv_id,
+        customer_id=customer_id,
+        message_id=message_id,
+        model=str(signals.model),
+        risk=signals.risk,
+        labels=list(signals.labels),
+        decisions=[f"{d.action}:{d.rule_id}" for d in decisions],
+    )
 
 
 def record(
@@ -350,119 +348,62 @@ def record(
     message_id: int,
     conv_id: int,
     outcome: Outcome,
-    guidance: dict[str, Any],
+    guidance: Guidance,
     *,
     now: datetime,
 ) -> None:
     """Store a message's analysis and decisions and apply them (in the caller's transaction).
 
     The conversation row is locked first (PostgreSQL), so two messages of one conversation are
-    recorded one after the other. Only the conversation's newest customer message sets its
-    risk, stage and SLA (an older message, re-analysed or finishing late, changes only itself).
+    recorded one after the other.
     """
-    from gracedesk.service import intake
+    # cycle: service.rotation imports this module
+    from gracedesk.service import rotation
 
-    sig = outcome.signals
-    decisions = outcome.trace.decisions
-    rows = [
-        {
-            "action": d.action,
-            "target": d.target,
-            "rule_id": d.rule_id,
-            "reason": d.reason,
-            "policy_version": d.policy_version,
-            "data": {k: v for k, v in d.to_dict().items() if k not in _COLUMNS},
-        }
-        for d in decisions
-    ]
-    lock = conn.dialect.name == "postgresql"
-    cur = conn.execute(q.conversation_state(lock), {"conv": conv_id}).one()
-    if conn.execute(q.message_state(), {"mid": message_id}).scalar() == ERASED:
+    current = store.conversations.state(conn, conv_id)
+    if store.messages.analysis_state(conn, message_id) == ERASED:
         return  # the customer was erased while this message was analysed: keep nothing of it
-    latest = conn.execute(q.newest_customer_message(), {"conv": conv_id}).scalar() == message_id
-    intake.store_results(conn, message_id, conv_id, sig, guidance, rows, now=now)
-    priority, team = placement(
-        cur.priority,
-        cur.team,
+    latest = store.messages.is_newest(conn, conv_id, message_id)
+    decisions = outcome.trace.decisions
+    signals = outcome.signals
+    packet = guidance.handover.to_dict()
+    effects = effects_for(
         decisions,
+        message_id=message_id,
+        conv_id=conv_id,
+        current=current,
+        latest=latest,
+        signals=signals,
+        guidance=guidance,
+        packet=packet,
+        sla=outcome.sla,
         order=desk.policy.sla.priorities,
-        held=lambda: bool(conn.execute(q.conversation_held(), {"conv": conv_id}).scalar()),
+        held=(
+            lowers_priority(current.priority, decisions, desk.policy.sla.priorities)
+            and store.conversations.held(conn, conv_id)
+        ),
+        notice=notice(desk),
+        now=now,
     )
-    heavy = [d for d in decisions if d.action not in PLACEMENT]
-    due = outcome.sla
-    state = {
-        "p_risk": cur.risk,
-        "p_stage": cur.stage,
-        "p_labels": cur.labels,
-        "p_policy_version": cur.policy_version,
-        "p_first_due": cur.first_response_due,
-        "p_resolution_due": cur.resolution_due,
-        "p_breached": cur.sla_breached_at,
-    }
-    if latest:
-        state = {
-            "p_risk": float(sig["risk"]),
-            "p_stage": guidance.get("stage"),
-            "p_labels": conversation_labels(cur.labels, sig),
-            "p_policy_version": decisions[0].policy_version if decisions else None,
-            "p_first_due": min(
-                t for t in (cur.first_response_due, due.first_response_due) if t is not None
-            ),
-            "p_resolution_due": min(
-                t for t in (cur.resolution_due, due.resolution_due) if t is not None
-            ),
-            # a new wait for a reply starts a new SLA clock, which may breach again
-            "p_breached": cur.sla_breached_at if cur.first_response_due is not None else None,
-        }
-    conn.execute(
-        q.update_conversation_state(),
-        {"conv": conv_id, "p_at": now, "p_priority": priority, "p_team": team, **state},
-    )
-    packet = guidance.get("handover")
-    if latest and packet is not None:  # every pending escalation shows the latest state
-        conn.execute(q.refresh_pending_packets(), {"conv": conv_id, "p_packet": packet})
-    for d in heavy:
-        _apply(
-            desk,
-            conn,
-            conv_id,
-            cur.customer_id,
-            cur.assignee_id,
-            d,
-            guidance,
-            message_id=message_id,
-            now=now,
-        )
+    store.effects.apply(conn, effects, scrub=notification_text)
     if latest:  # an agent at the exposure limit gets no more abuse (service.rotation)
-        from gracedesk.service import rotation
-
         rotation.on_message(
             desk,
             conn,
             message_id=message_id,
             conv_id=conv_id,
-            customer_id=cur.customer_id,
-            assignee_id=cur.assignee_id,
-            signals=sig,
+            customer_id=current.customer_id,
+            assignee_id=current.assignee_id,
+            signals=signals,
             packet=packet,
             now=now,
         )
-    conn.execute(
-        q.insert_audit(),
-        dict(
-            at=now,
-            actor="system",
-            actor_id=None,
-            kind="message.analysed",
-            conversation_id=conv_id,
-            customer_id=cur.customer_id,
-            reason=None,
-            detail={
-                "message_id": message_id,
-                "model": str(sig.get("model")),
-                "risk": sig["risk"],
-                "labels": sig.get("labels", []),
-                "decisions": [f"{d.action}:{d.rule_id}" for d in decisions],
-            },
-        ),
+    event = analysed(
+        decisions,
+        message_id=message_id,
+        conv_id=conv_id,
+        customer_id=current.customer_id,
+        signals=signals,
+        now=now,
     )
+    store.audit.write(conn, [event])

@@ -39,6 +39,7 @@ from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, NotFound
+from gracedesk.model.staff import Staff
 from gracedesk.service import knowledge_index
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import ERASED
@@ -57,7 +58,6 @@ from gracedesk.store.tables import (
     Message,
     Notification,
     Sanction,
-    User,
 )
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def _text(value: str | None) -> str | None:
     return None if value is None else MASK
 
 
-def erase(store: Store, customer_id: int, *, actor: User | str, now: datetime) -> dict[str, Any]:
+def erase(store: Store, customer_id: int, *, actor: Staff | str, now: datetime) -> dict[str, Any]:
     """Erase one customer (no role check: ``erase_customer`` or the CLI checks who may)."""
     with store.write() as s:
         customer = s.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
@@ -168,7 +168,7 @@ def erase(store: Store, customer_id: int, *, actor: User | str, now: datetime) -
 
 
 def erase_customer(
-    desk: Desk, customer_id: int, *, user: User, now: datetime, supervisors_may_erase: bool = False
+    desk: Desk, customer_id: int, *, user: Staff, now: datetime, supervisors_may_erase: bool = False
 ) -> dict[str, Any]:
     """``POST /api/v1/customers/{id}/erase``: admins (and supervisors where allowed) only."""
     require(user, *roles_that_erase(supervisors_may_erase))

@@ -1,7 +1,7 @@
-"""One scenario through the flow: analyse the last customer message in context, decide, time the SLA.
+"""One situation through the flow: analyse its customer message in context, decide, time the SLA.
 
-Shared by ``gracedesk decide`` / ``policy explain`` (a scenario from a file) and the desk (a
-scenario built from the store). Pure apart from the analyzer's lazily loaded models.
+Shared by ``gracedesk decide`` / ``policy explain`` (a situation from a file) and the desk (a
+situation the store built from rows). Pure apart from the analyzer's lazily loaded models.
 """
 
 from __future__ import annotations
@@ -12,47 +12,51 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gracedesk.errors import InvalidFacts
+from gracedesk.model.signals import Signals
+from gracedesk.model.situation import Situation
+from gracedesk.policy import PolicySet, Trace, explain, priority_of
+from gracedesk.policy.scenario import parse_scenario
+from gracedesk.policy.sla import Due, due
 
 if TYPE_CHECKING:
     from gracedesk.analysis.pipeline import Analyzer
-    from gracedesk.model import Signals
-    from gracedesk.policy import PolicySet, Trace
-    from gracedesk.policy.scenario import Scenario
-    from gracedesk.policy.sla import Due
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    id: Any
-    signals: dict[str, Any]
-    signals_obj: Signals
-    scenario: Scenario
+    situation: Situation
+    signals: Signals
     trace: Trace
     sla: Due
 
     def record(self) -> dict[str, Any]:
+        """The ``gracedesk decide`` output line."""
         return {
-            "id": self.id,
-            "signals": self.signals,
+            "id": self.situation.id,
+            "signals": self.signals.to_dict(),
             "decisions": [d.to_dict() for d in self.trace.decisions],
             "sla": self.sla.to_dict(),
         }
 
 
-def analyse_scenarios(objs: Sequence[Any], analyzer: Analyzer) -> list[Signals]:
-    """The analysed message of each scenario, in context, in one batch through the models."""
-    from gracedesk.policy.scenario import parse_scenario
+def analysed_text(situation: Situation) -> str:
+    turn = situation.message
+    if turn is None:
+        raise InvalidFacts("messages has no customer message to analyse")
+    return turn.text
 
-    scns = [parse_scenario(o) for o in objs]
+
+def analyse_situations(situations: Sequence[Situation], analyzer: Analyzer) -> list[Signals]:
+    """The analysed message of each situation, in context, in one batch through the models."""
     return analyzer.analyze_batch(
-        [s.turns[s.analysed].text for s in scns],
-        [s.context() for s in scns],
-        ids=[s.id for s in scns],
+        [analysed_text(s) for s in situations],
+        list(situations),
+        ids=[s.id for s in situations],
     )
 
 
-def run_scenario(
-    obj: Any,
+def run_situation(
+    situation: Situation,
     policy: PolicySet,
     analyzer: Analyzer | None,
     now: datetime,
@@ -60,46 +64,28 @@ def run_scenario(
     signals: Signals | None = None,
     sla_factor: float = 1.0,
 ) -> Outcome:
-    """Analyse the last customer message in context, derive the facts, decide, and time the SLA
-    (its targets times ``sla_factor``: longer for a restricted customer).
-
-    A scenario that carries ``signals`` is not analysed (``analyzer`` may then be None);
-    ``signals`` given here are the analysis already done (a batch, :func:`analyse_scenarios`).
-    """
-    from gracedesk.policy import Conversation, explain, priority_of
-    from gracedesk.policy.scenario import parse_scenario, signals_from
-    from gracedesk.policy.sla import BusinessClock, due
-
-    scn = parse_scenario(obj)
-    if signals is None and scn.signals is not None:
-        signals = signals_from({**scn.signals, "id": scn.id})
+    """Analyse the last customer message in context (unless ``signals`` are given: a batch or
+    the scenario file did it), decide, and time the SLA (its targets times ``sla_factor``:
+    longer for a restricted customer)."""
     if signals is None:
         if analyzer is None:
             raise InvalidFacts("the scenario has no signals and no analyzer was given")
-        text = scn.turns[scn.analysed].text
-        signals = analyzer.analyze(text, context=scn.context(), id=scn.id)
-    opened = scn.turns[0].at
-    warnings = sum(
-        1
-        for s in scn.customer.sanctions
-        if s.level == "warn" and s.at is not None and opened is not None and s.at >= opened
-    )
-    conversation = Conversation.from_turns(
-        scn.turns,
-        clock=BusinessClock(policy.calendar),
-        now=now,
-        pause_while_waiting=policy.calendar.pause_while_waiting_on_customer,
-        warnings=warnings,
-    )
-    trace = explain(signals, conversation, scn.customer, scn.agent, scn.request, policy, now=now)
+        signals = analyzer.analyze(analysed_text(situation), context=situation, id=situation.id)
+    trace = explain(signals, situation, policy, now=now)
     priority = priority_of(trace.decisions, policy.default.priority)
     sla = due(
         policy.sla,
         policy.calendar,
         priority,
         now=now,
-        opened_at=conversation.opened_at,
-        pauses=conversation.pauses,
+        opened_at=trace.conversation.opened_at,
+        pauses=trace.conversation.pauses,
         factor=sla_factor,
     )
-    return Outcome(scn.id, signals.to_dict(), signals, scn, trace, sla)
+    return Outcome(situation, signals, trace, sla)
+
+
+def run_scenario(obj: Any, policy: PolicySet, analyzer: Analyzer | None, now: datetime) -> Outcome:
+    """A ``gracedesk decide`` scenario read from JSON (parsed once, here) through the flow."""
+    scenario = parse_scenario(obj)
+    return run_situation(scenario.situation, policy, analyzer, now, signals=scenario.signals)

@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
+from gracedesk.model.guidance import Guidance
+from gracedesk.service import effects
+from gracedesk.service.desk import retrying
+from gracedesk.service.flow import Outcome, analyse_situations
+from gracedesk.store import situations
+from gracedesk.store.situations import Snapshot
 from gracedesk.store.tables import Message
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
-    from gracedesk.service.snapshot import Snapshot
 
 log = logging.getLogger("gracedesk.ingest")
 
@@ -68,27 +73,22 @@ def claim(desk: Desk, *, now: datetime, limit: int = BATCH) -> list[tuple[int, i
 def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
     """Analyse, decide, advise and record one micro-batch of queued messages; returns how many
     were analysed (0: the queue is empty)."""
-    from gracedesk.service import effects, intake
-    from gracedesk.service.desk import retrying
-    from gracedesk.service.flow import analyse_scenarios
-
     work = claim(desk, now=now, limit=limit)
     if not work:
         return 0
     with desk.store.read_core() as conn:
-        snaps: list[Snapshot] = [intake.take(conn, cid, now=now, upto=mid) for mid, cid in work]
+        snaps: list[Snapshot] = [
+            situations.take(conn, cid, now=now, upto=mid, id=mid) for mid, cid in work
+        ]
     try:
-        sigs = analyse_scenarios(
-            [snap.scenario(mid) for (mid, _), snap in zip(work, snaps, strict=True)],
-            desk.analyzer,
-        )
+        sigs = analyse_situations([snap.situation for snap in snaps], desk.analyzer)
     except Exception:  # one message broke the batch: analyse them one by one, as the API does
         log.exception("batch analysis of %d messages failed; one by one", len(work))
         done = 0
         for (mid, cid), snap in zip(work, snaps, strict=True):
             done += desk.understand(mid, cid, snap, now=now, request=None).analysis == "done"
         return done
-    judged: list[tuple[int, int, Any, dict[str, Any]]] = []
+    judged: list[tuple[int, int, Outcome, Guidance]] = []
     for (mid, cid), snap, sig in zip(work, snaps, sigs, strict=True):
         try:
             outcome, guidance = desk.judge(mid, snap, now=now, signals=sig)

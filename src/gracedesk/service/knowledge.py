@@ -50,6 +50,7 @@ from gracedesk.knowledge import (
 )
 from gracedesk.knowledge.quotes import quoted
 from gracedesk.knowledge.triggers import query_terms, reasons, shared_words
+from gracedesk.model.staff import Staff
 from gracedesk.service import knowledge_index
 from gracedesk.service.desk import audit
 from gracedesk.service.knowledge_types import (
@@ -69,7 +70,6 @@ from gracedesk.store.tables import (
     KbQuote,
     KbVersion,
     Message,
-    User,
 )
 
 if TYPE_CHECKING:
@@ -117,8 +117,8 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
-def _author(actor: User | str) -> str:
-    return f"user:{actor.name}" if isinstance(actor, User) else actor
+def _author(actor: Staff | str) -> str:
+    return actor if isinstance(actor, str) else f"user:{actor.name}"
 
 
 def _audience(audience: str | None) -> str | None:
@@ -154,7 +154,7 @@ def _put_version(
     s: Session,
     prep: _Prepared,
     *,
-    actor: User | str,
+    actor: Staff | str,
     reason: str,
     embedder: str,
     now: datetime,
@@ -223,7 +223,7 @@ def import_dir(
     desk: Desk | Store,
     path: Path,
     *,
-    actor: User | str,
+    actor: Staff | str,
     now: datetime | None = None,
     embedder: Embedder | None = None,
 ) -> KbImportReport:
@@ -273,7 +273,7 @@ def save_article(
     desk: Desk | Store,
     markdown: str,
     *,
-    actor: User | str,
+    actor: Staff | str,
     reason: str = "",
     now: datetime | None = None,
     embedder: Embedder | None = None,
@@ -592,7 +592,7 @@ def add_questions(
     desk: Desk | Store,
     items: Sequence[tuple[str, str]],
     *,
-    actor: User | str,
+    actor: Staff | str,
     now: datetime | None = None,
     embedder: Embedder | None = None,
 ) -> QuestionsReport:

@@ -21,7 +21,7 @@ values built here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -35,9 +35,11 @@ from gracedesk.insights.rows import QuestionRow, QuoteRow
 from gracedesk.knowledge import parse, plain
 from gracedesk.knowledge.triggers import reasons
 from gracedesk.model.guidance import ArticleRef
+from gracedesk.model.situation import Situation
+from gracedesk.model.staff import Staff
 from gracedesk.service import knowledge
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import KbArticle, KbQuote, Message, User
+from gracedesk.store.tables import KbArticle, KbQuote, Message
 
 if TYPE_CHECKING:
     from gracedesk.model import Critique, Signals
@@ -114,11 +116,11 @@ def for_judgement(
     conversation_id: int,
     text: str,
     signals: Signals,
-    messages: Sequence[Mapping[str, Any]],
+    situation: Situation,
 ) -> Judgement:
-    """The articles for guidance on one customer message (``messages``: the conversation's
-    turns; without an agent turn nothing can have been shared, and nothing is read)."""
-    replied = any(m.get("role") == "agent" for m in messages)
+    """The articles for guidance on one customer message (without an agent turn in the
+    conversation nothing can have been shared, and nothing is read)."""
+    replied = any(t.role == "agent" for t in situation.turns)
     return Judgement(
         articles=tuple(suggested(desk, text, signals)),
         shared=tuple(shared(desk, conversation_id)) if replied else (),
@@ -161,7 +163,7 @@ def record_reply(desk: Desk, message_id: int, text: str) -> list[tuple[str, int]
 
 
 def save(
-    desk: Desk, markdown: str, *, user: User, reason: str = "", article_id: str | None = None
+    desk: Desk, markdown: str, *, user: Staff, reason: str = "", article_id: str | None = None
 ) -> knowledge.ArticleSummary:
     """Save an edited article as a new version (supervisors and admins). ``article_id``: the
     article the editor or the API address names; the front matter must name the same one."""

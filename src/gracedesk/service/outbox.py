@@ -1,10 +1,6 @@
-"""The outbox of replies, as the service writes it: one ``deliveries`` row per outgoing message,
-stored in the same transaction as the message (``gracedesk.channels.delivery`` sends them).
-
-A reply's transport is chosen from its conversation (:func:`route`): the helpdesk connector it
-came from, e-mail (a mailbox's conversation or the ``email`` channel), the reply webhook for any
-other channel when one is configured, else ``none`` (state ``stored``: the desk is the only
-place it lives, and API clients read it there).
+"""The outbox of replies, as the console's ORM writes it: one ``deliveries`` row per outgoing
+message, stored in the same transaction as the message (``gracedesk.channels.delivery`` sends
+them). Routing and the row itself are the store's (``gracedesk.store.outbox``).
 """
 
 from __future__ import annotations
@@ -14,40 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gracedesk.store.outbox import delivery_row, route
 from gracedesk.store.tables import Conversation, Customer, Delivery, Message
 
-
-def route(conv: Any, customer_email: str | None, webhook_url: str | None) -> tuple[str, str | None]:
-    """``(transport, target)`` for a reply in ``conv`` (a row or an ORM object)."""
-    if conv.connector_id is not None:
-        return "connector", conv.external_ref
-    if conv.mailbox_id is not None or conv.channel == "email":
-        return "email", conv.contact or customer_email
-    if webhook_url:
-        return "webhook", webhook_url
-    return "none", None
-
-
-def delivery_row(
-    message_id: int, conv_id: int, transport: str, target: str | None, *, now: datetime
-) -> dict[str, Any]:
-    """The column values of a new delivery (for Core inserts and the ORM alike)."""
-    row: dict[str, Any] = {
-        "message_id": message_id,
-        "conversation_id": conv_id,
-        "transport": transport,
-        "target": target,
-        "state": "queued" if transport != "none" else "stored",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": None,
-        "remote_id": None,
-        "created_at": now,
-        "sent_at": None,
-    }
-    if transport == "email" and not target:
-        row["state"], row["last_error"] = "failed", "the customer has no e-mail address"
-    return row
+__all__ = ["delivery_dict", "delivery_row", "enqueue", "enqueue_note", "route"]
 
 
 def enqueue(

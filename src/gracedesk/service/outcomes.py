@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from gracedesk.guidance.phrases import PhraseStats
 from gracedesk.insights.outcomes import ReplyOutcome, calm_counts, phrase_used, top_cause
 from gracedesk.store.tables import AuditEvent, CsatResponse, Escalation, Message
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from gracedesk.guidance.phrases import PhraseStats
     from gracedesk.store import Store
 
 CHUNK = 500  # conversation ids per IN (...) list
@@ -195,8 +195,6 @@ def reply_outcomes(
 
 def phrase_stats(rows: Iterable[ReplyOutcome], *, seed: int = 0) -> PhraseStats:
     """Guidance's ``PhraseStats`` from reply records: calmed / measured per phrase id."""
-    from gracedesk.guidance.phrases import PhraseStats
-
     return PhraseStats(calm_counts(rows), seed=seed)
 
 

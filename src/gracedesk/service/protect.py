@@ -34,6 +34,7 @@ from sqlalchemy import Connection, select
 
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
 from gracedesk.model.signals import ABUSE
+from gracedesk.model.staff import Staff
 from gracedesk.service import views
 from gracedesk.service.desk import audit
 from gracedesk.service.records import SUPERVISING, require
@@ -250,7 +251,7 @@ def team_masking(conn: Connection) -> bool:
     return value if isinstance(value, bool) else DEFAULT_MASKING
 
 
-def masking_for(desk: Desk, user: User) -> bool:
+def masking_for(desk: Desk, user: Staff) -> bool:
     """Whether ``user`` sees abusive words masked: their own choice, else the team's default."""
     with desk.store.read() as s:
         own = s.scalar(select(User.mask_abuse).where(User.id == user.id))
@@ -269,7 +270,7 @@ def team_setting(desk: Desk) -> dict[str, Any]:
         }
 
 
-def set_user_masking(desk: Desk, user: User, value: bool | None, now: datetime) -> dict[str, Any]:
+def set_user_masking(desk: Desk, user: Staff, value: bool | None, now: datetime) -> dict[str, Any]:
     """A user's own choice (None: follow the team's default); returns what now applies."""
     with desk.store.write() as s:
         u = s.get(User, user.id)
@@ -291,7 +292,7 @@ def set_user_masking(desk: Desk, user: User, value: bool | None, now: datetime) 
         return {"user": u.name, "mask_abuse": value, "masked": effective}
 
 
-def set_team_masking(desk: Desk, user: User, value: bool, now: datetime) -> dict[str, Any]:
+def set_team_masking(desk: Desk, user: Staff, value: bool, now: datetime) -> dict[str, Any]:
     """The team's default (supervisors and admins); users with their own choice keep it."""
     require(user, *SUPERVISING)
     if not isinstance(value, bool):
@@ -316,7 +317,7 @@ def set_team_masking(desk: Desk, user: User, value: bool, now: datetime) -> dict
         return {"mask_abuse": value, "updated_by": user.name, "updated_at": now.isoformat()}
 
 
-def reveal(desk: Desk, conv_id: int, message_id: int, *, user: User, now: datetime) -> None:
+def reveal(desk: Desk, conv_id: int, message_id: int, *, user: Staff, now: datetime) -> None:
     """Record that ``user`` chose to read one customer message unmasked (who, when, which)."""
     with desk.store.write() as s:
         m = s.get(Message, message_id)
@@ -413,7 +414,7 @@ def conversation_view(
     desk: Desk,
     conv_id: int,
     *,
-    user: User,
+    user: Staff,
     now: datetime,
     revealed: Iterable[int] = (),
 ) -> dict[str, Any]:
@@ -433,7 +434,7 @@ def conversation_view(
     return {**mask_detail(detail, revealed=revealed, extra=extra), "masking": True}
 
 
-def _withhold_held(detail: dict[str, Any], user: User) -> dict[str, Any]:
+def _withhold_held(detail: dict[str, Any], user: Staff) -> dict[str, Any]:
     if user.role in SUPERVISING:
         return detail
     messages = [
@@ -444,7 +445,7 @@ def _withhold_held(detail: dict[str, Any], user: User) -> dict[str, Any]:
 
 
 def _scrub_each(
-    desk: Desk, user: User, items: list[dict[str, Any]], key: str
+    desk: Desk, user: Staff, items: list[dict[str, Any]], key: str
 ) -> list[dict[str, Any]]:
     """Each item scrubbed of its conversation's abusive words (``item[key]`` names it)."""
     if not items or not masking_for(desk, user):
@@ -454,19 +455,19 @@ def _scrub_each(
     return [scrub_tree(i, terms[int(i[key])]) for i in items]
 
 
-def listing_view(desk: Desk, listing: dict[str, Any], *, user: User) -> dict[str, Any]:
+def listing_view(desk: Desk, listing: dict[str, Any], *, user: Staff) -> dict[str, Any]:
     """``views.list_conversations`` with the subjects masked for ``user``."""
     return {**listing, "items": _scrub_each(desk, user, list(listing["items"]), "id")}
 
 
 def escalations_view(
-    desk: Desk, items: list[dict[str, Any]], *, user: User
+    desk: Desk, items: list[dict[str, Any]], *, user: Staff
 ) -> list[dict[str, Any]]:
     """``views.list_escalations`` with reasons, subjects and hand-over packets masked."""
     return _scrub_each(desk, user, items, "conversation_id")
 
 
-def held_view(desk: Desk, items: list[dict[str, Any]], *, user: User) -> list[dict[str, Any]]:
+def held_view(desk: Desk, items: list[dict[str, Any]], *, user: Staff) -> list[dict[str, Any]]:
     """``views.held_messages`` scrubbed of the words their conversation used before (a held
     message is not analysed, so only words known from earlier messages can be masked)."""
     return _scrub_each(desk, user, items, "conversation_id")

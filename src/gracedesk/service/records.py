@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from gracedesk.model.staff import Staff
 from gracedesk.service.desk import audit
 from gracedesk.store.tables import (
     Conversation,
@@ -34,7 +35,7 @@ EXPOSURE_WINDOW = timedelta(hours=4)
 EXPOSURE_NUDGE = 3  # abusive contacts in the window before the desk suggests a break
 
 
-def require(user: User, *roles: str) -> None:
+def require(user: Staff, *roles: str) -> None:
     if user.role not in roles:
         raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
 
@@ -60,7 +61,7 @@ def open_survey(s: Session, token: str, *, lock: bool = False) -> CsatResponse:
 
 
 def add_follow_up(
-    desk: Desk, conv_id: int, *, user: User, promise: str, due: datetime, now: datetime
+    desk: Desk, conv_id: int, *, user: Staff, promise: str, due: datetime, now: datetime
 ) -> dict[str, Any]:
     if not promise.strip():
         raise InvalidRequest("promise is empty")
@@ -85,7 +86,7 @@ def add_follow_up(
         return follow_up_dict(f)
 
 
-def complete_follow_up(desk: Desk, fid: int, *, user: User, now: datetime) -> dict[str, Any]:
+def complete_follow_up(desk: Desk, fid: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.write() as s:
         f = s.get(FollowUp, fid)
         if f is None:
@@ -105,7 +106,7 @@ def complete_follow_up(desk: Desk, fid: int, *, user: User, now: datetime) -> di
 
 
 def add_note(
-    desk: Desk, customer_id: int, text: str, *, user: User, now: datetime
+    desk: Desk, customer_id: int, text: str, *, user: Staff, now: datetime
 ) -> dict[str, Any]:
     if not text.strip():
         raise InvalidRequest("note is empty")
@@ -127,7 +128,7 @@ def add_sanction(
     level: str,
     reason: str,
     *,
-    user: User,
+    user: Staff,
     now: datetime,
     minutes: int | None = None,
 ) -> dict[str, Any]:
@@ -168,7 +169,7 @@ def add_sanction(
 
 
 def lift_sanction(
-    desk: Desk, sid: int, *, user: User, reason: str, now: datetime
+    desk: Desk, sid: int, *, user: Staff, reason: str, now: datetime
 ) -> dict[str, Any]:
     require(user, *SUPERVISING)
     with desk.store.write() as s:
@@ -191,7 +192,7 @@ def lift_sanction(
         return sanction_dict(x)
 
 
-def take_break(desk: Desk, *, user: User, now: datetime) -> dict[str, Any]:
+def take_break(desk: Desk, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.write() as s:
         u = s.get_one(User, user.id)
         u.last_break_at = now

@@ -2,7 +2,7 @@
 
 For every analysed customer message of the period, the scenario is rebuilt as the desk saw it
 when it decided (``now`` = when its decisions were stored): the conversation up to that message
-(``intake.take(..., upto=message_id)``), the message's stored signals (never re-analysed), and
+(``store.situations.take(..., upto=message_id)``), the message's stored signals (never re-analysed), and
 the customer's history *as of then*: past conversations already opened, sanctions in force
 (created, approved and not yet lifted by then), approved compensation and a cleared threat
 decided by then. The candidate decides on that; :mod:`gracedesk.insights.replay` compares.
@@ -29,17 +29,21 @@ from sqlalchemy import Connection, select
 
 from gracedesk.errors import InvalidFacts
 from gracedesk.insights.replay import Replayed, choice_of
-from gracedesk.service import intake
-from gracedesk.service.snapshot import Snapshot, recent_counts, top_cause
+from gracedesk.model.signals import Archetype, ContextSignals
+from gracedesk.model.situation import Request, Sanction
+from gracedesk.policy.scenario import signals_from
+from gracedesk.service.flow import run_situation
+from gracedesk.store import situations
+from gracedesk.store.situations import Snapshot, compensation_of, past_issue, recent_counts
 from gracedesk.store.tables import (
     AuditEvent,
     Conversation,
     DecisionRow,
     Escalation,
     Message,
-    Sanction,
     User,
 )
+from gracedesk.store.tables import Sanction as SanctionRow
 
 if TYPE_CHECKING:
     from gracedesk.model import Signals
@@ -100,9 +104,9 @@ def _customer(conn: Connection, cid: int) -> _Customer:
     }
     out = _Customer()
     for s in conn.execute(
-        select(Sanction)
-        .where(Sanction.customer_id == cid)
-        .order_by(Sanction.created_at, Sanction.id)
+        select(SanctionRow)
+        .where(SanctionRow.customer_id == cid)
+        .order_by(SanctionRow.created_at, SanctionRow.id)
     ):
         if s.state not in ("active", "lifted"):
             continue  # rejected, closed or still pending: never in force
@@ -143,45 +147,32 @@ def _history(
         if r.opened_at < now or r.id < conv  # opened at the very same time: the older id first
     ]
     contacts, complaints = recent_counts(past, now=now, exclude=conv)
-    sanctions = [
-        {"level": level, "at": created.isoformat(), "reason": reason[:200]}
+    sanctions = tuple(
+        Sanction(level, created, reason[:200])
         for created, level, reason, start, lifted in hist.sanctions
         if created < now and start is not None and start < now and (lifted is None or lifted > now)
-    ]
-    comp = [
-        {"kind": d.get("request_kind"), "amount": d.get("amount"), "at": at.isoformat()}
-        for at, d in hist.approvals
-        if at < now and d.get("request_kind") in ("refund", "credit", "discount")
-    ][:10]
-    cleared = [t for t in hist.cleared.get(conv, []) if t < now]
-    customer = {
-        **snap.customer,
-        "contacts_30d": contacts,
-        "complaints_90d": complaints,
-        "issues": [
-            {
-                "at": r.opened_at.isoformat(),
-                "summary": (r.subject or r.channel)[:200],
-                "cause": top_cause(r.labels or []),
-            }
-            for r in past[:5]
-        ],
-        "sanctions": sanctions,
-        "compensation": comp,
-    }
-    return replace(
-        snap,
-        customer=customer,
-        threat_cleared_at=max(cleared).isoformat() if cleared else None,
     )
+    comp = tuple(
+        c for at, d in hist.approvals if at < now and (c := compensation_of(d, at)) is not None
+    )[:10]
+    cleared = [t for t in hist.cleared.get(conv, []) if t < now]
+    customer = replace(
+        snap.situation.customer,
+        contacts_30d=contacts,
+        complaints_90d=complaints,
+        issues=tuple(past_issue(r) for r in past[:5]),
+        sanctions=sanctions,
+        compensation=comp,
+    )
+    situation = replace(
+        snap.situation, customer=customer, threat_cleared_at=max(cleared) if cleared else None
+    )
+    return replace(snap, situation=situation)
 
 
 def stored_signals(d: dict[str, Any], message_id: int) -> Signals:
     """The stored Signals of a message, context included (the policy reads the archetype,
     trajectory and conversation memory from it)."""
-    from gracedesk.model.signals import Archetype, ContextSignals
-    from gracedesk.policy.scenario import signals_from
-
     raw = {k: v for k, v in d.items() if k != "context"}
     if not raw.get("abuse_target"):  # unknown target: the abuse kinds decide, as when it ran
         raw.pop("abuse_target", None)
@@ -243,13 +234,13 @@ def _messages(
     return done, len(rows) - len(done)
 
 
-def _request(stored: Sequence[Any]) -> dict[str, Any] | None:
+def _request(stored: Sequence[Any]) -> Request | None:
     """What the customer asked for, as far as the store kept it: an approval with an amount
     (the engine sets one only from the request; a rule's own approval kind has none)."""
     for r in stored:
         amount = r.data.get("amount") if r.action == "require_approval" else None
         if isinstance(amount, int | float) and amount > 0 and r.data.get("request_kind"):
-            return {"kind": r.data["request_kind"], "amount": amount}
+            return Request(r.data["request_kind"], float(amount))
     return None
 
 
@@ -295,21 +286,19 @@ def _one(
     policy: PolicySet,
 ) -> Replayed:
     """One message: its scenario as of when it was decided, the candidate's decisions."""
-    from gracedesk.service.flow import run_scenario
-
     now = min((r.created_at for r in stored), default=m.analysed_at or m.received_at)
-    snap = intake.take(
+    snap = situations.take(
         conn,
         m.conversation_id,
         now=now,
         customer_id=m.customer_id,
         assignee_id=_assignee(hands, now),
         upto=m.id,
+        id=m.id,
     )
-    snap = replace(_history(conn, snap, m.customer_id, hist, now), request=_request(stored))
-    out = run_scenario(
-        snap.scenario(m.id), policy, None, now, signals=stored_signals(m.signals, m.id)
-    )
+    snap = _history(conn, snap, m.customer_id, hist, now)
+    situation = replace(snap.situation, request=_request(stored))
+    out = run_situation(situation, policy, None, now, signals=stored_signals(m.signals, m.id))
     ran = [r for r in stored if r.rule_id != ROTATION]
     before = (
         choice_of({**r.data, "action": r.action, "target": r.target, "rule_id": r.rule_id})

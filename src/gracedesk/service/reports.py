@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest
+from gracedesk.insights import outcomes
 from gracedesk.insights import report as build_report
 from gracedesk.insights.rows import (
     ConversationRow,
@@ -35,8 +36,10 @@ from gracedesk.insights.rows import (
     UserRow,
 )
 from gracedesk.insights.stats import waiting_pauses
+from gracedesk.model.staff import Staff
 from gracedesk.policy.sla import BusinessClock
 from gracedesk.service import knowledge_use
+from gracedesk.service.outcomes import reply_outcomes
 from gracedesk.service.records import SUPERVISING, require
 from gracedesk.store.tables import (
     AuditEvent,
@@ -115,7 +118,7 @@ def period_of(
 def summary_for(
     desk: Desk,
     *,
-    user: User,
+    user: Staff,
     since: str | None,
     until: str | None,
     team: str | None,
@@ -160,9 +163,6 @@ def summary(store: Store, policy: PolicySet, period: Period) -> dict[str, Any]:
 def _outcomes(store: Store, p: Period, scope: set[int]) -> dict[str, Any]:
     """What calms customers (issue 13 item 2): ``insights.outcomes.summary`` of the replies
     sent in the period, narrowed like the rest of the report."""
-    from gracedesk.insights import outcomes
-    from gracedesk.service.outcomes import reply_outcomes
-
     rows = reply_outcomes(store, p.since, p.until)
     if p.team is not None or p.agent is not None:
         rows = [r for r in rows if r.conversation_id in scope]
@@ -475,7 +475,7 @@ def _with_globals(s: Session, h: History, p: Period, agent_id: int | None) -> Hi
     )
 
 
-def choices(desk: Desk, *, user: User) -> dict[str, list[str]]:
+def choices(desk: Desk, *, user: Staff) -> dict[str, list[str]]:
     """The teams and people the console's filter offers (supervisors and admins)."""
     require(user, *SUPERVISING)
     with desk.store.read() as s:

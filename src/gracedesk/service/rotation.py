@@ -34,10 +34,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from gracedesk.service import queries as q
-from gracedesk.service.effects import audit_core, notify, open_escalation
+from gracedesk.service.effects import open_escalation
+from gracedesk.store import audit
+from gracedesk.store.agents import USERS
+from gracedesk.store.audit import AUDIT_EVENTS
+from gracedesk.store.conversations import CONVERSATIONS
+from gracedesk.store.messages import DECISIONS
+from gracedesk.store.outbox import notify
 
 if TYPE_CHECKING:
+    from gracedesk.model import Signals
+    from gracedesk.model.staff import Staff
     from gracedesk.policy.schema import Wellbeing
     from gracedesk.service.desk import Desk
     from gracedesk.store.tables import User
@@ -74,8 +81,8 @@ def is_abusive(signals: Mapping[str, Any] | None) -> bool:
 
 def _people(conn: Connection) -> dict[int, Person]:
     rows = conn.execute(
-        select(q.U.c.id, q.U.c.name, q.U.c.role, q.U.c.email, q.U.c.last_break_at).where(
-            q.U.c.active.is_(True)
+        select(USERS.c.id, USERS.c.name, USERS.c.role, USERS.c.email, USERS.c.last_break_at).where(
+            USERS.c.active.is_(True)
         )
     )
     return {r.id: Person(r.id, r.name, r.role, r.email, r.last_break_at) for r in rows}
@@ -87,9 +94,18 @@ def exposures(
     """Per user: the abusive conversations they handled in the window after their last break,
     and the id of the oldest event counted."""
     rows = conn.execute(
-        select(q.A.c.id, q.A.c.at, q.A.c.conversation_id, q.A.c.detail)
-        .where(q.A.c.kind == EXPOSED, q.A.c.at >= now - window, q.A.c.at <= now)
-        .order_by(q.A.c.id)
+        select(
+            AUDIT_EVENTS.c.id,
+            AUDIT_EVENTS.c.at,
+            AUDIT_EVENTS.c.conversation_id,
+            AUDIT_EVENTS.c.detail,
+        )
+        .where(
+            AUDIT_EVENTS.c.kind == EXPOSED,
+            AUDIT_EVENTS.c.at >= now - window,
+            AUDIT_EVENTS.c.at <= now,
+        )
+        .order_by(AUDIT_EVENTS.c.id)
     )
     out: dict[int, tuple[set[int], int]] = {}
     for r in rows:
@@ -108,9 +124,9 @@ def exposures(
 def _load(conn: Connection) -> dict[int, int]:
     """Open conversations per assignee."""
     rows = conn.execute(
-        select(q.V.c.assignee_id, func.count())
-        .where(q.V.c.status != "resolved", q.V.c.assignee_id.is_not(None))
-        .group_by(q.V.c.assignee_id)
+        select(CONVERSATIONS.c.assignee_id, func.count())
+        .where(CONVERSATIONS.c.status != "resolved", CONVERSATIONS.c.assignee_id.is_not(None))
+        .group_by(CONVERSATIONS.c.assignee_id)
     )
     return {int(uid): int(n) for uid, n in rows}
 
@@ -166,7 +182,7 @@ def apply(
     w = desk.policy.wellbeing
     target = r.to.name if r.to is not None else "supervisor"
     conn.execute(
-        insert(q.D).values(
+        insert(DECISIONS).values(
             message_id=message_id,
             conversation_id=conv_id,
             action="reassign" if r.to is not None else "escalate",
@@ -187,7 +203,9 @@ def apply(
     if reassign:
         assignee = r.to.id if r.to is not None else None
         conn.execute(
-            update(q.V).where(q.V.c.id == conv_id).values(assignee_id=assignee, updated_at=now)
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == conv_id)
+            .values(assignee_id=assignee, updated_at=now)
         )
     if r.to is None:
         open_escalation(
@@ -203,8 +221,7 @@ def apply(
             now=now,
             data={"mode": "transfer"},
         )
-    audit_core(
-        conn,
+    event = audit.event(
         ROTATED,
         now=now,
         conversation_id=conv_id,
@@ -215,6 +232,7 @@ def apply(
         to=target,
         message_id=message_id,
     )
+    audit.write(conn, [event])
     notify(
         conn,
         key=f"wellbeing:{r.agent.id}:{r.streak}",
@@ -239,12 +257,12 @@ def on_message(
     conv_id: int,
     customer_id: int,
     assignee_id: int | None,
-    signals: Mapping[str, Any],
+    signals: Signals,
     packet: dict[str, Any] | None,
     now: datetime,
 ) -> Rotation | None:
     """Rotate an abusive message's conversation away from an assignee at the limit."""
-    if assignee_id is None or not is_abusive(signals):
+    if assignee_id is None or ABUSIVE not in signals.labels:
         return None
     r = plan(conn, desk.policy.wellbeing, assignee_id, now=now)
     if r is not None:
@@ -264,7 +282,7 @@ def on_message(
 # -- what the team view and the agent's banner show ------------------------------------------
 
 
-def status(desk: Desk, users: Sequence[User], *, now: datetime) -> dict[int, dict[str, Any]]:
+def status(desk: Desk, users: Sequence[Staff], *, now: datetime) -> dict[int, dict[str, Any]]:
     """Per user: exposures in the policy's window (after the last break), whether they are at
     the limit, conversations rotated away from them in the window, and what they are offered."""
     w = desk.policy.wellbeing
@@ -274,7 +292,9 @@ def status(desk: Desk, users: Sequence[User], *, now: datetime) -> dict[int, dic
         counts = exposures(conn, people, window=window, now=now)
         rotated: dict[int, int] = {}
         for (detail,) in conn.execute(
-            select(q.A.c.detail).where(q.A.c.kind == ROTATED, q.A.c.at >= now - window)
+            select(AUDIT_EVENTS.c.detail).where(
+                AUDIT_EVENTS.c.kind == ROTATED, AUDIT_EVENTS.c.at >= now - window
+            )
         ):
             uid = (detail or {}).get("from_user_id")
             if isinstance(uid, int):

@@ -44,6 +44,7 @@ from gracedesk.errors import (
     PermissionDenied,
     ScenarioInvalid,
 )
+from gracedesk.model.staff import Staff
 from gracedesk.service.desk import audit
 from gracedesk.service.erasure import ERASED_FLAG
 from gracedesk.service.records import SUPERVISING, require
@@ -250,7 +251,7 @@ def start(
     lib: Library,
     scenario_id: str,
     *,
-    user: User,
+    user: Staff,
     now: datetime,
     seed: int | None = None,
 ) -> int:
@@ -276,7 +277,7 @@ def start(
         return row.id
 
 
-def practice(store: Store, lib: Library, session_id: int, *, user: User) -> Practice:
+def practice(store: Store, lib: Library, session_id: int, *, user: Staff) -> Practice:
     """One session, replayed: its owner's, or anyone's for a supervisor or admin."""
     with store.read() as s:
         row = _session(s, session_id)
@@ -291,7 +292,7 @@ def reply(
     session_id: int,
     text: str,
     *,
-    user: User,
+    user: Staff,
     now: datetime,
     turn: int | None = None,
 ) -> Practice:
@@ -321,7 +322,7 @@ def reply(
         return _view(row, lib)
 
 
-def finish(store: Store, lib: Library, session_id: int, *, user: User, now: datetime) -> Practice:
+def finish(store: Store, lib: Library, session_id: int, *, user: Staff, now: datetime) -> Practice:
     """End the session now (the trainee stops early): scored on the replies given."""
     with store.write() as s:
         row = _session(s, session_id, lock=True)
@@ -335,7 +336,7 @@ def finish(store: Store, lib: Library, session_id: int, *, user: User, now: date
 
 
 def _finish(
-    s: Session, row: TrainingSession, sim: Simulation, lib: Library, *, user: User, now: datetime
+    s: Session, row: TrainingSession, sim: Simulation, lib: Library, *, user: Staff, now: datetime
 ) -> None:
     result = sim.result(pass_mark=PASS_MARK)
     row.status = "done"
@@ -389,7 +390,7 @@ def _close_assignments(s: Session, user_id: int, lib: Library, *, now: datetime)
             a.done_at = now
 
 
-def _certify(s: Session, user_id: int, lib: Library, *, user: User, now: datetime) -> None:
+def _certify(s: Session, user_id: int, lib: Library, *, user: Staff, now: datetime) -> None:
     passed = _passed(s, user_id)
     have = set(
         s.scalars(
@@ -416,7 +417,7 @@ def assign(
     store: Store,
     lib: Library,
     *,
-    by: User,
+    by: Staff,
     agent_id: int,
     now: datetime,
     scenario_id: str | None = None,
@@ -480,7 +481,7 @@ def assignment_dict(
 
 
 def assignments(
-    store: Store, lib: Library, *, user: User, agent_id: int | None = None
+    store: Store, lib: Library, *, user: Staff, agent_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Assignments, open first then newest: an agent's own; anyone's for supervisors."""
     if user.role not in SUPERVISING:
@@ -507,7 +508,7 @@ def user_names(store: Store) -> dict[int, str]:
         return {uid: name for uid, name in s.execute(select(User.id, User.name))}
 
 
-def trainees(store: Store, *, by: User) -> list[dict[str, Any]]:
+def trainees(store: Store, *, by: Staff) -> list[dict[str, Any]]:
     """The active people a supervisor can assign training to (agents first, by name)."""
     require(by, *SUPERVISING)
     with store.read() as s:

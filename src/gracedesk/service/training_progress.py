@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gracedesk.errors import PermissionDenied
+from gracedesk.model.staff import Staff
 from gracedesk.service.records import SUPERVISING, require
 from gracedesk.service.training import Library, user_names
 from gracedesk.store import Store
@@ -45,7 +46,7 @@ def session_dict(r: TrainingSession, lib: Library) -> dict[str, Any]:
 
 
 def sessions(
-    store: Store, lib: Library, *, user: User, agent_id: int | None = None, limit: int = 50
+    store: Store, lib: Library, *, user: Staff, agent_id: int | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """Sessions, newest first: one's own; anyone's (or everyone's) for supervisors."""
     if user.role not in SUPERVISING:
@@ -62,7 +63,7 @@ def sessions(
 
 
 def certifications(
-    store: Store, lib: Library, *, user: User, agent_id: int | None = None
+    store: Store, lib: Library, *, user: Staff, agent_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Certifications, newest first: one's own; anyone's for supervisors."""
     if user.role not in SUPERVISING:
@@ -109,7 +110,7 @@ def week_of(t: datetime) -> str:
     return (t - timedelta(days=t.weekday())).date().isoformat()
 
 
-def progress(store: Store, lib: Library, *, by: User) -> list[AgentProgress]:
+def progress(store: Store, lib: Library, *, by: Staff) -> list[AgentProgress]:
     """Everyone who practised or has an assignment, by name (supervisors and admins)."""
     require(by, *SUPERVISING)
     with store.read() as s:

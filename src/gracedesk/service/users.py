@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from gracedesk.model.staff import Staff
 from gracedesk.service.desk import audit
 from gracedesk.service.records import require
 from gracedesk.store import Store
@@ -75,7 +76,7 @@ def create_user(
     display_name: str | None = None,
     email: str | None = None,
     authority: dict[str, Any] | None = None,
-    actor: User | str = "admin",
+    actor: Staff | str = "admin",
 ) -> tuple[User, str]:
     """Create a user; returns it and its API token (shown once, stored hashed).
 
@@ -216,7 +217,7 @@ def user_dict(u: User, last_sign_in: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def list_users(store: Store, *, by: User) -> list[dict[str, Any]]:
+def list_users(store: Store, *, by: Staff) -> list[dict[str, Any]]:
     """Every user, by name. ``last_sign_in``: the newest console session still stored (signing
     out or the end of a session forgets it, so it is known only while one lasts)."""
     require(by, "admin")
@@ -236,7 +237,7 @@ def invite_user(
     name: str,
     *,
     role: str,
-    by: User,
+    by: Staff,
     now: datetime,
     display_name: str | None = None,
     email: str | None = None,
@@ -258,7 +259,7 @@ def invite_user(
 
 
 def change_role(
-    store: Store, user_id: int, role: str, *, by: User, now: datetime
+    store: Store, user_id: int, role: str, *, by: Staff, now: datetime
 ) -> dict[str, Any]:
     check_role(role)
     with store.write() as s:
@@ -283,7 +284,7 @@ def change_role(
 
 
 def set_active(
-    store: Store, user_id: int, active: bool, *, by: User, now: datetime
+    store: Store, user_id: int, active: bool, *, by: Staff, now: datetime
 ) -> dict[str, Any]:
     """Deactivate (their sessions end now; sign-in and the API token are refused) or reactivate
     (they sign in again; the same API token works again: reset it if it may have leaked)."""
@@ -301,7 +302,7 @@ def set_active(
         return user_dict(u)
 
 
-def reset_token(store: Store, user_id: int, *, by: User, now: datetime) -> str:
+def reset_token(store: Store, user_id: int, *, by: Staff, now: datetime) -> str:
     """A new API token for the user (returned once); the old one is refused from now on."""
     token = secrets.token_urlsafe(32)
     with store.write() as s:
@@ -312,7 +313,7 @@ def reset_token(store: Store, user_id: int, *, by: User, now: datetime) -> str:
     return token
 
 
-def reset_password(store: Store, user_id: int, *, by: User, now: datetime) -> str:
+def reset_password(store: Store, user_id: int, *, by: Staff, now: datetime) -> str:
     """A generated password for someone who lost theirs (returned once); their sessions end.
 
     Not for oneself: one's own password is changed with the current one ("Your settings").
@@ -344,7 +345,7 @@ def role_text(role: str) -> str:
     return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
-def _admin(s: Session, by: User) -> User:
+def _admin(s: Session, by: Staff) -> User:
     """The acting admin as stored now (not as their session found them a moment ago)."""
     require(by, "admin")
     me = s.get(User, by.id)
@@ -383,7 +384,7 @@ def _end_sessions(s: Session, u: User, *, keep: str | None = None) -> int:
 
 
 def change_password(
-    store: Store, user: User, *, current: str, new: str, now: datetime, keep: str | None = None
+    store: Store, user: Staff, *, current: str, new: str, now: datetime, keep: str | None = None
 ) -> int:
     """Change one's own password; returns how many other console sessions ended.
 
@@ -417,7 +418,7 @@ def change_password(
     return ended
 
 
-def set_timezone(store: Store, user: User, zone: str | None, *, now: datetime) -> str | None:
+def set_timezone(store: Store, user: Staff, zone: str | None, *, now: datetime) -> str | None:
     """The zone the console shows this user's times in (None or "": UTC), an IANA name."""
     zone = (zone or "").strip() or None
     if zone is not None and zone not in time_zones():

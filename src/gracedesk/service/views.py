@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
+from gracedesk.model.staff import Staff
 from gracedesk.service import rotation
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import decision_dict
@@ -23,7 +24,7 @@ from gracedesk.service.records import (
     require,
     sanction_dict,
 )
-from gracedesk.service.snapshot import recent_counts
+from gracedesk.store.situations import recent_counts
 from gracedesk.store.tables import (
     AuditEvent,
     Conversation,
@@ -91,7 +92,7 @@ def conversation_item(
 def list_conversations(
     desk: Desk,
     *,
-    user: User,
+    user: Staff,
     now: datetime,
     status: str | None = None,
     sort: str = "risk",
@@ -159,7 +160,7 @@ def _message(
     }
 
 
-def conversation_detail(desk: Desk, conv_id: int, *, user: User, now: datetime) -> dict[str, Any]:
+def conversation_detail(desk: Desk, conv_id: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.read() as s:
         c = s.get(Conversation, conv_id)
         if c is None:
@@ -220,7 +221,7 @@ def conversation_detail(desk: Desk, conv_id: int, *, user: User, now: datetime) 
     return out
 
 
-def held_messages(desk: Desk, *, user: User, limit: int = 100) -> list[dict[str, Any]]:
+def held_messages(desk: Desk, *, user: Staff, limit: int = 100) -> list[dict[str, Any]]:
     """Messages held by a sanction, oldest first, for supervisors to read and release."""
     require(user, *SUPERVISING)
     with desk.store.read() as s:
@@ -317,7 +318,7 @@ def customer_view(desk: Desk, customer_id: int, *, now: datetime) -> dict[str, A
         return customer_summary(s, c, now=now)
 
 
-def customer_export(desk: Desk, customer_id: int, *, user: User, now: datetime) -> dict[str, Any]:
+def customer_export(desk: Desk, customer_id: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     """Everything stored about one customer (a data-subject export; supervisors only)."""
     require(user, *SUPERVISING)
     out = customer_view(desk, customer_id, now=now)
@@ -367,7 +368,7 @@ def list_escalations(
 
 
 def list_follow_ups(
-    desk: Desk, *, user: User, state: str | None = "open", mine: bool = False, limit: int = 200
+    desk: Desk, *, user: Staff, state: str | None = "open", mine: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
     q = select(FollowUp).order_by(FollowUp.due_at).limit(limit)
     if state:
@@ -378,7 +379,7 @@ def list_follow_ups(
         return [follow_up_dict(f) for f in s.scalars(q)]
 
 
-def team(desk: Desk, *, user: User, now: datetime) -> list[dict[str, Any]]:
+def team(desk: Desk, *, user: Staff, now: datetime) -> list[dict[str, Any]]:
     """Agents' exposure to abusive contacts, with a nudge to rotate or take a break."""
     require(user, *SUPERVISING)
     since = now - EXPOSURE_WINDOW
@@ -429,12 +430,12 @@ def team(desk: Desk, *, user: User, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
-def me(desk: Desk, *, user: User, now: datetime) -> dict[str, Any]:
+def me(desk: Desk, *, user: Staff, now: datetime) -> dict[str, Any]:
     rows = {r["name"]: r for r in team(desk, user=_as_supervisor(user), now=now)}
     return rows.get(user.name, {"name": user.name})
 
 
-def _as_supervisor(user: User) -> User:
+def _as_supervisor(user: Staff) -> User:
     # well-being of oneself is always visible; the team view is supervisor-only
     u = User(id=user.id, name=user.name, display_name=user.display_name, role="supervisor")
     return u
@@ -443,7 +444,7 @@ def _as_supervisor(user: User) -> User:
 def audit_log(
     desk: Desk,
     *,
-    user: User,
+    user: Staff,
     conversation_id: int | None = None,
     customer_id: int | None = None,
     limit: int = 200,

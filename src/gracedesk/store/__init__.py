@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from gracedesk.store import tables
-from gracedesk.store.engine import Engines, make_engines, sqlite_url
+from gracedesk.store.engine import Engines, make_engines
 
 
 class Store:
@@ -39,6 +39,7 @@ class Store:
         return self.engines.url
 
     def migrate(self) -> str | None:
+        # lazy: alembic (~0.1 s to import) loads only in processes that migrate
         from gracedesk.store.migrate import upgrade
 
         return upgrade(self.engines)
@@ -77,4 +78,4 @@ class Store:
         self.engines.dispose()
 
 
-__all__ = ["Store", "sqlite_url", "tables"]
+__all__ = ["Store", "tables"]

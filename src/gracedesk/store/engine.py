@@ -94,10 +94,6 @@ class Engines:
             self.write.dispose()
 
 
-def sqlite_url(home: str | Path) -> str:
-    return f"sqlite:///{Path(home).expanduser().resolve() / 'gracedesk.db'}"
-
-
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     database = make_url(url).database
     assert database  # make_engines refuses in-memory databases

@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gracedesk.analysis.pipeline import Analyzer
-from gracedesk.guidance.coach import CoachContext, coach
+from gracedesk.guidance.coach import authority_from_limits, coach
 from gracedesk.model.critique import Critique
+from gracedesk.model.situation import AgentProfile, Situation
 from gracedesk.training.scenario import Scenario
 
 GOOD: tuple[str, ...] = (
@@ -318,7 +319,9 @@ def _facts_used(facts: Mapping[str, str], low: str) -> str | None:
 def read_reply(text: str, scenario: Scenario, context: Context, *, analyzer: Analyzer) -> Reading:
     """The moves of ``text`` as a reply in ``scenario``. Pure for a given analyzer."""
     limits = limits_from_notes(scenario.policy_notes)
-    critique = coach(text, CoachContext(limits=limits or None))
+    critique = coach(
+        text, Situation((), agent=AgentProfile(authority=authority_from_limits(limits)))
+    )
     low = text.lower().replace("’", "'")
     moves: dict[str, str] = {}
     suggestions: dict[str, str] = {}

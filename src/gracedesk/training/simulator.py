@@ -248,6 +248,7 @@ class Simulation:
 
     def result(self, pass_mark: float = 70) -> SessionResult:
         """The scored session (:class:`gracedesk.training.scoring.SessionResult`)."""
+        # cycle: scoring imports simulator
         from gracedesk.training.scoring import score_session
 
         return score_session(self, pass_mark=pass_mark)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -13,10 +13,31 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gracedesk.errors import InvalidRequest, Unauthenticated
+from gracedesk.model.situation import Request as Asked
+from gracedesk.model.staff import Staff
 from gracedesk.service import actions, customers, erasure, records, reports, training, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
-from gracedesk.store.tables import User
-from gracedesk.web import auth, problems
+from gracedesk.service.tokens import TokenCache
+from gracedesk.web import problems
+from gracedesk.web.schemas_conversations import (
+    Assigned,
+    ConversationDetail,
+    ConversationItem,
+    ConversationPage,
+    Critique,
+    CsatAnswer,
+    CustomerExport,
+    Decided,
+    Escalation,
+    EscalationListed,
+    FollowUp,
+    Reply,
+    Resolved,
+)
+from gracedesk.web.schemas_customers import CustomerSummary, Erasure, Flags, Held, Note, Sanction
+from gracedesk.web.schemas_reports import Report
+from gracedesk.web.schemas_signals import Posted
+from gracedesk.web.schemas_team import AuditEvent, Break, Me, Member
 
 # on every route: bad input (422; every route has a parameter, if only the Authorization
 # header, and FastAPI would declare its own non-problem 422 otherwise), a client locked out for
@@ -147,31 +168,49 @@ async def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def api_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
+async def api_user(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Staff:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("send 'Authorization: Bearer <token>' (gracedesk users create)")
-    tokens: auth.TokenCache = request.app.state.tokens
+    tokens: TokenCache = request.app.state.tokens
     return tokens.user(request.app.state.desk.store, authorization[7:].strip())
 
 
 DeskDep = Annotated[Desk, Depends(desk_of)]
-UserDep = Annotated[User, Depends(api_user)]
+UserDep = Annotated[Staff, Depends(api_user)]
 Now = Annotated[datetime, Depends(now)]
 
 
+class ResponseArgs(TypedDict):
+    response_model: object
+    response_model_exclude_unset: bool
+
+
+def body(model: object) -> ResponseArgs:
+    """A route's ``response_model`` for a handler that returns ``model`` validated from the
+    service's JSON-ready dict (``model_validate``: unknown keys are refused): only the keys the
+    dict had are set, and FastAPI writes only those, so an optional key the service leaves out
+    stays out."""
+    return {"response_model": model, "response_model_exclude_unset": True}
+
+
+# The handler answers with a JSONResponse (one serialisation on the hot path); ``response_model``
+# only declares the body in /openapi.json: FastAPI returns a Response as it is, unchecked.
 @router.post(
     "/messages",
     status_code=201,
+    response_model=Posted,
     responses={
         200: {
+            "model": Posted,
             "description": "The Idempotency-Key or channel message id was seen before: the first "
             "answer again, with `Idempotent-Replayed: true`.",
-            "content": {"application/json": {"schema": {"type": "object"}}},
         },
         202: {
+            "model": Posted,
             "description": "`Prefer: respond-async`: the message is stored and queued for "
             "analysis; poll `Location` (GET /api/v1/messages/{id}).",
-            "content": {"application/json": {"schema": {"type": "object"}}},
         },
         **problems.responses(401, 404, 409, 413, 422),
     },
@@ -202,7 +241,7 @@ async def post_message(
         # an empty id is no id: stored as "", a second one would clash with the first
         channel_message_id=body.channel_message_id or None,
         subject=body.subject,
-        request=body.request.model_dump() if body.request else None,
+        request=Asked(body.request.kind, body.request.amount) if body.request else None,
     )
     # CPU-bound Python: a few threads do it faster than many fighting over the GIL and the
     # SQLite write lock (measured in bench/bench_api.py)
@@ -238,7 +277,9 @@ def _prefers_async(prefer: str | None) -> bool:
     return any(p.split(";")[0].strip().lower() == "respond-async" for p in prefer.split(","))
 
 
-@router.get("/messages/{message_id}", responses=problems.responses(401, 404, 422))
+@router.get(
+    "/messages/{message_id}", response_model=Posted, responses=problems.responses(401, 404, 422)
+)
 def get_message(message_id: Id, desk: DeskDep, user: UserDep) -> JSONResponse:
     """A stored customer message's analysis: ``analysis`` is ``queued`` or ``running`` until
     the worker has analysed it, then ``done`` (with signals, decisions and guidance) or
@@ -247,7 +288,7 @@ def get_message(message_id: Id, desk: DeskDep, user: UserDep) -> JSONResponse:
     return JSONResponse(posted.to_dict())
 
 
-@router.get("/conversations", responses=problems.responses(401, 422))
+@router.get("/conversations", **body(ConversationPage), responses=problems.responses(401, 422))
 def list_conversations(
     desk: DeskDep,
     user: UserDep,
@@ -257,123 +298,178 @@ def list_conversations(
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
-) -> dict[str, Any]:
-    return views.list_conversations(
-        desk, user=user, now=at, status=status, sort=sort, mine=mine, limit=limit, offset=offset
+) -> ConversationPage:
+    return ConversationPage.model_validate(
+        views.list_conversations(
+            desk, user=user, now=at, status=status, sort=sort, mine=mine, limit=limit, offset=offset
+        )
     )
 
 
-@router.get("/conversations/{conv_id}", responses=problems.responses(401, 404, 422))
-def get_conversation(conv_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return views.conversation_detail(desk, conv_id, user=user, now=at)
+@router.get(
+    "/conversations/{conv_id}",
+    **body(ConversationDetail),
+    responses=problems.responses(401, 404, 422),
+)
+def get_conversation(conv_id: Id, desk: DeskDep, user: UserDep, at: Now) -> ConversationDetail:
+    return ConversationDetail.model_validate(
+        views.conversation_detail(desk, conv_id, user=user, now=at)
+    )
 
 
-@router.post("/conversations/{conv_id}/drafts", responses=problems.responses(401, 404, 413, 422))
-def coach_draft(conv_id: Id, body: TextIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.coach_draft(desk, conv_id, body.text, user=user, now=at)
+@router.post(
+    "/conversations/{conv_id}/drafts",
+    **body(Critique),
+    responses=problems.responses(401, 404, 413, 422),
+)
+def coach_draft(conv_id: Id, body: TextIn, desk: DeskDep, user: UserDep, at: Now) -> Critique:
+    return Critique.model_validate(actions.coach_draft(desk, conv_id, body.text, user=user, now=at))
 
 
 @router.post(
     "/conversations/{conv_id}/replies",
+    **body(Reply),
     status_code=201,
     responses=problems.responses(401, 404, 409, 413, 422),
 )
-def send_reply(conv_id: Id, body: TextIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.send_reply(desk, conv_id, body.text, user=user, now=at)
+def send_reply(conv_id: Id, body: TextIn, desk: DeskDep, user: UserDep, at: Now) -> Reply:
+    return Reply.model_validate(actions.send_reply(desk, conv_id, body.text, user=user, now=at))
 
 
 @router.post(
     "/conversations/{conv_id}/escalations",
+    **body(Escalation),
     status_code=201,
     responses=problems.responses(401, 404, 413, 422),
 )
-def escalate(
-    conv_id: Id, body: EscalateIn, desk: DeskDep, user: UserDep, at: Now
-) -> dict[str, Any]:
-    return actions.escalate(
-        desk, conv_id, user=user, reason=body.reason, target=body.target, now=at
+def escalate(conv_id: Id, body: EscalateIn, desk: DeskDep, user: UserDep, at: Now) -> Escalation:
+    return Escalation.model_validate(
+        actions.escalate(desk, conv_id, user=user, reason=body.reason, target=body.target, now=at)
     )
 
 
 @router.post(
-    "/conversations/{conv_id}/resolve", responses=problems.responses(401, 403, 404, 409, 413, 422)
+    "/conversations/{conv_id}/resolve",
+    **body(Resolved),
+    responses=problems.responses(401, 403, 404, 409, 413, 422),
 )
-def resolve(conv_id: Id, body: ResolveIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.resolve(desk, conv_id, user=user, resolution=body.resolution, now=at)
+def resolve(conv_id: Id, body: ResolveIn, desk: DeskDep, user: UserDep, at: Now) -> Resolved:
+    return Resolved.model_validate(
+        actions.resolve(desk, conv_id, user=user, resolution=body.resolution, now=at)
+    )
 
 
 @router.post(
-    "/conversations/{conv_id}/assign", responses=problems.responses(401, 403, 404, 413, 422)
+    "/conversations/{conv_id}/assign",
+    **body(Assigned),
+    responses=problems.responses(401, 403, 404, 413, 422),
 )
-def assign(conv_id: Id, body: AssignIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.assign(desk, conv_id, user=user, assignee=body.user, now=at)
+def assign(conv_id: Id, body: AssignIn, desk: DeskDep, user: UserDep, at: Now) -> Assigned:
+    return Assigned.model_validate(
+        actions.assign(desk, conv_id, user=user, assignee=body.user, now=at)
+    )
 
 
-@router.get("/escalations", responses=problems.responses(401, 422))
+@router.get("/escalations", **body(list[EscalationListed]), responses=problems.responses(401, 422))
 def list_escalations(
     desk: DeskDep,
     user: UserDep,
     state: Literal["pending", "approved", "rejected", "all"] = "pending",
-) -> list[dict[str, Any]]:
-    return views.list_escalations(desk, state=None if state == "all" else state)
+) -> list[EscalationListed]:
+    return [
+        EscalationListed.model_validate(x)
+        for x in views.list_escalations(desk, state=None if state == "all" else state)
+    ]
 
 
 @router.post(
-    "/escalations/{esc_id}/approve", responses=problems.responses(401, 403, 404, 409, 413, 422)
+    "/escalations/{esc_id}/approve",
+    **body(Decided),
+    responses=problems.responses(401, 403, 404, 409, 413, 422),
 )
-def approve(esc_id: Id, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.decide_escalation(desk, esc_id, user=user, approve=True, note=body.note, now=at)
+def approve(esc_id: Id, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> Decided:
+    return Decided.model_validate(
+        actions.decide_escalation(desk, esc_id, user=user, approve=True, note=body.note, now=at)
+    )
 
 
 @router.post(
-    "/escalations/{esc_id}/reject", responses=problems.responses(401, 403, 404, 409, 413, 422)
+    "/escalations/{esc_id}/reject",
+    **body(Decided),
+    responses=problems.responses(401, 403, 404, 409, 413, 422),
 )
-def reject(esc_id: Id, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return actions.decide_escalation(desk, esc_id, user=user, approve=False, note=body.note, now=at)
+def reject(esc_id: Id, body: DecideIn, desk: DeskDep, user: UserDep, at: Now) -> Decided:
+    return Decided.model_validate(
+        actions.decide_escalation(desk, esc_id, user=user, approve=False, note=body.note, now=at)
+    )
 
 
-@router.get("/follow-ups", responses=problems.responses(401, 422))
+@router.get("/follow-ups", **body(list[FollowUp]), responses=problems.responses(401, 422))
 def list_follow_ups(
     desk: DeskDep,
     user: UserDep,
     state: Literal["open", "done", "overdue", "cancelled", "all"] = "open",
     mine: bool = False,
-) -> list[dict[str, Any]]:
-    return views.list_follow_ups(
-        desk, user=user, state=None if state == "all" else state, mine=mine
-    )
-
-
-@router.post("/follow-ups", status_code=201, responses=problems.responses(401, 404, 413, 422))
-def add_follow_up(body: FollowUpIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    if body.due.tzinfo is None:
-        raise InvalidRequest("due needs a time zone offset (e.g. 2026-12-02T17:00:00Z)")
-    return records.add_follow_up(
-        desk, body.conversation_id, user=user, promise=body.promise, due=body.due, now=at
-    )
-
-
-@router.post("/follow-ups/{fid}/done", responses=problems.responses(401, 404, 409, 413, 422))
-def follow_up_done(fid: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return records.complete_follow_up(desk, fid, user=user, now=at)
-
-
-@router.get("/customers/{customer_id}", responses=problems.responses(401, 404, 422))
-def get_customer(customer_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return views.customer_view(desk, customer_id, now=at)
-
-
-@router.get("/customers/{customer_id}/export", responses=problems.responses(401, 403, 404, 422))
-def export_customer(customer_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return views.customer_export(desk, customer_id, user=user, now=at)
+) -> list[FollowUp]:
+    return [
+        FollowUp.model_validate(x)
+        for x in views.list_follow_ups(
+            desk, user=user, state=None if state == "all" else state, mine=mine
+        )
+    ]
 
 
 @router.post(
-    "/customers/{customer_id}/erase", responses=problems.responses(401, 403, 404, 409, 413, 422)
+    "/follow-ups",
+    status_code=201,
+    **body(FollowUp),
+    responses=problems.responses(401, 404, 413, 422),
+)
+def add_follow_up(body: FollowUpIn, desk: DeskDep, user: UserDep, at: Now) -> FollowUp:
+    if body.due.tzinfo is None:
+        raise InvalidRequest("due needs a time zone offset (e.g. 2026-12-02T17:00:00Z)")
+    return FollowUp.model_validate(
+        records.add_follow_up(
+            desk, body.conversation_id, user=user, promise=body.promise, due=body.due, now=at
+        )
+    )
+
+
+@router.post(
+    "/follow-ups/{fid}/done",
+    **body(FollowUp),
+    responses=problems.responses(401, 404, 409, 413, 422),
+)
+def follow_up_done(fid: Id, desk: DeskDep, user: UserDep, at: Now) -> FollowUp:
+    return FollowUp.model_validate(records.complete_follow_up(desk, fid, user=user, now=at))
+
+
+@router.get(
+    "/customers/{customer_id}", **body(CustomerSummary), responses=problems.responses(401, 404, 422)
+)
+def get_customer(customer_id: Id, desk: DeskDep, user: UserDep, at: Now) -> CustomerSummary:
+    return CustomerSummary.model_validate(views.customer_view(desk, customer_id, now=at))
+
+
+@router.get(
+    "/customers/{customer_id}/export",
+    **body(CustomerExport),
+    responses=problems.responses(401, 403, 404, 422),
+)
+def export_customer(customer_id: Id, desk: DeskDep, user: UserDep, at: Now) -> CustomerExport:
+    return CustomerExport.model_validate(
+        views.customer_export(desk, customer_id, user=user, now=at)
+    )
+
+
+@router.post(
+    "/customers/{customer_id}/erase",
+    **body(Erasure),
+    responses=problems.responses(401, 403, 404, 409, 413, 422),
 )
 def erase_customer(
     customer_id: Id, request: Request, desk: DeskDep, user: UserDep, at: Now
-) -> dict[str, Any]:
+) -> Erasure:
     """Erase the customer's personal data and text for good (admin; supervisor if allowed)."""
     settings = request.app.state.settings
     out = erasure.erase_customer(
@@ -381,48 +477,52 @@ def erase_customer(
     )
     # practice scenarios made from their conversations (gracedesk train build --from-desk)
     out["scenario_files"] = training.forget_customer(desk.store, settings.home, customer_id)
-    return out
+    return Erasure.model_validate(out)
 
 
 @router.post(
     "/customers/{customer_id}/notes",
+    **body(Note),
     status_code=201,
     responses=problems.responses(401, 404, 413, 422),
 )
-def add_note(
-    customer_id: Id, body: NoteIn, desk: DeskDep, user: UserDep, at: Now
-) -> dict[str, Any]:
-    return records.add_note(desk, customer_id, body.text, user=user, now=at)
+def add_note(customer_id: Id, body: NoteIn, desk: DeskDep, user: UserDep, at: Now) -> Note:
+    return Note.model_validate(records.add_note(desk, customer_id, body.text, user=user, now=at))
 
 
 @router.post(
     "/customers/{customer_id}/sanctions",
+    **body(Sanction),
     status_code=201,
     responses=problems.responses(401, 403, 404, 413, 422),
 )
 def add_sanction(
     customer_id: Id, body: SanctionIn, desk: DeskDep, user: UserDep, at: Now
-) -> dict[str, Any]:
-    return records.add_sanction(
-        desk, customer_id, body.level, body.reason, user=user, now=at, minutes=body.minutes
+) -> Sanction:
+    return Sanction.model_validate(
+        records.add_sanction(
+            desk, customer_id, body.level, body.reason, user=user, now=at, minutes=body.minutes
+        )
     )
 
 
 @router.post(
     "/customers/{customer_id}/flags",
+    **body(Flags),
     status_code=201,
     responses=problems.responses(401, 403, 404, 409, 413, 422),
 )
-def add_flag(
-    customer_id: Id, body: FlagIn, desk: DeskDep, user: UserDep, at: Now
-) -> dict[str, Any]:
+def add_flag(customer_id: Id, body: FlagIn, desk: DeskDep, user: UserDep, at: Now) -> Flags:
     """Flag a customer (supervisor, admin): a lowercase slug such as ``vulnerable``; policy
     rules read the flags as ``customer.flags``. 409 when already set or at 20 flags."""
-    return customers.add_flag(desk, customer_id, body.flag, user=user, now=at, reason=body.reason)
+    return Flags.model_validate(
+        customers.add_flag(desk, customer_id, body.flag, user=user, now=at, reason=body.reason)
+    )
 
 
 @router.delete(
     "/customers/{customer_id}/flags/{flag}",
+    **body(Flags),
     responses=problems.responses(401, 403, 404, 422),
 )
 def remove_flag(
@@ -431,69 +531,80 @@ def remove_flag(
     desk: DeskDep,
     user: UserDep,
     at: Now,
-) -> dict[str, Any]:
+) -> Flags:
     """Clear a customer's flag (supervisor, admin); 404 when the customer does not carry it."""
-    return customers.remove_flag(desk, customer_id, flag, user=user, now=at)
-
-
-@router.post("/sanctions/{sid}/lift", responses=problems.responses(401, 403, 404, 409, 413, 422))
-def lift_sanction(sid: Id, body: LiftIn, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return records.lift_sanction(desk, sid, user=user, reason=body.reason, now=at)
-
-
-@router.get("/held", responses=problems.responses(401, 403))
-def held_messages(desk: DeskDep, user: UserDep) -> list[dict[str, Any]]:
-    """Messages a sanction holds (supervisors and admins): read them, release them."""
-    return views.held_messages(desk, user=user)
+    return Flags.model_validate(customers.remove_flag(desk, customer_id, flag, user=user, now=at))
 
 
 @router.post(
-    "/messages/{message_id}/release", responses=problems.responses(401, 403, 404, 409, 413, 422)
+    "/sanctions/{sid}/lift",
+    **body(Sanction),
+    responses=problems.responses(401, 403, 404, 409, 413, 422),
 )
-def release_message(message_id: Id, desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
+def lift_sanction(sid: Id, body: LiftIn, desk: DeskDep, user: UserDep, at: Now) -> Sanction:
+    return Sanction.model_validate(
+        records.lift_sanction(desk, sid, user=user, reason=body.reason, now=at)
+    )
+
+
+@router.get("/held", **body(list[Held]), responses=problems.responses(401, 403))
+def held_messages(desk: DeskDep, user: UserDep) -> list[Held]:
+    """Messages a sanction holds (supervisors and admins): read them, release them."""
+    return [Held.model_validate(x) for x in views.held_messages(desk, user=user)]
+
+
+@router.post(
+    "/messages/{message_id}/release",
+    **body(Posted),
+    responses=problems.responses(401, 403, 404, 409, 413, 422),
+)
+def release_message(message_id: Id, desk: DeskDep, user: UserDep, at: Now) -> Posted:
     """Release a held message: it is analysed and joins the agents' queue."""
-    return actions.release(desk, message_id, user=user, now=at)
+    return Posted.model_validate(actions.release(desk, message_id, user=user, now=at))
 
 
-@router.get("/team", responses=problems.responses(401, 403))
-def team(desk: DeskDep, user: UserDep, at: Now) -> list[dict[str, Any]]:
-    return views.team(desk, user=user, now=at)
+@router.get("/team", **body(list[Member]), responses=problems.responses(401, 403))
+def team(desk: DeskDep, user: UserDep, at: Now) -> list[Member]:
+    return [Member.model_validate(x) for x in views.team(desk, user=user, now=at)]
 
 
-@router.get("/me", responses=problems.responses(401))
-def me(desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return views.me(desk, user=user, now=at)
+@router.get("/me", **body(Me), responses=problems.responses(401))
+def me(desk: DeskDep, user: UserDep, at: Now) -> Me:
+    return Me.model_validate(views.me(desk, user=user, now=at))
 
 
-@router.post("/me/break", responses=problems.responses(401, 413))
-def take_break(desk: DeskDep, user: UserDep, at: Now) -> dict[str, Any]:
-    return records.take_break(desk, user=user, now=at)
+@router.post("/me/break", **body(Break), responses=problems.responses(401, 413))
+def take_break(desk: DeskDep, user: UserDep, at: Now) -> Break:
+    return Break.model_validate(records.take_break(desk, user=user, now=at))
 
 
-@router.get("/audit", responses=problems.responses(401, 403, 422))
+@router.get("/audit", **body(list[AuditEvent]), responses=problems.responses(401, 403, 422))
 def audit_log(
     desk: DeskDep,
     user: UserDep,
     conversation_id: IdFilter = None,
     customer_id: IdFilter = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[dict[str, Any]]:
-    return views.audit_log(
-        desk, user=user, conversation_id=conversation_id, customer_id=customer_id, limit=limit
-    )
+) -> list[AuditEvent]:
+    return [
+        AuditEvent.model_validate(x)
+        for x in views.audit_log(
+            desk, user=user, conversation_id=conversation_id, customer_id=customer_id, limit=limit
+        )
+    ]
 
 
-@router.get("/sla-breaches", responses=problems.responses(401, 403))
-def sla_breaches(desk: DeskDep, user: UserDep, at: Now) -> list[dict[str, Any]]:
+@router.get("/sla-breaches", **body(list[ConversationItem]), responses=problems.responses(401, 403))
+def sla_breaches(desk: DeskDep, user: UserDep, at: Now) -> list[ConversationItem]:
     records.require(user, *records.SUPERVISING)
-    return views.sla_breaches(desk, now=at)
+    return [ConversationItem.model_validate(x) for x in views.sla_breaches(desk, now=at)]
 
 
 ReportName = Annotated[Storable | None, Query(max_length=80)]
 ReportTime = Annotated[Storable | None, Query(max_length=40, examples=["2026-11-01"])]
 
 
-@router.get("/reports/summary", responses=problems.responses(401, 403, 422))
+@router.get("/reports/summary", **body(Report), responses=problems.responses(401, 403, 422))
 def report_summary(
     desk: DeskDep,
     user: UserDep,
@@ -502,31 +613,37 @@ def report_summary(
     until: ReportTime = None,
     team: ReportName = None,
     agent: ReportName = None,
-) -> dict[str, Any]:
+) -> Report:
     """The report (supervisors, admins): volume, response and resolution times in business
     minutes, SLA, CSAT, escalations, causes, archetypes, exposure, sanctions, predicted CSAT
     (docs/insights.md). ``since``/``until``: ISO dates or date-times with an offset; by
     default the last 30 days."""
-    return reports.summary_for(
-        desk, user=user, since=since, until=until, team=team, agent=agent, now=at
+    return Report.model_validate(
+        reports.summary_for(
+            desk, user=user, since=since, until=until, team=team, agent=agent, now=at
+        )
     )
 
 
 async def survey_staff(
     request: Request, authorization: Annotated[str | None, Header()] = None
-) -> User | None:
+) -> Staff | None:
     """The staff member whose credential came with a survey answer (refused); None: the customer."""
     return None if authorization is None else await api_user(request, authorization)
 
 
-@router.post("/csat/{token}", responses=problems.responses(401, 403, 404, 409, 413, 422))
+@router.post(
+    "/csat/{token}", **body(CsatAnswer), responses=problems.responses(401, 403, 404, 409, 413, 422)
+)
 def submit_csat(
     token: Storable,
     body: CsatIn,
     desk: DeskDep,
     at: Now,
-    staff: Annotated[User | None, Depends(survey_staff)],
-) -> dict[str, Any]:
+    staff: Annotated[Staff | None, Depends(survey_staff)],
+) -> CsatAnswer:
     """The customer's answer to the survey sent on resolution (the token is the credential;
     an answer sent with a staff credential is refused)."""
-    return actions.submit_csat(desk, token, body.score, body.comment, now=at, staff=staff)
+    return CsatAnswer.model_validate(
+        actions.submit_csat(desk, token, body.score, body.comment, now=at, staff=staff)
+    )

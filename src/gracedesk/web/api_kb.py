@@ -13,12 +13,13 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gracedesk.knowledge.article import BODY_MAX
 from gracedesk.service import knowledge, knowledge_use
 from gracedesk.web import problems
 from gracedesk.web.api import ID_MAX, DeskDep, Storable, Strict, UserDep
+from gracedesk.web.schemas import Out
 
 # on every route, as on the rest of /api/v1: bad input, a client locked out, a store away
 router = APIRouter(
@@ -32,7 +33,7 @@ Audience = Annotated[Literal["customer", "internal"] | None, Query()]
 MARKDOWN_MAX = BODY_MAX + 20_000  # the body's limit plus room for the front matter
 
 
-class ArticleOut(BaseModel):
+class ArticleOut(Out):
     """An article as it is now: its front matter and current version."""
 
     id: str
@@ -60,7 +61,7 @@ class ArticleOut(BaseModel):
         )
 
 
-class VersionOut(BaseModel):
+class VersionOut(Out):
     """One saved version: who saved it, why and when (``reason`` of an import: the file)."""
 
     version: int
@@ -81,7 +82,7 @@ class ArticleDetailOut(ArticleOut):
     versions: list[VersionOut]
 
 
-class HitOut(BaseModel):
+class HitOut(Out):
     """An article found for a query, with its best passage (``start``/``end``: its span in the
     article's body) in Markdown as written."""
 
@@ -95,7 +96,7 @@ class HitOut(BaseModel):
     end: int
 
 
-class SearchOut(BaseModel):
+class SearchOut(Out):
     query: str
     hits: list[HitOut]
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from fastapi import FastAPI, Request
@@ -24,10 +24,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gracedesk import __version__, logs
+from gracedesk.service import health
 from gracedesk.service.build import build_desk
 from gracedesk.service.desk import Desk
+from gracedesk.service.tokens import TokenCache
 from gracedesk.settings import Settings
-from gracedesk.web import api, auth, problems, security
+from gracedesk.web import api, api_kb, console, hooks, problems, security
+from gracedesk.web.schemas import Health
 
 WEB = Path(__file__).parent
 SWAGGER = "/static/swagger-ui"  # Swagger UI, vendored: web/static/swagger-ui/VENDORED.md
@@ -156,10 +159,21 @@ class RequestLog:
         return Response(json.dumps(doc), 500, media_type="application/problem+json")
 
 
+class JobLoop(Protocol):
+    """The job loop (``gracedesk.jobs.worker.run_forever``), run until ``stop`` is set."""
+
+    def __call__(self, desk: Desk, settings: Settings, *, stop: threading.Event) -> None: ...
+
+
 def create_app(
-    settings: Settings, *, desk: Desk | None = None, jobs: bool = False, host: str | None = None
+    settings: Settings,
+    *,
+    desk: Desk | None = None,
+    jobs: JobLoop | None = None,
+    host: str | None = None,
 ) -> FastAPI:
-    """The app. ``jobs=True`` runs the job loop in a thread (the single-process default).
+    """The app. ``jobs``: a job loop to run in a thread (``gracedesk serve`` passes the worker's,
+    the single-process default); the entry point injects it, the web layer never imports jobs.
 
     ``host``: the address the server listens on, when known (``gracedesk serve --host``); it
     decides with the base URL whether the session cookie may go over plain http
@@ -177,11 +191,9 @@ def create_app(
             gc.collect()
             gc.freeze()
         thread = None
-        if jobs:
-            from gracedesk.jobs.worker import run_forever
-
+        if jobs is not None:
             thread = threading.Thread(
-                target=run_forever,
+                target=jobs,
                 args=(app.state.desk, settings),
                 kwargs={"stop": stop},
                 name="gracedesk-jobs",
@@ -203,7 +215,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.desk = desk
-    app.state.tokens = auth.TokenCache()
+    app.state.tokens = TokenCache()
     # 0: messages are processed on the event loop itself (no thread hop at all)
     app.state.message_limiter = (
         anyio.CapacityLimiter(settings.message_threads) if settings.message_threads else None
@@ -212,16 +224,12 @@ def create_app(
     problems.install_unavailable(app)  # a database outage: 503 with Retry-After
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], **api.body(Health), responses=problems.responses(503))
     def healthz(request: Request) -> dict[str, Any]:
         d: Desk | None = request.app.state.desk
         if d is None:
             return {"status": "starting", "version": __version__}
-        from sqlalchemy import text
-
-        with d.store.read() as s:
-            s.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__, "database": d.store.dialect}
+        return {"status": "ok", "version": __version__, "database": health.database(d.store)}
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
@@ -239,14 +247,8 @@ def create_app(
         )
 
     app.include_router(api.router)
-    from gracedesk.web import api_kb  # /api/v1/kb: knowledge-base articles (docs/knowledge.md)
-
-    app.include_router(api_kb.router)
-    from gracedesk.web import hooks  # POST /hooks/{name}: helpdesk webhooks (docs/connectors.md)
-
-    app.include_router(hooks.router)
-    from gracedesk.web import console
-
+    app.include_router(api_kb.router)  # /api/v1/kb: knowledge-base articles (docs/knowledge.md)
+    app.include_router(hooks.router)  # POST /hooks/{name}: helpdesk webhooks (docs/connectors.md)
     app.include_router(console.router)
     app.add_middleware(
         SessionMiddleware,

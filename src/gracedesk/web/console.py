@@ -21,6 +21,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gracedesk.errors import NotFound, Unauthenticated
+from gracedesk.service.throttle import Key, Throttle
 from gracedesk.web import (
     auth,
     console_audit,
@@ -61,16 +62,16 @@ def login(
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
-    """Sign in, throttled per user name and per client address (``security.Throttle``).
+    """Sign in, throttled per user name and per client address (``Throttle``).
 
     A locked name or address gets 429 with ``Retry-After`` before the password is looked at,
     whether or not the name exists; a failure counts against both, a success clears the name's.
     """
     name = username.strip()
-    throttle: security.Throttle = request.app.state.throttle
+    throttle: Throttle = request.app.state.throttle
     keys = [
-        security.Key("user", name),
-        security.Key("client", security.client_address(request.scope)),
+        Key("user", name),
+        Key("client", security.client_address(request.scope)),
     ]
     ctx = {"username": username, "next": next if sess.safe_next(next) else None}
     wait = throttle.locked(desk.store, keys, now=sess.clock())

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gracedesk.errors import InvalidRequest
 from gracedesk.model.decision import ESCALATION_TARGETS
+from gracedesk.model.staff import Staff
 from gracedesk.service import actions, knowledge_use, protect, records, rotation, views
 from gracedesk.service.desk import Desk
-from gracedesk.store.tables import User
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, fragment, page, see_other
 
@@ -77,7 +77,7 @@ def conversation(
 
 
 def conversation_page(
-    request: Request, desk: Desk, user: User, at: datetime, detail: dict[str, Any]
+    request: Request, desk: Desk, user: Staff, at: datetime, detail: dict[str, Any]
 ) -> HTMLResponse:
     ctx = {
         "c": detail,

@@ -23,10 +23,10 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from gracedesk.errors import InvalidRequest
+from gracedesk.model.staff import Staff
 from gracedesk.service import knowledge, knowledge_use
 from gracedesk.service.desk import Desk
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import User
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, page, see_other
 
@@ -58,6 +58,7 @@ Who does what, and by when.
 
 @functools.cache
 def _markdown() -> MarkdownIt:
+    # lazy: markdown-it loads only when an article is rendered
     from markdown_it import MarkdownIt
 
     return MarkdownIt("js-default", {"html": False, "linkify": False})
@@ -98,7 +99,7 @@ def articles(
 
 def _editor(
     request: Request,
-    user: User,
+    user: Staff,
     *,
     markdown: str,
     reason: str = "",
@@ -113,7 +114,7 @@ def _editor(
 def _save(
     request: Request,
     desk: Desk,
-    user: User,
+    user: Staff,
     *,
     markdown: str,
     reason: str,

@@ -30,7 +30,7 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from gracedesk import errors
-from gracedesk.store.tables import User
+from gracedesk.model.staff import Staff
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_evidence import highlight, risk_level
 from gracedesk.web.problems import status_of
@@ -80,7 +80,7 @@ def page(
     name: str,
     context: dict[str, Any],
     *,
-    user: User | None,
+    user: Staff | None,
     status: int = 200,
     public: bool = False,
 ) -> HTMLResponse:
@@ -122,7 +122,7 @@ def render(
         VIEWER_ZONE.reset(token)
 
 
-def viewer_zone(user: User | None) -> tzinfo | None:
+def viewer_zone(user: Staff | None) -> tzinfo | None:
     """The zone ``user`` reads times in; None (UTC) when unset, or no longer known here."""
     if user is None or not user.timezone:
         return None

@@ -16,8 +16,9 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Path, Request
 
 from gracedesk.errors import PermissionDenied, Unauthenticated
+from gracedesk.model.staff import Staff
+from gracedesk.service import sessions
 from gracedesk.service.desk import Desk
-from gracedesk.store.tables import User
 from gracedesk.web import auth
 
 FLASH_KINDS = ("info", "success", "warning", "error")
@@ -66,19 +67,19 @@ async def check_csrf(request: Request) -> None:
         )
 
 
-def session_user(request: Request) -> User | None:
+def session_user(request: Request) -> Staff | None:
     """The signed-in, active user of a live server-side session, or None.
 
     One query per request (remembered on ``request.state``). A session that has ended (signed
     out elsewhere, expired, user deactivated) is dropped from the cookie too.
     """
     if hasattr(request.state, "console_user"):
-        cached: User | None = request.state.console_user
+        cached: Staff | None = request.state.console_user
         return cached
     uid, sid = request.session.get("uid"), request.session.get("sid")
     user = None
     if isinstance(uid, int) and isinstance(sid, str) and sid:
-        user = auth.session_user(desk_of(request).store, sid, now=clock())
+        user = sessions.session_user(desk_of(request).store, sid, now=clock())
         if user is not None and user.id != uid:
             user = None
     if user is None and ("uid" in request.session or "sid" in request.session):
@@ -93,9 +94,9 @@ def session_lifetime(request: Request) -> timedelta:
     return timedelta(hours=hours)
 
 
-def sign_in(request: Request, user: User) -> None:
+def sign_in(request: Request, user: Staff) -> None:
     """A fresh session for ``user`` (a new server-side session id), with a fresh CSRF token."""
-    sid = auth.open_session(
+    sid = sessions.open_session(
         desk_of(request).store, user, now=clock(), lifetime=session_lifetime(request)
     )
     request.session.clear()
@@ -109,12 +110,12 @@ def sign_out(request: Request) -> None:
     """End the session on the server (its cookie stops working everywhere) and forget it here."""
     sid = request.session.get("sid")
     if isinstance(sid, str) and sid:
-        auth.close_session(desk_of(request).store, sid)
+        sessions.close_session(desk_of(request).store, sid)
     request.session.clear()
     request.state.console_user = None
 
 
-def console_user(request: Request) -> User:
+def console_user(request: Request) -> Staff:
     user = session_user(request)
     if user is None:
         raise LoginRequired("sign in to use the console")
@@ -168,5 +169,5 @@ def recall(request: Request, key: str) -> Any:
 DeskDep = Annotated[Desk, Depends(desk_of)]
 ID_MAX = 2**31 - 1  # INTEGER columns: a larger id names nothing (and PostgreSQL would refuse it)
 Id = Annotated[int, Path(ge=1, le=ID_MAX)]  # a row id in a console path
-UserDep = Annotated[User, Depends(console_user)]
+UserDep = Annotated[Staff, Depends(console_user)]
 Now = Annotated[datetime, Depends(clock)]

@@ -4,7 +4,7 @@ Handlers only read the form and call ``gracedesk.service.users`` (which checks t
 audits). A secret (a first password, a new API token, a reset password) is shown once, on the
 answer to the POST that made it, with ``Cache-Control: no-store``: never in the cookie-backed
 flash or the address, and never logged. A change that can end someone's API access (role,
-deactivation, token) forgets this process's token cache (``auth.TokenCache``) at once; other
+deactivation, token) forgets this process's token cache (``TokenCache``) at once; other
 server processes notice within its 30 seconds.
 
 - ``GET /console/users``; ``POST /console/users`` (invite); ``POST /console/users/{id}/role``,
@@ -20,10 +20,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gracedesk.errors import Conflict, InvalidRequest
+from gracedesk.model.staff import Staff
 from gracedesk.service import protect, users
 from gracedesk.service.desk import Desk
-from gracedesk.store.tables import User
-from gracedesk.web import auth
+from gracedesk.service.tokens import TokenCache
 from gracedesk.web import console_session as sess
 from gracedesk.web.console_render import ConsoleRoute, page, see_other
 from gracedesk.web.problems import status_of
@@ -37,14 +37,14 @@ MASKING = {"on": True, "off": False, "default": None}
 
 def forget_tokens(request: Request) -> None:
     """This process's cached API tokens go, so a changed user's old rights end now."""
-    tokens: auth.TokenCache = request.app.state.tokens
+    tokens: TokenCache = request.app.state.tokens
     tokens.clear()
 
 
 def users_page(
     request: Request,
     desk: Desk,
-    user: User,
+    user: Staff,
     *,
     shown: dict[str, Any] | None = None,
     form: dict[str, str] | None = None,
@@ -159,7 +159,7 @@ def reset_password(
 def me_page(
     request: Request,
     desk: Desk,
-    user: User,
+    user: Staff,
     *,
     error: str | None = None,
     status: int = 200,

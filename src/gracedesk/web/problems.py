@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
+from sqlalchemy import exc
 from starlette.exceptions import HTTPException
 from typing_extensions import TypedDict  # pydantic reads typing's only from 3.12
 
@@ -169,13 +170,12 @@ UNAVAILABLE_PAGE = (
 
 
 def unavailable_errors() -> tuple[type[Exception], ...]:
-    from sqlalchemy import exc
-
     return (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 
 
 def is_console(request: Request) -> bool:
     """Whether ``request`` is for a console page (HTML errors), not the API (problems)."""
+    # cycle: console_render imports problems
     from gracedesk.web.console_render import ConsoleRoute
 
     route = request.scope.get("route")
@@ -189,6 +189,7 @@ def unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable on %s: %s: %s", request.method, type(orig).__name__, why)
     response: Response
     if is_console(request):
+        # cycle: console_render imports problems
         from gracedesk.web.console_render import error_response
 
         response = error_response(request, 503, UNAVAILABLE_PAGE, public=True)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gracedesk.errors import BadSignature, InvalidRequest
+from gracedesk.errors import BadSignature, DeliveryError, InvalidRequest
 
 if TYPE_CHECKING:
     import httpx
@@ -225,8 +225,6 @@ def writeback(out: Outgoing) -> tuple[list[str], str | None]:
 
 def ref_of(out: Outgoing) -> str:
     """The helpdesk conversation or ticket a reply or note goes to."""
-    from gracedesk.errors import DeliveryError
-
     if not out.external_ref:
         raise DeliveryError("the conversation has no helpdesk ticket id", retryable=False)
     return out.external_ref

@@ -140,6 +140,7 @@ def _stored(s: Session, mail: ParsedMail) -> bool:
 
 def connect(box: MailboxConfig, *, timeout: float = IMAP_TIMEOUT) -> IMAPClient:
     """A logged-in IMAP connection (TLS from the start, STARTTLS, or plain as configured)."""
+    # lazy: imapclient only where a mailbox is read
     from imapclient import IMAPClient
 
     context = ssl.create_default_context()

@@ -32,8 +32,8 @@ from gracedesk.channels.delivery import Outgoing
 from gracedesk.channels.email.mailboxes import support_address
 from gracedesk.channels.email.parse import message_ids
 from gracedesk.channels.email.threads import normalise_subject, reply_token
+from gracedesk.channels.smtp import SmtpSettings
 from gracedesk.errors import DeliveryError, InvalidInput
-from gracedesk.jobs.notify import SmtpSettings
 from gracedesk.store.tables import Mailbox
 
 if TYPE_CHECKING:

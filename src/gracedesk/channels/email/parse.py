@@ -229,6 +229,7 @@ def _content(part: Message) -> str:
 
 def html_to_text(html: str) -> str:
     """Readable text of an HTML body (``inscriptis``: layout kept, scripts/styles dropped)."""
+    # lazy: a heavy parser, needed only for some e-mails
     from inscriptis import get_text
 
     html = html[:MAX_HTML]
@@ -255,6 +256,7 @@ def _body(msg: EmailMessage) -> tuple[str, bool]:
 def strip_reply(text: str) -> tuple[str, bool]:
     """The newest reply of a mail body without quoted history or signature, and whether
     anything was cut. When cutting would leave nothing, the whole body is kept."""
+    # lazy: a heavy parser, needed only for some e-mails
     from mailparser_reply.parser import EmailMessage as ReplyParser
 
     body = text.replace("\r\n", "\n").strip()

@@ -22,18 +22,22 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gracedesk.analysis.context import with_context
 from gracedesk.channels.imports.arrange import Plan
 from gracedesk.channels.imports.records import Party, Record, idempotency_key
 from gracedesk.channels.imports.stored import (
-    CONTEXT_MESSAGES,
     Conv,
     earlier_turns,
     fold,
     stored_conversations,
     stored_messages,
 )
-from gracedesk.service import queries as q
+from gracedesk.model.situation import Situation, Turn
 from gracedesk.service.desk import retrying
+from gracedesk.store import audit
+from gracedesk.store.conversations import CONVERSATIONS
+from gracedesk.store.customers import CUSTOMERS
+from gracedesk.store.messages import CONTEXT_MESSAGES, MESSAGES
 from gracedesk.store.tables import ImportRun, table_of
 
 if TYPE_CHECKING:
@@ -60,27 +64,17 @@ def analyse(
     """Signals of each customer record (by index), each in the context of its conversation's
     earlier messages, as the live path analyses a message. The texts go through the models
     in one batch; the context then reuses those results (``analyze_memo``)."""
-    from gracedesk.analysis.context import with_context
-
-    turns: dict[str, list[dict[str, Any]]] = {
+    turns: dict[str, list[Turn]] = {
         ref: list(c.turns) for ref, c in convs.items() if c.id is not None
     }
-    work: list[tuple[int, dict[str, Any]]] = []
+    work: list[tuple[int, Situation]] = []
     for i, r in enumerate(records):
         earlier = turns.setdefault(r.conversation, [])
+        turn = Turn("customer" if r.author == "customer" else "agent", r.text, r.at)
         if r.author == "customer":
-            work.append(
-                (
-                    i,
-                    {
-                        "at": r.at.isoformat(),
-                        "messages": earlier[-CONTEXT_MESSAGES:],
-                        # the customer's other conversations are read by live messages, later
-                        "customer": {"complaints_90d": 0, "contacts_30d": 0, "sanctions": []},
-                    },
-                )
-            )
-        earlier.append({"role": r.author, "text": r.text, "at": r.at.isoformat()})
+            # the customer's other conversations are read by live messages, later
+            work.append((i, Situation((*earlier[-CONTEXT_MESSAGES:], turn))))
+        earlier.append(turn)
     if not work:
         return {}
     base = analyzer.analyze_memo([records[i].text for i, _ in work])
@@ -127,14 +121,14 @@ def _customers(
             want(r.party, r.at)
     if not wanted:
         return {}, 0
-    pick = select(q.C.c.id, q.C.c.external_id, q.C.c.name, q.C.c.email).where(
-        q.C.c.external_id.in_(list(wanted))
-    )
+    pick = select(
+        CUSTOMERS.c.id, CUSTOMERS.c.external_id, CUSTOMERS.c.name, CUSTOMERS.c.email
+    ).where(CUSTOMERS.c.external_id.in_(list(wanted)))
     known = {r.external_id: r for r in conn.execute(pick)}
     fresh = [p for ext, p in wanted.items() if ext not in known]
     if fresh:
         conn.execute(
-            _insert(conn, q.C),
+            _insert(conn, CUSTOMERS),
             [
                 {
                     "external_id": p.external_id,
@@ -153,7 +147,7 @@ def _customers(
     ids = {r.external_id: int(r.id) for r in conn.execute(pick)}
     for p in fresh:
         events.append(
-            q.audit_row(
+            audit.event(
                 "customer.created",
                 now=now,
                 actor=ACTOR,
@@ -168,7 +162,7 @@ def _customers(
         if fields:
             fills.append({"b_id": row.id, "b_name": p.name, "b_email": p.email})
             events.append(
-                q.audit_row(
+                audit.event(
                     "customer.updated",
                     now=now,
                     actor=ACTOR,
@@ -179,11 +173,11 @@ def _customers(
             )
     if fills:
         conn.execute(
-            update(q.C)
-            .where(q.C.c.id == bindparam("b_id"))
+            update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == bindparam("b_id"))
             .values(
-                name=func.coalesce(q.C.c.name, bindparam("b_name")),
-                email=func.coalesce(q.C.c.email, bindparam("b_email")),
+                name=func.coalesce(CUSTOMERS.c.name, bindparam("b_name")),
+                email=func.coalesce(CUSTOMERS.c.email, bindparam("b_email")),
             ),
             fills,
         )
@@ -266,14 +260,14 @@ def _write(
     for ref, c in convs.items():
         if c.added:
             events.append(
-                q.audit_row(
+                audit.event(
                     "conversation.imported", now=now, actor=ACTOR, conversation_id=c.id,
                     customer_id=c.customer_id, import_id=run_id, messages=c.added,
                     created=ref in new_refs,
                 )
             )  # fmt: skip
     if events:
-        conn.execute(q.insert_audit(), events)
+        audit.write(conn, events)
     conn.execute(
         update(RUNS)
         .where(RUNS.c.id == run_id)
@@ -327,7 +321,9 @@ def _create(
                 "contact": owners[ref].email if c.channel == "email" else None,
             }
         )
-    made = conn.execute(insert(q.V).returning(q.V.c.id, q.V.c.external_ref), rows).all()
+    made = conn.execute(
+        insert(CONVERSATIONS).returning(CONVERSATIONS.c.id, CONVERSATIONS.c.external_ref), rows
+    ).all()
     for r in made:
         convs[r.external_ref].id = int(r.id)
 
@@ -369,7 +365,7 @@ def _messages(
                 "hold": None,
             }
         )
-    result = conn.execute(_insert(conn, q.M), rows)
+    result = conn.execute(_insert(conn, MESSAGES), rows)
     return len(rows) if result.rowcount is None or result.rowcount < 0 else int(result.rowcount)
 
 
@@ -379,8 +375,8 @@ def _touch(conn: Connection, convs: Sequence[Conv]) -> None:
     if not convs:
         return
     conn.execute(
-        update(q.V)
-        .where(q.V.c.id == bindparam("b_id"))
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == bindparam("b_id"))
         .values(
             opened_at=bindparam("b_opened"),
             updated_at=bindparam("b_updated"),

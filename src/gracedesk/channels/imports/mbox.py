@@ -102,6 +102,7 @@ def from_lines(path: Path) -> list[int]:
 
 def read_mbox(path: Path, limits: Limits, support: Sequence[str]) -> Parsed:
     """Read and thread an mbox file (see the module's docstring)."""
+    # lazy: only mbox imports need the mailbox module
     import mailbox
 
     ours = frozenset(a.strip().lower() for a in support)

@@ -23,10 +23,14 @@ from sqlalchemy import select, update
 from gracedesk.channels.imports import BATCH, FORMATS
 from gracedesk.channels.imports import batch as b
 from gracedesk.channels.imports.arrange import arrange, rekey
+from gracedesk.channels.imports.mbox import read_mbox
 from gracedesk.channels.imports.records import Parsed, Rejection
-from gracedesk.channels.imports.tabular import Limits
+from gracedesk.channels.imports.tabular import Limits, read_csv, read_jsonl
+from gracedesk.channels.imports.twcs import read_twcs
 from gracedesk.errors import ImportFailed
-from gracedesk.service import queries as q
+from gracedesk.service.desk import CHANNELS
+from gracedesk.store.conversations import CONVERSATIONS
+from gracedesk.store.messages import MESSAGES
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
@@ -78,11 +82,6 @@ def sha256_of(path: Path) -> str:
 
 def read(path: Path, options: Options) -> Parsed:
     """The file's records and rejections, by its format's reader."""
-    from gracedesk.channels.imports.mbox import read_mbox
-    from gracedesk.channels.imports.tabular import read_csv, read_jsonl
-    from gracedesk.channels.imports.twcs import read_twcs
-    from gracedesk.service.desk import CHANNELS
-
     limits = Limits(options.max_text_chars, CHANNELS)
     if options.format == "csv":
         return read_csv(path, limits)
@@ -108,14 +107,14 @@ def stored_threads(store: Store, parsed: Parsed) -> dict[str, str]:
             ids = list(parents)
             for i in range(0, len(ids), 1000):
                 rows = conn.execute(
-                    select(q.M.c.channel_message_id, q.V.c.external_ref)
-                    .join(q.V, q.V.c.id == q.M.c.conversation_id)
+                    select(MESSAGES.c.channel_message_id, CONVERSATIONS.c.external_ref)
+                    .join(CONVERSATIONS, CONVERSATIONS.c.id == MESSAGES.c.conversation_id)
                     .where(
-                        q.M.c.channel == channel,
-                        q.M.c.channel_message_id.in_(ids[i : i + 1000]),
-                        q.V.c.connector_id.is_(None),
-                        q.V.c.mailbox_id.is_(None),
-                        q.V.c.external_ref.is_not(None),
+                        MESSAGES.c.channel == channel,
+                        MESSAGES.c.channel_message_id.in_(ids[i : i + 1000]),
+                        CONVERSATIONS.c.connector_id.is_(None),
+                        CONVERSATIONS.c.mailbox_id.is_(None),
+                        CONVERSATIONS.c.external_ref.is_not(None),
                     )
                 )
                 for parent, ref in rows:

@@ -16,10 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from gracedesk.channels.imports.records import Record
-from gracedesk.service import queries as q
+from gracedesk.model.situation import Turn
 from gracedesk.service.effects import conversation_labels
-
-CONTEXT_MESSAGES = q.CONTEXT_MESSAGES  # earlier messages a message is analysed with, as live
+from gracedesk.store.conversations import CONVERSATIONS
+from gracedesk.store.messages import (
+    CONTEXT_MESSAGES,  # as live
+    MESSAGES,
+)
 
 
 @dataclass(slots=True)
@@ -39,7 +42,7 @@ class Conv:
     first_response_at: datetime | None
     resolved_at: datetime | None
     added: int = 0
-    turns: list[dict[str, Any]] = field(default_factory=list)  # for the analysis context
+    turns: list[Turn] = field(default_factory=list)  # for the analysis context
 
     @classmethod
     def new(cls, customer_id: int, channel: str, subject: str | None, status: str) -> Conv:
@@ -60,8 +63,8 @@ def stored_messages(conn: Connection, records: Sequence[Record]) -> set[tuple[st
     found: set[tuple[str, str]] = set()
     for channel, ids in _by_channel(records).items():
         rows = conn.execute(
-            select(q.M.c.channel_message_id).where(
-                q.M.c.channel == channel, q.M.c.channel_message_id.in_(ids)
+            select(MESSAGES.c.channel_message_id).where(
+                MESSAGES.c.channel == channel, MESSAGES.c.channel_message_id.in_(ids)
             )
         )
         found.update((channel, str(r[0])) for r in rows)
@@ -72,26 +75,26 @@ def _imported(refs: Iterable[str]) -> Any:
     """Conversations an import made (no connector, no mailbox) with one of these keys."""
     return (
         select(
-            q.V.c.id,
-            q.V.c.external_ref,
-            q.V.c.customer_id,
-            q.V.c.channel,
-            q.V.c.subject,
-            q.V.c.status,
-            q.V.c.risk,
-            q.V.c.labels,
-            q.V.c.opened_at,
-            q.V.c.updated_at,
-            q.V.c.last_customer_at,
-            q.V.c.first_response_at,
-            q.V.c.resolved_at,
+            CONVERSATIONS.c.id,
+            CONVERSATIONS.c.external_ref,
+            CONVERSATIONS.c.customer_id,
+            CONVERSATIONS.c.channel,
+            CONVERSATIONS.c.subject,
+            CONVERSATIONS.c.status,
+            CONVERSATIONS.c.risk,
+            CONVERSATIONS.c.labels,
+            CONVERSATIONS.c.opened_at,
+            CONVERSATIONS.c.updated_at,
+            CONVERSATIONS.c.last_customer_at,
+            CONVERSATIONS.c.first_response_at,
+            CONVERSATIONS.c.resolved_at,
         )
         .where(
-            q.V.c.connector_id.is_(None),
-            q.V.c.mailbox_id.is_(None),
-            q.V.c.external_ref.in_(list(refs)),
+            CONVERSATIONS.c.connector_id.is_(None),
+            CONVERSATIONS.c.mailbox_id.is_(None),
+            CONVERSATIONS.c.external_ref.in_(list(refs)),
         )
-        .order_by(q.V.c.id)
+        .order_by(CONVERSATIONS.c.id)
     )
 
 
@@ -125,13 +128,15 @@ def earlier_turns(conn: Connection, convs: dict[str, Conv]) -> None:
     if not by_id:
         return
     rows = conn.execute(
-        select(q.M.c.conversation_id, q.M.c.author, q.M.c.text, q.M.c.received_at)
-        .where(q.M.c.conversation_id.in_(list(by_id)), q.M.c.author != "system")
-        .order_by(q.M.c.conversation_id, q.M.c.id)
+        select(
+            MESSAGES.c.conversation_id, MESSAGES.c.author, MESSAGES.c.text, MESSAGES.c.received_at
+        )
+        .where(MESSAGES.c.conversation_id.in_(list(by_id)), MESSAGES.c.author != "system")
+        .order_by(MESSAGES.c.conversation_id, MESSAGES.c.id)
     )
     for r in rows:
         turns = by_id[r.conversation_id].turns
-        turns.append({"role": r.author, "text": r.text, "at": r.received_at.isoformat()})
+        turns.append(Turn(r.author, r.text, r.received_at))
         del turns[:-CONTEXT_MESSAGES]
 
 

@@ -1,4 +1,6 @@
-"""Idempotent job functions: each is ``f(..., *, now) -> int`` (how many things it handled).
+"""The sweeps the worker runs: each is ``f(..., *, now) -> int`` (how many things it handled).
+
+The worker (``gracedesk.jobs.worker``) runs them each round; the bodies live here, in the service.
 
 Running one twice, or in two workers at once, does no harm: rows are claimed with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one writer at a time), and every
@@ -9,24 +11,32 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidInput, NotificationError
+from gracedesk.model.notification import Notification as Note
 from gracedesk.service.desk import audit
-from gracedesk.service.effects import notify, open_escalation
+from gracedesk.service.effects import open_escalation
 from gracedesk.store import Store
+from gracedesk.store.outbox import notify
 from gracedesk.store.tables import Conversation, FollowUp, Message, Notification, User
 
 if TYPE_CHECKING:
-    from gracedesk.jobs.notify import Notifier
     from gracedesk.service.desk import Desk
 
 log = logging.getLogger("gracedesk.jobs")
 BATCH = 100
 BACKOFF = (60, 300, 900, 3600, 6 * 3600)  # seconds before attempts 2, 3, ...
+
+
+class Notifier(Protocol):
+    """What sends a notification (``jobs.notify.Notifier``): raises ``NotificationError`` when
+    no channel took it."""
+
+    def send(self, n: Note, /) -> object: ...
 
 
 S = TypeVar("S", bound="Select[Any]")
@@ -171,8 +181,6 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
     Rows are claimed in one short transaction (a lease moves ``next_attempt_at`` on), sent
     outside any transaction (no lock is held during SMTP or HTTP), then marked sent or failed.
     """
-    from gracedesk.jobs.notify import Notification as Note
-
     with store.write() as s:
         rows = s.scalars(
             _claim(

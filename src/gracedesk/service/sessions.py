@@ -1,0 +1,58 @@
+"""Console sessions, server side: one ``console_sessions`` row per signed-in browser.
+
+The signed cookie (``web.console_session``) holds a random session id; only its SHA-256 is
+stored. Signing out deletes the row, so a copied cookie stops working in every server process,
+and a row past its ``expires_at`` is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from gracedesk.model.staff import Staff
+from gracedesk.service.users import token_hash
+from gracedesk.store import Store
+from gracedesk.store.tables import ConsoleSession, User
+
+
+def open_session(store: Store, user: Staff, *, now: datetime, lifetime: timedelta) -> str:
+    """A new session for ``user`` ending at ``now + lifetime``; returns its id (for the cookie).
+
+    Only the id's SHA-256 is stored. The user's own expired sessions are cleared on the way.
+    """
+    sid = secrets.token_urlsafe(32)
+    with store.write() as s:
+        s.execute(
+            delete(ConsoleSession).where(
+                ConsoleSession.user_id == user.id, ConsoleSession.expires_at <= now
+            )
+        )
+        s.add(
+            ConsoleSession(
+                id=token_hash(sid), user_id=user.id, created_at=now, expires_at=now + lifetime
+            )
+        )
+    return sid
+
+
+def session_user(store: Store, sid: str, *, now: datetime) -> User | None:
+    """The active user of a live session, or None (signed out, expired or deactivated)."""
+    with store.read() as s:
+        return s.scalar(
+            select(User)
+            .join(ConsoleSession, ConsoleSession.user_id == User.id)
+            .where(
+                ConsoleSession.id == token_hash(sid),
+                ConsoleSession.expires_at > now,
+                User.active.is_(True),
+            )
+        )
+
+
+def close_session(store: Store, sid: str) -> None:
+    """Sign out: the session's row goes, so its cookie is refused from now on."""
+    with store.write() as s:
+        s.execute(delete(ConsoleSession).where(ConsoleSession.id == token_hash(sid)))

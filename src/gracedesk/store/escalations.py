@@ -1,0 +1,157 @@
+"""Escalations (to a supervisor, a team, an approver): opened once per conversation, kind and
+target while pending; every new one is audited and its supervisor notified."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Update, bindparam, func, insert, select, update
+from sqlalchemy.sql import Select
+
+from gracedesk.model.effect import OpenEscalation
+from gracedesk.store import audit, conversations, outbox
+from gracedesk.store.tables import Conversation, Escalation, table_of
+
+ESCALATIONS = table_of(Escalation)
+_CONVERSATIONS = table_of(Conversation)
+
+# a notification's words about a conversation, scrubbed of its abuse (service.protect)
+Scrub = Callable[[Connection, int, str], str]
+
+
+@cache
+def threat_cleared_at() -> Select[Any]:
+    """When a supervisor last decided the conversation's security escalation (a threat of
+    violence is remembered until then)."""
+    e = ESCALATIONS.c
+    return select(func.max(e.decided_at)).where(
+        e.conversation_id == bindparam("conv"), e.target == "security", e.state != "pending"
+    )
+
+
+@cache
+def compensation() -> Select[Any]:
+    """The customer's approved compensation (newest first)."""
+    e, v = ESCALATIONS.c, _CONVERSATIONS.c
+    return (
+        select(e.data, e.decided_at)
+        .join(_CONVERSATIONS, v.id == e.conversation_id)
+        .where(v.customer_id == bindparam("cid"), e.kind == "approval", e.state == "approved")
+        .order_by(e.decided_at.desc())
+        .limit(10)
+    )
+
+
+@cache
+def pending_escalation() -> Select[Any]:
+    e = ESCALATIONS.c
+    return select(e.id).where(
+        e.conversation_id == bindparam("conv"),
+        e.kind == bindparam("kind"),
+        e.target.is_not_distinct_from(bindparam("target")),
+        e.state == "pending",
+    )
+
+
+@cache
+def escalation_packet() -> Update:
+    return (
+        update(ESCALATIONS)
+        .where(ESCALATIONS.c.id == bindparam("eid"))
+        .values(packet=bindparam("p_packet"))
+    )
+
+
+@cache
+def insert_escalation() -> Any:
+    return insert(ESCALATIONS).returning(ESCALATIONS.c.id)
+
+
+@cache
+def refresh_pending_packets() -> Update:
+    """The newest hand-over packet on every pending escalation of the conversation."""
+    e = ESCALATIONS.c
+    return (
+        update(ESCALATIONS)
+        .where(e.conversation_id == bindparam("conv"), e.state == "pending")
+        .values(packet=bindparam("p_packet"))
+    )
+
+
+def refresh_packets(conn: Connection, conv_id: int, packet: dict[str, Any]) -> None:
+    conn.execute(refresh_pending_packets(), {"conv": conv_id, "p_packet": packet})
+
+
+def open_escalation(conn: Connection, e: OpenEscalation, *, scrub: Scrub) -> int:
+    """Open the escalation, or refresh the packet (and join the agent's reason to) the pending
+    one of its conversation, kind and target; returns its id."""
+    conv_id = e.conversation_id
+    existing = conn.execute(
+        pending_escalation(), {"conv": conv_id, "kind": e.kind, "target": e.target}
+    ).scalar()
+    if existing is not None:
+        if e.packet is not None:  # the newest packet: the next agent sees the latest state
+            conn.execute(escalation_packet(), {"eid": existing, "p_packet": e.packet})
+        if e.requested_by is not None:  # an agent's own reason joins the pending escalation
+            conn.execute(
+                update(ESCALATIONS)
+                .where(ESCALATIONS.c.id == existing)
+                .values(reason=ESCALATIONS.c.reason + "; " + e.reason, requested_by=e.requested_by)
+            )
+        return int(existing)
+    eid = int(
+        conn.execute(
+            insert_escalation(),
+            {
+                "conversation_id": conv_id,
+                "kind": e.kind,
+                "target": e.target,
+                "state": "pending",
+                "reason": e.reason,
+                "rule_id": e.rule_id,
+                "packet": e.packet,
+                "data": dict(e.data),
+                "requested_by": e.requested_by,
+                "created_at": e.at,
+            },
+        ).scalar_one()
+    )
+    if e.kind == "escalation":
+        conversations.mark_escalated(conn, conv_id)
+    audit.write(
+        conn,
+        [
+            audit.event(
+                f"{e.kind}.opened",
+                now=e.at,
+                actor="system" if e.requested_by is None else f"user:{e.requested_by}",
+                actor_id=e.requested_by,
+                conversation_id=conv_id,
+                customer_id=e.customer_id,
+                reason=e.reason,
+                escalation_id=eid,
+                target=e.target,
+                rule_id=e.rule_id,
+            )
+        ],
+    )
+    # the reason is a rule's or an agent's words: never the customer's abuse (service.protect)
+    said = scrub(conn, conv_id, e.reason)
+    outbox.notify(
+        conn,
+        key=f"escalation:{eid}:opened",
+        event=f"{e.kind}.opened",
+        to=[e.notice.to],
+        subject=f"[gracedesk] {e.kind} for conversation #{conv_id}: {said[:120]}",
+        body=f"{said}\n\nOpen: {e.notice.console_url}/console/conversations/{conv_id}\n",
+        payload={
+            "escalation_id": eid,
+            "conversation_id": conv_id,
+            "kind": e.kind,
+            "target": e.target,
+        },
+        now=e.at,
+    )
+    return eid

@@ -1,0 +1,166 @@
+"""The store's interface to the service: the operations it uses, per aggregate.
+
+The service reaches persistence through :data:`store` (typed by the Protocols here, each met by
+one module of this package), never through tables or statements of its own:
+
+- ``messages``: accept a customer message (with its customer and conversation), store its
+  analysis and decision rows, read its state.
+- ``conversations``: read and place a conversation (priority, team, risk, stage, SLA), whether
+  it is held.
+- ``escalations``: open one (idempotent while pending) or refresh pending hand-over packets.
+- ``sanctions``: impose one (with its approval's escalation).
+- ``follow_ups``: add the policy's follow-up.
+- ``audit``: build and write audit events (the one writer of ``audit_events``).
+- ``outbox``: route and queue replies, queue notifications.
+- ``effects``: apply a message's effects (``gracedesk.model.effect``) in order.
+
+Reads that build a message's situation are ``store.situations``. Still on the ORM directly
+(a ``Session`` from ``Store.read()``/``write()``), not yet through this interface: the console
+and API views and actions (``service.views``, ``service.actions``, ``service.records``,
+``service.customers``, ``service.users``, ``service.training``, ``service.knowledge``),
+``service.reports``, ``service.outcomes``, ``service.replay``, ``service.erasure``,
+``service.audit_log``, ``service.outbox`` (``enqueue``, ``enqueue_note``), ``service.rotation``
+(Core on the tables) and ``service.desk`` (claims and replays); their audit events go through
+``audit.write`` (``service.desk.audit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from gracedesk.model.effect import (
+    AddFollowUp,
+    Effect,
+    ImposeSanction,
+    OpenEscalation,
+    Place,
+    StoreAnalysis,
+)
+from gracedesk.model.staff import Staff
+from gracedesk.store import audit as _audit
+from gracedesk.store import conversations as _conversations
+from gracedesk.store import effects as _effects
+from gracedesk.store import escalations as _escalations
+from gracedesk.store import follow_ups as _follow_ups
+from gracedesk.store import messages as _messages
+from gracedesk.store import outbox as _outbox
+from gracedesk.store import sanctions as _sanctions
+from gracedesk.store.conversations import State as ConversationState
+from gracedesk.store.escalations import Scrub
+from gracedesk.store.messages import Accepted, Holds
+
+if TYPE_CHECKING:
+    from gracedesk.store.inbound import Incoming, Key
+
+__all__ = ["Accepted", "ConversationState", "Holds", "Persistence", "store"]
+
+
+class Messages(Protocol):
+    def accept(
+        self,
+        conn: Connection,
+        msg: Incoming,
+        *,
+        key: Key | None,
+        now: datetime,
+        actor: Staff | None,
+        priority: str,
+        subject: str,
+        analysis_state: str = ...,
+        holds: Holds | None = ...,
+    ) -> Accepted | int: ...
+    def message_by_keys(self) -> Select[Any]: ...
+    def store_results(self, conn: Connection, a: StoreAnalysis) -> None: ...
+    def analysis_state(self, conn: Connection, message_id: int) -> str | None: ...
+    def is_newest(self, conn: Connection, conv_id: int, message_id: int) -> bool: ...
+
+
+class Conversations(Protocol):
+    def state(self, conn: Connection, conv_id: int) -> ConversationState: ...
+    def held(self, conn: Connection, conv_id: int) -> bool: ...
+    def place(self, conn: Connection, p: Place) -> None: ...
+
+
+class Escalations(Protocol):
+    def open_escalation(self, conn: Connection, e: OpenEscalation, *, scrub: Scrub) -> int: ...
+    def refresh_packets(self, conn: Connection, conv_id: int, packet: dict[str, Any]) -> None: ...
+
+
+class Sanctions(Protocol):
+    def impose(self, conn: Connection, s: ImposeSanction, *, scrub: Scrub) -> None: ...
+
+
+class FollowUps(Protocol):
+    def add_policy(self, conn: Connection, f: AddFollowUp) -> None: ...
+
+
+class Audit(Protocol):
+    def event(
+        self,
+        kind: str,
+        *,
+        now: datetime,
+        actor: str = ...,
+        actor_id: int | None = ...,
+        conversation_id: int | None = ...,
+        customer_id: int | None = ...,
+        reason: str | None = ...,
+        **detail: Any,
+    ) -> dict[str, Any]: ...
+    def write(self, target: Connection | Session, events: Sequence[Mapping[str, Any]]) -> None: ...
+
+
+class Outbox(Protocol):
+    def route(
+        self, conv: Any, customer_email: str | None, webhook_url: str | None
+    ) -> tuple[str, str | None]: ...
+    def delivery_row(
+        self, message_id: int, conv_id: int, transport: str, target: str | None, *, now: datetime
+    ) -> dict[str, Any]: ...
+    def notify(
+        self,
+        conn: Connection,
+        *,
+        key: str,
+        event: str,
+        to: list[str],
+        subject: str,
+        body: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> None: ...
+
+
+class Effects(Protocol):
+    def apply(self, conn: Connection, effects: Iterable[Effect], *, scrub: Scrub) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Persistence:
+    messages: Messages
+    conversations: Conversations
+    escalations: Escalations
+    sanctions: Sanctions
+    follow_ups: FollowUps
+    audit: Audit
+    outbox: Outbox
+    effects: Effects
+
+
+store = Persistence(
+    _messages,
+    _conversations,
+    _escalations,
+    _sanctions,
+    _follow_ups,
+    _audit,
+    _outbox,
+    _effects,
+)
