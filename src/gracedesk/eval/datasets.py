@@ -411,48 +411,73 @@ def abuse_targets(root: Path | None, split: str) -> list[Targeted]:
     ``root`` is the public data folder; without it only the hand-labelled rows are returned.
     """
     want = "test" if split in ("dev", "test") else "train"
-    out: list[Targeted] = []
-    path = HAND_DIR / "abuse_target.jsonl"
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if row["split"] == want:
-                    # untargeted swearing ("oh shit, I forgot my password") is aimed at nobody
-                    # in person: the company/situation class, as OLID's UNT below
-                    t = "company" if row["target"] == "none" and row["abusive"] else row["target"]
-                    out.append(Targeted(row["text"], t, "hand"))
+    out = _hand_targets(want)
     if root is None:
         return out
     if (root / "convabuse").is_dir():
-        mapped = {"system": "agent", "individual": "person", "generalised": "group"}
-        for r in _convabuse_rows(root, want):
-            bad = ok = 0
-            votes = dict.fromkeys(mapped, 0)
-            for p, neg in _annotators(r):
-                bad += neg
-                ok += not neg
-                for t in votes:
-                    votes[t] += r.get(p + f"target.{t}") == "1"
-            if bad > ok and any(votes.values()):
-                top = mapped[max(votes, key=lambda t: votes[t])]
-                out.append(Targeted(r["user"], top, "convabuse"))
+        out += _convabuse_targets(root, want)
     olid_path = root / "olid" / "olid-training-v1.0.tsv"
     if olid_path.exists():
-        with olid_path.open(encoding="utf-8") as fh:
-            next(fh)
-            for line in fh:
-                parts = line.rstrip("\n").split("\t")
-                if len(parts) < 5 or parts[2] != "OFF":
-                    continue
-                text = parts[1]
-                if is_dev(text, "olid-target") != (want == "test"):
-                    continue
-                c = parts[4] if parts[3] == "TIN" else "UNT"
-                if c == "IND":
-                    target = "agent" if _second_person(text) else "person"
-                else:
-                    target = {"OTH": "company", "UNT": "company", "GRP": "group"}.get(c, "")
-                if target:
-                    out.append(Targeted(text, target, "olid"))
+        out += _olid_targets(olid_path, want)
     return out
+
+
+def _hand_targets(want: str) -> list[Targeted]:
+    """The hand-labelled rows of split ``want`` (``eval/data/abuse_target.jsonl``)."""
+    path = HAND_DIR / "abuse_target.jsonl"
+    if not path.exists():
+        return []
+    out: list[Targeted] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row["split"] == want:
+                # untargeted swearing ("oh shit, I forgot my password") is aimed at nobody
+                # in person: the company/situation class, as OLID's UNT below
+                t = "company" if row["target"] == "none" and row["abusive"] else row["target"]
+                out.append(Targeted(row["text"], t, "hand"))
+    return out
+
+
+def _convabuse_targets(root: Path, want: str) -> list[Targeted]:
+    """ConvAbuse turns most annotators call abusive, with their most voted target."""
+    mapped = {"system": "agent", "individual": "person", "generalised": "group"}
+    out: list[Targeted] = []
+    for r in _convabuse_rows(root, want):
+        bad = ok = 0
+        votes = dict.fromkeys(mapped, 0)
+        for p, neg in _annotators(r):
+            bad += neg
+            ok += not neg
+            for t in votes:
+                votes[t] += r.get(p + f"target.{t}") == "1"
+        if bad > ok and any(votes.values()):
+            top = mapped[max(votes, key=lambda t: votes[t])]
+            out.append(Targeted(r["user"], top, "convabuse"))
+    return out
+
+
+def _olid_targets(path: Path, want: str) -> list[Targeted]:
+    """OLID's offensive tweets in split ``want``, with their level C target mapped."""
+    out: list[Targeted] = []
+    with path.open(encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 5 or parts[2] != "OFF":
+                continue
+            text = parts[1]
+            if is_dev(text, "olid-target") != (want == "test"):
+                continue
+            target = _olid_target(parts[3], parts[4], text)
+            if target:
+                out.append(Targeted(text, target, "olid"))
+    return out
+
+
+def _olid_target(subtask_b: str, subtask_c: str, text: str) -> str:
+    """The target of an offensive OLID tweet from its subtask B and C labels ("": none)."""
+    c = subtask_c if subtask_b == "TIN" else "UNT"
+    if c == "IND":
+        return "agent" if _second_person(text) else "person"
+    return {"OTH": "company", "UNT": "company", "GRP": "group"}.get(c, "")

@@ -260,78 +260,127 @@ def resolve(t: TimePhrase, now: datetime, cal: BusinessCalendar = DEFAULT_CALEND
     tz = now.tzinfo
     assert isinstance(tz, ZoneInfo)
     g = t.groups
-    today = now.date()
     if t.kind == "within_hour":
         return now + timedelta(hours=1)
     if t.kind in ("duration", "bare_business"):
-        n = _num(g.get("n"))
-        unit = (g.get("unit") or "day").rstrip("s")
-        if g.get("biz"):
-            span = cal.day_length * n if unit == "day" else timedelta(hours=n)
-            return cal.add_business_time(now, span)
-        if unit.startswith("min"):
-            return now + timedelta(minutes=n)
-        if unit in ("hour", "hr"):
-            return now + timedelta(hours=n)
-        if unit == "week":
-            return now + timedelta(weeks=n)
-        if unit == "month":
-            y, mo = divmod(now.month - 1 + n, 12)
-            return _add_months(now, y, mo + 1)
-        return now + timedelta(days=n)
+        return _duration(g, now, cal)
     if t.kind == "eod":
-        if cal.is_open_day(today) and now.timetz().replace(tzinfo=None) < cal.close:
-            return cal.close_on(today, tz)
-        return cal.close_on(cal.next_open_day(today + timedelta(days=1)), tz)
+        return _end_of_day(now, tz, cal)
     if t.kind in ("end_week", "next_week"):
-        monday = today - timedelta(days=today.weekday())
-        if t.kind == "next_week":
-            monday += timedelta(days=7)
-            if g.get("early"):
-                return cal.close_on(cal.next_open_day(monday + timedelta(days=1)), tz)
-        due = cal.close_on(cal.last_open_day(monday, monday + timedelta(days=6)), tz)
-        if due < now:
-            nxt = monday + timedelta(days=7)
-            due = cal.close_on(cal.last_open_day(nxt, nxt + timedelta(days=6)), tz)
-        return due
+        return _week(t.kind, g, now, tz, cal)
     if t.kind == "end_month":
-        return _month_end(today.year, today.month, now, cal)
+        return _month_end(now.year, now.month, now, cal)
     if t.kind == "day":
-        day = str(g["day"])
-        clock = _clock(g)
-        if day.startswith("tomorrow"):
-            return _at(today + timedelta(days=1), clock or _part_time(g.get("part2"), cal), tz)
-        if day.startswith("this "):
-            return max(now, _at(today, clock or _part_time(g.get("part"), cal), tz))
-        if day == "tonight":
-            return max(now, _at(today, clock or time(23, 59), tz))
-        due = _at(today, clock or cal.close, tz)
-        return due if due >= now else _at(today, time(23, 59), tz)
+        return _day(g, now, tz, cal)
     if t.kind in ("weekday", "weekday_part"):
-        wd = WEEKDAYS.index(str(g["wd"]))
-        clock = _clock(g) or _part_time(g.get("part"), cal)
-        if g.get("pre") == "next" or "next " in _span_text(t):
-            monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
-            return _at(monday + timedelta(days=wd), clock, tz)
-        d = today + timedelta(days=(wd - today.weekday()) % 7)
-        due = _at(d, clock, tz)
-        return due if due >= now else due + timedelta(days=7)
+        return _weekday(t, now, tz, cal)
     if t.kind in ("date_dm", "date_md"):
-        mon = MONTHS.index(str(g["mon"])) + 1
-        dd = int(str(g["dd"]))
-        for year in (today.year, today.year + 1):
-            try:
-                due = cal.close_on(date(year, mon, dd), tz)
-            except ValueError:
-                continue
-            if due >= now:
-                return due
-        return cal.close_on(today, tz)
+        return _date(g, now, tz, cal)
     if t.kind == "month":
-        mon = MONTHS.index(str(g["mon"])) + 1
-        year = today.year if mon >= today.month else today.year + 1
-        return _month_end(year, mon, now, cal)
-    # by_clock: today at that time, or tomorrow when it has passed (or when it says tomorrow)
+        return _month(g, now, cal)
+    return _by_clock(g, now, tz, cal)
+
+
+def _duration(g: dict[str, str | None], now: datetime, cal: BusinessCalendar) -> datetime:
+    """A duration: "within 48 hours", "in 3 business days", "up to 2 weeks"."""
+    n = _num(g.get("n"))
+    unit = (g.get("unit") or "day").rstrip("s")
+    if g.get("biz"):
+        span = cal.day_length * n if unit == "day" else timedelta(hours=n)
+        return cal.add_business_time(now, span)
+    if unit.startswith("min"):
+        return now + timedelta(minutes=n)
+    if unit in ("hour", "hr"):
+        return now + timedelta(hours=n)
+    if unit == "week":
+        return now + timedelta(weeks=n)
+    if unit == "month":
+        y, mo = divmod(now.month - 1 + n, 12)
+        return _add_months(now, y, mo + 1)
+    return now + timedelta(days=n)
+
+
+def _end_of_day(now: datetime, tz: ZoneInfo, cal: BusinessCalendar) -> datetime:
+    today = now.date()
+    if cal.is_open_day(today) and now.timetz().replace(tzinfo=None) < cal.close:
+        return cal.close_on(today, tz)
+    return cal.close_on(cal.next_open_day(today + timedelta(days=1)), tz)
+
+
+def _week(
+    kind: str, g: dict[str, str | None], now: datetime, tz: ZoneInfo, cal: BusinessCalendar
+) -> datetime:
+    """A week: "by the end of the week", "next week", "early next week"."""
+    today = now.date()
+    monday = today - timedelta(days=today.weekday())
+    if kind == "next_week":
+        monday += timedelta(days=7)
+        if g.get("early"):
+            return cal.close_on(cal.next_open_day(monday + timedelta(days=1)), tz)
+    due = cal.close_on(cal.last_open_day(monday, monday + timedelta(days=6)), tz)
+    if due < now:
+        nxt = monday + timedelta(days=7)
+        due = cal.close_on(cal.last_open_day(nxt, nxt + timedelta(days=6)), tz)
+    return due
+
+
+def _day(g: dict[str, str | None], now: datetime, tz: ZoneInfo, cal: BusinessCalendar) -> datetime:
+    """A day: "today", "tonight", "tomorrow morning", "this afternoon by 3pm"."""
+    today = now.date()
+    day = str(g["day"])
+    clock = _clock(g)
+    if day.startswith("tomorrow"):
+        return _at(today + timedelta(days=1), clock or _part_time(g.get("part2"), cal), tz)
+    if day.startswith("this "):
+        return max(now, _at(today, clock or _part_time(g.get("part"), cal), tz))
+    if day == "tonight":
+        return max(now, _at(today, clock or time(23, 59), tz))
+    due = _at(today, clock or cal.close, tz)
+    return due if due >= now else _at(today, time(23, 59), tz)
+
+
+def _weekday(t: TimePhrase, now: datetime, tz: ZoneInfo, cal: BusinessCalendar) -> datetime:
+    """A weekday: "by Friday", "next Monday morning", "on Tuesday at 10am"."""
+    g = t.groups
+    today = now.date()
+    wd = WEEKDAYS.index(str(g["wd"]))
+    clock = _clock(g) or _part_time(g.get("part"), cal)
+    if g.get("pre") == "next" or "next " in _span_text(t):
+        monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
+        return _at(monday + timedelta(days=wd), clock, tz)
+    d = today + timedelta(days=(wd - today.weekday()) % 7)
+    due = _at(d, clock, tz)
+    return due if due >= now else due + timedelta(days=7)
+
+
+def _date(g: dict[str, str | None], now: datetime, tz: ZoneInfo, cal: BusinessCalendar) -> datetime:
+    """A date ("by the 3rd of March", "before March 3rd"): the next one not past."""
+    today = now.date()
+    mon = MONTHS.index(str(g["mon"])) + 1
+    dd = int(str(g["dd"]))
+    for year in (today.year, today.year + 1):
+        try:
+            due = cal.close_on(date(year, mon, dd), tz)
+        except ValueError:
+            continue
+        if due >= now:
+            return due
+    return cal.close_on(today, tz)
+
+
+def _month(g: dict[str, str | None], now: datetime, cal: BusinessCalendar) -> datetime:
+    """A month ("by March", "by the end of March"): the end of the next such month."""
+    today = now.date()
+    mon = MONTHS.index(str(g["mon"])) + 1
+    year = today.year if mon >= today.month else today.year + 1
+    return _month_end(year, mon, now, cal)
+
+
+def _by_clock(
+    g: dict[str, str | None], now: datetime, tz: ZoneInfo, cal: BusinessCalendar
+) -> datetime:
+    """Today at that time, or tomorrow when it has passed (or when it says tomorrow)."""
+    today = now.date()
     clock = _clock(g) or cal.close
     if g.get("cday") == "tomorrow":
         return _at(today + timedelta(days=1), clock, tz)

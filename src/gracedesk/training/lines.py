@@ -110,43 +110,75 @@ def pick(
     one that has any is preferred. Exactly one ``rng.random()`` draw is made per call whatever
     is chosen, so a session's later draws do not depend on which source won."""
     values = {**scenario.facts, "wants": wants_in_own_words(scenario)}
-    persona = scenario.persona
     draw = rng.random()
-
-    def candidates(bucket: str, trigger: str | None) -> list[tuple[float, str]]:
-        out: list[tuple[float, str]] = []
-        if trigger is None:
-            for ln in scenario.lines:
-                if ln.when == bucket:
-                    out.append((WEIGHT["scenario"], scenario.fill(ln.text)))
-        for t in templates():
-            if t.when != bucket or (t.personas and persona not in t.personas):
-                continue
-            if trigger is not None and t.trigger != trigger:
-                continue
-            if trigger is None and t.trigger:
-                continue
-            text = _fill(t.text, values)
-            if text is not None:
-                weight = WEIGHT["trigger" if trigger else "template"]
-                out.append((weight * (1.5 if t.personas else 1.0), text))
-        if trigger is None:
-            real = [r.text for r in real_lines() if r.when == bucket and r.text not in said]
-            if real:  # together at most REAL_SHARE of the other lines' weight
-                mine = sum(w for w, t in out if t not in said)
-                each = min(WEIGHT["real"], REAL_SHARE * mine / len(real)) if mine else 1.0
-                out += [(each, t) for t in real]
-        return [(w, t) for w, t in out if t not in said]
-
     pools: list[list[tuple[float, str]]] = []
     if event:
-        pools.append(candidates(event, None))
+        pools.append(_candidates(scenario, values, event, None, said))
     for trig in triggers:
-        pools.append(candidates(when, trig))
-    pools.append(candidates(when, None))
+        pools.append(_candidates(scenario, values, when, trig, said))
+    pools.append(_candidates(scenario, values, when, None, said))
     pool = next((p for p in pools if p), [])
     if not pool:  # everything said already: repeat rather than fall silent
         pool = [(1.0, t) for t in said[-3:]] or [(1.0, "...")]
+    return _weighted(pool, draw)
+
+
+def _candidates(
+    scenario: Scenario,
+    values: dict[str, str],
+    bucket: str,
+    trigger: str | None,
+    said: Sequence[str],
+) -> list[tuple[float, str]]:
+    """The (weight, line) pairs not said yet for ``bucket``: the templates answering
+    ``trigger``, or (``trigger`` None) the scenario's lines, untriggered templates and real
+    turns."""
+    out: list[tuple[float, str]] = []
+    if trigger is None:
+        out += [
+            (WEIGHT["scenario"], scenario.fill(ln.text))
+            for ln in scenario.lines
+            if ln.when == bucket
+        ]
+    out += _template_candidates(scenario.persona, values, bucket, trigger)
+    if trigger is None:
+        out += _real_candidates(out, bucket, said)
+    return [(w, t) for w, t in out if t not in said]
+
+
+def _template_candidates(
+    persona: str, values: dict[str, str], bucket: str, trigger: str | None
+) -> list[tuple[float, str]]:
+    """Templates for ``bucket`` and ``persona`` that answer ``trigger`` (``None``: those that
+    answer no trigger), filled in; one with an unknown placeholder is left out."""
+    out: list[tuple[float, str]] = []
+    for t in templates():
+        if t.when != bucket or (t.personas and persona not in t.personas):
+            continue
+        if t.trigger != (trigger or ""):
+            continue
+        text = _fill(t.text, values)
+        if text is not None:
+            weight = WEIGHT["trigger" if trigger else "template"]
+            out.append((weight * (1.5 if t.personas else 1.0), text))
+    return out
+
+
+def _real_candidates(
+    others: list[tuple[float, str]], bucket: str, said: Sequence[str]
+) -> list[tuple[float, str]]:
+    """Real turns for ``bucket`` not said yet, together at most ``REAL_SHARE`` of the weight of
+    the ``others`` not said yet."""
+    real = [r.text for r in real_lines() if r.when == bucket and r.text not in said]
+    if not real:
+        return []
+    mine = sum(w for w, t in others if t not in said)
+    each = min(WEIGHT["real"], REAL_SHARE * mine / len(real)) if mine else 1.0
+    return [(each, t) for t in real]
+
+
+def _weighted(pool: list[tuple[float, str]], draw: float) -> str:
+    """The line of ``pool`` that ``draw`` (in [0, 1)) falls on, by weight."""
     total = sum(w for w, _ in pool)
     acc = 0.0
     for w, text in pool:

@@ -323,6 +323,25 @@ def read_reply(text: str, scenario: Scenario, context: Context, *, analyzer: Ana
         text, Situation((), agent=AgentProfile(authority=authority_from_limits(limits)))
     )
     low = text.lower().replace("’", "'")
+    # The order moves are found in is the order the state reads them (training.state).
+    moves, suggestions = _coach_moves(critique, low)
+    moves |= _phrase_faults(text, low, scenario, moves)
+    moves |= _rapport_moves(critique, low)
+    moves |= _solution_moves(critique, low, scenario, moves)
+    moves |= _conversation_moves(low, context)
+    moves |= _refusal_moves(low, scenario, moves)
+    sig = analyzer.analyze(text)
+    directed = max(sig.abuse.get(k, 0.0) for k in ("insult", "threat", "harassment"))
+    hostility = max(directed, sig.abuse.get("profanity", 0.0) * 0.8, sig.emotions["anger"] - 0.2)
+    if hostility >= 0.5:
+        moves["hostile"] = next((e.text for e in sig.evidence if e.signal.startswith("abuse")), "")
+    return Reading(
+        text, _overall_moves(moves, low, context), critique, round(float(hostility), 3), suggestions
+    )
+
+
+def _coach_moves(critique: Critique, low: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The coach's phrase findings as moves (the first of each kind), with its rewrites."""
     moves: dict[str, str] = {}
     suggestions: dict[str, str] = {}
     for f in critique.findings:
@@ -332,72 +351,111 @@ def read_reply(text: str, scenario: Scenario, context: Context, *, analyzer: Ana
         if kind is not None and kind not in moves:
             moves[kind] = f.text
             suggestions[kind] = f.suggestion
+    return moves, suggestions
+
+
+def _phrase_faults(
+    text: str, low: str, scenario: Scenario, moves: Mapping[str, str]
+) -> dict[str, str]:
+    """Excuses, blame and jargon the coach did not find."""
+    out: dict[str, str] = {}
     buck = _BUCK.search(low)
     if buck and "excuse" not in moves:
-        moves["excuse"] = buck.group(0)
+        out["excuse"] = buck.group(0)
     blame = _BLAME.search(low)
     if blame and "blame" not in moves:
-        moves["blame"] = blame.group(0)
+        out["blame"] = blame.group(0)
     acronym = _jargon(text, scenario)
     if acronym and "jargon" not in moves:
-        moves["jargon"] = acronym
+        out["jargon"] = acronym
+    return out
+
+
+def _rapport_moves(critique: Critique, low: str) -> dict[str, str]:
+    """Empathy and ownership."""
+    out: dict[str, str] = {}
     has = critique.has
     ack = _ACK.search(low)
     if has["empathy"] or has["apology"] or ack:
-        moves["empathy"] = ack.group(0) if ack else "(empathy)"
+        out["empathy"] = ack.group(0) if ack else "(empathy)"
     own = _OWN_MORE.search(low)
     if (has["ownership"] or own) and not _DISOWN.search(low):
-        moves["ownership"] = own.group(0) if own else "I will …"
+        out["ownership"] = own.group(0) if own else "I will …"
+    return out
+
+
+def _solution_moves(
+    critique: Critique, low: str, scenario: Scenario, moves: Mapping[str, str]
+) -> dict[str, str]:
+    """A solution from the scenario (or another offer), a timeline, a next step, the facts."""
+    out: dict[str, str] = {}
+    has = critique.has
     hit = next((m for p in scenario.resolution if (m := _phrase_match(p, low))), None)
     if hit is not None:
-        moves["solution"] = hit.group(0)
+        out["solution"] = hit.group(0)
     elif has["solution"]:
-        moves["offer"] = "(an offer)"
-    if has["timeline"] and ({"solution", "offer", "ownership"} & moves.keys() or has["next_step"]):
-        moves["timeline"] = critique.commitments[0].when if critique.commitments else "(a time)"
+        out["offer"] = "(an offer)"
+    concrete = {"solution", "offer", "ownership"} & (moves.keys() | out.keys())
+    if has["timeline"] and (concrete or has["next_step"]):
+        out["timeline"] = critique.commitments[0].when if critique.commitments else "(a time)"
     hold = _HOLD.search(low)
     if has["next_step"] or hold:
-        moves["next_step"] = hold.group(0) if hold else "(next step)"
+        out["next_step"] = hold.group(0) if hold else "(next step)"
     used = _facts_used(scenario.facts, low)
     if used is not None:
-        moves["facts"] = used
+        out["facts"] = used
+    return out
+
+
+def _conversation_moves(low: str, context: Context) -> dict[str, str]:
+    """A clarifying question, a summary, a boundary (needed or not) and a supervisor offer."""
+    out: dict[str, str] = {}
     questions = [q.group(0).strip() for q in _QUESTION.finditer(low)]
     asked = [q for q in questions if _ASKS.search(q) and not _RHETORIC.search(q)]
     if asked:
-        moves["clarifying"] = asked[0]
+        out["clarifying"] = asked[0]
     summ = _SUMMARY.search(low)
     if summ:
-        moves["summary"] = summ.group(0)
+        out["summary"] = summ.group(0)
     boundary = _BOUNDARY.search(low)
     if boundary:
-        moves["boundary" if context.abusive else "unneeded_boundary"] = boundary.group(0)
+        out["boundary" if context.abusive else "unneeded_boundary"] = boundary.group(0)
     elif context.abusive:
-        moves["missed_boundary"] = "(no boundary)"
-    if context.demand == "manager":
-        sup = _SUPERVISOR.search(low)
-        if sup:
-            moves["escalation_offer"] = sup.group(0)
+        out["missed_boundary"] = "(no boundary)"
+    sup = _SUPERVISOR.search(low) if context.demand == "manager" else None
+    if sup:
+        out["escalation_offer"] = sup.group(0)
+    return out
+
+
+def _refusal_moves(low: str, scenario: Scenario, moves: Mapping[str, str]) -> dict[str, str]:
+    """A policy recital or refusal instead of a solution, and a guarantee the policy forbids."""
+    out: dict[str, str] = {}
     recital = _RECITAL.search(low)
     if recital and not ({"solution", "offer", "next_step"} & moves.keys()):
-        moves["policy_recital"] = recital.group(0)
+        out["policy_recital"] = recital.group(0)
     refused = _refused(scenario.resolution, low)
     if refused and "solution" not in moves and "offer" not in moves:
-        moves["refusal"] = refused
-    if _GUARANTEE.search(low) and _NO_GUARANTEE.search(scenario.policy_notes.lower()):
-        moves.setdefault("over_authority", _GUARANTEE.search(low).group(0))  # type: ignore[union-attr]
-    sig = analyzer.analyze(text)
-    directed = max(sig.abuse.get(k, 0.0) for k in ("insult", "threat", "harassment"))
-    hostility = max(directed, sig.abuse.get("profanity", 0.0) * 0.8, sig.emotions["anger"] - 0.2)
-    if hostility >= 0.5:
-        moves["hostile"] = next((e.text for e in sig.evidence if e.signal.startswith("abuse")), "")
+        out["refusal"] = refused
+    guarantee = _GUARANTEE.search(low)
+    forbidden = _NO_GUARANTEE.search(scenario.policy_notes.lower())
+    if guarantee and forbidden and "over_authority" not in moves:
+        out["over_authority"] = guarantee.group(0)
+    return out
+
+
+def _overall_moves(moves: Mapping[str, str], low: str, context: Context) -> dict[str, str]:
+    """``moves`` with what the reply as a whole does: a canned formula, no acknowledgement of
+    an upset customer, or nothing that moves the conversation forward."""
+    out = dict(moves)
     canned = _CANNED.search(low)
     substance = {"solution", "offer", "timeline", "next_step", "clarifying", "ownership", "facts"}
-    if canned and not substance & moves.keys():
-        moves.pop("empathy", None)  # a formula, not acknowledgement
-        moves["canned"] = canned.group(0)
-    if context.upset and "empathy" not in moves:
-        moves["no_empathy"] = "(no acknowledgement)"
+    if canned and not substance & out.keys():
+        out.pop("empathy", None)  # a formula, not acknowledgement
+        out["canned"] = canned.group(0)
+    if context.upset and "empathy" not in out:
+        out["no_empathy"] = "(no acknowledgement)"
     progress = {*substance, "summary", "escalation_offer", "empathy", "boundary"}
-    if not progress & moves.keys():
-        moves["ignored"] = "(nothing moved forward)"
-    return Reading(text, moves, critique, round(float(hostility), 3), suggestions)
+    if not progress & out.keys():
+        out["ignored"] = "(nothing moved forward)"
+    return out

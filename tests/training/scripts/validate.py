@@ -13,6 +13,7 @@ import string
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = ROOT / "src" / "gracedesk" / "training" / "scenarios"
@@ -75,10 +76,22 @@ def _fields(text: str) -> set[str]:
 
 def check_scenario(path: Path) -> list[str]:
     """Return the problems found in one scenario file (empty when it is valid)."""
-    errs: list[str] = []
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     where = path.name
-    errs += [f"{where}: unknown key {k!r}" for k in sorted(set(data) - TOP)]
+    errs = _check_fields(data, path)
+    facts = data.get("facts", {})
+    if not isinstance(facts, dict) or not all(isinstance(v, str) for v in facts.values()):
+        errs.append(f"{where}: facts must be a table of strings")
+        facts = {}
+    errs += _check_numbers(data, where)
+    errs += _check_lines(data, where, facts)
+    return errs
+
+
+def _check_fields(data: dict[str, Any], path: Path) -> list[str]:
+    """Keys, id, choices, strings and the resolution list."""
+    where = path.name
+    errs = [f"{where}: unknown key {k!r}" for k in sorted(set(data) - TOP)]
     errs += [f"{where}: missing key {k!r}" for k in sorted(REQUIRED - set(data))]
     if data.get("id") != path.stem or not re.fullmatch(r"[a-z0-9-]+", str(data.get("id"))):
         errs.append(f"{where}: id {data.get('id')!r} must be [a-z0-9-]+ and equal the stem")
@@ -91,10 +104,12 @@ def check_scenario(path: Path) -> list[str]:
     res = data.get("resolution")
     if not isinstance(res, list) or not res or not all(isinstance(r, str) and r for r in res):
         errs.append(f"{where}: resolution must be a non-empty list of strings")
-    facts = data.get("facts", {})
-    if not isinstance(facts, dict) or not all(isinstance(v, str) for v in facts.values()):
-        errs.append(f"{where}: facts must be a table of strings")
-        facts = {}
+    return errs
+
+
+def _check_numbers(data: dict[str, Any], where: str) -> list[str]:
+    """The ``start`` and ``rubric`` tables: known keys, numbers in range."""
+    errs: list[str] = []
     for table, allowed_keys in (("start", START), ("rubric", RUBRIC)):
         values = data.get(table, {})
         errs += [f"{where}: unknown {table} key {k!r}" for k in sorted(set(values) - allowed_keys)]
@@ -105,6 +120,12 @@ def check_scenario(path: Path) -> list[str]:
                 errs.append(f"{where}: start.{k}={v} outside [0, 1]")
             elif table == "rubric" and v < 0:
                 errs.append(f"{where}: rubric.{k}={v} negative")
+    return errs
+
+
+def _check_lines(data: dict[str, Any], where: str, facts: dict[str, str]) -> list[str]:
+    """The ``[[lines]]`` and every placeholder (only facts, only in the opening and lines)."""
+    errs: list[str] = []
     texts = [("opening", str(data.get("opening", "")))]
     for i, line in enumerate(data.get("lines", [])):
         errs += [
@@ -142,6 +163,17 @@ def main() -> int:
         for k in ("persona", "cause", "difficulty")
     }
     print(f"{len(scenarios)} scenarios", {k: dict(v) for k, v in counts.items()})
+    errs += _check_scripts(scenarios)
+    if REACTIONS.exists():
+        errs += _check_reactions(scenarios)
+    for e in errs:
+        print("ERROR", e)
+    return 1 if errs else 0
+
+
+def _check_scripts(scenarios: dict[str, dict[str, Any]]) -> list[str]:
+    """A good and a bad script for every scenario, and the mixed scripts: 4-6 turns each."""
+    errs: list[str] = []
     for sid in scenarios:
         for kind in ("good", "bad"):
             path = SCRIPTS / f"{sid}.{kind}.jsonl"
@@ -154,27 +186,30 @@ def main() -> int:
             errs.append(f"mixed/{path.name}: unknown scenario")
         elif not 4 <= len(_turns(path)) <= 6:
             errs.append(f"mixed/{path.name}: expected 4-6 turns")
-    if REACTIONS.exists():
-        items = [
-            json.loads(line) for line in REACTIONS.read_text(encoding="utf-8").splitlines() if line
-        ]
-        for i, item in enumerate(items):
-            if set(item) != {"scenario", "history", "reply", "expected"}:
-                errs.append(f"reactions[{i}]: keys {sorted(item)}")
-            if item.get("scenario") not in scenarios:
-                errs.append(f"reactions[{i}]: unknown scenario {item.get('scenario')!r}")
-            if item.get("expected") not in {"calm", "escalate", "neutral"}:
-                errs.append(f"reactions[{i}]: expected {item.get('expected')!r}")
-            if not isinstance(item.get("history"), list):
-                errs.append(f"reactions[{i}]: history must be a list")
-        by_exp = collections.Counter(i["expected"] for i in items)
-        by_persona = collections.Counter(
-            scenarios[i["scenario"]]["persona"] for i in items if i["scenario"] in scenarios
-        )
-        print(f"{len(items)} reactions", dict(by_exp), dict(by_persona))
-    for e in errs:
-        print("ERROR", e)
-    return 1 if errs else 0
+    return errs
+
+
+def _check_reactions(scenarios: dict[str, dict[str, Any]]) -> list[str]:
+    """The reaction set's rows; prints its counts by expected reaction and persona."""
+    errs: list[str] = []
+    items = [
+        json.loads(line) for line in REACTIONS.read_text(encoding="utf-8").splitlines() if line
+    ]
+    for i, item in enumerate(items):
+        if set(item) != {"scenario", "history", "reply", "expected"}:
+            errs.append(f"reactions[{i}]: keys {sorted(item)}")
+        if item.get("scenario") not in scenarios:
+            errs.append(f"reactions[{i}]: unknown scenario {item.get('scenario')!r}")
+        if item.get("expected") not in {"calm", "escalate", "neutral"}:
+            errs.append(f"reactions[{i}]: expected {item.get('expected')!r}")
+        if not isinstance(item.get("history"), list):
+            errs.append(f"reactions[{i}]: history must be a list")
+    by_exp = collections.Counter(i["expected"] for i in items)
+    by_persona = collections.Counter(
+        scenarios[i["scenario"]]["persona"] for i in items if i["scenario"] in scenarios
+    )
+    print(f"{len(items)} reactions", dict(by_exp), dict(by_persona))
+    return errs
 
 
 if __name__ == "__main__":
