@@ -18,8 +18,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gracedesk.settings import Settings
-from gracedesk.store import Store
-from gracedesk.store.tables import AuditEvent, AuthThrottle, table_of
+from gracedesk.store import Store, audit
+from gracedesk.store.tables import AuthThrottle, table_of
 
 log = logging.getLogger("gracedesk.security")
 
@@ -102,20 +102,16 @@ class Throttle:
                     wait = self.backoff(failures - limit)
                     until = now + wait
                     longest = max(longest, math.ceil(wait.total_seconds()))
-                    s.add(
-                        AuditEvent(
-                            at=now,
-                            actor="system",
-                            kind="auth.lockout",
-                            reason=f"{failures} failed sign-ins",
-                            detail={
-                                key.scope: key.value,
-                                "failures": failures,
-                                "seconds": int(wait.total_seconds()),
-                                "until": until.isoformat(),
-                            },
-                        )
+                    lockout = audit.event(
+                        "auth.lockout", now=now, reason=f"{failures} failed sign-ins"
                     )
+                    lockout["detail"] = {
+                        key.scope: key.value,
+                        "failures": failures,
+                        "seconds": int(wait.total_seconds()),
+                        "until": until.isoformat(),
+                    }
+                    audit.write(s, [lockout])
                     log.warning(
                         "sign-in locked for %ss after %s failures (%s)",
                         int(wait.total_seconds()),
