@@ -30,17 +30,18 @@ from gracedesk.service.records import (
     SUPERVISING,
     conversation,
     escalation_dict,
-    follow_up_dict,
+    new_follow_up_dict,
     open_survey,
     require,
 )
+from gracedesk.store.follow_ups import NewFollowUp
 from gracedesk.store.outbox import notify
+from gracedesk.store.protocol import store as persistence
 from gracedesk.store.tables import (
     Conversation,
     CsatResponse,
     Customer,
     Escalation,
-    FollowUp,
     Message,
     Sanction,
     User,
@@ -147,19 +148,17 @@ def send_reply(
         for c in critique.commitments:
             if c.due is None:
                 continue
-            f = FollowUp(
+            f = NewFollowUp(
                 conversation_id=conv.id,
                 message_id=m.id,
                 assignee_id=user.id,
                 promise=c.text,
                 when_text=c.when,
                 due_at=c.due,
-                state="open",
                 source="promise",
                 created_at=now,
             )
-            s.add(f)
-            follow_ups.append(f)
+            follow_ups.append(new_follow_up_dict(persistence.follow_ups.add(s.connection(), f), f))
         s.flush()
         _exposure(s, user, last, conv, reply_id=m.id, now=now)
         audit(
@@ -172,7 +171,7 @@ def send_reply(
             message_id=m.id,
             coach_score=critique.score,
             findings=[f.kind for f in critique.findings],
-            follow_ups=[f.id for f in follow_ups],
+            follow_ups=[f["id"] for f in follow_ups],
             delivery=delivery.transport,
         )
         reply_id = m.id
@@ -181,7 +180,7 @@ def send_reply(
             "conversation_id": conv.id,
             "delivery": delivery_dict(delivery),
             "critique": payload,
-            "follow_ups": [follow_up_dict(f) for f in follow_ups],
+            "follow_ups": follow_ups,
         }
     # committed: the knowledge-base articles the reply quotes (insights: what settles questions)
     quoted = record_reply(desk, reply_id, text)
@@ -359,10 +358,7 @@ def resolve(
         conv.first_response_due = None
         if conv.assignee_id is None:
             conv.assignee_id = user.id
-        for f in s.scalars(
-            select(FollowUp).where(FollowUp.conversation_id == conv.id, FollowUp.state == "open")
-        ):
-            f.state, f.done_at = "done", now
+        persistence.follow_ups.close_open(s.connection(), conv.id, now=now)
         token = secrets.token_urlsafe(24)
         s.add(CsatResponse(conversation_id=conv.id, token=token, sent_at=now))
         customer = s.get_one(Customer, conv.customer_id)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import Row
 
 from gracedesk.errors import InvalidRequest
 from gracedesk.model.staff import Staff
@@ -26,14 +26,14 @@ from gracedesk.service import protect
 from gracedesk.service.customers import abuse_terms
 from gracedesk.service.desk import audit
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import AuditEvent
+from gracedesk.store.protocol import AuditMatch, store
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
 
 PAGE_MAX = 200
 EXPORT_BATCH = 1000
-TEXT_MAX = 120  # AuditEvent.actor is 120 characters, kind 60
+TEXT_MAX = 120  # audit_events.actor is 120 characters, kind 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,22 +80,16 @@ class AuditFilter:
             until=datetime.combine(to_date + timedelta(days=1), time(0), UTC) if to_date else None,
         )
 
-    def where(self) -> list[ColumnElement[bool]]:
-        e = AuditEvent
-        out: list[ColumnElement[bool]] = []
-        if self.conversation_id is not None:
-            out.append(e.conversation_id == self.conversation_id)
-        if self.customer_id is not None:
-            out.append(e.customer_id == self.customer_id)
-        if self.actor is not None:
-            out.append(or_(e.actor == self.actor, e.actor == f"user:{self.actor}"))
-        if self.kind is not None:
-            out.append(e.kind.startswith(self.kind, autoescape=True))
-        if self.since is not None:
-            out.append(e.at >= self.since)
-        if self.until is not None:
-            out.append(e.at < self.until)
-        return out
+    def match(self) -> AuditMatch:
+        """The store's read of these filters."""
+        return AuditMatch(
+            conversation_id=self.conversation_id,
+            customer_id=self.customer_id,
+            actor=self.actor,
+            kind=self.kind,
+            since=self.since,
+            until=self.until,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The filters that are set, JSON-ready (times as ISO strings)."""
@@ -106,7 +100,7 @@ class AuditFilter:
         }
 
 
-def event_dict(e: AuditEvent) -> dict[str, Any]:
+def event_dict(e: Row[Any]) -> dict[str, Any]:
     return {
         "id": e.id,
         "at": e.at.isoformat(),
@@ -126,12 +120,10 @@ def page(
     require(user, *SUPERVISING)
     if not 1 <= limit <= PAGE_MAX or offset < 0:
         raise InvalidRequest(f"limit must be 1..{PAGE_MAX} and offset >= 0")
-    q = select(AuditEvent).where(*flt.where())
-    with desk.store.read() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.scalars(
-            q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit).offset(offset)
-        ).all()
+    match = flt.match()
+    with desk.store.read_core() as conn:
+        total = store.audit.count(conn, match)
+        rows = store.audit.page(conn, match, limit=limit, offset=offset)
         items = [event_dict(e) for e in rows]
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
@@ -173,7 +165,7 @@ def export(
     """
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        upto = s.scalar(select(func.max(AuditEvent.id))) or 0
+        upto = store.audit.last_id(s.connection())
         audit(s, "audit.exported", now=now, actor=user, filters=flt.to_dict())
     return _batches(desk, flt, upto=upto, batch=batch)
 
@@ -181,16 +173,11 @@ def export(
 def _batches(
     desk: Desk, flt: AuditFilter, *, upto: int, batch: int
 ) -> Iterator[list[dict[str, Any]]]:
+    match = flt.match()
     after: tuple[datetime, int] | None = None
     while True:
-        q = select(AuditEvent).where(*flt.where(), AuditEvent.id <= upto)
-        if after is not None:
-            at, eid = after
-            q = q.where(or_(AuditEvent.at < at, and_(AuditEvent.at == at, AuditEvent.id < eid)))
-        with desk.store.read() as s:
-            rows = s.scalars(
-                q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(batch)
-            ).all()
+        with desk.store.read_core() as conn:
+            rows = store.audit.batch(conn, match, upto=upto, after=after, limit=batch)
             items = [event_dict(e) for e in rows]
             after = (rows[-1].at, rows[-1].id) if rows else None
         if items:

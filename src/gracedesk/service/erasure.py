@@ -44,6 +44,7 @@ from gracedesk.service import knowledge_index
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import ERASED
 from gracedesk.service.records import require
+from gracedesk.store.protocol import store as persistence
 from gracedesk.store.tables import (
     AuditEvent,
     Conversation,
@@ -53,7 +54,6 @@ from gracedesk.store.tables import (
     DecisionRow,
     Delivery,
     Escalation,
-    FollowUp,
     KbQuestion,
     Message,
     Notification,
@@ -212,8 +212,7 @@ def _erase_rows(
         e.reason, e.note = MASK, _text(e.note)
         e.packet = scrub(e.packet) if e.packet is not None else None
         e.data = scrub(e.data)
-    for f in s.scalars(select(FollowUp).where(FollowUp.conversation_id.in_(conv_ids))):
-        f.promise, f.when_text = MASK, None
+    persistence.follow_ups.mask(s.connection(), conv_ids, text=MASK)
     for r in s.scalars(select(CsatResponse).where(CsatResponse.conversation_id.in_(conv_ids))):
         r.comment = None
     sanctions = s.scalars(

@@ -6,22 +6,25 @@ the store in one transaction and leaves an audit event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gracedesk.model.staff import Staff
 from gracedesk.service.desk import audit
+from gracedesk.store.follow_ups import NewFollowUp
+from gracedesk.store.protocol import store as persistence
 from gracedesk.store.tables import (
     Conversation,
     CsatResponse,
     Customer,
     CustomerNote,
     Escalation,
-    FollowUp,
     Sanction,
     User,
 )
@@ -69,31 +72,31 @@ def add_follow_up(
         raise InvalidRequest("due must be in the future")
     with desk.store.write() as s:
         conv = conversation(s, conv_id)
-        f = FollowUp(
+        f = NewFollowUp(
             conversation_id=conv.id,
+            message_id=None,
             assignee_id=user.id,
             promise=promise.strip(),
+            when_text=None,
             due_at=due,
-            state="open",
             source="manual",
             created_at=now,
         )
-        s.add(f)
-        s.flush()
+        fid = persistence.follow_ups.add(s.connection(), f)
         audit(
-            s, "follow_up.created", now=now, actor=user, conversation_id=conv.id, follow_up_id=f.id
+            s, "follow_up.created", now=now, actor=user, conversation_id=conv.id, follow_up_id=fid
         )
-        return follow_up_dict(f)
+        return new_follow_up_dict(fid, f)
 
 
 def complete_follow_up(desk: Desk, fid: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.write() as s:
-        f = s.get(FollowUp, fid)
+        f = persistence.follow_ups.get(s.connection(), fid)
         if f is None:
             raise NotFound(f"follow-up {fid} does not exist")
         if f.state in ("done", "cancelled"):
             raise Conflict(f"follow-up {fid} is already {f.state}")
-        f.state, f.done_at = "done", now
+        persistence.follow_ups.complete(s.connection(), f.id, now=now)
         audit(
             s,
             "follow_up.done",
@@ -102,7 +105,7 @@ def complete_follow_up(desk: Desk, fid: int, *, user: Staff, now: datetime) -> d
             conversation_id=f.conversation_id,
             follow_up_id=f.id,
         )
-        return follow_up_dict(f)
+        return follow_up_dict({**f._mapping, "state": "done", "done_at": now})
 
 
 def add_note(
@@ -203,17 +206,25 @@ def take_break(desk: Desk, *, user: Staff, now: datetime) -> dict[str, Any]:
 # -- plain dicts for the API and the console ---------------------------------------------------
 
 
-def follow_up_dict(f: FollowUp) -> dict[str, Any]:
+def follow_up_dict(f: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
+    """A ``follow_ups`` row (its ``_mapping``) as the API shows it."""
     return {
-        "id": f.id,
-        "conversation_id": f.conversation_id,
-        "promise": f.promise,
-        "when": f.when_text,
-        "due": f.due_at.isoformat(),
-        "state": f.state,
-        "source": f.source,
-        "reminded_at": f.reminded_at.isoformat() if f.reminded_at else None,
+        "id": f["id"],
+        "conversation_id": f["conversation_id"],
+        "promise": f["promise"],
+        "when": f["when_text"],
+        "due": f["due_at"].isoformat(),
+        "state": f["state"],
+        "source": f["source"],
+        "reminded_at": f["reminded_at"].isoformat() if f["reminded_at"] else None,
     }
+
+
+def new_follow_up_dict(fid: int, f: NewFollowUp) -> dict[str, Any]:
+    """A just added follow-up as the API shows it (its due time as given, not as read back)."""
+    return follow_up_dict(
+        {**asdict(f), "id": fid, "state": "open", "reminded_at": None, "done_at": None}
+    )
 
 
 def escalation_dict(e: Escalation) -> dict[str, Any]:

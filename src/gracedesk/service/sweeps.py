@@ -22,7 +22,8 @@ from gracedesk.service.desk import audit
 from gracedesk.service.effects import open_escalation
 from gracedesk.store import Store
 from gracedesk.store.outbox import notify
-from gracedesk.store.tables import Conversation, FollowUp, Message, Notification, User
+from gracedesk.store.protocol import store as persistence
+from gracedesk.store.tables import Conversation, Message, Notification, User
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
@@ -52,21 +53,15 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
     lead = timedelta(minutes=desk.follow_up_lead_minutes)
     done = 0
     with desk.store.write() as s:
-        rows = s.scalars(
-            _claim(
-                desk.store,
-                select(FollowUp)
-                .where(FollowUp.state == "open", FollowUp.due_at <= now + lead)
-                .order_by(FollowUp.due_at)
-                .limit(BATCH),
-            )
-        ).all()
+        rows = persistence.follow_ups.claim_due(
+            s.connection(), until=now + lead, limit=BATCH, skip_locked=desk.store.skip_locked()
+        )
         for f in rows:
             agent = s.get(User, f.assignee_id) if f.assignee_id else None
             to = [agent.email] if agent and agent.email else []
             link = f"{desk.base_url}/console/conversations/{f.conversation_id}"
             if f.due_at <= now:
-                f.state = "overdue"
+                persistence.follow_ups.mark_overdue(s.connection(), f.id)
                 notify(
                     s.connection(),
                     key=f"follow_up:{f.id}:overdue",
@@ -87,7 +82,7 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
                 )
                 done += 1
             elif f.reminded_at is None:
-                f.reminded_at = now
+                persistence.follow_ups.mark_reminded(s.connection(), f.id, now=now)
                 notify(
                     s.connection(),
                     key=f"follow_up:{f.id}:due",

@@ -24,6 +24,7 @@ from gracedesk.service.records import (
     require,
     sanction_dict,
 )
+from gracedesk.store.protocol import store
 from gracedesk.store.situations import recent_counts
 from gracedesk.store.tables import (
     AuditEvent,
@@ -34,7 +35,6 @@ from gracedesk.store.tables import (
     DecisionRow,
     Delivery,
     Escalation,
-    FollowUp,
     Message,
     Sanction,
     User,
@@ -190,10 +190,8 @@ def conversation_detail(desk: Desk, conv_id: int, *, user: Staff, now: datetime)
         out["guidance"] = last.guidance if last else None
         out["decisions"] = [decision_dict(d) for d in decisions.get(last.id, [])] if last else []
         out["follow_ups"] = [
-            follow_up_dict(f)
-            for f in s.scalars(
-                select(FollowUp).where(FollowUp.conversation_id == c.id).order_by(FollowUp.due_at)
-            )
+            follow_up_dict(f._mapping)
+            for f in store.follow_ups.of_conversation(s.connection(), c.id)
         ]
         out["escalations"] = [
             escalation_dict(e)
@@ -370,13 +368,11 @@ def list_escalations(
 def list_follow_ups(
     desk: Desk, *, user: Staff, state: str | None = "open", mine: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
-    q = select(FollowUp).order_by(FollowUp.due_at).limit(limit)
-    if state:
-        q = q.where(FollowUp.state == state)
-    if mine:
-        q = q.where(FollowUp.assignee_id == user.id)
     with desk.store.read() as s:
-        return [follow_up_dict(f) for f in s.scalars(q)]
+        rows = store.follow_ups.listing(
+            s.connection(), state=state, assignee_id=user.id if mine else None, limit=limit
+        )
+        return [follow_up_dict(f._mapping) for f in rows]
 
 
 def team(desk: Desk, *, user: Staff, now: datetime) -> list[dict[str, Any]]:
@@ -451,12 +447,10 @@ def audit_log(
 ) -> list[dict[str, Any]]:
     if user.role not in SUPERVISING and conversation_id is None:
         raise PermissionDenied("the full audit log is for supervisors; ask for one conversation")
-    q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    if conversation_id is not None:
-        q = q.where(AuditEvent.conversation_id == conversation_id)
-    if customer_id is not None:
-        q = q.where(AuditEvent.customer_id == customer_id)
-    with desk.store.read() as s:
+    with desk.store.read_core() as conn:
+        rows = store.audit.recent(
+            conn, conversation_id=conversation_id, customer_id=customer_id, limit=limit
+        )
         return [
             {
                 "id": e.id,
@@ -468,7 +462,7 @@ def audit_log(
                 "reason": e.reason,
                 "detail": e.detail,
             }
-            for e in s.scalars(q)
+            for e in rows
         ]
 
 

@@ -9,8 +9,10 @@ one module of this package), never through tables or statements of its own:
   it is held.
 - ``escalations``: open one (idempotent while pending) or refresh pending hand-over packets.
 - ``sanctions``: impose one (with its approval's escalation).
-- ``follow_ups``: add the policy's follow-up.
-- ``audit``: build and write audit events (the one writer of ``audit_events``).
+- ``follow_ups``: add the policy's or a person's follow-up, read and list them, claim the due
+  ones (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), mark them done, overdue or reminded, mask them.
+- ``audit``: build and write audit events (the one writer of ``audit_events``) and read the
+  trail (a page, the export's batches, the newest events).
 - ``outbox``: route and queue replies, queue notifications.
 - ``effects``: apply a message's effects (``gracedesk.model.effect``) in order.
 
@@ -19,7 +21,7 @@ Reads that build a message's situation are ``store.situations``. Still on the OR
 and API views and actions (``service.views``, ``service.actions``, ``service.records``,
 ``service.customers``, ``service.users``, ``service.training``, ``service.knowledge``),
 ``service.reports``, ``service.outcomes``, ``service.replay``, ``service.erasure``,
-``service.audit_log``, ``service.outbox`` (``enqueue``, ``enqueue_note``), ``service.rotation``
+``service.outbox`` (``enqueue``, ``enqueue_note``), ``service.rotation``
 (Core on the tables) and ``service.desk`` (claims and replays); their audit events go through
 ``audit.write`` (``service.desk.audit``).
 """
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -52,14 +54,16 @@ from gracedesk.store import follow_ups as _follow_ups
 from gracedesk.store import messages as _messages
 from gracedesk.store import outbox as _outbox
 from gracedesk.store import sanctions as _sanctions
+from gracedesk.store.audit import Match as AuditMatch
 from gracedesk.store.conversations import State as ConversationState
 from gracedesk.store.escalations import Scrub
+from gracedesk.store.follow_ups import NewFollowUp
 from gracedesk.store.messages import Accepted, Holds
 
 if TYPE_CHECKING:
     from gracedesk.store.inbound import Incoming, Key
 
-__all__ = ["Accepted", "ConversationState", "Holds", "Persistence", "store"]
+__all__ = ["Accepted", "AuditMatch", "ConversationState", "Holds", "Persistence", "store"]
 
 
 class Messages(Protocol):
@@ -100,6 +104,30 @@ class Sanctions(Protocol):
 class FollowUps(Protocol):
     def add_policy(self, conn: Connection, f: AddFollowUp) -> None: ...
 
+    def add(self, conn: Connection, f: NewFollowUp) -> int: ...
+
+    def get(self, conn: Connection, fid: int) -> Row[Any] | None: ...
+
+    def of_conversation(self, conn: Connection, conv_id: int) -> Sequence[Row[Any]]: ...
+
+    def listing(
+        self, conn: Connection, *, state: str | None, assignee_id: int | None, limit: int
+    ) -> Sequence[Row[Any]]: ...
+
+    def claim_due(
+        self, conn: Connection, *, until: datetime, limit: int, skip_locked: bool
+    ) -> Sequence[Row[Any]]: ...
+
+    def complete(self, conn: Connection, fid: int, *, now: datetime) -> None: ...
+
+    def mark_overdue(self, conn: Connection, fid: int) -> None: ...
+
+    def mark_reminded(self, conn: Connection, fid: int, *, now: datetime) -> None: ...
+
+    def close_open(self, conn: Connection, conv_id: int, *, now: datetime) -> None: ...
+
+    def mask(self, conn: Connection, conv_ids: Sequence[int], *, text: str) -> None: ...
+
 
 class Audit(Protocol):
     def event(
@@ -115,6 +143,28 @@ class Audit(Protocol):
         **detail: Any,
     ) -> dict[str, Any]: ...
     def write(self, target: Connection | Session, events: Sequence[Mapping[str, Any]]) -> None: ...
+    def count(self, conn: Connection, match: AuditMatch) -> int: ...
+    def page(
+        self, conn: Connection, match: AuditMatch, *, limit: int, offset: int
+    ) -> Sequence[Row[Any]]: ...
+    def last_id(self, conn: Connection) -> int: ...
+    def batch(
+        self,
+        conn: Connection,
+        match: AuditMatch,
+        *,
+        upto: int,
+        after: tuple[datetime, int] | None,
+        limit: int,
+    ) -> Sequence[Row[Any]]: ...
+    def recent(
+        self,
+        conn: Connection,
+        *,
+        conversation_id: int | None = ...,
+        customer_id: int | None = ...,
+        limit: int,
+    ) -> Sequence[Row[Any]]: ...
 
 
 class Outbox(Protocol):
