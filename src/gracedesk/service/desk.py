@@ -135,7 +135,7 @@ def audit(
     **detail: Any,
 ) -> None:
     """An audit event in the session's transaction (who, what, when, why)."""
-    name, uid = (actor, None) if isinstance(actor, str) else (f"user:{actor.name}", actor.id)
+    name, uid = persistence.audit.actor_of(actor)
     event = persistence.audit.event(
         kind,
         now=now,

@@ -63,6 +63,7 @@ from gracedesk.service.knowledge_types import (
     VersionInfo,
 )
 from gracedesk.store import Store, fulltext
+from gracedesk.store import audit as store_audit
 from gracedesk.store.tables import (
     KbArticle,
     KbPassage,
@@ -118,7 +119,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _author(actor: Staff | str) -> str:
-    return actor if isinstance(actor, str) else f"user:{actor.name}"
+    return store_audit.actor_of(actor)[0]
 
 
 def _audience(audience: str | None) -> str | None:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from gracedesk.model.staff import Staff
 from gracedesk.store.tables import AuditEvent, table_of
 
 AUDIT_EVENTS = table_of(AuditEvent)
@@ -54,6 +55,12 @@ def last_auto_reply() -> Select[Any]:
         .order_by(AUDIT_EVENTS.c.at.desc())
         .limit(1)
     )
+
+
+def actor_of(who: Staff | str) -> tuple[str, int | None]:
+    """An event's ``(actor, actor_id)``: ``user:<name>`` and the id for a staff member, else the
+    name given (``system``, ``customer``) with no id."""
+    return (who, None) if isinstance(who, str) else (f"user:{who.name}", who.id)
 
 
 def event(

@@ -272,7 +272,7 @@ def accept(
         found = key.find(conn.execute(message_by_keys(), key.params()).all())
         if found is not None:
             return key.check(found)
-    who = (f"user:{actor.name}", actor.id) if actor is not None else ("customer", None)
+    who = audit.actor_of(actor if actor is not None else "customer")
     events: list[dict[str, Any]] = []
     customer, new = customers.find_or_create(conn, msg.customer, now=now, who=who, events=events)
     conv_id, assignee, status = conversations.find_or_open(

@@ -130,6 +130,7 @@ class FollowUps(Protocol):
 
 
 class Audit(Protocol):
+    def actor_of(self, who: Staff | str) -> tuple[str, int | None]: ...
     def event(
         self,
         kind: str,

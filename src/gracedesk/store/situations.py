@@ -8,7 +8,7 @@ it runs the prepared statements of the store's modules (``store.messages``, ``.c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -133,18 +133,13 @@ def customer_history(
         for r in conn.execute(compensation(), {"cid": customer_id})
         if (c := compensation_of(r.data, r.decided_at)) is not None
     ]
-    return CustomerHistory(
-        name=base.name,
-        tier=base.tier,
-        lifetime_value=base.lifetime_value,
+    return replace(
+        base,
         complaints_90d=complaints,
         contacts_30d=contacts,
         sanctions=sanctions,
-        flags=base.flags,
         issues=issues,
         compensation=tuple(given),
-        preferred_channel=base.preferred_channel,
-        currency=base.currency,
     )
 
 
