@@ -187,7 +187,60 @@ def unexplained_function_imports() -> list[str]:
     return found
 
 
+# -- persistence lives in the store ------------------------------------------------------------
+
+# the layers that reach the database only through ``gracedesk.store`` (DESIGN.md, "The store owns
+# persistence"); ``channels`` keeps its own rows for now, ``cli`` may do anything
+THROUGH_STORE = ("service", "jobs", "web")
+SQL_ERRORS = "sqlalchemy.exc"  # the database's error types may be caught anywhere
+TABLES = "gracedesk.store.tables"
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            inside.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return inside
+
+
+def _imported(path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The dotted names an import statement binds (``from a import b`` -> ``a.b``)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = _resolve(path, node)
+    return [f"{base}.{a.name}" for a in node.names]
+
+
+def persistence_outside_store() -> list[str]:
+    """``file:line: <import>`` for each import, outside ``if TYPE_CHECKING:``, of SQLAlchemy
+    (bar its error types) or of the store's tables by a layer that must go through the store."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        if layer_of(module_name(path)) not in THROUGH_STORE:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        typing_only = _type_checking_nodes(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom) or id(node) in typing_only:
+                continue
+            for name in _imported(path, node):
+                sql = name.split(".")[0] == "sqlalchemy" and not name.startswith(SQL_ERRORS)
+                if sql or name == TABLES or name.startswith(TABLES + "."):
+                    found.append(f"{_where(path, node.lineno)}: {ast.unparse(node)}")
+    return sorted(set(found))
+
+
 # -- tests ----------------------------------------------------------------------------------------
+
+
+def test_persistence_goes_through_the_store() -> None:
+    found = persistence_outside_store()
+    assert not found, (
+        f"{len(found)} imports of SQLAlchemy or the store's tables outside the store "
+        "(write the query as a function of a store module; types under TYPE_CHECKING):\n"
+        + "\n".join(found)
+    )
 
 
 def test_every_package_is_in_the_table() -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
 from gracedesk.store import Store
+from gracedesk.store import messages as store_messages
 from gracedesk.store.tables import Message
 from gracedesk.web.app import create_app
 
@@ -258,10 +259,9 @@ def test_an_outage_after_the_message_is_stored_still_acknowledges_it(
         analyze = analyze_many = staticmethod(gone)
 
     monkeypatch.setattr(desk, "analyzer", Broken())
-    real_write = desk.store.write
-    monkeypatch.setattr(desk.store, "write", gone)
-    posted = post(desk, "Stored before the outage.", key="k-out")
-    monkeypatch.setattr(desk.store, "write", real_write)
+    with monkeypatch.context() as m:  # the store is away when the failure is to be recorded
+        m.setattr(store_messages, "mark_failed", gone)
+        posted = post(desk, "Stored before the outage.", key="k-out")
     assert posted.created and posted.analysis == "pending"
     with desk.store.read() as s:
         m = s.get_one(Message, posted.message_id)

@@ -10,9 +10,6 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gracedesk.guidance.coach import authority_from_limits, coach
 from gracedesk.guidance.moves import load_detector
@@ -34,32 +31,19 @@ from gracedesk.service.records import (
     open_survey,
     require,
 )
+from gracedesk.store import actions as stored
+from gracedesk.store import records as stored_records
 from gracedesk.store.follow_ups import NewFollowUp
 from gracedesk.store.outbox import notify
 from gracedesk.store.protocol import store as persistence
-from gracedesk.store.tables import (
-    Conversation,
-    CsatResponse,
-    Customer,
-    Escalation,
-    Message,
-    Sanction,
-    User,
-)
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gracedesk.model.critique import Critique
     from gracedesk.service.desk import Desk
     from gracedesk.service.rotation import Rotation
-
-
-def _last_customer(s: Session, conv_id: int) -> Message | None:
-    return s.scalar(
-        select(Message)
-        .where(Message.conversation_id == conv_id, Message.author == "customer")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
+    from gracedesk.store.tables import Conversation, Customer, Escalation, Message, User
 
 
 def _customer_tz(c: Customer) -> str | None:
@@ -77,8 +61,8 @@ def coach_draft(
 def _critique(desk: Desk, conv_id: int, draft: str, *, user: Staff, now: datetime) -> Critique:
     with desk.store.read() as s:
         conv = conversation(s, conv_id)
-        last = _last_customer(s, conv.id)
-        customer = s.get_one(Customer, conv.customer_id)
+        last = stored.last_customer_message(s, conv.id)
+        customer = stored_records.customer(s, conv.customer_id)
         # what the coach reads: the customer's last message, their name, the user's authority
         situation = Situation(
             turns=(Turn("customer", last.text),) if last else (),
@@ -114,33 +98,14 @@ def send_reply(
         conv = conversation(s, conv_id, lock=True)
         if conv.status == "resolved":
             raise Conflict(f"conversation {conv_id} is resolved; reopen it to reply")
-        last = _last_customer(s, conv.id)
-        m = Message(
-            conversation_id=conv.id,
-            author="agent",
-            author_user_id=user.id,
-            channel=conv.channel,
-            text=text,
-            received_at=now,
-            analysis_state="none",
-            analysis_attempts=0,
-            critique=payload,
-        )
-        s.add(m)
-        if conv.assignee_id is None:
-            conv.assignee_id = user.id
-        if conv.first_response_at is None:
-            conv.first_response_at = now
-        conv.first_response_due = None  # answered: the next customer message sets a new one
-        if conv.status == "open":
-            conv.status = "waiting"
-        conv.updated_at = now
-        s.flush()
+        last = stored.last_customer_message(s, conv.id)
+        # answered: the next customer message sets a new first-response deadline
+        m = stored.add_reply(s, conv, user_id=user.id, text=text, critique=payload, now=now)
         delivery = enqueue(
             s,
             m,
             conv,
-            s.get_one(Customer, conv.customer_id),
+            stored_records.customer(s, conv.customer_id),
             webhook_url=desk.reply_webhook_url,
             now=now,
         )
@@ -159,7 +124,7 @@ def send_reply(
                 created_at=now,
             )
             follow_ups.append(new_follow_up_dict(persistence.follow_ups.add(s.connection(), f), f))
-        s.flush()
+        stored.flush(s)
         _exposure(s, user, last, conv, reply_id=m.id, now=now)
         audit(
             s,
@@ -200,19 +165,9 @@ def _exposure(
     """Count an abusive contact against the agent who answers it (once per message)."""
     if last is None or not last.signals or "abusive" not in last.signals.get("labels", []):
         return
-    earlier = s.scalar(
-        select(Message.id).where(
-            Message.conversation_id == conv.id,
-            Message.author_user_id == user.id,
-            Message.id > last.id,
-            Message.id != reply_id,
-        )
-    )
-    if earlier is not None:  # this agent already answered (and counted) that message
-        return
-    u = s.get_one(User, user.id)
-    u.abuse_exposures += 1
-    u.last_exposure_at = now
+    if stored.answered_since(s, conv.id, user_id=user.id, after=last.id, reply_id=reply_id):
+        return  # this agent already answered (and counted) that message
+    u = stored.count_exposure(s, user.id, now=now)
     audit(
         s,
         "agent.exposed",
@@ -241,7 +196,7 @@ def escalate(
         raise InvalidRequest("reason is empty: say why you escalate")
     with desk.store.read() as s:
         conversation(s, conv_id)
-        last = _last_customer(s, conv_id)
+        last = stored.last_customer_message(s, conv_id)
         packet = (last.guidance or {}).get("handover") if last else None
     if packet is not None:  # replies after that message may have shared articles too
         packet = {**packet, "articles": [a.to_dict() for a in shared(desk, conv_id)]}
@@ -260,21 +215,7 @@ def escalate(
             now=now,
             requested_by=user.id,
         )
-        e = s.get_one(Escalation, eid)
-        s.refresh(e)
-        return escalation_dict(e)
-
-
-def _pending(s: Session, conv_id: int) -> list[Escalation]:
-    """The conversation's items waiting for a supervisor, locked (after the conversation)."""
-    return list(
-        s.scalars(
-            select(Escalation)
-            .where(Escalation.conversation_id == conv_id, Escalation.state == "pending")
-            .order_by(Escalation.id)
-            .with_for_update()
-        )
-    )
+        return escalation_dict(stored.escalation(s, eid))
 
 
 def _named(e: Escalation) -> str:
@@ -290,9 +231,9 @@ def _named(e: Escalation) -> str:
 def _taken_over_by(s: Session, conv: Conversation, user: Staff) -> User | None:
     """The supervisor or admin who holds the conversation, when ``user`` is an agent and not
     them (an agent may not undo a take-over); None otherwise."""
-    if user.role in SUPERVISING or conv.assignee_id in (None, user.id):
+    if user.role in SUPERVISING or conv.assignee_id is None or conv.assignee_id == user.id:
         return None
-    holder = s.get(User, conv.assignee_id)
+    holder = stored.user(s, conv.assignee_id)
     return holder if holder is not None and holder.role in SUPERVISING else None
 
 
@@ -302,12 +243,7 @@ def _close_pending(
     """A supervisor resolving closes what was waiting: each item (and a pending sanction behind
     it) becomes ``closed`` with an audit event, never approved by the way."""
     for e in pending:
-        e.state, e.approver_id, e.decided_at = "closed", user.id, now
-        e.note = "closed when the conversation was resolved"
-        if e.kind == "sanction" and e.data.get("sanction_id"):
-            sanction = s.get(Sanction, e.data["sanction_id"])
-            if sanction is not None and sanction.state == "pending":
-                sanction.state = "closed"
+        stored.close_escalation(s, e, approver_id=user.id, now=now)
         audit(
             s,
             f"{e.kind}.closed",
@@ -343,7 +279,7 @@ def resolve(
                 f"conversation {conv_id} was taken over by {holder.role} {holder.name}: "
                 "only a supervisor may resolve it now"
             )
-        pending = _pending(s, conv.id)
+        pending = stored.pending_escalations(s, conv.id)
         if pending and user.role not in SUPERVISING:
             raise Conflict(
                 f"conversation {conv_id} has {len(pending)} item(s) waiting for a supervisor: "
@@ -351,17 +287,11 @@ def resolve(
                 "(or resolve the conversation) first"
             )
         _close_pending(s, conv, pending, user=user, now=now)
-        conv.status = "resolved"
-        conv.resolution = resolution.strip()
-        conv.resolved_at = now
-        conv.updated_at = now
-        conv.first_response_due = None
-        if conv.assignee_id is None:
-            conv.assignee_id = user.id
+        stored.resolve(s, conv, resolution=resolution.strip(), assignee_id=user.id, now=now)
         persistence.follow_ups.close_open(s.connection(), conv.id, now=now)
         token = secrets.token_urlsafe(24)
-        s.add(CsatResponse(conversation_id=conv.id, token=token, sent_at=now))
-        customer = s.get_one(Customer, conv.customer_id)
+        stored_records.add_survey(s, conv.id, token=token, now=now)
+        customer = stored_records.customer(s, conv.customer_id)
         link = f"{desk.base_url}/csat/{token}"
         notify(  # the token's only way out: the customer's e-mail and the channel's webhooks
             s.connection(),
@@ -416,8 +346,8 @@ def submit_csat(
     bearer token, a console session); any staff answer is refused and audited."""
     if staff is not None:
         with desk.store.write() as s:
-            r = s.scalar(select(CsatResponse).where(CsatResponse.token == token))
-            conv = s.get(Conversation, r.conversation_id) if r is not None else None
+            r = stored_records.survey(s, token)
+            conv = stored_records.survey_conversation(s, r) if r is not None else None
             if conv is not None:
                 audit(
                     s,
@@ -434,8 +364,9 @@ def submit_csat(
         raise InvalidRequest("score must be between 1 and 5")
     with desk.store.write() as s:
         r = open_survey(s, token, lock=True)
-        r.score, r.comment, r.responded_at = score, (comment or "").strip()[:2000] or None, now
-        conv = s.get_one(Conversation, r.conversation_id)
+        conv = stored_records.answer_survey(
+            s, r, score=score, comment=(comment or "").strip()[:2000] or None, now=now
+        )
         audit(
             s,
             "csat.answered",
@@ -473,12 +404,12 @@ def _check_authority(desk: Desk, user: Staff, e: Escalation) -> None:
 TAKEN_OVER = ("escalation", "sla")  # kinds whose approval hands the conversation to the approver
 
 
-def _take_over(conv: Conversation, e: Escalation, user: Staff) -> bool:
+def _take_over(s: Session, conv: Conversation, e: Escalation, user: Staff) -> bool:
     """The approver takes an approved escalation or SLA breach over; True if the assignee changed."""
     if e.kind not in TAKEN_OVER or e.state != "approved" or conv.status == "resolved":
         return False
     changed = conv.assignee_id != user.id
-    conv.assignee_id = user.id
+    stored.set_assignee(s, conv, user.id)
     return changed
 
 
@@ -493,26 +424,23 @@ def decide_escalation(
     """
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        conv_id = s.scalar(select(Escalation.conversation_id).where(Escalation.id == esc_id))
+        conv_id = stored.escalation_conversation_id(s, esc_id)
         if conv_id is None:
             raise NotFound(f"escalation {esc_id} does not exist")
         conv = conversation(s, conv_id, lock=True)
-        e = s.scalars(select(Escalation).where(Escalation.id == esc_id).with_for_update()).one()
+        e = stored.lock_escalation(s, esc_id)
         if e.state != "pending":
             raise Conflict(f"escalation {esc_id} is already {e.state}")
         if approve:
             _check_authority(desk, user, e)
-        e.state = "approved" if approve else "rejected"
-        e.approver_id, e.decided_at, e.note = user.id, now, (note or "").strip() or None
-        if e.kind == "sanction" and e.data.get("sanction_id"):
-            sanction = s.get_one(Sanction, e.data["sanction_id"])
-            sanction.state = "active" if approve else "rejected"
-            sanction.approved_by = user.id
-        taken_over = _take_over(conv, e, user)
-        s.flush()  # the decision above must count in the pending check below
-        if conv.status == "escalated" and not _has_pending(s, conv.id, "escalation"):
-            conv.status = "open"
-        conv.updated_at = now
+        stored.decide_escalation(
+            s, e, approve=approve, approver_id=user.id, note=(note or "").strip() or None, now=now
+        )
+        taken_over = _take_over(s, conv, e, user)
+        stored.flush(s)  # the decision above must count in the pending check below
+        if conv.status == "escalated" and not stored.has_pending(s, conv.id, "escalation"):
+            stored.set_status(s, conv, "open")
+        stored.touch(s, conv, now=now)
         audit(
             s,
             f"{e.kind}.{e.state}",
@@ -527,19 +455,6 @@ def decide_escalation(
         return {**escalation_dict(e), "taken_over": taken_over}
 
 
-def _has_pending(s: Session, conv_id: int, kind: str) -> bool:
-    return (
-        s.scalar(
-            select(Escalation.id).where(
-                Escalation.conversation_id == conv_id,
-                Escalation.kind == kind,
-                Escalation.state == "pending",
-            )
-        )
-        is not None
-    )
-
-
 def assign(
     desk: Desk, conv_id: int, *, user: Staff, assignee: str | None, now: datetime
 ) -> dict[str, Any]:
@@ -550,7 +465,7 @@ def assign(
         target: Staff = user
         if assignee is not None and assignee != user.name:
             require(user, *SUPERVISING)
-            found = s.scalar(select(User).where(User.name == assignee, User.active.is_(True)))
+            found = stored.active_user(s, assignee)
             if found is None:
                 raise NotFound(f"user {assignee!r} does not exist")
             target = found
@@ -563,8 +478,8 @@ def assign(
         rotated = _rotate(desk, s, conv, target, user=user, now=now)
         to: Staff | None = target
         if rotated is not None:  # over the exposure limit: someone else, or a supervisor
-            to = s.get(User, rotated.to.id) if rotated.to is not None else None
-        conv.assignee_id, conv.updated_at = (to.id if to else None), now
+            to = stored.user(s, rotated.to.id) if rotated.to is not None else None
+        stored.assign(s, conv, to.id if to else None, now=now)
         name = to.name if to else None
         audit(s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=name)
         out: dict[str, Any] = {"conversation_id": conv.id, "assignee": name}
@@ -581,7 +496,7 @@ def _rotate(
     assignee stands: it is a person's decision, audited as such."""
     if user.role in SUPERVISING or rotation.ABUSIVE not in (conv.labels or []):
         return None
-    last = _last_customer(s, conv.id)
+    last = stored.last_customer_message(s, conv.id)
     if last is None:
         return None
     r = rotation.plan(s.connection(), desk.policy.wellbeing, target.id, now=now)
@@ -606,25 +521,17 @@ def release(desk: Desk, message_id: int, *, user: Staff, now: datetime) -> dict[
     holds other held messages). The sanction itself stays until it is lifted."""
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        m = s.get(Message, message_id)
+        m = stored.message(s, message_id)
         if m is None:
             raise NotFound(f"message {message_id} does not exist")
         if m.hold != "held" or m.analysis_state == ERASED:
             raise Conflict(f"message {message_id} is not held (or its customer was erased)")
         conv = conversation(s, m.conversation_id, lock=True)
-        m.hold, m.analysis_state = "released", "pending"
-        others = s.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(
-                Message.conversation_id == conv.id,
-                Message.hold == "held",
-                Message.id != m.id,
-            )
-        )
+        stored.release_message(s, m)
+        others = stored.other_held(s, conv.id, m.id)
         if conv.status == "held" and not others:
-            conv.status = "open"
-        conv.updated_at = now
+            stored.set_status(s, conv, "open")
+        stored.touch(s, conv, now=now)
         audit(
             s,
             "message.released",

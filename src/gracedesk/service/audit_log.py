@@ -18,8 +18,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row
-
 from gracedesk.errors import InvalidRequest
 from gracedesk.model.staff import Staff
 from gracedesk.service import protect
@@ -29,6 +27,8 @@ from gracedesk.service.records import SUPERVISING, require
 from gracedesk.store.protocol import AuditMatch, store
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
+
     from gracedesk.service.desk import Desk
 
 PAGE_MAX = 200

@@ -14,13 +14,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import ColumnElement, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound
 from gracedesk.model.flags import MAX_FLAGS, VOCABULARY, flag_problem, normal_flag
@@ -29,24 +25,18 @@ from gracedesk.service import protect
 from gracedesk.service.desk import audit
 from gracedesk.service.records import SANCTION_LEVELS, SUPERVISING, require, sanction_dict
 from gracedesk.service.views import customer_summary
+from gracedesk.store import customers as customers_x
 from gracedesk.store.situations import top_cause
-from gracedesk.store.tables import (
-    Conversation,
-    CsatResponse,
-    Customer,
-    Message,
-    Sanction,
-    User,
-)
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gracedesk.service.desk import Desk
+    from gracedesk.store.tables import Customer
 
 QUERY_MAX = 200
 PAGE_MAX = 200
 HISTORY_MAX = 100  # conversations listed on the customer page (the total is counted)
-PHONE_LIKE = re.compile(r"[\d\s().+/-]+")
-PHONE_SEPARATORS = (" ", "-", "(", ")", ".", "+", "/")
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -54,25 +44,6 @@ def _iso(t: datetime | None) -> str | None:
 
 
 # -- search --------------------------------------------------------------------------------------
-
-
-def _digits(column: Any) -> Any:
-    """The column with the usual phone separators removed (SQL ``replace``, both databases)."""
-    out = column
-    for sep in PHONE_SEPARATORS:
-        out = func.replace(out, sep, "")
-    return out
-
-
-def matches(text: str) -> ColumnElement[bool]:
-    """Customers whose name, e-mail, phone or external id contains ``text`` (any case)."""
-    needle = text.lower()
-    fields = (Customer.name, Customer.email, Customer.phone, Customer.external_id)
-    parts = [func.lower(f).contains(needle, autoescape=True) for f in fields]
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= 3 and PHONE_LIKE.fullmatch(text):
-        parts.append(_digits(Customer.phone).contains(digits, autoescape=True))
-    return or_(*parts)
 
 
 def search(
@@ -88,15 +59,8 @@ def search(
         raise InvalidRequest(f"a search has at most {QUERY_MAX} characters")
     if not 1 <= limit <= PAGE_MAX or offset < 0:
         raise InvalidRequest(f"limit must be 1..{PAGE_MAX} and offset >= 0")
-    q = select(Customer)
-    if text:
-        q = q.where(matches(text))
-        order: tuple[Any, ...] = (func.lower(func.coalesce(Customer.name, "")), Customer.id)
-    else:
-        order = (Customer.id.desc(),)
     with desk.store.read() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.scalars(q.order_by(*order).limit(limit).offset(offset)).all()
+        total, rows = customers_x.search(s, text, limit=limit, offset=offset)
         activity = _activity(s, [c.id for c in rows])
         levels = _in_force(s, [c.id for c in rows], now=now)
         items = [
@@ -118,37 +82,16 @@ def search(
 
 def _activity(s: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Per customer: conversations, open ones, and the last time the customer wrote."""
-    if not ids:
-        return {}
-    last = func.max(func.coalesce(Conversation.last_customer_at, Conversation.opened_at))
-    rows = s.execute(
-        select(
-            Conversation.customer_id,
-            func.count(),
-            func.sum(case((Conversation.status != "resolved", 1), else_=0)),
-            last,
-        )
-        .where(Conversation.customer_id.in_(ids))
-        .group_by(Conversation.customer_id)
-    ).all()
     return {
         cid: {"conversations": n, "open": int(open_ or 0), "last_contact": _iso(at)}
-        for cid, n, open_, at in rows
+        for cid, n, open_, at in customers_x.activity(s, ids)
     }
 
 
 def _in_force(s: Session, ids: Sequence[int], *, now: datetime) -> dict[int, str]:
     """The highest active sanction not yet expired, per customer."""
-    if not ids:
-        return {}
     out: dict[int, str] = {}
-    for cid, level in s.execute(
-        select(Sanction.customer_id, Sanction.level).where(
-            Sanction.customer_id.in_(ids),
-            Sanction.state == "active",
-            or_(Sanction.until.is_(None), Sanction.until > now),
-        )
-    ):
+    for cid, level in customers_x.sanction_levels(s, ids, now=now):
         if level in SANCTION_LEVELS and (
             cid not in out or SANCTION_LEVELS.index(level) > SANCTION_LEVELS.index(out[cid])
         ):
@@ -177,17 +120,7 @@ def abuse_terms(
     """The abusive words (with their labels) of the customer messages of these customers or
     conversations, for ``protect.scrub``."""
     people, convs = sorted(set(customer_ids)), sorted(set(conversation_ids))
-    where = [
-        *([Conversation.customer_id.in_(people)] if people else []),
-        *([Message.conversation_id.in_(convs)] if convs else []),
-    ]
-    if not where:
-        return {}
-    rows = s.execute(
-        select(Message.text, Message.signals)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.author == "customer", Message.signals.is_not(None), or_(*where))
-    )
+    rows = customers_x.abuse_evidence(s, customer_ids=people, conversation_ids=convs)
     terms: dict[str, str] = {}
     for text, signals in rows:
         terms.update(protect.terms_of((signals or {}).get("evidence") or [], text))
@@ -197,7 +130,7 @@ def abuse_terms(
 def profile(desk: Desk, customer_id: int, *, now: datetime) -> dict[str, Any]:
     """Everything the customer page shows (any role may read it; flags are read-only to agents)."""
     with desk.store.read() as s:
-        c = s.get(Customer, customer_id)
+        c = customers_x.get(s, customer_id)
         if c is None:
             raise NotFound(f"customer {customer_id} does not exist")
         out = customer_summary(s, c, now=now)
@@ -214,17 +147,7 @@ def _stored_flags(c: Customer) -> list[str]:
 
 
 def _history(s: Session, customer_id: int) -> tuple[list[dict[str, Any]], int]:
-    convs = s.scalars(
-        select(Conversation)
-        .where(Conversation.customer_id == customer_id)
-        .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
-        .limit(HISTORY_MAX)
-    ).all()
-    total = s.scalar(
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.customer_id == customer_id)
-    )
+    convs, total = customers_x.history(s, customer_id, limit=HISTORY_MAX)
     items = [
         {
             "id": x.id,
@@ -240,19 +163,12 @@ def _history(s: Session, customer_id: int) -> tuple[list[dict[str, Any]], int]:
         }
         for x in convs
     ]
-    return items, total or 0
+    return items, total
 
 
 def _sanctions(s: Session, customer_id: int, *, now: datetime) -> list[dict[str, Any]]:
     """Newest first, with who gave and who approved each, and whether it is in force now."""
-    given, approved = aliased(User), aliased(User)
-    rows = s.execute(
-        select(Sanction, given.name, approved.name)
-        .outerjoin(given, given.id == Sanction.created_by)
-        .outerjoin(approved, approved.id == Sanction.approved_by)
-        .where(Sanction.customer_id == customer_id)
-        .order_by(Sanction.id.desc())
-    ).all()
+    rows = customers_x.sanctions_with_staff(s, customer_id)
     return [
         {
             **sanction_dict(x),
@@ -267,17 +183,7 @@ def _sanctions(s: Session, customer_id: int, *, now: datetime) -> list[dict[str,
 
 def _archetype(s: Session, customer_id: int) -> dict[str, Any] | None:
     """The pattern the context module saw in the customer's newest analysed message."""
-    row = s.execute(
-        select(Message.signals, Message.received_at, Message.conversation_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Conversation.customer_id == customer_id,
-            Message.author == "customer",
-            Message.analysis_state == "done",
-        )
-        .order_by(Message.received_at.desc(), Message.id.desc())
-        .limit(1)
-    ).first()
+    row = customers_x.newest_analysed(s, customer_id)
     ctx = (row.signals or {}).get("context") if row is not None else None
     if not isinstance(ctx, dict) or not isinstance(ctx.get("archetype"), str):
         return None
@@ -293,12 +199,7 @@ def _archetype(s: Session, customer_id: int) -> dict[str, Any] | None:
 
 
 def _csat(s: Session, customer_id: int) -> dict[str, Any]:
-    rows = s.scalars(
-        select(CsatResponse)
-        .join(Conversation, Conversation.id == CsatResponse.conversation_id)
-        .where(Conversation.customer_id == customer_id)
-        .order_by(CsatResponse.sent_at.desc(), CsatResponse.id.desc())
-    ).all()
+    rows = customers_x.csat_responses(s, customer_id)
     answered = [(r, r.score) for r in rows if r.score is not None]
     answers = [
         {
@@ -323,7 +224,7 @@ def _csat(s: Session, customer_id: int) -> dict[str, Any]:
 
 def _locked(s: Session, customer_id: int) -> Customer:
     """The customer row, locked: two supervisors flagging at once must not lose a flag."""
-    c = s.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    c = customers_x.locked(s, customer_id)
     if c is None:
         raise NotFound(f"customer {customer_id} does not exist")
     return c
@@ -354,7 +255,7 @@ def add_flag(
             raise Conflict(
                 f"customer {customer_id} has {MAX_FLAGS} flags, the most allowed: clear one first"
             )
-        c.flags = [*flags, name]  # a new list: SQLAlchemy sees the JSON column change
+        customers_x.set_flags(c, [*flags, name])
         audit(
             s,
             "customer.flagged",
@@ -378,6 +279,6 @@ def remove_flag(
         name = flag if flag in flags else normal_flag(flag)  # as stored, or as meant
         if name not in flags:
             raise NotFound(f"customer {customer_id} is not flagged {name!r}")
-        c.flags = [f for f in flags if f != name]
+        customers_x.set_flags(c, [f for f in flags if f != name])
         audit(s, "customer.unflagged", now=now, actor=user, customer_id=c.id, flag=name)
         return {"customer_id": c.id, "flags": list(c.flags)}

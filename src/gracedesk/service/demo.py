@@ -11,15 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from gracedesk.demo import load_conversations
 from gracedesk.service import actions
 from gracedesk.service.build import build_desk
 from gracedesk.service.desk import CustomerRef, Incoming
 from gracedesk.service.knowledge import import_dir, starter_dir
 from gracedesk.service.users import create_user
-from gracedesk.store.tables import Customer, User
+from gracedesk.store import demo as demo_store
 
 if TYPE_CHECKING:
     from gracedesk.settings import Settings
@@ -37,8 +35,8 @@ SPACING = timedelta(minutes=41)  # between the starts of two demo conversations
 def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
     out: list[str] = []
     with store.read() as s:
-        have = set(s.scalars(select(User.name)))
-        seeded = s.scalar(select(Customer.id).where(Customer.external_id == "demo-0001"))
+        have = demo_store.user_names(s)
+        seeded = demo_store.demo_customer_id(s, "demo-0001")
     for name, role, display, authority in USERS:
         if name not in have:
             create_user(
@@ -64,7 +62,7 @@ def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
         return out
     desk = build_desk(settings)
     with store.read() as s:
-        agents = {u.name: u for u in s.scalars(select(User))}
+        agents = {u.name: u for u in demo_store.users(s)}
     convs = load_conversations()
     for i, conv in enumerate(convs):
         c = conv["customer"]

@@ -18,9 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound
 from gracedesk.guidance.advice import advise
@@ -35,9 +33,10 @@ from gracedesk.store import Store, situations
 from gracedesk.store.protocol import Holds
 from gracedesk.store.protocol import store as persistence
 from gracedesk.store.situations import Snapshot
-from gracedesk.store.tables import DecisionRow, Message
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gracedesk.analysis.pipeline import Analyzer
     from gracedesk.model import Signals
     from gracedesk.policy import PolicySet
@@ -223,8 +222,7 @@ class Desk:
         found = None
         if key is not None:
             with self.store.read_core() as conn:
-                rows = conn.execute(persistence.messages.message_by_keys(), key.params())
-                found = key.find(rows.all())
+                found = key.find(persistence.messages.by_keys(conn, key.params()))
         if key is None or found is None:
             raise InvalidRequest(
                 "the message could not be stored: its Idempotency-Key or channel message id "
@@ -299,12 +297,13 @@ class Desk:
         except Exception as exc:  # the message is kept whatever went wrong; it is retried later
             log.exception("analysis of message %s failed", message_id)
             try:
-                with self.store.write() as s:
-                    m = s.get_one(Message, message_id)
-                    if m.analysis_state != effects.ERASED:  # an erased message stays erased
-                        m.analysis_state = "failed"
-                        m.analysis_error = f"{type(exc).__name__}: {exc}"[:2000]
-                        m.analysis_attempts += 1
+                with self.store.write_core() as conn:
+                    persistence.messages.mark_failed(
+                        conn,
+                        message_id,
+                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                        erased=effects.ERASED,  # an erased message stays erased
+                    )
             except SQLAlchemyError:
                 # the store went away after the message was committed: it is stored, so the
                 # answer stays a success; it is still pending and the reanalyse job takes it
@@ -360,22 +359,20 @@ class Desk:
 
     def replay(self, message_id: int) -> Posted:
         """The stored answer for a message (an idempotent replay)."""
-        with self.store.read() as s:
-            m = s.get(Message, message_id)
-            if m is None:
-                raise NotFound(f"message {message_id} does not exist")
-            rows = s.scalars(
-                select(DecisionRow).where(DecisionRow.message_id == m.id).order_by(DecisionRow.id)
-            ).all()
-            return Posted(
-                m.id,
-                m.conversation_id,
-                created=False,
-                analysis=m.analysis_state,
-                signals=m.signals,
-                decisions=[effects.decision_dict(r) for r in rows],
-                guidance=m.guidance,
-            )
+        with self.store.read_core() as conn:
+            found = persistence.messages.answer(conn, message_id)
+        if found is None:
+            raise NotFound(f"message {message_id} does not exist")
+        m, rows = found
+        return Posted(
+            m.id,
+            m.conversation_id,
+            created=False,
+            analysis=m.analysis_state,
+            signals=m.signals,
+            decisions=[effects.decision_dict(r) for r in rows],
+            guidance=m.guidance,
+        )
 
     def reanalyse(self, message_id: int, *, now: datetime, grace_s: float = 60.0) -> Posted:
         """Analyse a stored customer message again (after a failure, or with new models).
@@ -383,29 +380,20 @@ class Desk:
         The message is claimed first (``analysis_state = 'running'``), so two workers never
         analyse it at once; its context is the conversation up to that message.
         """
-        with self.store.write() as s:
-            m = s.get(Message, message_id)
-            if m is None:
+        with self.store.write_core() as conn:
+            found = persistence.messages.answer(conn, message_id)
+            if found is None:
                 raise NotFound(f"message {message_id} does not exist")
+            m = found[0]
             if m.author != "customer":
                 raise InvalidRequest(f"message {message_id} is not a customer message")
-            claimed = s.execute(
-                update(Message)
-                .where(
-                    Message.id == message_id,
-                    or_(
-                        Message.analysis_state != "running",
-                        Message.analysed_at < now - timedelta(seconds=grace_s),
-                    ),
-                )
-                .values(analysis_state="running", analysed_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if not claimed.rowcount:  # type: ignore[attr-defined]
-                return self.replay(message_id)
-            conv_id = m.conversation_id
-            snap = situations.take(s.connection(), conv_id, now=now, upto=message_id, id=message_id)
-            s.query(DecisionRow).filter(DecisionRow.message_id == m.id).delete()
+            if not persistence.messages.reclaim(conn, message_id, now=now, grace_s=grace_s):
+                claimed = False
+            else:
+                claimed, conv_id = True, m.conversation_id
+                snap = situations.take(conn, conv_id, now=now, upto=message_id, id=message_id)
+        if not claimed:  # another worker runs it: its answer so far
+            return self.replay(message_id)
         return self.understand(message_id, conv_id, snap, now=now, request=None)
 
     def pending_analysis(
@@ -414,24 +402,9 @@ class Desk:
         """Customer messages whose analysis failed or never finished (older than ``grace_s``),
         and claims of crashed workers (running for longer than ``grace_s``)."""
         old = now - timedelta(seconds=grace_s)
-        with self.store.read() as s:
-            return list(
-                s.scalars(
-                    select(Message.id)
-                    .where(
-                        Message.author == "customer",
-                        Message.analysis_attempts < max_attempts,
-                        or_(
-                            and_(
-                                Message.analysis_state.in_(("pending", "failed")),
-                                Message.received_at < old,
-                            ),
-                            and_(Message.analysis_state == "running", Message.analysed_at < old),
-                        ),
-                    )
-                    .order_by(Message.id)
-                    .limit(limit)
-                )
+        with self.store.read_core() as conn:
+            return persistence.messages.pending_analysis(
+                conn, old=old, limit=limit, max_attempts=max_attempts
             )
 
 

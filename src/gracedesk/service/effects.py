@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from gracedesk.model.effect import (
     AddFollowUp,
     Audited,
@@ -29,13 +27,15 @@ from gracedesk.model.effect import (
 )
 from gracedesk.model.signals import HIGH_RISK
 from gracedesk.store.protocol import ConversationState, store
-from gracedesk.store.tables import DecisionRow
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
+
     from gracedesk.model import Decision, Guidance, Signals
     from gracedesk.policy.sla import Due
     from gracedesk.service.desk import Desk
     from gracedesk.service.flow import Outcome
+    from gracedesk.store.tables import DecisionRow
 
 __all__ = [
     "DEFAULT_RULE",
@@ -58,7 +58,8 @@ ERASED = "erased"  # the analysis state of an erased customer's messages (servic
 SANCTION_LEVEL = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}
 
 
-def decision_dict(r: DecisionRow) -> dict[str, Any]:
+def decision_dict(r: DecisionRow | Row[Any]) -> dict[str, Any]:
+    """A stored decision (an ORM row or a Core row of ``decisions``) as the API shows it."""
     return {
         "action": r.action,
         "target": r.target,

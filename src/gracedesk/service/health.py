@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
-
-from gracedesk.store import Store
+from gracedesk.store import Store, health
 
 
 def database(store: Store) -> str:
     """The database's dialect once a trivial query has run (raises when it cannot be reached)."""
     with store.read() as s:
-        s.execute(text("SELECT 1"))
+        health.ping(s)
     return store.dialect

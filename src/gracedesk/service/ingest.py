@@ -19,55 +19,28 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import aliased
-
 from gracedesk.model.guidance import Guidance
 from gracedesk.service import effects
 from gracedesk.service.desk import retrying
 from gracedesk.service.flow import Outcome, analyse_situations
 from gracedesk.store import situations
+from gracedesk.store.protocol import store
 from gracedesk.store.situations import Snapshot
-from gracedesk.store.tables import Message
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
 
 log = logging.getLogger("gracedesk.ingest")
 
-QUEUED = "queued"
+QUEUED = "queued"  # the analysis state of an acknowledged message (store.messages.QUEUED)
 BATCH = 64  # messages per micro-batch
 
 
 def claim(desk: Desk, *, now: datetime, limit: int = BATCH) -> list[tuple[int, int]]:
-    """Claim up to ``limit`` queued messages (``analysis_state = 'running'``): only a message
-    with no older message of its conversation still queued or running, so a conversation's
-    messages are decided one after the other, across workers too, and one busy conversation
-    never holds the others up. Returns ``(message id, conversation id)`` in arrival order. On
-    PostgreSQL the rows are locked with ``SKIP LOCKED``, so workers never claim the same one."""
-    older = aliased(Message)
-    picked = (
-        select(Message.id)
-        .where(
-            Message.analysis_state == QUEUED,
-            ~exists().where(
-                older.conversation_id == Message.conversation_id,
-                older.id < Message.id,
-                older.analysis_state.in_((QUEUED, "running")),
-            ),
-        )
-        .order_by(Message.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    """Claim up to ``limit`` queued messages (``store.messages.claim_queued``): at most one per
+    conversation, the oldest first; ``(message id, conversation id)`` in arrival order."""
     with desk.store.write_core() as conn:
-        got = conn.execute(
-            update(Message)
-            .where(Message.id.in_(picked.scalar_subquery()), Message.analysis_state == QUEUED)
-            .values(analysis_state="running", analysed_at=now)
-            .returning(Message.id, Message.conversation_id)
-        ).all()
-    return sorted((int(r[0]), int(r[1])) for r in got)
+        return store.messages.claim_queued(conn, now=now, limit=limit)
 
 
 def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
@@ -119,12 +92,4 @@ def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
 def _failed(desk: Desk, ids: list[int], exc: Exception) -> None:
     error = f"{type(exc).__name__}: {exc}"[:2000]
     with desk.store.write_core() as conn:
-        conn.execute(
-            update(Message)
-            .where(Message.id.in_(ids), Message.analysis_state == "running")  # not erased
-            .values(
-                analysis_state="failed",
-                analysis_error=error,
-                analysis_attempts=Message.analysis_attempts + 1,
-            )
-        )
+        store.messages.fail_running(conn, ids, error=error)

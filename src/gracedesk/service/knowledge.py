@@ -27,9 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound
 from gracedesk.knowledge import (
@@ -64,18 +62,14 @@ from gracedesk.service.knowledge_types import (
 )
 from gracedesk.store import Store, fulltext
 from gracedesk.store import audit as store_audit
-from gracedesk.store.tables import (
-    KbArticle,
-    KbPassage,
-    KbQuestion,
-    KbQuote,
-    KbVersion,
-    Message,
-)
+from gracedesk.store import knowledge as kb
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gracedesk.model import Signals
     from gracedesk.service.desk import Desk
+    from gracedesk.store.tables import KbArticle
 
 __all__ = [
     "ArticleSummary",
@@ -163,49 +157,31 @@ def _put_version(
     """A new version of the article in ``s``'s transaction; returns the row and whether it is
     new. Its passages replace the previous version's (older ones stay in ``kb_versions``)."""
     a = prep.article
-    row = s.get(KbArticle, a.id, with_for_update=True)
-    created = row is None
-    if row is None:
-        row = KbArticle(id=a.id, version=0, created_at=now)
-        s.add(row)
-    row.version += 1
-    row.title, row.audience, row.updated, row.hash = a.title, a.audience, a.updated, a.hash
-    row.tags, row.policy_rules = list(a.tags), list(a.policy_rules)
-    row.deleted, row.updated_at = False, now
-    s.flush()
-    s.add(
-        KbVersion(
-            article_id=a.id,
-            version=row.version,
-            markdown=a.markdown,
-            hash=a.hash,
-            author=_author(actor),
-            reason=reason,
-            created_at=now,
-        )
+    new = kb.NewVersion(
+        id=a.id,
+        title=a.title,
+        audience=a.audience,
+        updated=a.updated,
+        hash=a.hash,
+        tags=tuple(a.tags),
+        policy_rules=tuple(a.policy_rules),
+        markdown=a.markdown,
+        passages=tuple(
+            kb.NewPassage(
+                ordinal=p.ordinal,
+                heading=p.heading,
+                text=p.text,
+                search_text=search_text(a, p),
+                start=p.start,
+                end=p.end,
+                vector=np.ascontiguousarray(v, np.float32).tobytes(),
+            )
+            for p, v in zip(passages(a), prep.vectors, strict=True)
+        ),
     )
-    conn = s.connection()
-    old = list(s.scalars(select(KbPassage.id).where(KbPassage.article_id == a.id)))
-    fulltext.remove(conn, old)
-    s.execute(delete(KbPassage).where(KbPassage.article_id == a.id))
-    new = [
-        KbPassage(
-            article_id=a.id,
-            version=row.version,
-            ordinal=p.ordinal,
-            heading=p.heading,
-            text=p.text,
-            search_text=search_text(a, p),
-            start=p.start,
-            end=p.end,
-            vector=np.ascontiguousarray(v, np.float32).tobytes(),
-            embedder=embedder,
-        )
-        for p, v in zip(passages(a), prep.vectors, strict=True)
-    ]
-    s.add_all(new)
-    s.flush()
-    fulltext.add(conn, [(p.id, p.search_text) for p in new])
+    row, created = kb.put_version(
+        s, new, author=_author(actor), reason=reason, embedder=embedder, now=now
+    )
     audit(
         s,
         "kb.article_added" if created else "kb.article_updated",
@@ -249,10 +225,7 @@ def import_dir(
         seen[a.id] = f.name
         parsed.append((a, f.name))
     with store.read() as s:
-        have = {
-            r.id: (r.hash, r.deleted)
-            for r in s.execute(select(KbArticle.id, KbArticle.hash, KbArticle.deleted))
-        }
+        have = {r.id: (r.hash, r.deleted) for r in kb.article_states(s)}
     changed = [(a, src) for a, src in parsed if have.get(a.id) != (a.hash, False)]
     report.unchanged = sorted(a.id for a, _ in parsed if have.get(a.id) == (a.hash, False))
     if changed:
@@ -286,7 +259,7 @@ def save_article(
         raise InvalidRequest("the reason contains a NUL character")
     a = parse(markdown, source="article")
     with store.read() as s:
-        row = s.get(KbArticle, a.id)
+        row = kb.article(s, a.id)
         if row is not None and row.hash == a.hash and not row.deleted:
             return _summary(row)
     prep = _prepare([(a, "editor")], emb)[0]
@@ -322,28 +295,18 @@ def list_articles(
     desk: Desk | Store, *, audience: str | None = None, include_deleted: bool = False
 ) -> list[ArticleSummary]:
     """Articles by id (not the deleted ones unless asked), optionally of one audience."""
-    q = select(KbArticle).order_by(KbArticle.id)
-    if _audience(audience) is not None:
-        q = q.where(KbArticle.audience == audience)
-    if not include_deleted:
-        q = q.where(KbArticle.deleted.is_(False))
+    aud = _audience(audience)
     with _store(desk).read() as s:
-        return [_summary(r) for r in s.scalars(q)]
+        return [_summary(r) for r in kb.articles(s, audience=aud, include_deleted=include_deleted)]
 
 
 def get_article(desk: Desk | Store, article_id: str, version: int | None = None) -> ArticleView:
     """An article as it is now, or as it was at ``version``, with its list of versions."""
     with _store(desk).read() as s:
-        row = s.get(KbArticle, article_id)
+        row = kb.article(s, article_id)
         if row is None:
             raise NotFound(f"no article {article_id!r}")
-        rows = list(
-            s.scalars(
-                select(KbVersion)
-                .where(KbVersion.article_id == article_id)
-                .order_by(KbVersion.version)
-            )
-        )
+        rows = list(kb.versions(s, article_id))
     want = row.version if version is None else version
     shown = next((v for v in rows if v.version == want), None)
     if shown is None:
@@ -511,33 +474,16 @@ def record_quotes(
     if not found:
         return []
     with store.read() as s:
-        msg = s.get(Message, message_id)
+        msg, asked = kb.reply_and_question(s, message_id)
         if msg is None:
             raise NotFound(f"no message {message_id}")
-        asked = s.scalars(
-            select(Message)
-            .where(
-                Message.conversation_id == msg.conversation_id,
-                Message.author == "customer",
-                Message.id < message_id,
-            )
-            .order_by(Message.id.desc())
-            .limit(1)
-        ).first()
         question = (asked.id, asked.text[:QUESTION_MAX]) if asked and asked.text.strip() else None
     vector = emb.embed([question[1]])[0] if question else None
     with store.write() as s:
-        have = set(s.scalars(select(KbQuote.article_id).where(KbQuote.message_id == message_id)))
+        have = kb.quoted_articles(s, message_id)
         for article_id, version in found:
             if article_id not in have:
-                s.add(
-                    KbQuote(
-                        message_id=message_id,
-                        article_id=article_id,
-                        version=version,
-                        at=msg.received_at,
-                    )
-                )
+                kb.add_quote(s, message_id, article_id, version, msg.received_at)
             if question is not None and vector is not None:
                 _add_question(
                     s,
@@ -568,25 +514,17 @@ def _add_question(
 ) -> bool:
     """Add one answered question unless the article already has the same text."""
     digest = hashlib.sha256(" ".join(text.split()).lower().encode("utf-8")).hexdigest()
-    exists = s.scalar(
-        select(KbQuestion.id).where(KbQuestion.article_id == article_id, KbQuestion.hash == digest)
+    return kb.add_question(
+        s,
+        article_id,
+        text,
+        digest,
+        np.ascontiguousarray(vector, np.float32).tobytes(),
+        embedder,
+        source=source,
+        message_id=message_id,
+        now=now,
     )
-    if exists is not None:
-        return False
-    s.add(
-        KbQuestion(
-            article_id=article_id,
-            text=text,
-            hash=digest,
-            source=source,
-            message_id=message_id,
-            vector=np.ascontiguousarray(vector, np.float32).tobytes(),
-            embedder=embedder,
-            created_at=now,
-        )
-    )
-    s.flush()  # the unique (article, hash) is checked by the next lookup in this session
-    return True
 
 
 def add_questions(
@@ -604,7 +542,7 @@ def add_questions(
     report = QuestionsReport()
     clean = [(a, " ".join(t.split())[:QUESTION_MAX]) for a, t in items]
     with store.read() as s:
-        known = set(s.scalars(select(KbArticle.id).where(KbArticle.deleted.is_(False))))
+        known = kb.live_article_ids(s)
     todo = [(i, a, t) for i, (a, t) in enumerate(clean) if a in known and t]
     report.unknown = [(i, a) for i, (a, t) in enumerate(clean) if a not in known or not t]
     vectors = emb.embed([t for _, _, t in todo]) if todo else None
@@ -629,15 +567,8 @@ def add_questions(
 
 def shared_articles(desk: Desk | Store, conversation_id: int) -> list[SharedArticle]:
     """Articles quoted by the replies of a conversation, oldest first (for a hand-over)."""
-    q = (
-        select(KbQuote, KbArticle.title)
-        .join(Message, Message.id == KbQuote.message_id)
-        .join(KbArticle, KbArticle.id == KbQuote.article_id)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(KbQuote.at, KbQuote.id)
-    )
     with _store(desk).read() as s:
         return [
             SharedArticle(qt.article_id, title, qt.version, qt.message_id, qt.at)
-            for qt, title in s.execute(q)
+            for qt, title in kb.shared(s, conversation_id)
         ]

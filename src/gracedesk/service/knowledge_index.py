@@ -17,21 +17,20 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, func, select
 
 from gracedesk.knowledge import Embedder
 from gracedesk.knowledge.memory import QuestionMemory
 from gracedesk.knowledge.passage import embed_text_of
 from gracedesk.knowledge.triggers import query_terms
 from gracedesk.store import Store
-from gracedesk.store.tables import KbArticle, KbPassage, KbQuestion, KbVersion, table_of
+from gracedesk.store import knowledge as kb
 
-A, P, V = table_of(KbArticle), table_of(KbPassage), table_of(KbVersion)
-Q = table_of(KbQuestion)
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +101,9 @@ _CACHE: weakref.WeakKeyDictionary[Store, dict[str, PassageIndex]] = weakref.Weak
 _LOCK = threading.Lock()
 
 
-def counter(conn: Connection) -> tuple[int, ...]:
-    v = conn.execute(select(func.count(V.c.id), func.coalesce(func.max(V.c.id), 0))).one()
-    q = conn.execute(select(func.count(Q.c.id), func.coalesce(func.max(Q.c.id), 0))).one()
-    return int(v[0]), int(v[1]), int(q[0]), int(q[1])
-
-
 def current(store: Store, conn: Connection, embedder: Embedder) -> PassageIndex:
     """This process's index for ``store`` and ``embedder``, reloaded when the KB changed."""
-    now = counter(conn)
+    now = kb.index_counter(conn)
     with _LOCK:
         idx = _CACHE.get(store, {}).get(embedder.name)
     if idx is not None and idx.counter == now:
@@ -128,25 +121,7 @@ def forget(store: Store) -> None:
 
 
 def _load(conn: Connection, count: tuple[int, ...], embedder: Embedder) -> PassageIndex:
-    rows = conn.execute(
-        select(
-            P.c.id,
-            P.c.article_id,
-            P.c.heading,
-            P.c.text,
-            P.c.start,
-            P.c.end,
-            P.c.vector,
-            P.c.embedder,
-            P.c.search_text,
-            A.c.title,
-            A.c.version,
-            A.c.audience,
-        )
-        .join(A, A.c.id == P.c.article_id)
-        .where(A.c.deleted.is_(False))
-        .order_by(P.c.article_id, P.c.ordinal)
-    ).all()
+    rows = kb.index_passages(conn)
     articles: list[IndexedArticle] = []
     where: dict[str, int] = {}
     passages: list[IndexedPassage] = []
@@ -176,10 +151,7 @@ def _memory(
     conn: Connection, articles: list[IndexedArticle], where: dict[str, int], embedder: Embedder
 ) -> QuestionMemory | None:
     """The answered questions of the articles in the index (none: ``None``)."""
-    rows = conn.execute(
-        select(Q.c.article_id, Q.c.text, Q.c.vector, Q.c.embedder).order_by(Q.c.id)
-    ).all()
-    rows = [r for r in rows if r.article_id in where]
+    rows = [r for r in kb.index_questions(conn) if r.article_id in where]
     if not rows:
         return None
     return QuestionMemory(

@@ -26,9 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
-
 from gracedesk.errors import InvalidRequest
 from gracedesk.guidance.coach import cite_articles, wants_plain_wording
 from gracedesk.insights.rows import QuestionRow, QuoteRow
@@ -39,9 +36,12 @@ from gracedesk.model.situation import Situation
 from gracedesk.model.staff import Staff
 from gracedesk.service import knowledge
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import KbArticle, KbQuote, Message
+from gracedesk.store import knowledge as kb
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.orm import Session
+
     from gracedesk.model import Critique, Signals
     from gracedesk.service.desk import Desk
 
@@ -185,33 +185,12 @@ def report_rows(
     the quotes of replies sent in ``[since, until)``, and the analysed customer messages of the
     period that called for an article with how many guidance found. A message guided before
     guidance looked for articles (no ``articles`` in its guidance) is not a question here."""
-    M = Message
     quotes = [
         QuoteRow(r.message_id, r.conversation_id, r.article_id, r.title, r.version, r.at)
-        for r in s.execute(
-            select(
-                KbQuote.message_id,
-                M.conversation_id,
-                KbQuote.article_id,
-                KbArticle.title,
-                KbQuote.version,
-                KbQuote.at,
-            )
-            .join(M, M.id == KbQuote.message_id)
-            .join(KbArticle, KbArticle.id == KbQuote.article_id)
-            .where(M.conversation_id.in_(conversations), KbQuote.at >= since, KbQuote.at < until)
-        )
+        for r in kb.report_quotes(s, conversations, since, until)
     ]
     questions = []
-    for r in s.execute(
-        select(M.id, M.conversation_id, M.received_at, M.signals, M.guidance["articles"]).where(
-            M.conversation_id.in_(conversations),
-            M.author == "customer",
-            M.analysis_state == "done",
-            M.received_at >= since,
-            M.received_at < until,
-        )
-    ):
+    for r in kb.report_questions(s, conversations, since, until):
         found, signals = r[4], r.signals
         why = reasons(signals) if isinstance(signals, Mapping) else []
         if why and isinstance(found, list):

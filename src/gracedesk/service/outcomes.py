@@ -14,23 +14,19 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from gracedesk.guidance.phrases import PhraseStats
 from gracedesk.insights.outcomes import ReplyOutcome, calm_counts, phrase_used, top_cause
-from gracedesk.store.tables import AuditEvent, CsatResponse, Escalation, Message
+from gracedesk.store import reports as reports_store
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from gracedesk.store import Store
-
-CHUNK = 500  # conversation ids per IN (...) list
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,64 +48,29 @@ class _After:
     csat: list[tuple[datetime, int]]  # (sent_at, score) of answered surveys
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
-    for i in range(0, len(ids), CHUNK):
-        yield list(ids[i : i + CHUNK])
-
-
 def _replies(s: Session, since: datetime | None, until: datetime | None) -> list[Any]:
-    q = select(
-        Message.id, Message.conversation_id, Message.text, Message.received_at, Message.critique
-    ).where(Message.author == "agent")
-    if since is not None:
-        q = q.where(Message.received_at >= since)
-    if until is not None:
-        q = q.where(Message.received_at < until)
-    return list(s.execute(q.order_by(Message.id)).all())
+    return list(reports_store.agent_replies(s, since, until))
 
 
 def _customer_messages(s: Session, convs: Sequence[int]) -> dict[int, list[_Said]]:
     out: dict[int, list[_Said]] = defaultdict(list)
-    for part in _chunks(convs):
-        q = (
-            select(Message.id, Message.conversation_id, Message.signals, Message.guidance)
-            .where(
-                Message.conversation_id.in_(part),
-                Message.author == "customer",
-                Message.signals.is_not(None),
-            )
-            .order_by(Message.id)
-        )
-        for r in s.execute(q):
-            if isinstance(r.signals, dict):  # JSON null is not a stored analysis
-                out[r.conversation_id].append(_Said(r.id, r.signals, r.guidance))
+    for r in reports_store.analysed_customer_messages(s, convs):
+        if isinstance(r.signals, dict):  # JSON null is not a stored analysis
+            out[r.conversation_id].append(_Said(r.id, r.signals, r.guidance))
     return out
 
 
 def _afterwards(s: Session, convs: Sequence[int]) -> dict[int, _After]:
     out: dict[int, _After] = defaultdict(lambda: _After([], [], [], []))
-    for part in _chunks(convs):
-        for cid, at in s.execute(
-            select(Escalation.conversation_id, Escalation.created_at).where(
-                Escalation.conversation_id.in_(part), Escalation.kind == "escalation"
-            )
-        ):
-            out[cid].escalated.append(at)
-        for conv, kind, at in s.execute(
-            select(AuditEvent.conversation_id, AuditEvent.kind, AuditEvent.at).where(
-                AuditEvent.conversation_id.in_(part),
-                AuditEvent.kind.in_(("conversation.resolved", "conversation.reopened")),
-            )
-        ):
-            if conv is not None:
-                a = out[conv]
-                (a.resolved if kind == "conversation.resolved" else a.reopened).append(at)
-        for c, sent, score in s.execute(
-            select(CsatResponse.conversation_id, CsatResponse.sent_at, CsatResponse.score).where(
-                CsatResponse.conversation_id.in_(part), CsatResponse.score.is_not(None)
-            )
-        ):
-            out[c].csat.append((sent, int(score or 0)))
+    found = reports_store.afterwards(s, convs)
+    for cid, at in found.escalations:
+        out[cid].escalated.append(at)
+    for conv, kind, at in found.events:
+        if conv is not None:
+            a = out[conv]
+            (a.resolved if kind == "conversation.resolved" else a.reopened).append(at)
+    for c, sent, score in found.surveys:
+        out[c].csat.append((sent, int(score or 0)))
     for a in out.values():
         a.escalated.sort()
         a.resolved.sort()

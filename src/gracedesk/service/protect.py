@@ -30,17 +30,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
-
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
 from gracedesk.model.signals import ABUSE
 from gracedesk.model.staff import Staff
 from gracedesk.service import views
 from gracedesk.service.desk import audit
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import Conversation, DeskSetting, Message, User
+from gracedesk.store import protect as masking_x
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from gracedesk.service.desk import Desk
 
 ABUSE_PREFIX = "abuse."
@@ -246,7 +246,7 @@ def scrub_tree(value: Any, terms: Terms) -> Any:
 
 def team_masking(conn: Connection) -> bool:
     """The team's default: the supervisors' choice, else on."""
-    stored = conn.execute(select(DeskSetting.value).where(DeskSetting.key == SETTING)).scalar()
+    stored = masking_x.setting_value(conn, SETTING)
     value = stored.get("value") if isinstance(stored, dict) else None
     return value if isinstance(value, bool) else DEFAULT_MASKING
 
@@ -254,15 +254,15 @@ def team_masking(conn: Connection) -> bool:
 def masking_for(desk: Desk, user: Staff) -> bool:
     """Whether ``user`` sees abusive words masked: their own choice, else the team's default."""
     with desk.store.read() as s:
-        own = s.scalar(select(User.mask_abuse).where(User.id == user.id))
+        own = masking_x.own_masking(s, user.id)
         return own if own is not None else team_masking(s.connection())
 
 
 def team_setting(desk: Desk) -> dict[str, Any]:
     """The team's default and who set it last (for the team page)."""
     with desk.store.read() as s:
-        row = s.get(DeskSetting, SETTING)
-        by = s.get(User, row.updated_by) if row is not None and row.updated_by else None
+        row = masking_x.setting_row(s, SETTING)
+        by = masking_x.user(s, row.updated_by) if row is not None and row.updated_by else None
         return {
             "mask_abuse": team_masking(s.connection()),
             "updated_by": by.name if by is not None else None,
@@ -273,10 +273,11 @@ def team_setting(desk: Desk) -> dict[str, Any]:
 def set_user_masking(desk: Desk, user: Staff, value: bool | None, now: datetime) -> dict[str, Any]:
     """A user's own choice (None: follow the team's default); returns what now applies."""
     with desk.store.write() as s:
-        u = s.get(User, user.id)
+        u = masking_x.user(s, user.id)
         if u is None:
             raise NotFound(f"user {user.id} does not exist")
-        before, u.mask_abuse = u.mask_abuse, value
+        before = u.mask_abuse
+        masking_x.set_user_masking(s, u, value)
         audit(
             s,
             "settings.changed",
@@ -298,12 +299,9 @@ def set_team_masking(desk: Desk, user: Staff, value: bool, now: datetime) -> dic
     if not isinstance(value, bool):
         raise InvalidRequest("mask_abuse must be true or false")
     with desk.store.write() as s:
-        row = s.get(DeskSetting, SETTING)
+        row = masking_x.setting_row(s, SETTING)
         before = team_masking(s.connection())
-        if row is None:
-            row = DeskSetting(key=SETTING, value={}, updated_at=now)
-            s.add(row)
-        row.value, row.updated_by, row.updated_at = {"value": value}, user.id, now
+        masking_x.put_setting(s, row, key=SETTING, value=value, by=user.id, now=now)
         audit(
             s,
             "settings.changed",
@@ -320,21 +318,21 @@ def set_team_masking(desk: Desk, user: Staff, value: bool, now: datetime) -> dic
 def reveal(desk: Desk, conv_id: int, message_id: int, *, user: Staff, now: datetime) -> None:
     """Record that ``user`` chose to read one customer message unmasked (who, when, which)."""
     with desk.store.write() as s:
-        m = s.get(Message, message_id)
+        m = masking_x.message(s, message_id)
         if m is None or m.conversation_id != conv_id:
             raise NotFound(f"conversation {conv_id} has no message {message_id}")
         if m.author != "customer":
             raise InvalidRequest(f"message {message_id} is not a customer's: nothing is masked")
         if m.hold == "held" and user.role not in SUPERVISING:
             raise PermissionDenied(f"message {message_id} is held for a supervisor")
-        conv = s.get_one(Conversation, conv_id)
+        customer_id = masking_x.customer_of(s, conv_id)
         audit(
             s,
             "message.revealed",
             now=now,
             actor=user,
             conversation_id=conv_id,
-            customer_id=conv.customer_id,
+            customer_id=customer_id,
             reason="shown unmasked on request",
             message_id=message_id,
         )
@@ -349,14 +347,7 @@ def _terms_by_conversation(conn: Connection, ids: Iterable[int]) -> dict[int, di
     out: dict[int, dict[str, str]] = {i: {} for i in wanted}
     if not wanted:
         return out
-    rows = conn.execute(
-        select(Message.conversation_id, Message.text, Message.signals).where(
-            Message.conversation_id.in_(wanted),
-            Message.author == "customer",
-            Message.signals.is_not(None),
-        )
-    )
-    for conv_id, text, signals in rows:
+    for conv_id, text, signals in masking_x.customer_signals(conn, wanted):
         evidence = (signals or {}).get("evidence") or []
         out[conv_id].update(terms_of(evidence, text))
     return out

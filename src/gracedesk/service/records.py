@@ -11,26 +11,19 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, select
-from sqlalchemy.orm import Session
-
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gracedesk.model.staff import Staff
 from gracedesk.service.desk import audit
+from gracedesk.store import records as stored
 from gracedesk.store.follow_ups import NewFollowUp
 from gracedesk.store.protocol import store as persistence
-from gracedesk.store.tables import (
-    Conversation,
-    CsatResponse,
-    Customer,
-    CustomerNote,
-    Escalation,
-    Sanction,
-    User,
-)
 
 if TYPE_CHECKING:
+    from sqlalchemy import RowMapping
+    from sqlalchemy.orm import Session
+
     from gracedesk.service.desk import Desk
+    from gracedesk.store.tables import Conversation, CsatResponse, Escalation, Sanction
 
 SUPERVISING = ("supervisor", "admin")
 SANCTION_LEVELS = ("warn", "restrict", "block")
@@ -45,8 +38,7 @@ def require(user: Staff, *roles: str) -> None:
 
 def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversation:
     """The conversation, locked for the transaction when ``lock`` (NotFound when missing)."""
-    q = select(Conversation).where(Conversation.id == conv_id)
-    conv = s.scalar(q.with_for_update() if lock else q)
+    conv = stored.conversation(s, conv_id, lock=lock)
     if conv is None:
         raise NotFound(f"conversation {conv_id} does not exist")
     return conv
@@ -54,8 +46,7 @@ def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversatio
 
 def open_survey(s: Session, token: str, *, lock: bool = False) -> CsatResponse:
     """The survey behind ``token`` while it can be answered (NotFound, or Conflict once done)."""
-    q = select(CsatResponse).where(CsatResponse.token == token)
-    r = s.scalar(q.with_for_update() if lock else q)
+    r = stored.survey(s, token, lock=lock)
     if r is None:
         raise NotFound("no survey with this token")
     if r.responded_at is not None:
@@ -114,13 +105,9 @@ def add_note(
     if not text.strip():
         raise InvalidRequest("note is empty")
     with desk.store.write() as s:
-        if s.get(Customer, customer_id) is None:
+        if not stored.customer_exists(s, customer_id):
             raise NotFound(f"customer {customer_id} does not exist")
-        n = CustomerNote(
-            customer_id=customer_id, author_id=user.id, text=text.strip(), created_at=now
-        )
-        s.add(n)
-        s.flush()
+        n = stored.add_note(s, customer_id, author_id=user.id, text=text.strip(), now=now)
         audit(s, "customer.note", now=now, actor=user, customer_id=customer_id, note_id=n.id)
         return {"id": n.id, "text": n.text, "author": user.name, "created_at": now.isoformat()}
 
@@ -143,21 +130,19 @@ def add_sanction(
     if not reason.strip():
         raise InvalidRequest("reason is empty: a sanction must say why")
     with desk.store.write() as s:
-        if s.get(Customer, customer_id) is None:
+        if not stored.customer_exists(s, customer_id):
             raise NotFound(f"customer {customer_id} does not exist")
         until = now + timedelta(minutes=minutes) if minutes else None
-        x = Sanction(
-            customer_id=customer_id,
+        x = stored.add_sanction(
+            s,
+            customer_id,
             level=level,
-            state="active",
             reason=reason.strip(),
             until=until,
             created_by=user.id,
             approved_by=user.id if level != "warn" else None,
-            created_at=now,
+            now=now,
         )
-        s.add(x)
-        s.flush()
         audit(
             s,
             "sanction.active",
@@ -176,12 +161,12 @@ def lift_sanction(
 ) -> dict[str, Any]:
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        x = s.get(Sanction, sid)
+        x = stored.sanction(s, sid)
         if x is None:
             raise NotFound(f"sanction {sid} does not exist")
         if x.state != "active":
             raise Conflict(f"sanction {sid} is {x.state}, not active")
-        x.state = "lifted"
+        stored.lift_sanction(s, x)
         audit(
             s,
             "sanction.lifted",
@@ -197,8 +182,7 @@ def lift_sanction(
 
 def take_break(desk: Desk, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.write() as s:
-        u = s.get_one(User, user.id)
-        u.last_break_at = now
+        u = stored.take_break(s, user.id, now=now)
         audit(s, "agent.break", now=now, actor=user)
         return {"user": u.name, "last_break_at": now.isoformat()}
 

@@ -19,13 +19,10 @@ left out of both sides.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import Connection, select
 
 from gracedesk.errors import InvalidFacts
 from gracedesk.insights.replay import Replayed, choice_of
@@ -33,26 +30,20 @@ from gracedesk.model.signals import Archetype, ContextSignals
 from gracedesk.model.situation import Request, Sanction
 from gracedesk.policy.scenario import signals_from
 from gracedesk.service.flow import run_situation
+from gracedesk.store import replay as stored_history
 from gracedesk.store import situations
 from gracedesk.store.situations import Snapshot, compensation_of, past_issue, recent_counts
-from gracedesk.store.tables import (
-    AuditEvent,
-    Conversation,
-    DecisionRow,
-    Escalation,
-    Message,
-    User,
-)
-from gracedesk.store.tables import Sanction as SanctionRow
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from gracedesk.model import Signals
     from gracedesk.policy import PolicySet
     from gracedesk.store import Store
 
 log = logging.getLogger("gracedesk.replay")
 
-CHUNK = 500
+CHUNK = stored_history.CHUNK  # messages replayed per read of their decisions
 HISTORY = 20  # past conversations read (as queries.HISTORY_CONVERSATIONS)
 ROTATION = "wellbeing.rotation"  # service.rotation's decisions: agents' exposure, not the rules
 ASSIGNING = (
@@ -77,17 +68,7 @@ class _Customer:
 
 
 def _customer(conn: Connection, cid: int) -> _Customer:
-    convs = select(Conversation.id).where(Conversation.customer_id == cid).scalar_subquery()
-    escs = conn.execute(
-        select(
-            Escalation.conversation_id,
-            Escalation.kind,
-            Escalation.target,
-            Escalation.state,
-            Escalation.data,
-            Escalation.decided_at,
-        ).where(Escalation.conversation_id.in_(convs), Escalation.decided_at.is_not(None))
-    ).all()
+    escs = stored_history.decided_escalations(conn, cid)
     approved_at = {
         int(e.data["sanction_id"]): e.decided_at
         for e in escs
@@ -95,19 +76,11 @@ def _customer(conn: Connection, cid: int) -> _Customer:
     }
     lifted_at = {
         int(a.detail["sanction_id"]): a.at
-        for a in conn.execute(
-            select(AuditEvent.detail, AuditEvent.at).where(
-                AuditEvent.customer_id == cid, AuditEvent.kind == "sanction.lifted"
-            )
-        )
+        for a in stored_history.lifted_sanctions(conn, cid)
         if isinstance(a.detail, dict) and a.detail.get("sanction_id")
     }
     out = _Customer()
-    for s in conn.execute(
-        select(SanctionRow)
-        .where(SanctionRow.customer_id == cid)
-        .order_by(SanctionRow.created_at, SanctionRow.id)
-    ):
+    for s in stored_history.sanctions_of(conn, cid):
         if s.state not in ("active", "lifted"):
             continue  # rejected, closed or still pending: never in force
         start = approved_at.get(s.id, s.created_at)
@@ -128,22 +101,7 @@ def _history(
     conv = snap.conversation_id
     past = [
         r
-        for r in conn.execute(
-            select(
-                Conversation.id,
-                Conversation.opened_at,
-                Conversation.subject,
-                Conversation.channel,
-                Conversation.labels,
-            )
-            .where(
-                Conversation.customer_id == cid,
-                Conversation.id != conv,
-                Conversation.opened_at <= now,
-            )
-            .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
-            .limit(HISTORY)
-        )
+        for r in stored_history.past_conversations(conn, cid, exclude=conv, upto=now, limit=HISTORY)
         if r.opened_at < now or r.id < conv  # opened at the very same time: the older id first
     ]
     contacts, complaints = recent_counts(past, now=now, exclude=conv)
@@ -198,38 +156,11 @@ def stored_signals(d: dict[str, Any], message_id: int) -> Signals:
     return replace(sig, context=ctx)
 
 
-def _stored(conn: Connection, ids: Sequence[int]) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = defaultdict(list)
-    for i in range(0, len(ids), CHUNK):
-        q = (
-            select(DecisionRow)
-            .where(DecisionRow.message_id.in_(list(ids[i : i + CHUNK])))
-            .order_by(DecisionRow.id)
-        )
-        for r in conn.execute(q):
-            out[r.message_id].append(r)
-    return out
-
-
 def _messages(
     conn: Connection, since: datetime | None, until: datetime | None
 ) -> tuple[list[Any], int]:
     """The period's analysed customer messages (oldest first) and how many others it has."""
-    q = select(
-        Message.id,
-        Message.conversation_id,
-        Message.signals,
-        Message.analysis_state,
-        Message.analysed_at,
-        Message.received_at,
-        Conversation.customer_id,
-    ).join(Conversation, Conversation.id == Message.conversation_id)
-    q = q.where(Message.author == "customer")
-    if since is not None:
-        q = q.where(Message.received_at >= since)
-    if until is not None:
-        q = q.where(Message.received_at < until)
-    rows = conn.execute(q.order_by(Message.id)).all()
+    rows = stored_history.customer_messages(conn, since, until)
     done = [r for r in rows if r.analysis_state == "done" and isinstance(r.signals, dict)]
     return done, len(rows) - len(done)
 
@@ -251,11 +182,7 @@ def _handovers(conn: Connection, conv_id: int, names: dict[str, int]) -> list[Ha
     """Who held the conversation when, from its audit trail: assigned, rotated, taken over by
     an approving supervisor, or answered / resolved while nobody held it."""
     out: list[Hand] = []
-    for e in conn.execute(
-        select(AuditEvent.at, AuditEvent.kind, AuditEvent.actor_id, AuditEvent.detail)
-        .where(AuditEvent.conversation_id == conv_id, AuditEvent.kind.in_(ASSIGNING))
-        .order_by(AuditEvent.at, AuditEvent.id)
-    ):
+    for e in stored_history.handover_events(conn, conv_id, ASSIGNING):
         detail = e.detail if isinstance(e.detail, dict) else {}
         if e.kind in ("conversation.assigned", "conversation.rotated"):
             out.append((e.at, "set", names.get(str(detail.get("to")))))
@@ -328,12 +255,12 @@ def replay(
     rows: list[Replayed] = []
     with store.read_core() as conn:
         msgs, skipped = _messages(conn, since, until)
-        names = {str(u.name): int(u.id) for u in conn.execute(select(User.id, User.name))}
+        names = stored_history.user_ids(conn)
         customers: dict[int, _Customer] = {}
         hands: dict[int, list[Hand]] = {}
         for i in range(0, len(msgs), CHUNK):
             part = msgs[i : i + CHUNK]
-            stored = _stored(conn, [m.id for m in part])
+            stored = stored_history.decisions_by_message(conn, [m.id for m in part])
             for m in part:
                 if m.customer_id not in customers:
                     customers[m.customer_id] = _customer(conn, m.customer_id)

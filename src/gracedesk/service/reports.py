@@ -10,14 +10,11 @@ of resolution times when the calendar says so). docs/insights.md defines every f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
-from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest
 from gracedesk.insights import outcomes
@@ -41,18 +38,13 @@ from gracedesk.policy.sla import BusinessClock
 from gracedesk.service import knowledge_use
 from gracedesk.service.outcomes import reply_outcomes
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import (
-    AuditEvent,
-    Conversation,
-    CsatResponse,
-    Customer,
-    Escalation,
-    Message,
-    Sanction,
-    User,
-)
+from gracedesk.store import reports as reports_store
+from gracedesk.store.reports import Scope
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.orm import Session
+
     from gracedesk.policy import PolicySet
     from gracedesk.service.desk import Desk
     from gracedesk.store import Store
@@ -136,14 +128,16 @@ def summary(store: Store, policy: PolicySet, period: Period) -> dict[str, Any]:
     """Every figure of the report for ``period`` (docs/insights.md)."""
     clocks = Clocks(policy)
     with store.read() as s:
-        agent_id = _agent_id(s, period.agent)
-        scope = _history(s, _touched(period, agent_id), period, clocks, full=True)
-        scope = _with_globals(s, scope, period, agent_id)
+        where = Scope(period.since, period.until, period.team, _agent_id(s, period.agent))
+        scope = _history(s, reports_store.touched(where), clocks, full=True)
+        scope = _with_globals(s, scope, where)
         quotes, questions = knowledge_use.report_rows(
-            s, _touched(period, agent_id), period.since, period.until
+            s, reports_store.touched(where), period.since, period.until
         )
         scope = replace(scope, kb_quotes=tuple(quotes), kb_questions=tuple(questions))
-        training = _history(s, _answered(period), period, clocks, full=False)
+        training = _history(
+            s, reports_store.answered(period.until, limit=TRAINING_LIMIT), clocks, full=False
+        )
     calming = _outcomes(store, period, {c.id for c in scope.conversations})
     targets = {
         name: Target(t.first_response_minutes, t.resolution_minutes)
@@ -185,56 +179,10 @@ class Clocks:
 def _agent_id(s: Session, name: str | None) -> int | None:
     if name is None:
         return None
-    uid = s.scalar(select(User.id).where(User.name == name))
+    uid = reports_store.user_id(s, name)
     if uid is None:
         raise InvalidRequest(f"there is no user named {name!r}")
     return uid
-
-
-def _filters(period: Period, agent_id: int | None) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
-    if period.team is not None:
-        out.append(Conversation.team == period.team)
-    if agent_id is not None:
-        out.append(Conversation.assignee_id == agent_id)
-    return out
-
-
-def _during(col: Any, p: Period) -> ColumnElement[bool]:
-    return and_(col >= p.since, col < p.until)
-
-
-def _touched(p: Period, agent_id: int | None) -> Select[Any]:
-    """Conversations in scope opened before ``until`` that anything in the period touched."""
-    cid = Conversation.id
-    return select(cid).where(
-        Conversation.opened_at < p.until,
-        *_filters(p, agent_id),
-        or_(
-            Conversation.opened_at >= p.since,
-            Conversation.resolved_at >= p.since,
-            Conversation.updated_at >= p.since,
-            Conversation.sla_breached_at >= p.since,
-            exists().where(AuditEvent.conversation_id == cid, _during(AuditEvent.at, p)),
-            exists().where(Message.conversation_id == cid, _during(Message.received_at, p)),
-            exists().where(
-                Escalation.conversation_id == cid,
-                or_(_during(Escalation.created_at, p), _during(Escalation.decided_at, p)),
-            ),
-            exists().where(CsatResponse.conversation_id == cid, _during(CsatResponse.sent_at, p)),
-            exists().where(Sanction.conversation_id == cid, _during(Sanction.created_at, p)),
-        ),
-    )
-
-
-def _answered(p: Period) -> Select[Any]:
-    """The conversations whose answers train the CSAT model (the whole store, most recent)."""
-    return (
-        select(CsatResponse.conversation_id)
-        .where(CsatResponse.score.is_not(None), CsatResponse.responded_at < p.until)
-        .order_by(CsatResponse.responded_at.desc())
-        .limit(TRAINING_LIMIT)
-    )
 
 
 def _num(x: Any) -> float | None:
@@ -300,78 +248,39 @@ def _conversation(c: Any, turns: list[tuple[str, datetime]], clocks: Clocks) -> 
     )
 
 
-def _history(s: Session, ids: Select[Any], p: Period, clocks: Clocks, *, full: bool) -> History:
+def _history(s: Session, ids: Select[Any], clocks: Clocks, *, full: bool) -> History:
     """The rows of the conversations ``ids`` selects; ``full`` adds what only the report reads
     (customers, the events of exposure and resolution), not the CSAT model."""
-    in_ids = ids
-    M, E, CS = Message, Escalation, CsatResponse
-    messages = [
-        _message(r)
-        for r in s.execute(
-            select(
-                M.id, M.conversation_id, M.author, M.channel, M.received_at, M.analysis_state,
-                M.risk, M.signals, M.critique,
-            ).where(M.conversation_id.in_(in_ids))
-        )
-    ]  # fmt: skip
+    messages = [_message(r) for r in reports_store.messages(s, ids)]
     turns: dict[int, list[tuple[str, datetime]]] = {}
     for m in messages:
         if m.author in ("customer", "agent"):
             turns.setdefault(m.conversation_id, []).append((m.author, m.received_at))
     conversations = [
-        _conversation(c, turns.get(c.id, []), clocks)
-        for c in s.execute(
-            select(
-                Conversation.id, Conversation.customer_id, Conversation.channel,
-                Conversation.team, Conversation.assignee_id, Conversation.priority,
-                Conversation.status, Conversation.opened_at, Conversation.first_response_at,
-                Conversation.resolved_at, Conversation.sla_breached_at,
-            ).where(Conversation.id.in_(in_ids))
-        )
-    ]  # fmt: skip
+        _conversation(c, turns.get(c.id, []), clocks) for c in reports_store.conversations(s, ids)
+    ]
     escalations = [
         EscalationRow(
             e.id, e.conversation_id, e.kind, e.target, e.rule_id, e.state, e.created_at,
             e.decided_at,
             clocks.calendar.minutes_between(e.created_at, e.decided_at) if e.decided_at else None,
         )
-        for e in s.execute(
-            select(
-                E.id, E.conversation_id, E.kind, E.target, E.rule_id, E.state, E.created_at,
-                E.decided_at,
-            ).where(E.conversation_id.in_(in_ids))
-        )
+        for e in reports_store.escalations(s, ids)
     ]  # fmt: skip
     surveys = [
         SurveyRow(r.id, r.conversation_id, r.sent_at, r.score, r.responded_at)
-        for r in s.execute(
-            select(CS.id, CS.conversation_id, CS.sent_at, CS.score, CS.responded_at).where(
-                CS.conversation_id.in_(in_ids)
-            )
-        )
+        for r in reports_store.surveys(s, ids)
     ]
     kinds = EVENT_KINDS if full else ("conversation.reopened",)
     events = [
         _event(e.kind, e.at, e.conversation_id, e.actor_id, e.detail)
-        for e in s.execute(
-            select(
-                AuditEvent.kind, AuditEvent.at, AuditEvent.conversation_id, AuditEvent.actor_id,
-                AuditEvent.detail,
-            ).where(AuditEvent.conversation_id.in_(in_ids), AuditEvent.kind.in_(kinds))
-        )
-    ]  # fmt: skip
-    sanctions = _sanctions(s, Sanction.conversation_id.in_(in_ids), {})
+        for e in reports_store.events(s, ids, kinds)
+    ]
+    sanctions = _sanctions(reports_store.sanctions(s, ids), {})
     customers: list[CustomerRow] = []
     if full:
         customers = [
-            CustomerRow(r.id, r.external_id, r.name)
-            for r in s.execute(
-                select(Customer.id, Customer.external_id, Customer.name).where(
-                    Customer.id.in_(
-                        select(Conversation.customer_id).where(Conversation.id.in_(in_ids))
-                    )
-                )
-            )
+            CustomerRow(r.id, r.external_id, r.name) for r in reports_store.customers(s, ids)
         ]
     return History(
         conversations=tuple(conversations),
@@ -393,55 +302,34 @@ def _event(kind: str, at: datetime, conv: int | None, actor: int | None, detail:
     return EventRow(kind, at, conv, who)
 
 
-def _sanctions(
-    s: Session, where: ColumnElement[bool], lifted: Mapping[int, datetime]
-) -> list[SanctionRow]:
+def _sanctions(rows: Sequence[Any], lifted: Mapping[int, datetime]) -> list[SanctionRow]:
     return [
         SanctionRow(
             x.id, x.customer_id, x.conversation_id, x.level, x.state, x.created_at,
             lifted.get(x.id),
         )
-        for x in s.execute(
-            select(
-                Sanction.id, Sanction.customer_id, Sanction.conversation_id, Sanction.level,
-                Sanction.state, Sanction.created_at,
-            ).where(where)
-        )
+        for x in rows
     ]  # fmt: skip
 
 
-def _lifted(s: Session, p: Period) -> dict[int, datetime]:
+def _lifted(s: Session, where: Scope) -> dict[int, datetime]:
     """Sanction id -> when it was lifted, for ``sanction.lifted`` events in the period."""
     out: dict[int, datetime] = {}
-    for at, detail in s.execute(
-        select(AuditEvent.at, AuditEvent.detail).where(
-            AuditEvent.kind == "sanction.lifted", _during(AuditEvent.at, p)
-        )
-    ):
+    for at, detail in reports_store.lifted(s, where):
         sid = detail.get("sanction_id") if isinstance(detail, dict) else None
         if isinstance(sid, int) and not isinstance(sid, bool):
             out[sid] = max(at, out.get(sid, at))
     return out
 
 
-def _with_globals(s: Session, h: History, p: Period, agent_id: int | None) -> History:
+def _with_globals(s: Session, h: History, where: Scope) -> History:
     """Add what belongs to no conversation: people and their breaks, sanctions lifted in the
     period (the lift event names only the sanction), and, without a filter, sanctions given
     outside a conversation."""
-    lifted = _lifted(s, p)
-    filters = _filters(p, agent_id)
-    loose: list[ColumnElement[bool]] = [Sanction.id.in_(list(lifted))]
-    if not filters:
-        loose.append(and_(Sanction.conversation_id.is_(None), _during(Sanction.created_at, p)))
-        where: ColumnElement[bool] = or_(*loose)
-    else:
-        where = Sanction.id.in_(
-            select(Sanction.id)
-            .join(Conversation, Conversation.id == Sanction.conversation_id)
-            .where(Sanction.id.in_(list(lifted)), *filters)
-        )
+    lifted = _lifted(s, where)
     seen = {x.id for x in h.sanctions}
-    extra = [x for x in _sanctions(s, where, lifted) if x.id not in seen]
+    loose = reports_store.loose_sanctions(s, where, list(lifted))
+    extra = [x for x in _sanctions(loose, lifted) if x.id not in seen]
     sanctions = [
         SanctionRow(
             x.id, x.customer_id, x.conversation_id, x.level, x.state, x.created_at,
@@ -451,18 +339,9 @@ def _with_globals(s: Session, h: History, p: Period, agent_id: int | None) -> Hi
     ]  # fmt: skip
     users = [
         UserRow(u.id, u.name, u.display_name, u.role, u.last_break_at)
-        for u in s.execute(
-            select(User.id, User.name, User.display_name, User.role, User.last_break_at)
-        )
+        for u in reports_store.users(s)
     ]
-    breaks = [
-        EventRow("agent.break", at, None, uid)
-        for at, uid in s.execute(
-            select(AuditEvent.at, AuditEvent.actor_id).where(
-                AuditEvent.kind == "agent.break", _during(AuditEvent.at, p)
-            )
-        )
-    ]
+    breaks = [EventRow("agent.break", at, None, uid) for at, uid in reports_store.breaks(s, where)]
     return History(
         conversations=h.conversations,
         messages=h.messages,
@@ -479,8 +358,6 @@ def choices(desk: Desk, *, user: Staff) -> dict[str, list[str]]:
     """The teams and people the console's filter offers (supervisors and admins)."""
     require(user, *SUPERVISING)
     with desk.store.read() as s:
-        teams = s.scalars(
-            select(Conversation.team).where(Conversation.team.is_not(None)).distinct()
-        ).all()
-        names = s.scalars(select(User.name).where(User.active.is_(True)).order_by(User.name)).all()
+        teams = reports_store.teams(s)
+        names = reports_store.active_user_names(s)
     return {"teams": sorted(t for t in teams if t), "agents": list(names)}

@@ -32,17 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select, update
-
 from gracedesk.service.effects import open_escalation
+from gracedesk.store import agents as agents_x
 from gracedesk.store import audit
-from gracedesk.store.agents import USERS
-from gracedesk.store.audit import AUDIT_EVENTS
-from gracedesk.store.conversations import CONVERSATIONS
-from gracedesk.store.messages import DECISIONS
+from gracedesk.store import rotation as rotation_x
 from gracedesk.store.outbox import notify
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from gracedesk.model import Signals
     from gracedesk.model.staff import Staff
     from gracedesk.policy.schema import Wellbeing
@@ -80,11 +78,7 @@ def is_abusive(signals: Mapping[str, Any] | None) -> bool:
 
 
 def _people(conn: Connection) -> dict[int, Person]:
-    rows = conn.execute(
-        select(USERS.c.id, USERS.c.name, USERS.c.role, USERS.c.email, USERS.c.last_break_at).where(
-            USERS.c.active.is_(True)
-        )
-    )
+    rows = agents_x.active_users(conn)
     return {r.id: Person(r.id, r.name, r.role, r.email, r.last_break_at) for r in rows}
 
 
@@ -93,20 +87,7 @@ def exposures(
 ) -> dict[int, tuple[set[int], int]]:
     """Per user: the abusive conversations they handled in the window after their last break,
     and the id of the oldest event counted."""
-    rows = conn.execute(
-        select(
-            AUDIT_EVENTS.c.id,
-            AUDIT_EVENTS.c.at,
-            AUDIT_EVENTS.c.conversation_id,
-            AUDIT_EVENTS.c.detail,
-        )
-        .where(
-            AUDIT_EVENTS.c.kind == EXPOSED,
-            AUDIT_EVENTS.c.at >= now - window,
-            AUDIT_EVENTS.c.at <= now,
-        )
-        .order_by(AUDIT_EVENTS.c.id)
-    )
+    rows = rotation_x.events_between(conn, EXPOSED, since=now - window, until=now)
     out: dict[int, tuple[set[int], int]] = {}
     for r in rows:
         uid = (r.detail or {}).get("user_id")
@@ -119,16 +100,6 @@ def exposures(
         convs.add(r.conversation_id)
         out[who.id] = (convs, first)
     return out
-
-
-def _load(conn: Connection) -> dict[int, int]:
-    """Open conversations per assignee."""
-    rows = conn.execute(
-        select(CONVERSATIONS.c.assignee_id, func.count())
-        .where(CONVERSATIONS.c.status != "resolved", CONVERSATIONS.c.assignee_id.is_not(None))
-        .group_by(CONVERSATIONS.c.assignee_id)
-    )
-    return {int(uid): int(n) for uid, n in rows}
 
 
 def plan(
@@ -152,7 +123,7 @@ def plan(
     )
     if wellbeing.route_to == "supervisor":
         return Rotation(agent, n, None, f"{said}; the policy routes them to a supervisor", streak)
-    load = _load(conn)
+    load = rotation_x.open_load(conn)
     seen = {uid: len(c) for uid, (c, _) in counts.items()}
     free = [p for p in people.values() if p.role == "agent" and p.id != agent_id]
     under = [p for p in free if seen.get(p.id, 0) < limit]
@@ -181,32 +152,27 @@ def apply(
     caller does it otherwise), audit it and ask the supervisor to check in."""
     w = desk.policy.wellbeing
     target = r.to.name if r.to is not None else "supervisor"
-    conn.execute(
-        insert(DECISIONS).values(
-            message_id=message_id,
-            conversation_id=conv_id,
-            action="reassign" if r.to is not None else "escalate",
-            target=target,
-            rule_id=RULE_ID,
-            reason=r.reason,
-            policy_version=desk.policy.version,
-            data={
-                "from": r.agent.name,
-                "exposures": r.exposures,
-                "exposure_limit": w.exposure_limit,
-                "window_minutes": w.window_minutes,
-                "route_to": w.route_to,
-            },
-            created_at=now,
-        )
+    rotation_x.record_decision(
+        conn,
+        message_id=message_id,
+        conversation_id=conv_id,
+        action="reassign" if r.to is not None else "escalate",
+        target=target,
+        rule_id=RULE_ID,
+        reason=r.reason,
+        policy_version=desk.policy.version,
+        data={
+            "from": r.agent.name,
+            "exposures": r.exposures,
+            "exposure_limit": w.exposure_limit,
+            "window_minutes": w.window_minutes,
+            "route_to": w.route_to,
+        },
+        now=now,
     )
     if reassign:
         assignee = r.to.id if r.to is not None else None
-        conn.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == conv_id)
-            .values(assignee_id=assignee, updated_at=now)
-        )
+        rotation_x.reassign(conn, conv_id, assignee, now=now)
     if r.to is None:
         open_escalation(
             desk,
@@ -291,11 +257,7 @@ def status(desk: Desk, users: Sequence[Staff], *, now: datetime) -> dict[int, di
         people = _people(conn)
         counts = exposures(conn, people, window=window, now=now)
         rotated: dict[int, int] = {}
-        for (detail,) in conn.execute(
-            select(AUDIT_EVENTS.c.detail).where(
-                AUDIT_EVENTS.c.kind == ROTATED, AUDIT_EVENTS.c.at >= now - window
-            )
-        ):
+        for detail in rotation_x.details_since(conn, ROTATED, since=now - window):
             uid = (detail or {}).get("from_user_id")
             if isinstance(uid, int):
                 rotated[uid] = rotated.get(uid, 0) + 1

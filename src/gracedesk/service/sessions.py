@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-
-from sqlalchemy import delete, select
+from typing import TYPE_CHECKING
 
 from gracedesk.model.staff import Staff
 from gracedesk.service.users import token_hash
 from gracedesk.store import Store
-from gracedesk.store.tables import ConsoleSession, User
+from gracedesk.store import users as staff
+
+if TYPE_CHECKING:
+    from gracedesk.store.tables import User
 
 
 def open_session(store: Store, user: Staff, *, now: datetime, lifetime: timedelta) -> str:
@@ -25,34 +27,17 @@ def open_session(store: Store, user: Staff, *, now: datetime, lifetime: timedelt
     """
     sid = secrets.token_urlsafe(32)
     with store.write() as s:
-        s.execute(
-            delete(ConsoleSession).where(
-                ConsoleSession.user_id == user.id, ConsoleSession.expires_at <= now
-            )
-        )
-        s.add(
-            ConsoleSession(
-                id=token_hash(sid), user_id=user.id, created_at=now, expires_at=now + lifetime
-            )
-        )
+        staff.add_session(s, token_hash(sid), user_id=user.id, now=now, expires_at=now + lifetime)
     return sid
 
 
 def session_user(store: Store, sid: str, *, now: datetime) -> User | None:
     """The active user of a live session, or None (signed out, expired or deactivated)."""
     with store.read() as s:
-        return s.scalar(
-            select(User)
-            .join(ConsoleSession, ConsoleSession.user_id == User.id)
-            .where(
-                ConsoleSession.id == token_hash(sid),
-                ConsoleSession.expires_at > now,
-                User.active.is_(True),
-            )
-        )
+        return staff.session_user(s, token_hash(sid), now=now)
 
 
 def close_session(store: Store, sid: str) -> None:
     """Sign out: the session's row goes, so its cookie is refused from now on."""
     with store.write() as s:
-        s.execute(delete(ConsoleSession).where(ConsoleSession.id == token_hash(sid)))
+        staff.close_session(s, token_hash(sid))

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Protocol
 
 from gracedesk.errors import InvalidInput, NotificationError
 from gracedesk.model.notification import Notification as Note
 from gracedesk.service.desk import audit
 from gracedesk.service.effects import open_escalation
-from gracedesk.store import Store
+from gracedesk.store import sweeps as store_sweeps
 from gracedesk.store.outbox import notify
 from gracedesk.store.protocol import store as persistence
-from gracedesk.store.tables import Conversation, Message, Notification, User
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
+    from gracedesk.store import Store
 
 log = logging.getLogger("gracedesk.jobs")
 BATCH = 100
@@ -40,12 +37,7 @@ class Notifier(Protocol):
     def send(self, n: Note, /) -> object: ...
 
 
-S = TypeVar("S", bound="Select[Any]")
 LEASE = timedelta(minutes=5)  # a claimed notification is not claimed again before this
-
-
-def _claim(store: Store, q: S) -> S:
-    return q.with_for_update(skip_locked=True) if store.skip_locked() else q
 
 
 def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
@@ -57,7 +49,7 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
             s.connection(), until=now + lead, limit=BATCH, skip_locked=desk.store.skip_locked()
         )
         for f in rows:
-            agent = s.get(User, f.assignee_id) if f.assignee_id else None
+            agent = store_sweeps.assignee(s, f.assignee_id) if f.assignee_id else None
             to = [agent.email] if agent and agent.email else []
             link = f"{desk.base_url}/console/conversations/{f.conversation_id}"
             if f.due_at <= now:
@@ -109,41 +101,15 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
     return done
 
 
-def _latest_packet(s: Session, conv_id: int) -> dict[str, Any] | None:
-    """The hand-over packet of the conversation's newest analysed customer message."""
-    guidance = s.scalar(
-        select(Message.guidance)
-        .where(
-            Message.conversation_id == conv_id,
-            Message.author == "customer",
-            Message.analysis_state == "done",
-        )
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    packet = (guidance or {}).get("handover")
-    return packet if isinstance(packet, dict) else None
-
-
 def sweep_sla(desk: Desk, *, now: datetime) -> int:
     """Escalate conversations whose reply is overdue, once per breach, with a hand-over packet."""
     done = 0
     with desk.store.write() as s:
-        rows = s.scalars(
-            _claim(
-                desk.store,
-                select(Conversation)
-                .where(
-                    Conversation.status != "resolved",
-                    Conversation.first_response_due < now,
-                    Conversation.sla_breached_at.is_(None),
-                )
-                .order_by(Conversation.first_response_due)
-                .limit(BATCH),
-            )
-        ).all()
+        rows = store_sweeps.claim_breached(
+            s, now=now, limit=BATCH, skip_locked=desk.store.skip_locked()
+        )
         for c in rows:
-            c.sla_breached_at = now
+            store_sweeps.mark_breached(s, c, now=now)
             due = c.first_response_due.isoformat() if c.first_response_due else "?"
             open_escalation(
                 desk,
@@ -154,7 +120,7 @@ def sweep_sla(desk: Desk, *, now: datetime) -> int:
                 target="supervisor",
                 reason=f"SLA breached: reply was due {due} ({c.priority} priority)",
                 rule_id="sla-breach",
-                packet=_latest_packet(s, c.id),
+                packet=store_sweeps.latest_packet(s, c.id),
                 now=now,
             )
             audit(
@@ -177,19 +143,10 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
     outside any transaction (no lock is held during SMTP or HTTP), then marked sent or failed.
     """
     with store.write() as s:
-        rows = s.scalars(
-            _claim(
-                store,
-                select(Notification)
-                .where(Notification.state == "pending", Notification.next_attempt_at <= now)
-                .order_by(Notification.id)
-                .limit(BATCH),
-            )
-        ).all()
+        rows = store_sweeps.claim_pending(s, now=now, limit=BATCH, skip_locked=store.skip_locked())
         claimed = []
         for n in rows:
-            n.attempts += 1
-            n.next_attempt_at = now + LEASE
+            attempts = store_sweeps.lease(s, n, until=now + LEASE)
             try:
                 note = Note(
                     event=n.event,
@@ -200,10 +157,10 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
                     key=n.key,
                 )
             except InvalidInput as exc:  # can never be sent: give it up, do not block the rest
-                n.state, n.last_error = "failed", exc.message[:2000]
+                store_sweeps.mark_failed(s, n, exc.message[:2000])
                 log.error("notification %s (%s) is malformed: %s", n.id, n.event, exc.code)
                 continue
-            claimed.append((n.id, n.attempts, note))
+            claimed.append((n.id, attempts, note))
     sent = 0
     for nid, attempts, note in claimed:
         error: str | None = None
@@ -213,16 +170,17 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
         except NotificationError as exc:
             error, final = exc.message[:2000], False
         with store.write() as s:
-            row = s.get_one(Notification, nid)
+            row = store_sweeps.notification(s, nid)
             if error is None:
-                row.state, row.sent_at, row.last_error = "sent", now, None
+                store_sweeps.mark_sent(s, row, now=now)
                 sent += 1
             elif final or attempts > len(BACKOFF):
-                row.state, row.last_error = "failed", error
+                store_sweeps.mark_failed(s, row, error)
                 log.error("notification %s (%s) given up; see its last_error", row.id, row.event)
             else:
-                row.last_error = error
-                row.next_attempt_at = now + timedelta(seconds=BACKOFF[attempts - 1])
+                store_sweeps.retry_at(
+                    s, row, error, at=now + timedelta(seconds=BACKOFF[attempts - 1])
+                )
     return sent
 
 

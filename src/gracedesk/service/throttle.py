@@ -14,12 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
 from gracedesk.settings import Settings
 from gracedesk.store import Store, audit
-from gracedesk.store.tables import AuthThrottle, table_of
+from gracedesk.store import users as staff
 
 log = logging.getLogger("gracedesk.security")
 
@@ -63,14 +60,8 @@ class Throttle:
 
     def locked(self, store: Store, keys: Sequence[Key], *, now: datetime) -> int:
         """Seconds until every key in ``keys`` is free again (0: none is locked)."""
-        t = table_of(AuthThrottle)
         with store.read() as s:
-            until = s.scalar(
-                select(t.c.locked_until)
-                .where(t.c.key.in_([k.hashed for k in keys]), t.c.locked_until > now)
-                .order_by(t.c.locked_until.desc())
-                .limit(1)
-            )
+            until = staff.locked_until(s, [k.hashed for k in keys], now=now)
         return seconds_until(until, now) if until is not None else 0
 
     def fail(self, store: Store, keys: Sequence[Key], *, now: datetime) -> int:
@@ -80,21 +71,10 @@ class Throttle:
         PostgreSQL, the write lock on SQLite), in a fixed order, so concurrent failures from
         several processes all count and never deadlock.
         """
-        t = table_of(AuthThrottle)
         longest = 0
         with store.write() as s:
-            insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
             for key in sorted(set(keys), key=lambda k: k.hashed):
-                s.execute(
-                    insert(t)
-                    .values(key=key.hashed, failures=0, forget_at=now)
-                    .on_conflict_do_nothing(index_elements=["key"])
-                )
-                row = s.execute(
-                    select(t.c.failures, t.c.locked_until, t.c.forget_at)
-                    .where(t.c.key == key.hashed)
-                    .with_for_update()
-                ).one()
+                row = staff.count_row(s, key.hashed, now=now)
                 failures = 1 if row.forget_at <= now else row.failures + 1
                 until = row.locked_until if row.forget_at > now else None
                 limit = self.limit(key)
@@ -119,27 +99,25 @@ class Throttle:
                         "user name" if key.scope == "user" else "client address",
                     )
                 quiet_from = max(now, until) if until is not None else now
-                s.execute(
-                    update(t)
-                    .where(t.c.key == key.hashed)
-                    .values(
-                        failures=failures, locked_until=until, forget_at=quiet_from + self.window
-                    )
+                staff.set_count(
+                    s,
+                    key.hashed,
+                    failures=failures,
+                    locked_until=until,
+                    forget_at=quiet_from + self.window,
                 )
         self.forget_stale(store, now=now)
         return longest
 
     def succeed(self, store: Store, key: Key) -> None:
         """A good sign-in: the user name's counter starts again (the client's does not)."""
-        t = table_of(AuthThrottle)
         with store.write() as s:
-            s.execute(delete(t).where(t.c.key == key.hashed))
+            staff.clear_count(s, key.hashed)
 
     def forget_stale(self, store: Store, *, now: datetime) -> None:
         """Drop counters past their window (their own short transaction: it locks nothing else)."""
-        t = table_of(AuthThrottle)
         with store.write() as s:
-            s.execute(delete(t).where(t.c.forget_at < now))
+            staff.forget_stale_counts(s, now=now)
 
     def backoff(self, extra: int) -> timedelta:
         """The lock after ``extra`` failures beyond the limit: doubling, capped."""

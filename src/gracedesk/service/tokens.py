@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from gracedesk.service.users import by_token, token_hash
 from gracedesk.store import Store
-from gracedesk.store.tables import User
+
+if TYPE_CHECKING:
+    from gracedesk.store.tables import User
 
 
 class TokenCache:

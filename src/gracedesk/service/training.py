@@ -33,10 +33,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from gracedesk.errors import (
     Conflict,
     InvalidRequest,
@@ -48,24 +44,17 @@ from gracedesk.model.staff import Staff
 from gracedesk.service.desk import audit
 from gracedesk.service.erasure import ERASED_FLAG
 from gracedesk.service.records import SUPERVISING, require
-from gracedesk.store.tables import (
-    Conversation,
-    CsatResponse,
-    Customer,
-    Escalation,
-    Message,
-    TrainingAssignment,
-    TrainingCertification,
-    TrainingSession,
-    User,
-)
+from gracedesk.store import training as training_store
 from gracedesk.training import PASS_MARK, load_scenarios, parse_scenario, replay
 from gracedesk.training.from_desk import DeskConversation, DeskTurn, ranked
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gracedesk.store import Store
+    from gracedesk.store.tables import TrainingAssignment, TrainingSession
     from gracedesk.training import Scenario, SessionResult, Simulation
 
 TEXT_MAX = 2000  # characters of one trainee reply
@@ -159,9 +148,7 @@ def forget_customer(store: Store, home: Path, customer_id: int) -> int:
     if not dirs:
         return 0
     with store.read() as s:
-        ids = list(
-            s.scalars(select(Conversation.id).where(Conversation.customer_id == customer_id))
-        )
+        ids = training_store.customer_conversation_ids(s, customer_id)
     n = 0
     for d in dirs:
         for cid in ids:
@@ -216,8 +203,7 @@ class Practice:
 
 
 def _session(s: Session, session_id: int, *, lock: bool = False) -> TrainingSession:
-    q = select(TrainingSession).where(TrainingSession.id == session_id)
-    row = s.scalar(q.with_for_update() if lock else q)
+    row = training_store.session(s, session_id, lock=lock)
     if row is None:
         raise NotFound(f"training session {session_id} does not exist")
     return row
@@ -261,18 +247,9 @@ def start(
     if seed is not None and not 0 <= seed <= SEED_MAX:
         raise InvalidRequest(f"seed must be 0..{SEED_MAX}")
     with store.write() as s:
-        row = TrainingSession(
-            user_id=user.id,
-            scenario_id=scenario_id,
-            seed=seed if seed is not None else 0,
-            turns=[],
-            status="in_progress",
-            started_at=now,
+        row = training_store.add_session(
+            s, user_id=user.id, scenario_id=scenario_id, seed=seed, now=now
         )
-        s.add(row)
-        s.flush()
-        if seed is None:
-            row.seed = row.id
         audit(s, "training.started", now=now, actor=user, session=row.id, scenario=scenario_id)
         return row.id
 
@@ -316,7 +293,7 @@ def reply(
         scenario = lib.scenario(row.scenario_id)
         turns = [*(str(t) for t in row.turns), text]
         sim = _replay(scenario, row, turns)
-        row.turns = turns  # a new list: the JSON column is saved on assignment
+        training_store.set_turns(row, turns)
         if sim.done:
             _finish(s, row, sim, lib, user=user, now=now)
         return _view(row, lib)
@@ -339,12 +316,14 @@ def _finish(
     s: Session, row: TrainingSession, sim: Simulation, lib: Library, *, user: Staff, now: datetime
 ) -> None:
     result = sim.result(pass_mark=PASS_MARK)
-    row.status = "done"
-    row.score = float(result.score)
-    row.passed = bool(result.passed)
-    row.outcome = str(result.outcome)[:40] if result.outcome else None
-    row.finished_at = now
-    s.flush()
+    training_store.finish_session(
+        s,
+        row,
+        score=float(result.score),
+        passed=bool(result.passed),
+        outcome=str(result.outcome) if result.outcome else None,
+        now=now,
+    )
     audit(
         s,
         "training.finished",
@@ -363,12 +342,7 @@ def _finish(
 
 def _passed(s: Session, user_id: int, since: datetime | None = None) -> dict[str, int]:
     """Each scenario the user passed (after ``since``) and its first passing session's id."""
-    q = select(TrainingSession.scenario_id, func.min(TrainingSession.id)).where(
-        TrainingSession.user_id == user_id, TrainingSession.passed.is_(True)
-    )
-    if since is not None:
-        q = q.where(TrainingSession.finished_at >= since)
-    return {sid: first for sid, first in s.execute(q.group_by(TrainingSession.scenario_id))}
+    return training_store.passed_scenarios(s, user_id, since)
 
 
 def _wanted(a: TrainingAssignment, lib: Library) -> tuple[str, ...]:
@@ -379,33 +353,22 @@ def _wanted(a: TrainingAssignment, lib: Library) -> tuple[str, ...]:
 
 
 def _close_assignments(s: Session, user_id: int, lib: Library, *, now: datetime) -> None:
-    open_ = s.scalars(
-        select(TrainingAssignment).where(
-            TrainingAssignment.user_id == user_id, TrainingAssignment.done_at.is_(None)
-        )
-    )
-    for a in open_:
+    for a in training_store.open_assignments(s, user_id):
         wanted = _wanted(a, lib)
         if wanted and set(wanted) <= set(_passed(s, user_id, since=a.created_at)):
-            a.done_at = now
+            training_store.close_assignment(a, now=now)
 
 
 def _certify(s: Session, user_id: int, lib: Library, *, user: Staff, now: datetime) -> None:
     passed = _passed(s, user_id)
-    have = set(
-        s.scalars(
-            select(TrainingCertification.set_name).where(TrainingCertification.user_id == user_id)
-        )
-    )
+    have = training_store.certified_sets(s, user_id)
     for name, ts in lib.sets.items():
         if name in have or not set(ts.scenarios) <= set(passed):
             continue
         ids = [passed[x] for x in ts.scenarios]
-        try:
-            with s.begin_nested():
-                s.add(TrainingCertification(user_id=user_id, set_name=name, at=now, sessions=ids))
-                s.flush()
-        except IntegrityError:  # a session of theirs that finished at the same moment certified
+        if not training_store.add_certification(
+            s, user_id=user_id, set_name=name, now=now, sessions=ids
+        ):  # a session of theirs that finished at the same moment certified
             continue
         audit(s, "training.certified", now=now, actor=user, set=name, sessions=ids)
 
@@ -435,19 +398,18 @@ def assign(
     if due_at is not None and due_at.tzinfo is None:
         raise InvalidRequest("the due date must carry a time zone")
     with store.write() as s:
-        agent = s.get(User, agent_id)
+        agent = training_store.user(s, agent_id)
         if agent is None or not agent.active:
             raise NotFound(f"there is no active user {agent_id}")
-        row = TrainingAssignment(
-            scenario_id=scenario_id,
-            set_name=set_name,
+        row = training_store.add_assignment(
+            s,
             user_id=agent.id,
             assigned_by=by.id,
+            scenario_id=scenario_id,
+            set_name=set_name,
             due_at=due_at,
-            created_at=now,
+            now=now,
         )
-        s.add(row)
-        s.flush()
         audit(
             s,
             "training.assigned",
@@ -490,10 +452,7 @@ def assignments(
         agent_id = user.id
     names = user_names(store)
     with store.read() as s:
-        q = select(TrainingAssignment)
-        if agent_id is not None:
-            q = q.where(TrainingAssignment.user_id == agent_id)
-        rows = list(s.scalars(q))
+        rows = training_store.assignments(s, agent_id=agent_id)
     rows.sort(key=lambda a: (a.done_at is not None, -a.created_at.timestamp(), -a.id))
     return [
         assignment_dict(
@@ -505,14 +464,14 @@ def assignments(
 
 def user_names(store: Store) -> dict[int, str]:
     with store.read() as s:
-        return {uid: name for uid, name in s.execute(select(User.id, User.name))}
+        return training_store.user_names(s)
 
 
 def trainees(store: Store, *, by: Staff) -> list[dict[str, Any]]:
     """The active people a supervisor can assign training to (agents first, by name)."""
     require(by, *SUPERVISING)
     with store.read() as s:
-        rows = s.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+        rows = training_store.active_users(s)
         people = [{"id": u.id, "name": u.name, "role": u.role} for u in rows]
     return sorted(people, key=lambda p: (p["role"] != "agent", p["name"]))
 
@@ -528,37 +487,7 @@ def desk_conversations(store: Store, *, limit: int) -> list[DeskConversation]:
     (at most ``DESK_CANDIDATES``, riskiest first); ranked by ``from_desk.hardness``. An erased
     customer's conversations are left out (their text is gone, and must stay gone)."""
     with store.read() as s:
-        escalated = (
-            select(Escalation.conversation_id)
-            .where(Escalation.kind == "escalation")
-            .distinct()
-            .scalar_subquery()
-        )
-        csat = (
-            select(CsatResponse.conversation_id, func.min(CsatResponse.score).label("score"))
-            .where(CsatResponse.score.is_not(None))
-            .group_by(CsatResponse.conversation_id)
-            .subquery()
-        )
-        peak = (
-            select(Message.conversation_id, func.max(Message.risk).label("risk"))
-            .where(Message.author == "customer")
-            .group_by(Message.conversation_id)
-            .subquery()
-        )
-        rows = s.execute(
-            select(
-                Conversation,
-                Conversation.id.in_(escalated).label("escalated"),
-                csat.c.score,
-                peak.c.risk,
-            )
-            .outerjoin(csat, csat.c.conversation_id == Conversation.id)
-            .outerjoin(peak, peak.c.conversation_id == Conversation.id)
-            .where(Conversation.status == "resolved")
-            .order_by(Conversation.risk.desc(), Conversation.id)
-            .limit(DESK_CANDIDATES)
-        ).all()
+        rows = training_store.desk_candidates(s, limit=DESK_CANDIDATES)
         shells = [
             DeskConversation(
                 id=c.id,
@@ -583,24 +512,12 @@ def desk_conversations(store: Store, *, limit: int) -> list[DeskConversation]:
 
 def _with_messages(s: Session, c: DeskConversation) -> DeskConversation | None:
     """``c`` with its messages and the names to mask; None for an erased customer's."""
-    conv = s.get(Conversation, c.id)
-    cust = s.get(Customer, conv.customer_id) if conv is not None else None
+    cust = training_store.conversation_customer(s, c.id)
     if cust is not None and ERASED_FLAG in (cust.flags or []):
         return None
-    msgs = list(
-        s.scalars(
-            select(Message)
-            .where(Message.conversation_id == c.id, Message.author.in_(("customer", "agent")))
-            .order_by(Message.received_at, Message.id)
-        )
-    )
+    msgs = training_store.desk_turns(s, c.id)
     agent_ids = {m.author_user_id for m in msgs if m.author_user_id is not None}
-    agents = [
-        (name, display)
-        for name, display in s.execute(
-            select(User.name, User.display_name).where(User.id.in_(agent_ids))
-        )
-    ]
+    agents = [(name, display) for name, display in training_store.staff_names(s, agent_ids)]
     return replace(
         c,
         customer_name=cust.name if cust is not None else None,

@@ -10,21 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING, Any
 
 from gracedesk.errors import PermissionDenied
 from gracedesk.model.staff import Staff
 from gracedesk.service.records import SUPERVISING, require
 from gracedesk.service.training import Library, user_names
 from gracedesk.store import Store
-from gracedesk.store.tables import (
-    TrainingAssignment,
-    TrainingCertification,
-    TrainingSession,
-    User,
-)
+from gracedesk.store import training as training_store
+
+if TYPE_CHECKING:
+    from gracedesk.store.tables import TrainingSession
 
 
 def session_dict(r: TrainingSession, lib: Library) -> dict[str, Any]:
@@ -54,12 +50,8 @@ def sessions(
             raise PermissionDenied("an agent sees only their own practice sessions")
         agent_id = user.id
     with store.read() as s:
-        q = select(TrainingSession).order_by(
-            TrainingSession.started_at.desc(), TrainingSession.id.desc()
-        )
-        if agent_id is not None:
-            q = q.where(TrainingSession.user_id == agent_id)
-        return [session_dict(r, lib) for r in s.scalars(q.limit(limit))]
+        rows = training_store.sessions(s, agent_id=agent_id, limit=limit)
+        return [session_dict(r, lib) for r in rows]
 
 
 def certifications(
@@ -70,12 +62,7 @@ def certifications(
         agent_id = user.id
     names = user_names(store)
     with store.read() as s:
-        q = select(TrainingCertification).order_by(
-            TrainingCertification.at.desc(), TrainingCertification.id.desc()
-        )
-        if agent_id is not None:
-            q = q.where(TrainingCertification.user_id == agent_id)
-        rows = list(s.scalars(q))
+        rows = training_store.certifications(s, agent_id=agent_id)
     return [
         {
             "user_id": c.user_id,
@@ -114,31 +101,16 @@ def progress(store: Store, lib: Library, *, by: Staff) -> list[AgentProgress]:
     """Everyone who practised or has an assignment, by name (supervisors and admins)."""
     require(by, *SUPERVISING)
     with store.read() as s:
-        done = list(
-            s.scalars(
-                select(TrainingSession)
-                .where(TrainingSession.status == "done")
-                .order_by(TrainingSession.finished_at, TrainingSession.id)
-            )
-        )
-        certs = list(
-            s.execute(select(TrainingCertification.user_id, TrainingCertification.set_name))
-        )
-        open_ = list(
-            s.execute(
-                select(TrainingAssignment.user_id, func.count())
-                .where(TrainingAssignment.done_at.is_(None))
-                .group_by(TrainingAssignment.user_id)
-            )
-        )
-        people = {uid: name for uid, name in s.execute(select(User.id, User.name))}
+        done = training_store.finished_sessions(s)
+        certs = training_store.certified_pairs(s)
+        pending = training_store.open_assignment_counts(s)
+        people = training_store.user_names(s)
     by_user: dict[int, list[TrainingSession]] = defaultdict(list)
     for r in done:
         by_user[r.user_id].append(r)
     certified: dict[int, list[str]] = defaultdict(list)
     for uid, name in certs:
         certified[uid].append(name)
-    pending = {uid: int(n) for uid, n in open_}
     out = []
     for uid in sorted(
         set(by_user) | set(pending) | set(certified), key=lambda u: people.get(u, "")

@@ -22,20 +22,23 @@ import secrets
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from gracedesk.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from gracedesk.model.staff import Staff
 from gracedesk.service.desk import audit
 from gracedesk.service.records import require
 from gracedesk.store import Store
-from gracedesk.store.tables import ConsoleSession, User
+from gracedesk.store import users as staff
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gracedesk.store.tables import User
 
 ROLES = ("agent", "supervisor", "admin")
 PASSWORD_MIN = 8
@@ -95,22 +98,20 @@ def create_user(
     if password is not None:
         check_new_password(password)
     token = secrets.token_urlsafe(32)
-    user = User(
-        name=name,
-        display_name=display_name or name,
-        email=email,
-        role=role,
-        password_hash=hash_password(password) if password else None,
-        token_hash=token_hash(token),
-        authority=authority or {},
-        active=True,
-        abuse_exposures=0,
-        created_at=now,
-    )
+    hashed = hash_password(password) if password else None
     try:
         with store.write() as s:
-            s.add(user)
-            s.flush()
+            user = staff.add_user(
+                s,
+                name=name,
+                display_name=display_name or name,
+                email=email,
+                role=role,
+                password_hash=hashed,
+                token_hash=token_hash(token),
+                authority=authority or {},
+                now=now,
+            )
             audit(s, "user.created", now=now, actor=actor, user=name, user_id=user.id, role=role)
     except IntegrityError:
         raise Conflict(f"user {name!r} already exists") from None
@@ -120,17 +121,17 @@ def create_user(
 def rotate_token(store: Store, name: str, *, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
     with store.write() as s:
-        user = s.scalar(select(User).where(User.name == name))
+        user = staff.user_by_name(s, name)
         if user is None:
             raise InvalidRequest(f"no user {name!r}")
-        user.token_hash = token_hash(token)
+        staff.set_token_hash(s, user, token_hash(token))
         audit(s, "user.token", now=now, actor="admin", user=name)
     return token
 
 
 def by_token(store: Store, token: str) -> User:
     with store.read() as s:
-        user = s.scalar(select(User).where(User.token_hash == token_hash(token)))
+        user = staff.user_by_token_hash(s, token_hash(token))
     if user is None or not user.active:
         raise Unauthenticated("the token is not valid")
     return user
@@ -138,7 +139,7 @@ def by_token(store: Store, token: str) -> User:
 
 def by_password(store: Store, name: str, password: str) -> User:
     with store.read() as s:
-        user = s.scalar(select(User).where(User.name == name))
+        user = staff.user_by_name(s, name)
     # verify even for an unknown name, so timing does not tell which names exist
     ok = check_password(user.password_hash if user else _dummy(), password)
     if user is None or not ok or not user.active:
@@ -148,7 +149,7 @@ def by_password(store: Store, name: str, password: str) -> User:
 
 def by_id(store: Store, uid: int) -> User | None:
     with store.read() as s:
-        user = s.get(User, uid)
+        user = staff.user_by_id(s, uid)
     return user if user is not None and user.active else None
 
 
@@ -222,14 +223,8 @@ def list_users(store: Store, *, by: Staff) -> list[dict[str, Any]]:
     out or the end of a session forgets it, so it is known only while one lasts)."""
     require(by, "admin")
     with store.read() as s:
-        latest = func.max(ConsoleSession.created_at)
-        last = {
-            uid: at
-            for uid, at in s.execute(
-                select(ConsoleSession.user_id, latest).group_by(ConsoleSession.user_id)
-            )
-        }
-        return [user_dict(u, last.get(u.id)) for u in s.scalars(select(User).order_by(User.name))]
+        last = staff.last_sign_ins(s)
+        return [user_dict(u, last.get(u.id)) for u in staff.all_users(s)]
 
 
 def invite_user(
@@ -269,7 +264,8 @@ def change_role(
             raise Conflict(f"{u.name} is already {role_text(role)}")
         if u.role == "admin" and u.active:
             _keep_an_admin(s, u, "demote")
-        old, u.role = u.role, role
+        old = u.role
+        staff.set_role(s, u, role)
         audit(
             s,
             "user.role_changed",
@@ -295,7 +291,7 @@ def set_active(
             raise Conflict(f"{u.name} is already {'active' if active else 'deactivated'}")
         if not active and u.role == "admin":
             _keep_an_admin(s, u, "deactivate")
-        u.active = active
+        staff.set_active(s, u, active)
         ended = 0 if active else _end_sessions(s, u)
         kind = "user.reactivated" if active else "user.deactivated"
         audit(s, kind, now=now, actor=admin, user=u.name, user_id=u.id, sessions_ended=ended)
@@ -308,7 +304,7 @@ def reset_token(store: Store, user_id: int, *, by: Staff, now: datetime) -> str:
     with store.write() as s:
         admin = _admin(s, by)
         u = _target(s, user_id)
-        u.token_hash = token_hash(token)
+        staff.set_token_hash(s, u, token_hash(token))
         audit(s, "user.token_reset", now=now, actor=admin, user=u.name, user_id=u.id)
     return token
 
@@ -326,7 +322,7 @@ def reset_password(store: Store, user_id: int, *, by: Staff, now: datetime) -> s
     with store.write() as s:
         admin = _admin(s, by)
         u = _target(s, user_id)
-        u.password_hash = hashed
+        staff.set_password_hash(s, u, hashed)
         ended = _end_sessions(s, u)
         audit(
             s,
@@ -348,7 +344,7 @@ def role_text(role: str) -> str:
 def _admin(s: Session, by: Staff) -> User:
     """The acting admin as stored now (not as their session found them a moment ago)."""
     require(by, "admin")
-    me = s.get(User, by.id)
+    me = staff.user_by_id(s, by.id)
     if me is None or not me.active:
         raise Unauthenticated("your account is no longer active")
     require(me, "admin")
@@ -356,7 +352,7 @@ def _admin(s: Session, by: Staff) -> User:
 
 
 def _target(s: Session, user_id: int) -> User:
-    u = s.scalar(select(User).where(User.id == user_id).with_for_update())
+    u = staff.lock_user(s, user_id)
     if u is None:
         raise NotFound(f"user {user_id} does not exist")
     return u
@@ -365,8 +361,7 @@ def _target(s: Session, user_id: int) -> User:
 def _keep_an_admin(s: Session, leaving: User, verb: str) -> None:
     """Refuse to leave the desk without an active admin (the admins' rows are locked meanwhile,
     so two admins demoting each other at once cannot both succeed)."""
-    q = select(User.id).where(User.role == "admin", User.active.is_(True)).with_for_update()
-    if not set(s.scalars(q)) - {leaving.id}:
+    if not staff.lock_active_admins(s) - {leaving.id}:
         raise Conflict(
             f"cannot {verb} {leaving.name}: the last active admin (make someone else admin first)"
         )
@@ -374,10 +369,7 @@ def _keep_an_admin(s: Session, leaving: User, verb: str) -> None:
 
 def _end_sessions(s: Session, u: User, *, keep: str | None = None) -> int:
     """Delete the user's console sessions (but ``keep``, a session id): their cookies stop."""
-    q = delete(ConsoleSession).where(ConsoleSession.user_id == u.id)
-    if keep:
-        q = q.where(ConsoleSession.id != token_hash(keep))
-    return int(s.execute(q).rowcount or 0)  # type: ignore[attr-defined]
+    return staff.end_sessions(s, u.id, keep=token_hash(keep) if keep else None)
 
 
 # -- one's own settings -------------------------------------------------------------------------
@@ -393,7 +385,7 @@ def change_password(
     """
     check_new_password(new)
     with store.read() as s:
-        stored = s.scalar(select(User.password_hash).where(User.id == user.id))
+        stored = staff.password_hash_of(s, user.id)
     if not check_password(stored, current):
         raise InvalidRequest("the current password is not right")
     if current == new:
@@ -403,7 +395,7 @@ def change_password(
         u = _target(s, user.id)
         if u.password_hash != stored:  # changed meanwhile (another tab, an admin's reset)
             raise Conflict("your password was changed meanwhile: sign in again")
-        u.password_hash = hashed
+        staff.set_password_hash(s, u, hashed)
         ended = _end_sessions(s, u, keep=keep)
         audit(
             s,
@@ -425,7 +417,8 @@ def set_timezone(store: Store, user: Staff, zone: str | None, *, now: datetime) 
         raise InvalidRequest(f"{zone!r} is not a time zone this desk knows (IANA names only)")
     with store.write() as s:
         u = _target(s, user.id)
-        before, u.timezone = u.timezone, zone
+        before = u.timezone
+        staff.set_timezone(s, u, zone)
         # the same event as protect.set_user_masking's, so one's settings read as one history
         audit(
             s,

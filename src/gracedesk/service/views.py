@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from gracedesk.errors import InvalidRequest, NotFound, PermissionDenied
 from gracedesk.model.staff import Staff
@@ -24,38 +22,22 @@ from gracedesk.service.records import (
     require,
     sanction_dict,
 )
+from gracedesk.store import views as read
 from gracedesk.store.protocol import store
 from gracedesk.store.situations import recent_counts
-from gracedesk.store.tables import (
-    AuditEvent,
-    Conversation,
-    CsatResponse,
-    Customer,
-    CustomerNote,
-    DecisionRow,
-    Delivery,
-    Escalation,
-    Message,
-    Sanction,
-    User,
-)
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from gracedesk.service.desk import Desk
+    from gracedesk.store.tables import Conversation, Customer, DecisionRow, Delivery, Message
 
 STATUSES = ("open", "waiting", "escalated", "held", "resolved")
-SORTS = ("risk", "sla", "updated", "opened")
+SORTS = read.SORTS
 
 
 def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
-
-
-def _names(s: Session, ids: set[int | None]) -> dict[int, str]:
-    ids_ = {i for i in ids if i is not None}
-    if not ids_:
-        return {}
-    return {i: n for i, n in s.execute(select(User.id, User.name).where(User.id.in_(ids_)))}
 
 
 def conversation_item(
@@ -106,31 +88,18 @@ def list_conversations(
         raise InvalidRequest(f"sort must be one of {list(SORTS)}")
     if not 1 <= limit <= 200 or offset < 0:
         raise InvalidRequest("limit must be 1..200 and offset >= 0")
-    q = select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
-    if status == "active":  # the agents' queue: a held conversation waits for a supervisor
-        q = q.where(Conversation.status.not_in(("resolved", "held")))
-    elif status:
-        q = q.where(Conversation.status == status)
-    if mine:
-        q = q.where(Conversation.assignee_id == user.id)
-    order = {
-        "risk": (Conversation.risk.desc(), Conversation.first_response_due.asc()),
-        "sla": (
-            Conversation.first_response_due.is_(None),
-            Conversation.first_response_due.asc(),
-            Conversation.risk.desc(),
-        ),
-        "updated": (Conversation.updated_at.desc(),),
-        "opened": (Conversation.opened_at.desc(),),
-    }[sort]
     with desk.store.read() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.execute(
-            q.order_by(*order, Conversation.id.desc()).limit(limit).offset(offset)
-        ).all()
-        names = _names(s, {c.assignee_id for c, _ in rows})
-        items = [conversation_item(c, cu, names, now) for c, cu in rows]
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+        page = read.conversation_page(
+            s,
+            status=status,
+            assignee_id=user.id if mine else None,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+        names = read.user_names(s, {c.assignee_id for c, _ in page.rows})
+        items = [conversation_item(c, cu, names, now) for c, cu in page.rows]
+    return {"total": page.total, "limit": limit, "offset": offset, "items": items}
 
 
 def _message(
@@ -162,23 +131,16 @@ def _message(
 
 def conversation_detail(desk: Desk, conv_id: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.read() as s:
-        c = s.get(Conversation, conv_id)
+        c = read.conversation(s, conv_id)
         if c is None:
             raise NotFound(f"conversation {conv_id} does not exist")
-        customer = s.get_one(Customer, c.customer_id)
-        msgs = s.scalars(
-            select(Message).where(Message.conversation_id == c.id).order_by(Message.id)
-        ).all()
+        customer = read.customer(s, c.customer_id)
+        msgs = read.messages_of(s, c.id)
         decisions: dict[int, list[DecisionRow]] = {}
-        for d in s.scalars(
-            select(DecisionRow).where(DecisionRow.conversation_id == c.id).order_by(DecisionRow.id)
-        ):
+        for d in read.decisions_of(s, c.id):
             decisions.setdefault(d.message_id, []).append(d)
-        names = _names(s, {c.assignee_id, *(m.author_user_id for m in msgs)})
-        sent = {
-            d.message_id: d
-            for d in s.scalars(select(Delivery).where(Delivery.conversation_id == c.id))
-        }
+        names = read.user_names(s, {c.assignee_id, *(m.author_user_id for m in msgs)})
+        sent = {d.message_id: d for d in read.deliveries_of(s, c.id)}
         out = conversation_item(c, customer, names, now)
         out["resolution"] = c.resolution
         out["policy_version"] = c.policy_version
@@ -189,22 +151,9 @@ def conversation_detail(desk: Desk, conv_id: int, *, user: Staff, now: datetime)
         out["signals"] = last.signals if last else None
         out["guidance"] = last.guidance if last else None
         out["decisions"] = [decision_dict(d) for d in decisions.get(last.id, [])] if last else []
-        out["follow_ups"] = [
-            follow_up_dict(f._mapping)
-            for f in store.follow_ups.of_conversation(s.connection(), c.id)
-        ]
-        out["escalations"] = [
-            escalation_dict(e)
-            for e in s.scalars(
-                select(Escalation).where(Escalation.conversation_id == c.id).order_by(Escalation.id)
-            )
-        ]
-        csat = s.scalar(
-            select(CsatResponse)
-            .where(CsatResponse.conversation_id == c.id)
-            .order_by(CsatResponse.id.desc())
-            .limit(1)
-        )
+        out["follow_ups"] = [follow_up_dict(f._mapping) for f in read.follow_ups_of(s, c.id)]
+        out["escalations"] = [escalation_dict(e) for e in read.escalations_of(s, c.id)]
+        csat = read.latest_csat(s, c.id)
         out["csat"] = (
             {
                 "sent_at": _iso(csat.sent_at),
@@ -223,14 +172,7 @@ def held_messages(desk: Desk, *, user: Staff, limit: int = 100) -> list[dict[str
     """Messages held by a sanction, oldest first, for supervisors to read and release."""
     require(user, *SUPERVISING)
     with desk.store.read() as s:
-        rows = s.execute(
-            select(Message, Conversation, Customer)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .where(Message.hold == "held")
-            .order_by(Message.id)
-            .limit(limit)
-        ).all()
+        rows = read.held_messages(s, limit=limit)
         return [
             {
                 "message_id": m.id,
@@ -248,31 +190,8 @@ def held_messages(desk: Desk, *, user: Staff, limit: int = 100) -> list[dict[str
 def customer_summary(
     s: Session, c: Customer, *, now: datetime, exclude: int | None = None
 ) -> dict[str, Any]:
-    convs = s.scalars(
-        select(Conversation)
-        .where(Conversation.customer_id == c.id)
-        .order_by(Conversation.opened_at.desc())
-        .limit(20)
-    ).all()
-    sanctions = s.scalars(
-        select(Sanction).where(Sanction.customer_id == c.id).order_by(Sanction.id.desc())
-    ).all()
-    notes = s.execute(
-        select(CustomerNote, User.name)
-        .outerjoin(User, User.id == CustomerNote.author_id)
-        .where(CustomerNote.customer_id == c.id)
-        .order_by(CustomerNote.id.desc())
-        .limit(20)
-    ).all()
-    scores: list[int] = [
-        x
-        for (x,) in s.execute(
-            select(CsatResponse.score)
-            .join(Conversation, Conversation.id == CsatResponse.conversation_id)
-            .where(Conversation.customer_id == c.id, CsatResponse.score.is_not(None))
-        ).all()
-        if x is not None
-    ]
+    record = read.customer_record(s, c.id)
+    convs, notes, scores = record.conversations, record.notes, record.scores
     contacts, complaints = recent_counts(convs, now=now, exclude=exclude)
     return {
         "id": c.id,
@@ -300,7 +219,7 @@ def customer_summary(
             for x in convs
             if x.id != exclude
         ],
-        "sanctions": [sanction_dict(x) for x in sanctions],
+        "sanctions": [sanction_dict(x) for x in record.sanctions],
         "notes": [
             {"id": n.id, "text": n.text, "author": name, "created_at": _iso(n.created_at)}
             for n, name in notes
@@ -310,7 +229,7 @@ def customer_summary(
 
 def customer_view(desk: Desk, customer_id: int, *, now: datetime) -> dict[str, Any]:
     with desk.store.read() as s:
-        c = s.get(Customer, customer_id)
+        c = read.find_customer(s, customer_id)
         if c is None:
             raise NotFound(f"customer {customer_id} does not exist")
         return customer_summary(s, c, now=now)
@@ -321,9 +240,7 @@ def customer_export(desk: Desk, customer_id: int, *, user: Staff, now: datetime)
     require(user, *SUPERVISING)
     out = customer_view(desk, customer_id, now=now)
     with desk.store.read() as s:
-        convs = s.scalars(
-            select(Conversation.id).where(Conversation.customer_id == customer_id)
-        ).all()
+        convs = read.conversation_ids_of(s, customer_id)
     out["conversations"] = [conversation_detail(desk, cid, user=user, now=now) for cid in convs]
     out["exported_at"] = now.isoformat()
     with desk.store.write() as s:  # who exported whom, and when (never what)
@@ -341,17 +258,9 @@ def customer_export(desk: Desk, customer_id: int, *, user: Staff, now: datetime)
 def list_escalations(
     desk: Desk, *, state: str | None = "pending", limit: int = 100
 ) -> list[dict[str, Any]]:
-    q = select(Escalation).order_by(Escalation.created_at.desc()).limit(limit)
-    if state:
-        q = q.where(Escalation.state == state)
     with desk.store.read() as s:
-        rows = s.scalars(q).all()
-        convs = {
-            c.id: c
-            for c in s.scalars(
-                select(Conversation).where(Conversation.id.in_({e.conversation_id for e in rows}))
-            )
-        }
+        rows = read.escalations(s, state=state, limit=limit)
+        convs = {c.id: c for c in read.conversations_by_ids(s, {e.conversation_id for e in rows})}
         out = []
         for e in rows:
             d = escalation_dict(e)
@@ -369,8 +278,8 @@ def list_follow_ups(
     desk: Desk, *, user: Staff, state: str | None = "open", mine: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
     with desk.store.read() as s:
-        rows = store.follow_ups.listing(
-            s.connection(), state=state, assignee_id=user.id if mine else None, limit=limit
+        rows = read.follow_up_listing(
+            s, state=state, assignee_id=user.id if mine else None, limit=limit
         )
         return [follow_up_dict(f._mapping) for f in rows]
 
@@ -380,24 +289,9 @@ def team(desk: Desk, *, user: Staff, now: datetime) -> list[dict[str, Any]]:
     require(user, *SUPERVISING)
     since = now - EXPOSURE_WINDOW
     with desk.store.read() as s:
-        users = s.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
-        recent: dict[int, int] = {}
-        for (detail,) in s.execute(
-            select(AuditEvent.detail).where(
-                AuditEvent.kind == "agent.exposed", AuditEvent.at >= since
-            )
-        ):
-            uid = detail.get("user_id")
-            if isinstance(uid, int):
-                recent[uid] = recent.get(uid, 0) + 1
-        load: dict[int | None, int] = {
-            uid: n
-            for uid, n in s.execute(
-                select(Conversation.assignee_id, func.count())
-                .where(Conversation.status != "resolved", Conversation.assignee_id.is_not(None))
-                .group_by(Conversation.assignee_id)
-            )
-        }
+        users = read.active_users(s)
+        recent = read.exposures_since(s, since)
+        load = read.open_load(s)
     out = []
     for u in users:
         n = recent.get(u.id, 0)
@@ -431,10 +325,23 @@ def me(desk: Desk, *, user: Staff, now: datetime) -> dict[str, Any]:
     return rows.get(user.name, {"name": user.name})
 
 
-def _as_supervisor(user: Staff) -> User:
+@dataclass(frozen=True, slots=True)
+class _Supervising:
+    """A staff member as a supervisor (what ``team`` checks), the rest of them unset."""
+
+    id: int
+    name: str
+    display_name: str
+    role: str = "supervisor"
+    email: str | None = None
+    active: bool = True
+    timezone: str | None = None
+    mask_abuse: bool | None = None
+
+
+def _as_supervisor(user: Staff) -> Staff:
     # well-being of oneself is always visible; the team view is supervisor-only
-    u = User(id=user.id, name=user.name, display_name=user.display_name, role="supervisor")
-    return u
+    return _Supervising(id=user.id, name=user.name, display_name=user.display_name)
 
 
 def audit_log(
@@ -468,14 +375,8 @@ def audit_log(
 
 def sla_breaches(desk: Desk, *, now: datetime) -> list[dict[str, Any]]:
     with desk.store.read() as s:
-        rows = s.execute(
-            select(Conversation, Customer)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .where(Conversation.status != "resolved", Conversation.first_response_due < now)
-            .order_by(Conversation.first_response_due)
-            .limit(100)
-        ).all()
-        names = _names(s, {c.assignee_id for c, _ in rows})
+        rows = read.sla_breaches(s, now=now)
+        names = read.user_names(s, {c.assignee_id for c, _ in rows})
         return [conversation_item(c, cu, names, now) for c, cu in rows]
 
 

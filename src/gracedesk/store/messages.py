@@ -15,7 +15,20 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Insert, Update, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Row,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql import Select
 
 from gracedesk.model.effect import StoreAnalysis
@@ -338,3 +351,139 @@ def accept(
     audit.write(conn, events)
     restricted = None if levels is None else bool(levels)
     return Accepted(int(mid), conv_id, customer.id, new, assignee, customer, state, restricted)
+
+
+# -- the queue of messages acknowledged before analysis (service.ingest) -----------------------
+
+QUEUED, RUNNING = "queued", "running"
+
+
+def claim_queued(conn: Connection, *, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` queued messages (``analysis_state = 'running'``): only a message
+    with no older message of its conversation still queued or running, so a conversation's
+    messages are decided one after the other, across workers too, and one busy conversation
+    never holds the others up. Returns ``(message id, conversation id)`` in arrival order. On
+    PostgreSQL the rows are locked with ``SKIP LOCKED``, so workers never claim the same one."""
+    m = MESSAGES.c
+    older = MESSAGES.alias("older")
+    picked = (
+        select(m.id)
+        .where(
+            m.analysis_state == QUEUED,
+            ~exists().where(
+                older.c.conversation_id == m.conversation_id,
+                older.c.id < m.id,
+                older.c.analysis_state.in_((QUEUED, RUNNING)),
+            ),
+        )
+        .order_by(m.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    got = conn.execute(
+        update(MESSAGES)
+        .where(m.id.in_(picked.scalar_subquery()), m.analysis_state == QUEUED)
+        .values(analysis_state=RUNNING, analysed_at=now)
+        .returning(m.id, m.conversation_id)
+    ).all()
+    return sorted((int(r[0]), int(r[1])) for r in got)
+
+
+def queued_left(conn: Connection) -> bool:
+    """Whether any message is still queued (claimed ones are ``running``)."""
+    m = MESSAGES.c
+    q = select(m.id).where(m.analysis_state == QUEUED).limit(1)
+    return conn.execute(q).first() is not None
+
+
+def fail_running(conn: Connection, ids: Sequence[int], *, error: str) -> None:
+    """Mark claimed messages failed (the re-analysis sweep retries them); an erased one stays."""
+    m = MESSAGES.c
+    conn.execute(
+        update(MESSAGES)
+        .where(m.id.in_(ids), m.analysis_state == RUNNING)
+        .values(
+            analysis_state="failed",
+            analysis_error=error,
+            analysis_attempts=m.analysis_attempts + 1,
+        )
+    )
+
+
+# -- one message's answer, re-analysis and failures (service.desk) -------------------------------
+
+
+def by_keys(conn: Connection, params: dict[str, Any]) -> Sequence[Row[Any]]:
+    """The messages stored under an idempotency key or channel message id (``message_by_keys``)."""
+    return conn.execute(message_by_keys(), params).all()
+
+
+def answer(conn: Connection, message_id: int) -> tuple[Any, Sequence[Any]] | None:
+    """A message's stored answer: its row (id, conversation_id, author, analysis_state,
+    signals, guidance) and its decision rows in order; None when there is no such message."""
+    m = MESSAGES.c
+    row = conn.execute(
+        select(m.id, m.conversation_id, m.author, m.analysis_state, m.signals, m.guidance).where(
+            m.id == message_id
+        )
+    ).first()
+    if row is None:
+        return None
+    d = DECISIONS.c
+    rows = conn.execute(select(DECISIONS).where(d.message_id == message_id).order_by(d.id)).all()
+    return row, rows
+
+
+def reclaim(conn: Connection, message_id: int, *, now: datetime, grace_s: float) -> bool:
+    """Claim a message for re-analysis (``running``) unless another worker has run it for less
+    than ``grace_s``; its decisions are dropped (the analysis writes them again)."""
+    m = MESSAGES.c
+    claimed = conn.execute(
+        update(MESSAGES)
+        .where(
+            m.id == message_id,
+            or_(m.analysis_state != RUNNING, m.analysed_at < now - timedelta(seconds=grace_s)),
+        )
+        .values(analysis_state=RUNNING, analysed_at=now)
+    )
+    if not claimed.rowcount:
+        return False
+    conn.execute(delete(DECISIONS).where(DECISIONS.c.message_id == message_id))
+    return True
+
+
+def mark_failed(conn: Connection, message_id: int, *, error: str, erased: str) -> None:
+    """Record a failed analysis on the message (kept, and retried); an erased one stays so."""
+    m = MESSAGES.c
+    conn.execute(
+        update(MESSAGES)
+        .where(m.id == message_id, m.analysis_state != erased)
+        .values(
+            analysis_state="failed",
+            analysis_error=error,
+            analysis_attempts=m.analysis_attempts + 1,
+        )
+    )
+
+
+def pending_analysis(
+    conn: Connection, *, old: datetime, limit: int, max_attempts: int
+) -> list[int]:
+    """Customer messages whose analysis failed or never finished (received before ``old``),
+    and claims of crashed workers (running since before ``old``), oldest first."""
+    m = MESSAGES.c
+    return list(
+        conn.scalars(
+            select(m.id)
+            .where(
+                m.author == "customer",
+                m.analysis_attempts < max_attempts,
+                or_(
+                    and_(m.analysis_state.in_(("pending", "failed")), m.received_at < old),
+                    and_(m.analysis_state == RUNNING, m.analysed_at < old),
+                ),
+            )
+            .order_by(m.id)
+            .limit(limit)
+        )
+    )

@@ -6,6 +6,10 @@ A reply's transport is chosen from its conversation (:func:`route`): the helpdes
 came from, e-mail (a mailbox's conversation or the ``email`` channel), the reply webhook for any
 other channel when one is configured, else ``none`` (state ``stored``: the desk is the only
 place it lives, and API clients read it there).
+
+Replies are queued with Core (:func:`queue_reply`) or, in an ORM transaction, with
+:func:`enqueue`; :func:`enqueue_note` stores a connector conversation's internal note and its
+delivery.
 """
 
 from __future__ import annotations
@@ -16,9 +20,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from gracedesk.store.tables import Conversation, Customer, Delivery, Notification, table_of
+from gracedesk.store.tables import (
+    Conversation,
+    Customer,
+    Delivery,
+    Message,
+    Notification,
+    table_of,
+)
 
 DELIVERIES = table_of(Delivery)
 NOTIFICATIONS = table_of(Notification)
@@ -122,3 +134,48 @@ def notify(
         )
         .on_conflict_do_nothing(index_elements=["key"])
     )
+
+
+def enqueue(
+    s: Session,
+    message: Message,
+    conv: Conversation,
+    customer: Customer,
+    *,
+    webhook_url: str | None,
+    now: datetime,
+) -> Delivery:
+    """The reply's delivery row, in the caller's transaction (stored with the reply)."""
+    transport, target = route(conv, customer.email, webhook_url)
+    d = Delivery(**delivery_row(message.id, conv.id, transport, target, now=now))
+    s.add(d)
+    return d
+
+
+def enqueue_note(
+    s: Session,
+    conv: Conversation,
+    text: str,
+    *,
+    now: datetime,
+    tags: list[str] | None = None,
+    priority: str | None = None,
+) -> Delivery:
+    """An internal note for the helpdesk a connector conversation lives in: stored as a
+    ``system`` message (``analysis_state = 'none'``) and delivered like a reply, with the tags
+    and priority to set on the helpdesk's conversation (``meta.writeback``)."""
+    m = Message(
+        conversation_id=conv.id,
+        author="system",
+        channel=conv.channel,
+        text=text,
+        received_at=now,
+        analysis_state="none",
+        analysis_attempts=0,
+        meta={"writeback": {"tags": list(tags or []), "priority": priority}},
+    )
+    s.add(m)
+    s.flush()
+    d = Delivery(**delivery_row(m.id, conv.id, "connector", conv.external_ref, now=now))
+    s.add(d)
+    return d

@@ -4,7 +4,8 @@ The service reaches persistence through :data:`store` (typed by the Protocols he
 one module of this package), never through tables or statements of its own:
 
 - ``messages``: accept a customer message (with its customer and conversation), store its
-  analysis and decision rows, read its state.
+  analysis and decision rows, read its state; the queue of acknowledged messages (claim, what
+  is left, failed).
 - ``conversations``: read and place a conversation (priority, team, risk, stage, SLA), whether
   it is held.
 - ``escalations``: open one (idempotent while pending) or refresh pending hand-over packets.
@@ -16,14 +17,22 @@ one module of this package), never through tables or statements of its own:
 - ``outbox``: route and queue replies, queue notifications.
 - ``effects``: apply a message's effects (``gracedesk.model.effect``) in order.
 
-Reads that build a message's situation are ``store.situations``. Still on the ORM directly
-(a ``Session`` from ``Store.read()``/``write()``), not yet through this interface: the console
-and API views and actions (``service.views``, ``service.actions``, ``service.records``,
-``service.customers``, ``service.users``, ``service.training``, ``service.knowledge``),
-``service.reports``, ``service.outcomes``, ``service.replay``, ``service.erasure``,
-``service.outbox`` (``enqueue``, ``enqueue_note``), ``service.rotation``
-(Core on the tables) and ``service.desk`` (claims and replays); their audit events go through
-``audit.write`` (``service.desk.audit``).
+Reads that build a message's situation are ``store.situations``.
+
+The console's and API's workflows and read models have their own store modules, each named for
+what it owns and listing its operations in its docstring: ``views`` (conversation lists and
+pages, the team view), ``actions`` (replies, assignment, escalations decided, resolution),
+``records`` (notes, sanctions by hand, breaks, CSAT surveys), ``customers`` (search, profile,
+flags), ``users`` (staff, tokens, console sessions, the sign-in throttle), ``protect``
+(masking settings, the abusive words of a conversation), ``rotation``, ``erasure`` (one
+customer, every table, one unit of work), ``knowledge`` and ``fulltext`` (the knowledge base),
+``training``, ``reports`` (read-only), ``replay`` (read-only), ``sweeps`` (the job sweeps'
+claims), ``demo`` and ``health``. They run on the caller's ``Session`` or ``Connection``: the
+service keeps the transaction, checks roles and states and writes the audit events (through
+``audit.write``).
+
+No module of ``service``, ``web`` or ``jobs`` imports SQLAlchemy (bar its error types) or the
+tables at run time (``tests/test_layers.py::test_persistence_goes_through_the_store``).
 """
 
 from __future__ import annotations
@@ -84,6 +93,22 @@ class Messages(Protocol):
     def store_results(self, conn: Connection, a: StoreAnalysis) -> None: ...
     def analysis_state(self, conn: Connection, message_id: int) -> str | None: ...
     def is_newest(self, conn: Connection, conv_id: int, message_id: int) -> bool: ...
+    def claim_queued(
+        self, conn: Connection, *, now: datetime, limit: int
+    ) -> list[tuple[int, int]]: ...
+    def queued_left(self, conn: Connection) -> bool: ...
+    def fail_running(self, conn: Connection, ids: Sequence[int], *, error: str) -> None: ...
+    def by_keys(self, conn: Connection, params: dict[str, Any]) -> Sequence[Row[Any]]: ...
+    def answer(self, conn: Connection, message_id: int) -> tuple[Any, Sequence[Any]] | None: ...
+    def reclaim(
+        self, conn: Connection, message_id: int, *, now: datetime, grace_s: float
+    ) -> bool: ...
+    def mark_failed(
+        self, conn: Connection, message_id: int, *, error: str, erased: str
+    ) -> None: ...
+    def pending_analysis(
+        self, conn: Connection, *, old: datetime, limit: int, max_attempts: int
+    ) -> list[int]: ...
 
 
 class Conversations(Protocol):

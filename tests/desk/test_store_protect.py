@@ -1,0 +1,111 @@
+"""The masking settings and the abusive words' source rows in the store
+(``gracedesk.store.protect``), called directly, and the statements ``service.protect`` runs on
+the message hot path, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import NoResultFound
+
+from gracedesk.service import protect
+from gracedesk.service.desk import Desk
+from gracedesk.store import protect as masking_x
+
+from .conftest import NOW, make_user, post
+
+ABUSIVE = "You stupid idiot, fuck off and refund me"
+
+
+@contextmanager
+def counted(desk: Desk) -> Iterator[list[str]]:
+    """The statements run on the write engine while inside."""
+    seen: list[str] = []
+
+    def on(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    engine = desk.store.engines.write
+    event.listen(engine, "before_cursor_execute", on)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on)
+
+
+def test_the_team_setting_is_added_then_changed(desk: Desk) -> None:
+    sam, _ = make_user(desk.store, "sam", "supervisor")
+    with desk.store.read() as s:
+        assert masking_x.setting_row(s, "mask_abuse") is None
+        assert masking_x.setting_value(s.connection(), "mask_abuse") is None
+    with desk.store.write() as s:
+        row = masking_x.put_setting(s, None, key="mask_abuse", value=False, by=sam.id, now=NOW)
+        assert row.value == {"value": False}
+    later = NOW + timedelta(minutes=5)
+    with desk.store.write() as s:
+        found = masking_x.setting_row(s, "mask_abuse")
+        assert found is not None
+        masking_x.put_setting(s, found, key="mask_abuse", value=True, by=sam.id, now=later)
+    with desk.store.read() as s:
+        got = masking_x.setting_row(s, "mask_abuse")
+        assert got is not None and (got.updated_by, got.updated_at) == (sam.id, later)
+        assert masking_x.setting_value(s.connection(), "mask_abuse") == {"value": True}
+        assert masking_x.setting_value(s.connection(), "other") is None
+
+
+def test_a_users_own_choice(desk: Desk) -> None:
+    ana, _ = make_user(desk.store, "ana", "agent")
+    with desk.store.read() as s:
+        assert masking_x.own_masking(s, ana.id) is None
+        assert masking_x.own_masking(s, 10_000) is None
+        assert masking_x.user(s, 10_000) is None
+    for value in (False, True, None):
+        with desk.store.write() as s:
+            u = masking_x.user(s, ana.id)
+            assert u is not None
+            masking_x.set_user_masking(s, u, value)
+        with desk.store.read() as s:
+            assert masking_x.own_masking(s, ana.id) is value
+
+
+def test_a_reveals_reads_and_the_abusive_words_source(desk: Desk) -> None:
+    first = post(desk, ABUSIVE)
+    conv = first.conversation_id
+    other = post(desk, "Where is my parcel?", customer="c-2")
+    with desk.store.read() as s:
+        m = masking_x.message(s, first.message_id)
+        assert m is not None and (m.conversation_id, m.author) == (conv, "customer")
+        assert masking_x.message(s, 10_000) is None
+        customer = masking_x.customer_of(s, conv)
+        assert customer == masking_x.customer_of(s, conv)
+        assert customer != masking_x.customer_of(s, other.conversation_id)
+        with pytest.raises(NoResultFound):
+            masking_x.customer_of(s, 10_000)
+        rows = masking_x.customer_signals(s.connection(), [conv, other.conversation_id, 10_000])
+        assert sorted((r[0], r[1]) for r in rows) == sorted(
+            [(conv, ABUSIVE), (other.conversation_id, "Where is my parcel?")]
+        )
+        assert all(r[2] is not None for r in rows)
+        assert masking_x.customer_signals(s.connection(), []) == []
+
+
+def test_the_hot_path_runs_one_statement_each(desk: Desk) -> None:
+    """``team_masking``, ``_terms_by_conversation`` and ``notification_text`` keep their
+    statement counts."""
+    a = post(desk, ABUSIVE).conversation_id
+    b = post(desk, "Useless idiots, all of you", customer="c-2").conversation_id
+    with desk.store.write_core() as conn:
+        with counted(desk) as seen:
+            assert protect.team_masking(conn) is True
+        assert len(seen) == 1
+        with counted(desk) as seen:
+            terms = protect._terms_by_conversation(conn, [a, b])
+        assert len(seen) == 1 and "stupid idiot" in terms[a] and terms[b]
+        with counted(desk) as seen:
+            assert "stupid" not in protect.notification_text(conn, a, "said: stupid idiot")
+        assert len(seen) == 2

@@ -1,0 +1,136 @@
+"""The staff aggregate of the store (``gracedesk.store.users``) and the health probe
+(``gracedesk.store.health``), called directly, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from gracedesk.store import Store, health
+from gracedesk.store import users as staff
+
+from .conftest import NOW
+
+
+def _add(store: Store, name: str, role: str = "agent", token: str | None = None) -> int:
+    with store.write() as s:
+        u = staff.add_user(
+            s,
+            name=name,
+            display_name=name.title(),
+            email=None,
+            role=role,
+            password_hash=None,
+            token_hash=token or f"t-{name}",
+            authority={},
+            now=NOW,
+        )
+        assert u.id is not None
+        return u.id
+
+
+def test_users_are_added_found_and_changed(store: Store) -> None:
+    bo = _add(store, "bo", "admin")
+    al = _add(store, "al", "admin")
+    with pytest.raises(IntegrityError), store.write() as s:
+        staff.add_user(
+            s,
+            name="bo",
+            display_name="Bo",
+            email=None,
+            role="agent",
+            password_hash=None,
+            token_hash="other",
+            authority={},
+            now=NOW,
+        )
+    with store.read() as s:
+        assert [u.name for u in staff.all_users(s)] == ["al", "bo"]
+        found = staff.user_by_name(s, "bo")
+        assert found is not None and found.id == bo and found.active
+        assert found.abuse_exposures == 0 and found.created_at == NOW
+        assert staff.user_by_token_hash(s, "t-al") is not None
+        assert staff.user_by_token_hash(s, "nope") is None
+        assert staff.user_by_id(s, 10_000) is None
+        assert staff.password_hash_of(s, bo) is None
+    with store.write() as s:
+        assert staff.lock_active_admins(s) == {al, bo}
+        u = staff.lock_user(s, al)
+        assert u is not None
+        staff.set_role(s, u, "agent")
+        staff.set_token_hash(s, u, "t-new")
+        staff.set_password_hash(s, u, "hashed")
+        staff.set_timezone(s, u, "Europe/Berlin")
+        staff.set_active(s, u, False)
+    with store.read() as s:
+        u = staff.user_by_id(s, al)
+        assert u is not None
+        assert (u.role, u.token_hash, u.password_hash, u.timezone, u.active) == (
+            "agent",
+            "t-new",
+            "hashed",
+            "Europe/Berlin",
+            False,
+        )
+        assert staff.password_hash_of(s, al) == "hashed"
+    with store.write() as s:
+        assert staff.lock_active_admins(s) == {bo}
+        assert staff.lock_user(s, 10_000) is None
+
+
+def test_console_sessions(store: Store) -> None:
+    bo = _add(store, "bo")
+    hour = timedelta(hours=1)
+    with store.write() as s:
+        staff.add_session(s, "old", user_id=bo, now=NOW - 2 * hour, expires_at=NOW - hour)
+        staff.add_session(s, "a", user_id=bo, now=NOW - hour, expires_at=NOW + hour)
+    with store.write() as s:  # the expired one goes when the next opens
+        staff.add_session(s, "b", user_id=bo, now=NOW, expires_at=NOW + hour)
+    with store.read() as s:
+        assert staff.last_sign_ins(s) == {bo: NOW}
+        user = staff.session_user(s, "a", now=NOW)
+        assert user is not None and user.id == bo
+        assert staff.session_user(s, "old", now=NOW) is None
+        assert staff.session_user(s, "a", now=NOW + hour) is None  # expired
+    with store.write() as s:
+        staff.close_session(s, "a")
+    with store.read() as s:
+        assert staff.session_user(s, "a", now=NOW) is None
+        assert staff.session_user(s, "b", now=NOW) is not None
+    with store.write() as s:
+        staff.add_session(s, "c", user_id=bo, now=NOW, expires_at=NOW + hour)
+        assert staff.end_sessions(s, bo, keep="c") == 1
+    with store.read() as s:
+        assert staff.session_user(s, "c", now=NOW) is not None
+    with store.write() as s:
+        assert staff.end_sessions(s, bo) == 1
+    with store.read() as s:
+        assert staff.last_sign_ins(s) == {}
+
+
+def test_sign_in_counters(store: Store) -> None:
+    later = NOW + timedelta(minutes=1)
+    with store.write() as s:
+        first = staff.count_row(s, "k1", now=NOW)
+        assert first == staff.Count(0, None, NOW)
+        staff.set_count(s, "k1", failures=3, locked_until=later, forget_at=later)
+        again = staff.count_row(s, "k1", now=later)  # an existing row is kept
+        assert again == staff.Count(3, later, later)
+        staff.count_row(s, "k2", now=NOW)
+    with store.read() as s:
+        assert staff.locked_until(s, ["k1", "k2"], now=NOW) == later
+        assert staff.locked_until(s, ["k1"], now=later) is None
+        assert staff.locked_until(s, ["k2"], now=NOW) is None
+    with store.write() as s:
+        staff.forget_stale_counts(s, now=NOW + timedelta(seconds=1))  # k2 is stale
+        staff.clear_count(s, "k1")
+    with store.write() as s:
+        assert staff.count_row(s, "k2", now=later) == staff.Count(0, None, later)
+        assert staff.count_row(s, "k1", now=later) == staff.Count(0, None, later)
+
+
+def test_health_ping(store: Store) -> None:
+    with store.read() as s:
+        health.ping(s)
