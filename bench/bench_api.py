@@ -53,7 +53,7 @@ TARGET_RPS = 300.0
 TARGET_P99_MS = 50.0
 TARGET_ASYNC_RPS = 600.0  # acknowledged (Prefer: respond-async), SQLite
 TARGET_ASYNC_VS_SYNC = 3.0  # async closed-loop throughput / sync closed-loop throughput
-TARGET_DRAIN_RPS = 1000.0  # backlog analysed per second by one worker (fast tier)
+TARGET_DRAIN_RPS = 1000.0  # backlog analysed per second by `worker --drain` (fast tier)
 RATE_TOLERANCE = 0.01
 N_TEXTS = 200
 N_CUSTOMERS = 500
@@ -479,7 +479,8 @@ def render(runs: list[dict[str, Any]]) -> str:
     for run in runs:
         d = run["drain"]
         lines.append(
-            f"{run['db']}: drain of the async backlog by one worker: {d['messages']} messages in "
+            f"{run['db']}: drain of the async backlog by `gracedesk worker --drain --processes "
+            f"{d.get('processes', 1)}`: {d['messages']} messages in "
             f"{d['seconds']:.1f} s = {d['msgs_per_s']:.0f} msg/s"
         )
     lines.append("latencies in ms; CPU% 100 = one core (machine CPU%: of all cores)")
@@ -612,10 +613,17 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
                 raw = ours.recv()
                 run[name] = summarize(raw, meter.stop())
             # the backlog the asynchronous phases left: a worker drains it (fast tier)
-            print(f"[{db}] drain (gracedesk worker --drain)", flush=True)
-            out = cli_run(cli, ["worker", "--drain"], env).strip().splitlines()[-1]
+            procs = str(args.drain_processes)
+            print(f"[{db}] drain (gracedesk worker --drain --processes {procs})", flush=True)
+            out = cli_run(cli, ["worker", "--drain", "--processes", procs], env)
+            out = out.strip().splitlines()[-1]
             n, secs = int(out.split()[1]), float(out.split()[4])
-            run["drain"] = {"messages": n, "seconds": secs, "msgs_per_s": n / secs if secs else 0}
+            run["drain"] = {
+                "messages": n,
+                "seconds": secs,
+                "msgs_per_s": n / secs if secs else 0,
+                "processes": args.drain_processes,
+            }
         finally:
             with contextlib.suppress(OSError):
                 ours.send(None)
@@ -646,6 +654,12 @@ def main() -> None:
         type=float,
         default=TARGET_ASYNC_RPS,
         help="open-loop req/s of the Prefer: respond-async phase",
+    )
+    ap.add_argument(
+        "--drain-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes of `gracedesk worker --drain` (default: one per core)",
     )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--pg-admin-url", default=PG_ADMIN_URL, help="where to CREATE DATABASE")

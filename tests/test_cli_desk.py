@@ -70,3 +70,46 @@ def test_worker_once_runs_every_job(home: Path) -> None:
     r = CliRunner().invoke(cli, ["worker", "--once"])
     assert r.exit_code == 0, r.output
     assert "reanalyse=0 follow_ups=0 sla=0 notifications=0" in r.output
+
+
+def test_worker_drain_with_two_processes(home: Path) -> None:
+    """``worker --drain --processes 2``: two real processes share the queue; every message is
+    analysed once and the rate is printed (the order within a conversation, across workers:
+    tests/desk/test_ingest.py)."""
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from gracedesk.service.build import build_desk
+    from gracedesk.service.desk import CustomerRef, Incoming
+    from gracedesk.store.tables import Message
+
+    desk = build_desk(Settings())
+    now = datetime.now(UTC)
+    ids = [
+        desk.post_message(
+            Incoming(CustomerRef(f"c-{i % 7}"), f"Where is my parcel {i}? You idiots lost it."),
+            actor=None,
+            now=now + timedelta(seconds=i),
+            respond_async=True,
+        ).message_id
+        for i in range(40)
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "gracedesk.cli.main", "worker", "--drain", "--processes", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1].startswith("drained 40 messages in "), r.stdout
+    with desk.store.read() as s:
+        rows = s.query(Message).filter(Message.id.in_(ids)).order_by(Message.id).all()
+        assert {m.analysis_state for m in rows} == {"done"}
+        assert all(m.analysis_attempts == 1 for m in rows)  # each message analysed once
+    desk.store.close()
+
+
+def test_worker_processes_go_with_drain(home: Path) -> None:
+    r = CliRunner().invoke(cli, ["worker", "--processes", "2"])
+    assert r.exit_code == 2 and "--processes goes with --drain" in r.output, r.output

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gracedesk.policy import load_policy
+from gracedesk.policy.condition import Outcome, evaluate, matches
 from gracedesk.service.flow import run_scenario
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -41,3 +42,23 @@ def test_default_policy_golden_decisions() -> None:
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         assert json.loads(g) == json.loads(w), json.loads(g)["id"]
+
+
+def test_deferred_reasons_are_the_evaluated_ones() -> None:
+    """``explain`` checks each rule with ``matches`` and words its reasons only when read
+    (``Outcome.of``): the same match and the same words as ``evaluate``, for every rule of
+    every golden scenario."""
+    policy = load_policy()
+    checked = matched = 0
+    for line in (GOLDEN / "scenarios_default.jsonl").read_text(encoding="utf-8").splitlines():
+        trace = run_scenario(json.loads(line), policy, None, NOW).trace
+        for rule in policy.rules:
+            got = Outcome.of(rule.when, trace.facts)
+            want = evaluate(rule.when, trace.facts)
+            assert (got.matched, got.because) == (want.matched, want.because), rule.id
+            assert matches(rule.when, trace.facts) is want.matched
+            checked, matched = checked + 1, matched + want.matched
+        by_id = {r.rule_id: r for r in trace.rules}
+        for rule in policy.rules:
+            assert by_id[rule.id].because == evaluate(rule.when, trace.facts).because
+    assert checked > 100 and 0 < matched < checked

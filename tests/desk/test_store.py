@@ -94,3 +94,17 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
 def test_in_memory_sqlite_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="in-memory"):
         Store.open(url)
+
+
+def test_json_columns_keep_what_json_keeps(store: Store) -> None:
+    """JSON columns round-trip what ``json`` keeps: an integer beyond 64 bits stays exact, a
+    non-string key becomes a string, text stays text (a faster encoder must keep this)."""
+    prefs = {"big": 2**70, 7: "seven", "name": "José ☕", "nested": [1.5, None, True]}
+    with store.write() as s:
+        c = Customer(external_id="json-1", preferences=prefs, created_at=NOW)
+        s.add(c)
+        s.flush()
+        cid = c.id
+    with store.read() as s:
+        got = s.get_one(Customer, cid).preferences
+    assert got == {"big": 2**70, "7": "seven", "name": "José ☕", "nested": [1.5, None, True]}

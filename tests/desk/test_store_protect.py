@@ -10,12 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import NoResultFound
 
 from gracedesk.service import protect
 from gracedesk.service.desk import Desk
 from gracedesk.store import protect as masking_x
+from gracedesk.store.tables import Message
 
 from .conftest import NOW, make_user, post
 
@@ -86,17 +87,24 @@ def test_a_reveals_reads_and_the_abusive_words_source(desk: Desk) -> None:
         assert customer != masking_x.customer_of(s, other.conversation_id)
         with pytest.raises(NoResultFound):
             masking_x.customer_of(s, 10_000)
-        rows = masking_x.customer_signals(s.connection(), [conv, other.conversation_id, 10_000])
+        rows = masking_x.customer_evidence(s.connection(), [conv, other.conversation_id, 10_000])
         assert sorted((r[0], r[1]) for r in rows) == sorted(
             [(conv, ABUSIVE), (other.conversation_id, "Where is my parcel?")]
         )
-        assert all(r[2] is not None for r in rows)
-        assert masking_x.customer_signals(s.connection(), []) == []
+        stored = {r[0]: r[2] for r in rows}
+        with_signals = {m.conversation_id: m.signals["evidence"] for m in _analysed(s, conv)}
+        assert stored[conv] == with_signals[conv] and stored[conv]  # the evidence, as stored
+        assert masking_x.customer_evidence(s.connection(), []) == []
+
+
+def _analysed(s: Any, conv: int) -> list[Any]:
+    return list(s.scalars(select(Message).where(Message.conversation_id == conv)))
 
 
 def test_the_hot_path_runs_one_statement_each(desk: Desk) -> None:
     """``team_masking``, ``_terms_by_conversation`` and ``notification_text`` keep their
-    statement counts."""
+    statement counts; ``notification_scrubber`` reads the team's choice once and the words of
+    all the batch's conversations in one statement, when the first notification needs them."""
     a = post(desk, ABUSIVE).conversation_id
     b = post(desk, "Useless idiots, all of you", customer="c-2").conversation_id
     with desk.store.write_core() as conn:
@@ -108,4 +116,11 @@ def test_the_hot_path_runs_one_statement_each(desk: Desk) -> None:
         assert len(seen) == 1 and "stupid idiot" in terms[a] and terms[b]
         with counted(desk) as seen:
             assert "stupid" not in protect.notification_text(conn, a, "said: stupid idiot")
+        assert len(seen) == 2
+        with counted(desk) as seen:
+            scrub = protect.notification_scrubber(conn, [a, b])
+            assert seen == []
+            assert "stupid" not in scrub(conn, a, "stupid idiot")
+            assert scrub(conn, b, "bad: " + next(iter(terms[b]))).startswith("bad: [")
+            assert "STUPID" not in scrub(conn, a, "a STUPID  idiot")
         assert len(seen) == 2

@@ -264,24 +264,45 @@ def _serve_reuseport(host: str, port: int, workers: int, log_level: str) -> None
     is_flag=True,
     help="Analyse the queued messages (Prefer: respond-async) until none is left, then exit.",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="With --drain: analyse with this many processes (one per core is fastest).",
+)
 @log_options
-def worker(once: bool, drain: bool) -> None:
+def worker(once: bool, drain: bool, processes: int) -> None:
     """Run the jobs: queued analysis, follow-up reminders, SLA breaches, notifications,
     re-analysis."""
     # lazy: the jobs and the service layer load only for `worker`
     from gracedesk.channels.transports import transports_for
-    from gracedesk.jobs.worker import drain_queue, notifier_for, run_forever, run_once
+    from gracedesk.jobs.worker import (
+        drain_in_processes,
+        drain_queue,
+        notifier_for,
+        run_forever,
+        run_once,
+    )
     from gracedesk.service.build import build_desk
 
+    if processes > 1 and not drain:
+        raise click.UsageError(
+            "--processes goes with --drain; for the job loop, start several `gracedesk worker`"
+        )
     os.environ.setdefault("GRACEDESK_LOG_LEVEL", "info")  # one line per round of jobs
     settings = _settings()
     _logging(settings)
     desk = build_desk(settings)
-    if drain:
+    if drain and processes > 1:
+        desk.store.close()  # migrated; the processes open their own
+        n, took = drain_in_processes(processes)
+    elif drain:
         desk.analyzer.analyze("warm up")  # load the models before the clock starts
         t0 = time.perf_counter()
         n = drain_queue(desk)
         took = time.perf_counter() - t0
+    if drain:
         click.echo(f"drained {n} messages in {took:.2f} s ({n / took if took else 0:.0f} msg/s)")
         return
     if once:

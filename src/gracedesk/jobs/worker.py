@@ -6,22 +6,30 @@ sent through their transports: docs/channels.md); a failing sweep is logged and 
 still run. Several workers may run at once (see ``sweeps``). Between rounds the loop drains the
 queue of messages acknowledged with ``Prefer: respond-async`` (``service.ingest``): it looks every
 ``ingest_poll`` seconds, and at once when the serving process queues a message (``desk.queued``).
+``gracedesk worker --drain --processes N`` drains a backlog with N processes and exits.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
+from queue import Empty
 
+from gracedesk import logs
 from gracedesk.channels.delivery import Transports, deliver_replies
 from gracedesk.channels.email import fetch_all
 from gracedesk.channels.smtp import SmtpSettings
 from gracedesk.channels.transports import transports_for
 from gracedesk.jobs.notify import Notifier
 from gracedesk.service import ingest, sweeps
+from gracedesk.service.build import build_desk
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
 
@@ -66,18 +74,89 @@ def run_once(
     return out
 
 
-def drain_queue(desk: Desk) -> int:
-    """Analyse queued messages, batch after batch, until the queue is empty."""
-    total = 0
+def drain_queue(desk: Desk, *, patience: float = 0.0) -> int:
+    """Analyse queued messages, batch after batch, until none is left; returns how many.
+
+    ``patience``: how long to wait, in seconds, for queued messages that are not claimable yet
+    (each waits for an older message of its conversation that another worker is analysing)
+    before giving up; 0 returns at once."""
+    total, idle_since = 0, None
     while True:
         try:
             n = ingest.analyse_queued(desk, now=datetime.now(UTC))
+            more = n > 0 or ingest.waiting(desk)
         except Exception:  # e.g. the database is away: the messages stay queued
             log.exception("job ingest failed")
             return total
-        if n == 0:
-            return total
         total += n
+        if n:
+            idle_since = None
+            continue
+        if not more:
+            return total
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since >= patience:
+            return total
+        time.sleep(0.05)  # another worker's batch holds them up: look again shortly
+
+
+def _drain_child(ready: Queue[int], go: Event, counts: Queue[int]) -> None:
+    """One process of :func:`drain_in_processes`: its own Desk (models, connections)."""
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    desk = build_desk(settings, migrate=False)  # the parent migrated
+    desk.analyzer.analyze("warm up")  # load the models before the clock starts
+    ready.put(1)
+    go.wait()
+    counts.put(drain_queue(desk, patience=PATIENCE_S))
+
+
+PATIENCE_S = 30.0  # a drain process waits this long for messages another one holds up
+
+
+def drain_in_processes(processes: int) -> tuple[int, float]:
+    """Drain the queue with ``processes`` worker processes (settings from the environment);
+    returns (messages analysed, seconds from when every process had loaded its models).
+
+    Claiming is safe across processes (``store.messages.claim_queued``): each message is taken
+    once, and a conversation's messages one after the other. A process that dies stops the
+    others (the messages it held stay ``running`` until the re-analysis sweep takes them)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready: Queue[int] = ctx.Queue()
+    counts: Queue[int] = ctx.Queue()
+    go = ctx.Event()
+    procs = [ctx.Process(target=_drain_child, args=(ready, go, counts)) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    try:
+        _collect(ready, procs, "failed to start")
+        go.set()
+        t0 = time.perf_counter()
+        total = sum(_collect(counts, procs, "failed"))
+        took = time.perf_counter() - t0
+    finally:
+        for p in procs:
+            if p.exitcode is None and not go.is_set():
+                p.kill()
+            p.join()
+    return total, took
+
+
+def _collect(q: Queue[int], procs: Sequence[BaseProcess], what: str) -> list[int]:
+    """One value from each process, polling so that a process that died is noticed at once."""
+    got: list[int] = []
+    while len(got) < len(procs):
+        try:
+            got.append(q.get(timeout=1.0))
+        except Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead or all(p.exitcode is not None for p in procs):
+                for p in procs:
+                    if p.exitcode is None:
+                        p.kill()
+                codes = ", ".join(str(p.exitcode) for p in procs)
+                raise RuntimeError(f"a drain process {what} (exit codes: {codes})") from None
+    return got
 
 
 def run_forever(desk: Desk, settings: Settings, *, stop: threading.Event) -> None:

@@ -9,16 +9,68 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from gracedesk.policy.facts import FIELDS, Value
 from gracedesk.policy.schema import Condition, Scalar
 
+# a comparison, kept unformatted until its words are read: (field, actual, op, expected), or
+# ("not", the inner outcome)
+_Part = tuple[str, Value, str, Scalar | list[Scalar]] | tuple[str, "Outcome"]
 
-@dataclass(frozen=True, slots=True)
+
 class Outcome:
-    matched: bool
-    because: tuple[str, ...]  # the comparisons that decided the outcome, in declared order
+    """Whether a condition matched, and ``because``: the comparisons that decided it, in
+    declared order. The words are built when first read (every rule is evaluated for every
+    message; most explanations are never read)."""
+
+    __slots__ = ("_because", "_parts", "_source", "matched")
+
+    def __init__(self, matched: bool, parts: tuple[_Part, ...]) -> None:
+        self.matched = matched
+        self._parts: tuple[_Part, ...] | None = parts
+        self._source: tuple[Condition, Mapping[str, Value]] | None = None
+        self._because: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, cond: Condition, facts: Mapping[str, Value]) -> Outcome:
+        """Whether ``cond`` matches ``facts``, its comparisons gathered only when read (the
+        facts must not change afterwards)."""
+        out = cls(matches(cond, facts), ())
+        out._parts, out._source = None, (cond, facts)
+        return out
+
+    @property
+    def parts(self) -> tuple[_Part, ...]:
+        if self._parts is None:
+            assert self._source is not None
+            self._parts = evaluate(*self._source).parts
+        return self._parts
+
+    @property
+    def because(self) -> tuple[str, ...]:
+        if self._because is None:
+            self._because = tuple(_words(p) for p in self.parts)
+        return self._because
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.matched, self.because) == (other.matched, other.because)
+
+    def __hash__(self) -> int:
+        return hash((self.matched, self.because))
+
+    def __repr__(self) -> str:
+        return f"Outcome(matched={self.matched!r}, because={self.because!r})"
+
+
+def _words(p: _Part) -> str:
+    if len(p) == 2:
+        inner = p[1]
+        assert isinstance(inner, Outcome)
+        return f"not ({' and '.join(inner.because)})"
+    field, actual, op, expected = p
+    return f"{field} {fmt(actual)} {op.replace('_', ' ')} {fmt(expected)}"
 
 
 def fmt(v: object) -> str:
@@ -46,12 +98,27 @@ def compare(actual: Value, op: str, expected: Scalar | list[Scalar]) -> bool:
         return actual != expected
     if not isinstance(actual, int | float) or not isinstance(expected, int | float):
         return False  # the loader only lets numbers reach an ordering
-    return {
-        "<": actual < expected,
-        "<=": actual <= expected,
-        ">": actual > expected,
-        ">=": actual >= expected,
-    }[op]
+    if op == ">=":
+        return actual >= expected
+    if op == ">":
+        return actual > expected
+    if op == "<=":
+        return actual <= expected
+    if op == "<":
+        return actual < expected
+    raise KeyError(op)
+
+
+def matches(cond: Condition, facts: Mapping[str, Value]) -> bool:
+    """Whether ``cond`` holds (what :func:`evaluate` says, without the reasons)."""
+    if cond.all is not None:
+        return all(matches(c, facts) for c in cond.all)
+    if cond.any is not None:
+        return any(matches(c, facts) for c in cond.any)
+    if cond.not_ is not None:
+        return not matches(cond.not_, facts)
+    assert cond.field is not None and cond.op is not None and cond.value is not None
+    return compare(facts[cond.field], cond.op, cond.value)
 
 
 def evaluate(cond: Condition, facts: Mapping[str, Value]) -> Outcome:
@@ -59,20 +126,20 @@ def evaluate(cond: Condition, facts: Mapping[str, Value]) -> Outcome:
         parts = [evaluate(c, facts) for c in cond.all]
         ok = all(p.matched for p in parts)
         chosen = parts if ok else [p for p in parts if not p.matched]
-        return Outcome(ok, tuple(b for p in chosen for b in p.because))
+        return Outcome(ok, tuple(b for p in chosen for b in p.parts))
     if cond.any is not None:
         parts = [evaluate(c, facts) for c in cond.any]
         ok = any(p.matched for p in parts)
         chosen = [p for p in parts if p.matched] if ok else parts
-        return Outcome(ok, tuple(b for p in chosen for b in p.because))
+        return Outcome(ok, tuple(b for p in chosen for b in p.parts))
     if cond.not_ is not None:
         inner = evaluate(cond.not_, facts)
-        return Outcome(not inner.matched, (f"not ({' and '.join(inner.because)})",))
+        return Outcome(not inner.matched, (("not", inner),))
     assert cond.field is not None and cond.op is not None and cond.value is not None
     actual = facts[cond.field]
-    ok = compare(actual, cond.op, cond.value)
-    op = cond.op.replace("_", " ")
-    return Outcome(ok, (f"{cond.field} {fmt(actual)} {op} {fmt(cond.value)}",))
+    return Outcome(
+        compare(actual, cond.op, cond.value), ((cond.field, actual, cond.op, cond.value),)
+    )
 
 
 def problems(cond: Condition, where: str) -> list[str]:

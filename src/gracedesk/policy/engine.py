@@ -34,8 +34,12 @@ class RuleTrace:
     specificity: int
     description: str
     matched: bool
-    because: tuple[str, ...]
+    outcome: Outcome  # its ``because``: the comparisons that decided it (worded when read)
     effects: tuple[str, ...]  # one line per action when matched
+
+    @property
+    def because(self) -> tuple[str, ...]:
+        return self.outcome.because
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +229,7 @@ def explain(
     candidates: list[_Candidate] = []
     notes: dict[tuple[str, int], str] = {}
     for order, rule in enumerate(policy.rules):
-        out = evaluate(rule.when, f)
+        out = Outcome.of(rule.when, f)
         outcomes[rule.id] = out
         if not out.matched:
             continue
@@ -303,7 +307,7 @@ def explain(
                 specificity=rule.when.specificity,
                 description=rule.description,
                 matched=out.matched,
-                because=out.because,
+                outcome=out,
                 effects=effects,
             )
         )

@@ -13,10 +13,12 @@ if TYPE_CHECKING:
     from gracedesk.settings import Settings
 
 
-def build_desk(settings: Settings) -> Desk:
-    """Store, policy and models for ``settings`` (migrations applied)."""
+def build_desk(settings: Settings, *, migrate: bool = True) -> Desk:
+    """Store, policy and models for ``settings`` (migrations applied unless ``migrate`` is
+    False: a process started by one that migrated)."""
     store = Store.open(settings.url())
-    store.migrate()
+    if migrate:
+        store.migrate()
     return Desk(
         store,
         policy=load_policy(settings.policy_dir),

@@ -11,6 +11,7 @@ event naming the rule and reason.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +36,14 @@ if TYPE_CHECKING:
     from gracedesk.policy.sla import Due
     from gracedesk.service.desk import Desk
     from gracedesk.service.flow import Outcome
+    from gracedesk.store.escalations import Scrub
     from gracedesk.store.tables import DecisionRow
 
 __all__ = [
     "DEFAULT_RULE",
     "ERASED",
     "PLACEMENT",
+    "Judged",
     "analysed",
     "conversation_labels",
     "decision_dict",
@@ -49,6 +52,7 @@ __all__ = [
     "open_escalation",
     "placement",
     "record",
+    "record_many",
 ]
 
 _COLUMNS = ("action", "target", "rule_id", "reason", "policy_version")  # the rest goes to data
@@ -88,6 +92,14 @@ def notification_text(conn: Connection, conv_id: int, text: str) -> str:
     from gracedesk.service import protect
 
     return protect.notification_text(conn, conv_id, text)
+
+
+def notification_scrubber(conn: Connection, conv_ids: Sequence[int]) -> Scrub:
+    """``protect.notification_scrubber``: :func:`notification_text` for a micro-batch."""
+    # cycle: service.protect imports service.desk, which imports this module
+    from gracedesk.service import protect
+
+    return protect.notification_scrubber(conn, conv_ids)
 
 
 def notice(desk: Desk) -> Notice:
@@ -343,6 +355,16 @@ def analysed(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A message analysed, decided and advised, to be recorded."""
+
+    message_id: int
+    conversation_id: int
+    outcome: Outcome
+    guidance: Guidance
+
+
 def record(
     desk: Desk,
     conn: Connection,
@@ -358,53 +380,84 @@ def record(
     The conversation row is locked first (PostgreSQL), so two messages of one conversation are
     recorded one after the other.
     """
+    record_many(desk, conn, [Judged(message_id, conv_id, outcome, guidance)], now=now)
+
+
+def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: datetime) -> None:
+    """:func:`record` for a micro-batch of messages, one per conversation (the worker's): the
+    conversations, analysis states and newest messages are read in one statement each, the
+    analyses, placements and packets written set-based (``store.effects.apply_many``), then
+    each message's other effects, rotation and ``message.analysed`` event, as for one message.
+    """
     # cycle: service.rotation imports this module
     from gracedesk.service import rotation
 
-    current = store.conversations.state(conn, conv_id)
-    if store.messages.analysis_state(conn, message_id) == ERASED:
-        return  # the customer was erased while this message was analysed: keep nothing of it
-    latest = store.messages.is_newest(conn, conv_id, message_id)
-    decisions = outcome.trace.decisions
-    signals = outcome.signals
-    packet = guidance.handover.to_dict()
-    effects = effects_for(
-        decisions,
-        message_id=message_id,
-        conv_id=conv_id,
-        current=current,
-        latest=latest,
-        signals=signals,
-        guidance=guidance,
-        packet=packet,
-        sla=outcome.sla,
-        order=desk.policy.sla.priorities,
-        held=(
-            lowers_priority(current.priority, decisions, desk.policy.sla.priorities)
-            and store.conversations.held(conn, conv_id)
-        ),
-        notice=notice(desk),
-        now=now,
-    )
-    store.effects.apply(conn, effects, scrub=notification_text)
-    if latest:  # an agent at the exposure limit gets no more abuse (service.rotation)
-        rotation.on_message(
-            desk,
-            conn,
-            message_id=message_id,
-            conv_id=conv_id,
-            customer_id=current.customer_id,
-            assignee_id=current.assignee_id,
-            signals=signals,
+    if not batch:
+        return
+    conv_ids = [j.conversation_id for j in batch]
+    states = store.conversations.states(conn, conv_ids)
+    stored = store.messages.analysis_states(conn, [j.message_id for j in batch])
+    newest = store.messages.newest_of(conn, conv_ids)
+    order, plans = desk.policy.sla.priorities, []
+    for j in batch:
+        if stored.get(j.message_id) == ERASED:
+            continue  # the customer was erased while this message was analysed: keep nothing
+        current = states[j.conversation_id]
+        decisions = j.outcome.trace.decisions
+        packet = j.guidance.handover.to_dict()
+        latest = newest.get(j.conversation_id) == j.message_id
+        effects = effects_for(
+            decisions,
+            message_id=j.message_id,
+            conv_id=j.conversation_id,
+            current=current,
+            latest=latest,
+            signals=j.outcome.signals,
+            guidance=j.guidance,
             packet=packet,
+            sla=j.outcome.sla,
+            order=order,
+            held=(
+                lowers_priority(current.priority, decisions, order)
+                and store.conversations.held(conn, j.conversation_id)
+            ),
+            notice=notice(desk),
             now=now,
         )
-    event = analysed(
-        decisions,
-        message_id=message_id,
-        conv_id=conv_id,
-        customer_id=current.customer_id,
-        signals=signals,
-        now=now,
+        plans.append((j, current, latest, packet, effects))
+    store.effects.apply_many(conn, [e for p in plans for e in p[4] if store.effects.set_based(e)])
+    rest = [[e for e in p[4] if not store.effects.set_based(e)] for p in plans]
+    scrub = notification_scrubber(
+        conn, [p[0].conversation_id for p, r in zip(plans, rest, strict=True) if r]
     )
-    store.audit.write(conn, [event])
+    events: list[dict[str, Any]] = []  # ``message.analysed`` events not written yet
+    for (j, current, latest, packet, _), effects in zip(plans, rest, strict=True):
+        if effects or current.assignee_id is not None:
+            # this message may write audit events of its own: the earlier messages' come first,
+            # so the trail reads as if each message had been recorded alone
+            store.audit.write(conn, events)
+            events = []
+        store.effects.apply(conn, effects, scrub=scrub)
+        if latest:  # an agent at the exposure limit gets no more abuse (service.rotation)
+            rotation.on_message(
+                desk,
+                conn,
+                message_id=j.message_id,
+                conv_id=j.conversation_id,
+                customer_id=current.customer_id,
+                assignee_id=current.assignee_id,
+                signals=j.outcome.signals,
+                packet=packet,
+                now=now,
+            )
+        events.append(
+            analysed(
+                j.outcome.trace.decisions,
+                message_id=j.message_id,
+                conv_id=j.conversation_id,
+                customer_id=current.customer_id,
+                signals=j.outcome.signals,
+                now=now,
+            )
+        )
+    store.audit.write(conn, events)

@@ -19,10 +19,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from gracedesk.model.guidance import Guidance
-from gracedesk.service import effects
+from gracedesk.service import effects, knowledge_index
 from gracedesk.service.desk import retrying
-from gracedesk.service.flow import Outcome, analyse_situations
+from gracedesk.service.effects import Judged
+from gracedesk.service.flow import analyse_situations
 from gracedesk.store import situations
 from gracedesk.store.protocol import store
 from gracedesk.store.situations import Snapshot
@@ -43,6 +43,13 @@ def claim(desk: Desk, *, now: datetime, limit: int = BATCH) -> list[tuple[int, i
         return store.messages.claim_queued(conn, now=now, limit=limit)
 
 
+def waiting(desk: Desk) -> bool:
+    """Whether messages are still queued (one may wait for an older message of its
+    conversation that another worker is analysing)."""
+    with desk.store.read_core() as conn:
+        return store.messages.queued_left(conn)
+
+
 def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
     """Analyse, decide, advise and record one micro-batch of queued messages; returns how many
     were analysed (0: the queue is empty)."""
@@ -50,9 +57,7 @@ def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
     if not work:
         return 0
     with desk.store.read_core() as conn:
-        snaps: list[Snapshot] = [
-            situations.take(conn, cid, now=now, upto=mid, id=mid) for mid, cid in work
-        ]
+        snaps: list[Snapshot] = situations.take_many(conn, work, now=now)
     try:
         sigs = analyse_situations([snap.situation for snap in snaps], desk.analyzer)
     except Exception:  # one message broke the batch: analyse them one by one, as the API does
@@ -61,20 +66,20 @@ def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
         for (mid, cid), snap in zip(work, snaps, strict=True):
             done += desk.understand(mid, cid, snap, now=now, request=None).analysis == "done"
         return done
-    judged: list[tuple[int, int, Outcome, Guidance]] = []
-    for (mid, cid), snap, sig in zip(work, snaps, sigs, strict=True):
-        try:
-            outcome, guidance = desk.judge(mid, snap, now=now, signals=sig)
-        except Exception as exc:  # this message only: it is kept and retried
-            log.exception("decision on message %s failed", mid)
-            _failed(desk, [mid], exc)
-            continue
-        judged.append((mid, cid, outcome, guidance))
+    judged: list[Judged] = []
+    with knowledge_index.pinned():  # the batch reads one state of the knowledge base
+        for (mid, cid), snap, sig in zip(work, snaps, sigs, strict=True):
+            try:
+                outcome, guidance = desk.judge(mid, snap, now=now, signals=sig)
+            except Exception as exc:  # this message only: it is kept and retried
+                log.exception("decision on message %s failed", mid)
+                _failed(desk, [mid], exc)
+                continue
+            judged.append(Judged(mid, cid, outcome, guidance))
 
     def record_all() -> None:  # one transaction for the batch: one commit, one write lock
         with desk.store.write_core() as conn:
-            for mid, cid, outcome, guidance in judged:
-                effects.record(desk, conn, mid, cid, outcome, guidance, now=now)
+            effects.record_many(desk, conn, judged, now=now)
 
     try:
         retrying(record_all)
@@ -82,7 +87,7 @@ def analyse_queued(desk: Desk, *, now: datetime, limit: int = BATCH) -> int:
         log.exception("batch record failed; recording one by one")
         done = 0
         for (mid, cid), snap, sig in zip(work, snaps, sigs, strict=True):
-            if any(j[0] == mid for j in judged):
+            if any(j.message_id == mid for j in judged):
                 posted = desk.understand(mid, cid, snap, now=now, request=None, signals=sig)
                 done += posted.analysis == "done"
         return done

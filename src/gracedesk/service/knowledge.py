@@ -350,6 +350,9 @@ def _ranked(
     store, emb = _store(desk), embedder or default_embedder()
     texts = [_query(q) for q in queries]
     aud = _audience(audience)
+    known = knowledge_index.pinned_index(store, emb)
+    if known is not None and not known.passages:  # nothing to find, and no need to ask again
+        return known, [[] for _ in texts]
     with store.read_core() as conn:
         idx = knowledge_index.current(store, conn, emb)
         if not idx.passages:  # nothing to find: the encoder is not even loaded

@@ -15,7 +15,9 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,16 +103,43 @@ _CACHE: weakref.WeakKeyDictionary[Store, dict[str, PassageIndex]] = weakref.Weak
 _LOCK = threading.Lock()
 
 
+# within ``pinned()``: the indexes already checked, by (store, embedder name)
+_PINNED: ContextVar[dict[tuple[int, str], PassageIndex] | None] = ContextVar(
+    "gracedesk_kb_pinned", default=None
+)
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """Within: each store's index is checked for changes once, not on every search (the
+    worker's micro-batch reads the knowledge base as it was when the batch began)."""
+    token = _PINNED.set({})
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
+
+
+def pinned_index(store: Store, embedder: Embedder) -> PassageIndex | None:
+    """The index :func:`current` already gave within ``pinned()``, else None."""
+    pins = _PINNED.get()
+    return None if pins is None else pins.get((id(store), embedder.name))
+
+
 def current(store: Store, conn: Connection, embedder: Embedder) -> PassageIndex:
     """This process's index for ``store`` and ``embedder``, reloaded when the KB changed."""
+    pins = _PINNED.get()
+    if pins is not None and (id(store), embedder.name) in pins:
+        return pins[(id(store), embedder.name)]
     now = kb.index_counter(conn)
     with _LOCK:
         idx = _CACHE.get(store, {}).get(embedder.name)
-    if idx is not None and idx.counter == now:
-        return idx
-    idx = _load(conn, now, embedder)
-    with _LOCK:
-        _CACHE.setdefault(store, {})[embedder.name] = idx
+    if idx is None or idx.counter != now:
+        idx = _load(conn, now, embedder)
+        with _LOCK:
+            _CACHE.setdefault(store, {})[embedder.name] = idx
+    if pins is not None:
+        pins[(id(store), embedder.name)] = idx
     return idx
 
 

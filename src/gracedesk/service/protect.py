@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from gracedesk.service.desk import Desk
+    from gracedesk.store.escalations import Scrub
 
 ABUSE_PREFIX = "abuse."
 SETTING = "mask_abuse"  # desk_settings key of the team's default
@@ -347,9 +348,8 @@ def _terms_by_conversation(conn: Connection, ids: Iterable[int]) -> dict[int, di
     out: dict[int, dict[str, str]] = {i: {} for i in wanted}
     if not wanted:
         return out
-    for conv_id, text, signals in masking_x.customer_signals(conn, wanted):
-        evidence = (signals or {}).get("evidence") or []
-        out[conv_id].update(terms_of(evidence, text))
+    for conv_id, text, evidence in masking_x.customer_evidence(conn, wanted):
+        out[conv_id].update(terms_of(evidence or [], text))
     return out
 
 
@@ -362,6 +362,27 @@ def notification_text(conn: Connection, conv_id: int, text: str) -> str:
     """Text about a conversation on its way out by e-mail or webhook, scrubbed of the words
     the customer's abuse used there while the team masks (the recipients are not one user)."""
     return scrub(text, conversation_terms(conn, conv_id)) if team_masking(conn) else text
+
+
+def notification_scrubber(conn: Connection, conv_ids: Iterable[int]) -> Scrub:
+    """:func:`notification_text` for the notifications of a micro-batch's conversations: the
+    team's choice is read once, and the abusive words of all of them in one statement, when the
+    first notification needs them."""
+    wanted = set(conv_ids)
+    masking: bool | None = None
+    terms: dict[int, dict[str, str]] = {}
+
+    def scrub_one(c: Connection, conv_id: int, text: str) -> str:
+        nonlocal masking
+        if masking is None:
+            masking = team_masking(c)
+        if not masking:
+            return text
+        if conv_id not in terms:
+            terms.update(_terms_by_conversation(c, (wanted - terms.keys()) | {conv_id}))
+        return scrub(text, terms[conv_id])
+
+    return scrub_one
 
 
 def _message(m: dict[str, Any], terms: Terms, revealed: bool) -> dict[str, Any]:

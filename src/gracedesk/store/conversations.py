@@ -7,6 +7,7 @@ messages of one conversation are recorded one after the other); ``place`` writes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -103,7 +104,7 @@ def past_conversations() -> Select[Any]:
     return (
         select(v.id, v.opened_at, v.subject, v.channel, v.labels)
         .where(v.customer_id == bindparam("cid"))
-        .order_by(v.opened_at.desc())
+        .order_by(v.opened_at.desc(), v.id.desc())
         .limit(HISTORY_CONVERSATIONS)
     )
 
@@ -168,10 +169,33 @@ def conversation_held() -> Select[Any]:
     return select(or_(pending, sanction))
 
 
+@cache
+def conversations_state(lock: bool) -> Select[Any]:
+    """:func:`conversation_state` of several conversations (``convs``), in id order."""
+    v = CONVERSATIONS.c
+    q = (
+        select(v.id, *conversation_state(False).selected_columns)
+        .where(v.id.in_(bindparam("convs", expanding=True)))
+        .order_by(v.id)
+    )
+    return q.with_for_update(key_share=True) if lock else q
+
+
 def state(conn: Connection, conv_id: int) -> State:
     """The conversation's placement, locked until the transaction ends (PostgreSQL)."""
     lock = conn.dialect.name == "postgresql"
-    r = conn.execute(conversation_state(lock), {"conv": conv_id}).one()
+    return _state(conn.execute(conversation_state(lock), {"conv": conv_id}).one())
+
+
+def states(conn: Connection, conv_ids: Sequence[int]) -> dict[int, State]:
+    """:func:`state` of several conversations in one statement (locked in id order on
+    PostgreSQL, so two workers never wait on each other in a cycle)."""
+    lock = conn.dialect.name == "postgresql"
+    rows = conn.execute(conversations_state(lock), {"convs": sorted(set(conv_ids))})
+    return {int(r.id): _state(r) for r in rows}
+
+
+def _state(r: Any) -> State:
     return State(
         r.customer_id,
         r.assignee_id,
@@ -192,22 +216,31 @@ def held(conn: Connection, conv_id: int) -> bool:
 
 
 def place(conn: Connection, p: Place) -> None:
-    conn.execute(
-        update_conversation_state(),
-        {
-            "conv": p.conversation_id,
-            "p_at": p.at,
-            "p_priority": p.priority,
-            "p_team": p.team,
-            "p_risk": p.risk,
-            "p_stage": p.stage,
-            "p_labels": p.labels,
-            "p_policy_version": p.policy_version,
-            "p_first_due": p.first_response_due,
-            "p_resolution_due": p.resolution_due,
-            "p_breached": p.sla_breached_at,
-        },
-    )
+    place_many(conn, [p])
+
+
+def place_many(conn: Connection, places: Sequence[Place]) -> None:
+    """Write each conversation's placement (one ``executemany``)."""
+    if not places:
+        return
+    rows = [_placed(p) for p in places]
+    conn.execute(update_conversation_state(), rows[0] if len(rows) == 1 else rows)
+
+
+def _placed(p: Place) -> dict[str, Any]:
+    return {
+        "conv": p.conversation_id,
+        "p_at": p.at,
+        "p_priority": p.priority,
+        "p_team": p.team,
+        "p_risk": p.risk,
+        "p_stage": p.stage,
+        "p_labels": p.labels,
+        "p_policy_version": p.policy_version,
+        "p_first_due": p.first_response_due,
+        "p_resolution_due": p.resolution_due,
+        "p_breached": p.sla_breached_at,
+    }
 
 
 def mark_escalated(conn: Connection, conv_id: int) -> None:

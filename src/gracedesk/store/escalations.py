@@ -3,7 +3,7 @@ target while pending; every new one is audited and its supervisor notified."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -39,7 +39,7 @@ def compensation() -> Select[Any]:
         select(e.data, e.decided_at)
         .join(_CONVERSATIONS, v.id == e.conversation_id)
         .where(v.customer_id == bindparam("cid"), e.kind == "approval", e.state == "approved")
-        .order_by(e.decided_at.desc())
+        .order_by(e.decided_at.desc(), e.id.desc())
         .limit(10)
     )
 
@@ -82,6 +82,13 @@ def refresh_pending_packets() -> Update:
 
 def refresh_packets(conn: Connection, conv_id: int, packet: dict[str, Any]) -> None:
     conn.execute(refresh_pending_packets(), {"conv": conv_id, "p_packet": packet})
+
+
+def refresh_packets_many(conn: Connection, packets: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """:func:`refresh_packets` for several conversations (one ``executemany``)."""
+    rows = [{"conv": conv_id, "p_packet": packet} for conv_id, packet in packets]
+    if rows:
+        conn.execute(refresh_pending_packets(), rows[0] if len(rows) == 1 else rows)
 
 
 def open_escalation(conn: Connection, e: OpenEscalation, *, scrub: Scrub) -> int:

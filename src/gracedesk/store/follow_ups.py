@@ -48,8 +48,10 @@ class NewFollowUp:
 @cache
 def open_promises() -> Select[Any]:
     f = FOLLOW_UPS.c
-    return select(f.promise, f.due_at).where(
-        f.conversation_id == bindparam("conv"), f.state == "open"
+    return (
+        select(f.promise, f.due_at)
+        .where(f.conversation_id == bindparam("conv"), f.state == "open")
+        .order_by(f.id)
     )
 
 

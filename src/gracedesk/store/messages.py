@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     insert,
     or_,
     select,
@@ -178,6 +179,34 @@ def insert_decision() -> Insert:
     return insert(DECISIONS)
 
 
+@cache
+def messages_state() -> Select[Any]:
+    m = MESSAGES.c
+    return select(m.id, m.analysis_state).where(m.id.in_(bindparam("mids", expanding=True)))
+
+
+@cache
+def newest_customer_messages() -> Select[Any]:
+    m = MESSAGES.c
+    return (
+        select(m.conversation_id, func.max(m.id))
+        .where(m.conversation_id.in_(bindparam("convs", expanding=True)), m.author == "customer")
+        .group_by(m.conversation_id)
+    )
+
+
+def analysis_states(conn: Connection, message_ids: Sequence[int]) -> dict[int, str]:
+    """Each message's analysis state (a message not found is left out)."""
+    rows = conn.execute(messages_state(), {"mids": list(message_ids)})
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+def newest_of(conn: Connection, conv_ids: Sequence[int]) -> dict[int, int]:
+    """Each conversation's newest customer message id (see :func:`is_newest`)."""
+    rows = conn.execute(newest_customer_messages(), {"convs": list(conv_ids)})
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
 def analysis_state(conn: Connection, message_id: int) -> str | None:
     state: str | None = conn.execute(message_state(), {"mid": message_id}).scalar()
     return state
@@ -190,28 +219,32 @@ def is_newest(conn: Connection, conv_id: int, message_id: int) -> bool:
 
 def store_results(conn: Connection, a: StoreAnalysis) -> None:
     """The analysis of a message and its decisions; conversation state is set by ``place``."""
-    signals = a.signals
-    conn.execute(
-        store_analysis(),
+    store_results_many(conn, [a])
+
+
+def store_results_many(conn: Connection, done: Sequence[StoreAnalysis]) -> None:
+    """:func:`store_results` of several messages: one ``executemany`` for the messages, one
+    for all their decisions."""
+    if not done:
+        return
+    results = [
         {
             "mid": a.message_id,
-            "p_signals": signals.to_dict(),
+            "p_signals": a.signals.to_dict(),
             "p_guidance": a.guidance.to_dict(),
-            "p_model": str(signals.model),
-            "p_risk": float(signals.risk),
+            "p_model": str(a.signals.model),
+            "p_risk": float(a.signals.risk),
             "p_at": a.at,
-        },
-    )
-    if a.decisions:
-        rows: Sequence[dict[str, Any]] = [
-            {
-                **d,
-                "message_id": a.message_id,
-                "conversation_id": a.conversation_id,
-                "created_at": a.at,
-            }
-            for d in a.decisions
-        ]
+        }
+        for a in done
+    ]
+    conn.execute(store_analysis(), results[0] if len(results) == 1 else results)
+    rows: Sequence[dict[str, Any]] = [
+        {**d, "message_id": a.message_id, "conversation_id": a.conversation_id, "created_at": a.at}
+        for a in done
+        for d in a.decisions
+    ]
+    if rows:
         conn.execute(insert_decision(), rows)
 
 

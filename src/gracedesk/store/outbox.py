@@ -117,23 +117,28 @@ def notify(
     """
     subject = " ".join(subject.split())
     to = [t for t in to if t and "@" in t and "," not in t and not any(c.isspace() for c in t)]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        dialect.insert(NOTIFICATIONS)
-        .values(
-            key=key,
-            event=event,
-            recipients=[t for t in to if t],
-            subject=subject[:300],
-            body=body,
-            payload=payload,
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
+        insert_notification(conn.dialect.name),
+        {
+            "key": key,
+            "event": event,
+            "recipients": [t for t in to if t],
+            "subject": subject[:300],
+            "body": body,
+            "payload": payload,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
+
+
+@cache
+def insert_notification(dialect_name: str) -> Any:
+    """Queue a notification unless its key is queued already (built once per dialect)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["key"])
 
 
 def enqueue(

@@ -10,7 +10,7 @@ on) and what counts as abusive are the service's. Operations:
 - a user's own choice (``users.mask_abuse``, None: the team's default): ``own_masking``,
   ``user``, ``set_user_masking``;
 - a reveal: ``message`` (the message asked for), ``customer_of`` (its conversation's customer);
-- the abusive words' source: ``customer_signals``, the text and signals of the analysed
+- the abusive words' source: ``customer_evidence``, the text and signals of the analysed
   customer messages of some conversations, in one statement.
 """
 
@@ -82,13 +82,14 @@ def customer_of(s: Session, conv_id: int) -> int:
 # -- where the abusive words come from -----------------------------------------------------------
 
 
-def customer_signals(
+def customer_evidence(
     conn: Connection, conv_ids: Sequence[int]
-) -> Sequence[Row[int, str, dict[str, Any] | None]]:
-    """``(conversation_id, text, signals)`` of the customer messages of ``conv_ids`` that have
-    signals (analysed), in one statement."""
+) -> Sequence[Row[int, str, list[Any] | None]]:
+    """``(conversation_id, text, evidence)`` of the customer messages of ``conv_ids`` that have
+    signals (analysed), in one statement; only the signals' ``evidence`` is read (the database
+    extracts it: the rest of each message's signals is never parsed)."""
     return conn.execute(
-        select(Message.conversation_id, Message.text, Message.signals).where(
+        select(Message.conversation_id, Message.text, Message.signals["evidence"]).where(
             Message.conversation_id.in_(conv_ids),
             Message.author == "customer",
             Message.signals.is_not(None),

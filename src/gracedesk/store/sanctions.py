@@ -24,7 +24,7 @@ def active_sanctions() -> Select[Any]:
     return (
         select(s.level, s.created_at, s.reason)
         .where(s.customer_id == bindparam("cid"), s.state == "active")
-        .order_by(s.created_at)
+        .order_by(s.created_at, s.id)
     )
 
 

@@ -1,0 +1,186 @@
+"""The worker's set-based reads and writes give what the one-message path gives (issue 11):
+``situations.take_many`` builds the same Situations as ``situations.take``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from gracedesk.service import ingest
+from gracedesk.service.desk import CustomerRef, Desk, Incoming
+from gracedesk.store import situations
+from gracedesk.store.tables import (
+    AuditEvent,
+    Conversation,
+    Escalation,
+    FollowUp,
+    Message,
+    Sanction,
+)
+
+from .conftest import NOW, make_user, post
+
+
+def _rich_history(desk: Desk) -> list[tuple[int, int]]:
+    """Conversations that use every part of a Situation; returns ``(message id, conversation
+    id)`` pairs to read (each a message in the middle of its conversation)."""
+    agent, _ = make_user(desk.store, "kim", "agent", authority={"refund_limit": 50.0})
+    work: list[tuple[int, int]] = []
+    # a long conversation (more than the 40 turns a situation carries), read at its 61st message
+    long = [
+        post(desk, f"Message number {i}, where is it?", customer="long", at=NOW) for i in range(3)
+    ]
+    cid = long[0].conversation_id
+    with desk.store.write() as s:
+        for i in range(70):
+            s.add(
+                Message(
+                    conversation_id=cid,
+                    author=("agent", "customer", "system")[i % 3],
+                    channel="api",
+                    text=f"turn {i}",
+                    received_at=NOW + timedelta(minutes=i),
+                    analysis_state="none",
+                )
+            )
+    with desk.store.read() as s:
+        ids = [m.id for m in s.query(Message).filter_by(conversation_id=cid).order_by(Message.id)]
+    work.append((ids[60], cid))
+    # a customer with past conversations (some complaints), sanctions, compensation, promises,
+    # an assignee with authority and a decided security escalation
+    first = post(desk, "You lost my parcel, this is a complaint.", customer="rich", at=NOW)
+    with desk.store.write() as s:
+        old = s.get_one(Conversation, first.conversation_id)
+        old.status, old.labels = "resolved", ["complaint", "unmet_expectations"]
+        for k in range(25):  # more than the 20 past conversations read
+            s.add(
+                Conversation(
+                    customer_id=old.customer_id,
+                    channel="email" if k % 2 else "chat",
+                    subject=f"Earlier issue {k}" if k % 3 else None,
+                    status="resolved",
+                    labels=["complaint"] if k % 4 == 0 else [],
+                    opened_at=NOW - timedelta(days=k * 7, hours=k % 2),
+                    updated_at=NOW,
+                )
+            )
+        for level, state in (("warn", "active"), ("restrict", "active"), ("block", "rejected")):
+            s.add(
+                Sanction(
+                    customer_id=old.customer_id,
+                    level=level,
+                    state=state,
+                    reason=f"{level} for abuse " * 30,
+                    until=NOW + timedelta(days=1),
+                    created_at=NOW - timedelta(hours=len(level)),
+                )
+            )
+    now_conv = post(desk, "And now it is broken.", customer="rich", at=NOW + timedelta(hours=1))
+    with desk.store.write() as s:
+        conv = s.get_one(Conversation, now_conv.conversation_id)
+        conv.assignee_id = agent.id
+        for k, (kind, amount) in enumerate((("refund", 40), ("credit", None), ("upgrade", 5))):
+            s.add(
+                Escalation(
+                    conversation_id=first.conversation_id,
+                    kind="approval",
+                    target="supervisor",
+                    state="approved",
+                    reason="ok",
+                    data={"request_kind": kind, "amount": amount},
+                    created_at=NOW,
+                    decided_at=NOW + timedelta(minutes=k),
+                )
+            )
+        s.add(
+            Escalation(
+                conversation_id=conv.id,
+                kind="escalation",
+                target="security",
+                state="closed",
+                reason="threat",
+                created_at=NOW,
+                decided_at=NOW + timedelta(minutes=30),
+            )
+        )
+        for k in range(3):
+            s.add(
+                FollowUp(
+                    conversation_id=conv.id,
+                    promise=f"call back {k}",
+                    due_at=NOW + timedelta(days=k),
+                    state="open" if k != 1 else "done",
+                    source="promise",
+                    created_at=NOW,
+                )
+            )
+    later = post(desk, "Hello?", customer="rich", at=NOW + timedelta(hours=2))
+    work.append((now_conv.message_id, now_conv.conversation_id))
+    assert later.conversation_id == now_conv.conversation_id
+    # a plain new customer
+    plain = post(desk, "Where is my order?", customer="plain", at=NOW)
+    work.append((plain.message_id, plain.conversation_id))
+    return work
+
+
+def test_take_many_reads_the_same_situations_as_take(desk: Desk) -> None:
+    work = _rich_history(desk)
+    now = NOW + timedelta(hours=3)
+    with desk.store.read_core() as conn:
+        one = [situations.take(conn, cid, now=now, upto=mid, id=mid) for mid, cid in work]
+        many = situations.take_many(conn, work, now=now)
+        assert situations.take_many(conn, [], now=now) == []
+    assert many == one
+    # the parts the fixture means to exercise are there
+    long, rich, _ = many
+    assert len(long.situation.turns) == 40
+    assert long.situation.turns[-1].text == "turn 57"  # ids[60] is the 58th added turn
+    h = rich.situation.customer
+    assert len(h.issues) == 5 and h.sanctions and h.compensation and h.complaints_90d
+    assert rich.restricted and rich.situation.agent.authority.refund_limit == 50.0
+    assert rich.situation.promises and rich.situation.threat_cleared_at is not None
+
+
+def test_take_many_wants_one_message_per_conversation(desk: Desk) -> None:
+    p = post(desk, "Where is my order?", customer="one")
+    with desk.store.read_core() as conn, pytest.raises(ValueError):
+        situations.take_many(
+            conn, [(p.message_id, p.conversation_id)] * 2, now=NOW + timedelta(hours=1)
+        )
+
+
+def test_a_batch_writes_the_audit_trail_message_by_message(desk: Desk) -> None:
+    """``record_many`` writes a batch's audit events in the order one message at a time would:
+    each message's own events (escalations, sanctions, …) and then its ``message.analysed``,
+    before the next message's."""
+    texts = [
+        "You idiots lost my parcel AGAIN. I want a refund now.",
+        "Where is my order? It was due on Monday.",
+        "If my money isn't back by Friday I will find you and break your face",
+        "I want to speak to your manager right now, this is a disgrace.",
+    ]
+    for i, text in enumerate(texts * 3):
+        desk.post_message(
+            Incoming(CustomerRef(f"trail-{i}"), text), actor=None, now=NOW, respond_async=True
+        )
+    with desk.store.read() as s:
+        first = s.scalar(select(func.max(AuditEvent.id))) or 0
+    assert ingest.analyse_queued(desk, now=NOW + timedelta(minutes=1)) == len(texts) * 3
+    with desk.store.read() as s:
+        trail = s.execute(
+            select(AuditEvent.conversation_id, AuditEvent.kind)
+            .where(AuditEvent.id > first)
+            .order_by(AuditEvent.id)
+        ).all()
+    runs: list[list[str]] = []
+    last = None
+    for conv, kind in trail:
+        if conv != last:
+            runs.append([])
+            last = conv
+        runs[-1].append(kind)
+    assert len(runs) == len(texts) * 3  # one contiguous run per message (its conversation)
+    assert all(run[-1] == "message.analysed" for run in runs)
+    assert any(len(run) > 1 for run in runs)  # some messages wrote events of their own
