@@ -425,8 +425,12 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
             now=now,
         )
         plans.append((j, current, latest, packet, effects))
-    store.effects.apply_many(conn, [e for p in plans for e in p[4] if store.effects.set_based(e)])
-    rest = [[e for e in p[4] if not store.effects.set_based(e)] for p in plans]
+    rest: list[list[Effect]] = [[] for _ in plans]
+    placed: list[Effect] = []  # written set-based for the whole batch, before the rest
+    for i, p in enumerate(plans):
+        for e in p[4]:
+            (placed if store.effects.set_based(e) else rest[i]).append(e)
+    store.effects.apply_many(conn, placed)
     scrub = notification_scrubber(
         conn, [p[0].conversation_id for p, r in zip(plans, rest, strict=True) if r]
     )

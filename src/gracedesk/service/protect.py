@@ -353,15 +353,10 @@ def _terms_by_conversation(conn: Connection, ids: Iterable[int]) -> dict[int, di
     return out
 
 
-def conversation_terms(conn: Connection, conv_id: int) -> dict[str, str]:
-    """The abusive words said in one conversation (to scrub a notification about it)."""
-    return _terms_by_conversation(conn, [conv_id])[conv_id]
-
-
 def notification_text(conn: Connection, conv_id: int, text: str) -> str:
     """Text about a conversation on its way out by e-mail or webhook, scrubbed of the words
     the customer's abuse used there while the team masks (the recipients are not one user)."""
-    return scrub(text, conversation_terms(conn, conv_id)) if team_masking(conn) else text
+    return notification_scrubber(conn, [conv_id])(conn, conv_id, text)
 
 
 def notification_scrubber(conn: Connection, conv_ids: Iterable[int]) -> Scrub:

@@ -110,9 +110,12 @@ def past_conversations() -> Select[Any]:
 
 
 @cache
-def conversation_state(lock: bool) -> Select[Any]:
+def conversations_state(lock: bool) -> Select[Any]:
+    """What messages' decisions are applied to, for several conversations (``convs``), in id
+    order (locked ``FOR NO KEY UPDATE`` when ``lock``: PostgreSQL)."""
     v = CONVERSATIONS.c
     q = select(
+        v.id,
         v.customer_id,
         v.labels,
         v.first_response_due,
@@ -124,7 +127,8 @@ def conversation_state(lock: bool) -> Select[Any]:
         v.policy_version,
         v.assignee_id,
         v.sla_breached_at,
-    ).where(v.id == bindparam("conv"))
+    ).where(v.id.in_(bindparam("convs", expanding=True)))
+    q = q.order_by(v.id)
     return q.with_for_update(key_share=True) if lock else q
 
 
@@ -169,27 +173,9 @@ def conversation_held() -> Select[Any]:
     return select(or_(pending, sanction))
 
 
-@cache
-def conversations_state(lock: bool) -> Select[Any]:
-    """:func:`conversation_state` of several conversations (``convs``), in id order."""
-    v = CONVERSATIONS.c
-    q = (
-        select(v.id, *conversation_state(False).selected_columns)
-        .where(v.id.in_(bindparam("convs", expanding=True)))
-        .order_by(v.id)
-    )
-    return q.with_for_update(key_share=True) if lock else q
-
-
-def state(conn: Connection, conv_id: int) -> State:
-    """The conversation's placement, locked until the transaction ends (PostgreSQL)."""
-    lock = conn.dialect.name == "postgresql"
-    return _state(conn.execute(conversation_state(lock), {"conv": conv_id}).one())
-
-
 def states(conn: Connection, conv_ids: Sequence[int]) -> dict[int, State]:
-    """:func:`state` of several conversations in one statement (locked in id order on
-    PostgreSQL, so two workers never wait on each other in a cycle)."""
+    """The placement of conversations, locked until the transaction ends on PostgreSQL (in id
+    order, so two workers never wait on each other in a cycle)."""
     lock = conn.dialect.name == "postgresql"
     rows = conn.execute(conversations_state(lock), {"convs": sorted(set(conv_ids))})
     return {int(r.id): _state(r) for r in rows}
@@ -213,10 +199,6 @@ def _state(r: Any) -> State:
 
 def held(conn: Connection, conv_id: int) -> bool:
     return bool(conn.execute(conversation_held(), {"conv": conv_id}).scalar())
-
-
-def place(conn: Connection, p: Place) -> None:
-    place_many(conn, [p])
 
 
 def place_many(conn: Connection, places: Sequence[Place]) -> None:

@@ -30,12 +30,8 @@ from gracedesk.store.escalations import Scrub
 def apply(conn: Connection, effects: Iterable[Effect], *, scrub: Scrub) -> None:
     """Write ``effects``; ``scrub`` words the notification of a new escalation."""
     for e in effects:
-        if isinstance(e, StoreAnalysis):
-            messages.store_results(conn, e)
-        elif isinstance(e, Place):
-            conversations.place(conn, e)
-        elif isinstance(e, RefreshPackets):
-            escalations.refresh_packets(conn, e.conversation_id, dict(e.packet))
+        if set_based(e):
+            apply_many(conn, [e])
         elif isinstance(e, OpenEscalation):
             escalations.open_escalation(conn, e, scrub=scrub)
         elif isinstance(e, ImposeSanction):

@@ -80,12 +80,9 @@ def refresh_pending_packets() -> Update:
     )
 
 
-def refresh_packets(conn: Connection, conv_id: int, packet: dict[str, Any]) -> None:
-    conn.execute(refresh_pending_packets(), {"conv": conv_id, "p_packet": packet})
-
-
 def refresh_packets_many(conn: Connection, packets: Sequence[tuple[int, dict[str, Any]]]) -> None:
-    """:func:`refresh_packets` for several conversations (one ``executemany``)."""
+    """The newest hand-over packet on every pending escalation of each conversation (one
+    ``executemany``)."""
     rows = [{"conv": conv_id, "p_packet": packet} for conv_id, packet in packets]
     if rows:
         conn.execute(refresh_pending_packets(), rows[0] if len(rows) == 1 else rows)

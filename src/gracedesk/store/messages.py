@@ -141,22 +141,6 @@ def messages_upto() -> Select[Any]:
 
 
 @cache
-def message_state() -> Select[Any]:
-    return select(MESSAGES.c.analysis_state).where(MESSAGES.c.id == bindparam("mid"))
-
-
-@cache
-def newest_customer_message() -> Select[Any]:
-    m = MESSAGES.c
-    return (
-        select(m.id)
-        .where(m.conversation_id == bindparam("conv"), m.author == "customer")
-        .order_by(m.id.desc())
-        .limit(1)
-    )
-
-
-@cache
 def store_analysis() -> Update:
     return (
         update(MESSAGES)
@@ -202,29 +186,16 @@ def analysis_states(conn: Connection, message_ids: Sequence[int]) -> dict[int, s
 
 
 def newest_of(conn: Connection, conv_ids: Sequence[int]) -> dict[int, int]:
-    """Each conversation's newest customer message id (see :func:`is_newest`)."""
+    """Each conversation's newest customer message id (only the newest sets the conversation's
+    risk, stage and SLA)."""
     rows = conn.execute(newest_customer_messages(), {"convs": list(conv_ids)})
     return {int(r[0]): int(r[1]) for r in rows}
 
 
-def analysis_state(conn: Connection, message_id: int) -> str | None:
-    state: str | None = conn.execute(message_state(), {"mid": message_id}).scalar()
-    return state
-
-
-def is_newest(conn: Connection, conv_id: int, message_id: int) -> bool:
-    """Whether ``message_id`` is the conversation's newest customer message."""
-    return conn.execute(newest_customer_message(), {"conv": conv_id}).scalar() == message_id
-
-
-def store_results(conn: Connection, a: StoreAnalysis) -> None:
-    """The analysis of a message and its decisions; conversation state is set by ``place``."""
-    store_results_many(conn, [a])
-
-
 def store_results_many(conn: Connection, done: Sequence[StoreAnalysis]) -> None:
-    """:func:`store_results` of several messages: one ``executemany`` for the messages, one
-    for all their decisions."""
+    """The analyses of messages and their decisions (conversation state is set by
+    ``conversations.place_many``): one ``executemany`` for the messages, one for all their
+    decisions."""
     if not done:
         return
     results = [
