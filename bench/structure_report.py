@@ -6,7 +6,9 @@ Per layer (top-level package): ``dict[str, Any]`` occurrences, lines of code (no
 non-comment) and imports of ``gracedesk`` modules made inside a function; over ``src/``: the
 import-direction violations against the table in DESIGN.md and the imports inside functions
 with no comment saying why (the rules of ``tests/test_layers.py``), and the largest cyclomatic
-complexity (ruff's mccabe count, the one the lint gate applies).
+complexity (ruff's mccabe count, the one the lint gate applies); the query styles: ORM uses of
+the mapped classes (``tests/test_layers.py::orm_queries``) and the tables queried both ways
+(with the ORM somewhere and as a Core ``table_of(Class)`` elsewhere).
 """
 
 from __future__ import annotations
@@ -72,6 +74,27 @@ def complexity() -> tuple[int, str]:
     return best
 
 
+def query_styles() -> dict[str, object] | None:
+    """ORM uses of the mapped classes, and the tables queried both with the ORM and with Core."""
+    try:  # the rule of tests/test_layers.py (absent before it existed)
+        from test_layers import mapped_classes, orm_queries
+    except ImportError:
+        return None
+    found, classes = orm_queries(), mapped_classes()
+    orm = {c for f in found for c in classes if re.search(rf"\b{c}\b", f.split(": ", 1)[1])}
+    core = {
+        c
+        for path in SRC.rglob("*.py")
+        for c in re.findall(r"table_of\((\w+)\)", path.read_text(encoding="utf-8"))
+        if c in classes
+    }
+    return {
+        "orm_uses": len(found),
+        "tables": len(classes),
+        "tables_queried_both_ways": sorted(orm & core),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path)
@@ -103,6 +126,7 @@ def main() -> int:
         "max_complexity": {"value": cc, "function": where},
         "import_violations": None if broken is None else len(broken),
         "function_imports_without_reason": None if unexplained is None else len(unexplained),
+        "query_styles": query_styles(),
     }
     print(json.dumps(report, indent=2))
     if args.json:

@@ -191,7 +191,7 @@ def unexplained_function_imports() -> list[str]:
 
 # the layers that reach the database only through ``gracedesk.store`` (DESIGN.md, "The store owns
 # persistence"); ``channels`` keeps its own rows for now, ``cli`` may do anything
-THROUGH_STORE = ("service", "jobs", "web")
+STORE = "store"  # the one layer that runs SQL: every other reaches the database through it
 SQL_ERRORS = "sqlalchemy.exc"  # the database's error types may be caught anywhere
 TABLES = "gracedesk.store.tables"
 
@@ -214,10 +214,10 @@ def _imported(path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
 
 def persistence_outside_store() -> list[str]:
     """``file:line: <import>`` for each import, outside ``if TYPE_CHECKING:``, of SQLAlchemy
-    (bar its error types) or of the store's tables by a layer that must go through the store."""
+    (bar its error types) or of the store's tables by any layer but the store."""
     found = []
     for path in sorted(SRC.rglob("*.py")):
-        if layer_of(module_name(path)) not in THROUGH_STORE:
+        if layer_of(module_name(path)) == STORE:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         typing_only = _type_checking_nodes(tree)
@@ -228,6 +228,62 @@ def persistence_outside_store() -> list[str]:
                 sql = name.split(".")[0] == "sqlalchemy" and not name.startswith(SQL_ERRORS)
                 if sql or name == TABLES or name.startswith(TABLES + "."):
                     found.append(f"{_where(path, node.lineno)}: {ast.unparse(node)}")
+    return sorted(set(found))
+
+
+ORM_ALLOWED = ("store/tables.py",)  # the schema: the mapped classes are declared there
+
+
+@cache
+def mapped_classes() -> frozenset[str]:
+    """The names of the declarative classes in ``store/tables.py`` (the schema's tables)."""
+    tree = ast.parse((SRC / "store" / "tables.py").read_text(encoding="utf-8"))
+    return frozenset(
+        n.name
+        for n in tree.body
+        if isinstance(n, ast.ClassDef) and any(ast.unparse(b) == "Base" for b in n.bases)
+    )
+
+
+def orm_queries() -> list[str]:
+    """``file:line: code`` for each use of a mapped class other than ``table_of(Class)``, and for
+    each ORM query helper (``aliased``, ``Session.query``): one style of query, SQL Core
+    statements on the tables, for every table (the classes only declare the schema)."""
+    classes = mapped_classes()
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel in ORM_ALLOWED or rel.startswith("store/migrations/"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        as_table = {
+            id(node.args[0])
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and ast.unparse(node.func).endswith("table_of")
+            and len(node.args) == 1
+        }
+        mapped = {
+            a.asname or a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and _resolve(path, node) == TABLES
+            for a in node.names
+            if a.name in classes
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                bad = node.id in mapped and id(node) not in as_table
+            elif isinstance(node, ast.Attribute):
+                bad = node.attr == "query" and ast.unparse(node.value) in {"s", "session"}
+            elif isinstance(node, ast.ImportFrom):
+                bad = node.module == "sqlalchemy.orm" and any(
+                    a.name == "aliased" for a in node.names
+                )
+            else:
+                bad = False
+            if bad:
+                line = getattr(node, "lineno", 0)
+                found.append(f"{_where(path, line)}: {ast.unparse(node)[:80]}")
     return sorted(set(found))
 
 
@@ -291,3 +347,12 @@ def test_relative_imports_resolve() -> None:
     node = ast.parse("from . import tables").body[0]
     assert isinstance(node, ast.ImportFrom)
     assert _resolve(SRC / "store" / "__init__.py", node) == "gracedesk.store"
+
+
+def test_one_query_style_per_table() -> None:
+    found = orm_queries()
+    assert not found, (
+        f"{len(found)} ORM uses of the mapped classes (query with Core statements on "
+        "table_of(Class) in a store module; the classes only declare the schema):\n"
+        + "\n".join(found)
+    )

@@ -195,7 +195,10 @@ def _sent_reply(desk: Desk, conv_id: int) -> str:
     ]
     with desk.store.write() as s:
         d = s.scalars(select(Delivery).where(Delivery.message_id == mid)).one()
-        d.state, d.remote_id = "sent", reply_id(_outgoing(s, d), "support@acme.test", SECRET)
+        d.state, d.remote_id = (
+            "sent",
+            reply_id(_outgoing(s.connection(), d), "support@acme.test", SECRET),
+        )
         return str(d.remote_id)
 
 

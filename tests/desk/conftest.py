@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
 from gracedesk.store import Store
-from gracedesk.store.tables import Base, User
+from gracedesk.store.tables import Base
+from gracedesk.store.users import StaffRecord
 
 ADMIN_URL = os.environ.get(
     "GRACEDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -114,7 +115,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(home=tmp_path / "home", database_url=db_url, secret_key="test-secret")
 
 
-def make_user(store: Store, name: str, role: str, **kw: Any) -> tuple[User, str]:
+def make_user(store: Store, name: str, role: str, **kw: Any) -> tuple[StaffRecord, str]:
     from gracedesk.service.users import create_user
 
     return create_user(store, name, role=role, now=NOW, **kw)

@@ -17,7 +17,7 @@ from gracedesk.model.effect import (
     RefreshPackets,
     StoreAnalysis,
 )
-from gracedesk.service.effects import effects_for
+from gracedesk.service.effects import Judged, Landing, effects_for
 from gracedesk.store.conversations import State
 
 from .conftest import NOW
@@ -29,22 +29,17 @@ PACKET = {"issue": "refund"}
 
 
 def effects(decisions: list[Decision], *, latest: bool, held: bool = False) -> list[Any]:
-    out = effects_for(
-        decisions,
-        message_id=11,
-        conv_id=5,
-        current=STATE,
-        latest=latest,
-        signals=cast(Any, SimpleNamespace(risk=0.9, labels=("abusive", "high_risk"))),
-        guidance=cast(Any, SimpleNamespace(stage="de-escalate")),
-        packet=PACKET,
-        sla=cast(Any, SLA),
-        order=ORDER,
-        held=held,
-        notice=Notice("sup@example.com", "http://desk"),
-        now=NOW,
+    outcome = SimpleNamespace(
+        signals=SimpleNamespace(risk=0.9, labels=("abusive", "high_risk")),
+        sla=SLA,
+        trace=SimpleNamespace(decisions=decisions),
     )
-    return out
+    guidance = SimpleNamespace(
+        stage="de-escalate", handover=SimpleNamespace(to_dict=lambda: dict(PACKET))
+    )
+    judged = Judged(11, 5, cast(Any, outcome), cast(Any, guidance))
+    notice = Notice("sup@example.com", "http://desk")
+    return effects_for(judged, Landing(STATE, latest, held, ORDER, notice), now=NOW)
 
 
 def test_every_decision_becomes_an_effect_in_order() -> None:

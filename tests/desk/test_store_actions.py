@@ -34,15 +34,20 @@ def test_a_reply_answers_the_conversation(desk: Desk, store: Store) -> None:
     posted = post(desk, "Where is my order?")
     later = NOW + timedelta(minutes=5)
     with store.write() as s:
-        conv = records.conversation(s, posted.conversation_id, lock=True)
+        c = s.connection()
+        conv = records.conversation(c, posted.conversation_id, lock=True)
         assert conv is not None
-        last = stored.last_customer_message(s, conv.id)
+        last = stored.last_customer_message(c, conv.id)
         assert last is not None and last.id == posted.message_id
-        m = stored.add_reply(s, conv, user_id=agent.id, text="On its way.", critique={}, now=later)
-        assert m.id is not None and m.author == "agent"
-        assert not stored.answered_since(s, conv.id, user_id=agent.id, after=last.id, reply_id=m.id)
+        mid = stored.add_reply(
+            c, conv, user_id=agent.id, text="On its way.", critique={}, now=later
+        )
+        m = stored.message(c, mid)
+        assert m is not None and m.author == "agent" and m.critique == {}
+        assert not stored.answered_since(c, conv.id, user_id=agent.id, after=last.id, reply_id=mid)
     with store.read() as s:
-        conv = records.conversation(s, posted.conversation_id)
+        c = s.connection()
+        conv = records.conversation(c, posted.conversation_id)
         assert conv is not None
         assert (conv.assignee_id, conv.first_response_at, conv.first_response_due) == (
             agent.id,
@@ -51,21 +56,23 @@ def test_a_reply_answers_the_conversation(desk: Desk, store: Store) -> None:
         )
         assert conv.status == "waiting"
         # the customer's message stays the last one from the customer
-        assert stored.last_customer_message(s, conv.id).id == posted.message_id  # type: ignore[union-attr]
-        assert stored.answered_since(s, conv.id, user_id=agent.id, after=last.id, reply_id=0)
+        assert stored.last_customer_message(c, conv.id).id == posted.message_id  # type: ignore[union-attr]
+        assert stored.answered_since(c, conv.id, user_id=agent.id, after=last.id, reply_id=0)
 
 
 def test_exposures_and_breaks_are_counted_on_the_user(store: Store) -> None:
     agent, _ = make_user(store, "bo", "agent")
     with store.write() as s:
-        assert stored.count_exposure(s, agent.id, now=NOW).abuse_exposures == 1
-        assert stored.count_exposure(s, agent.id, now=NOW).abuse_exposures == 2
-        assert records.take_break(s, agent.id, now=NOW).last_break_at == NOW
+        c = s.connection()
+        assert stored.count_exposure(c, agent.id, now=NOW).abuse_exposures == 1
+        assert stored.count_exposure(c, agent.id, now=NOW).abuse_exposures == 2
+        assert records.take_break(c, agent.id, now=NOW).last_break_at == NOW
     with store.read() as s:
-        u = stored.user(s, agent.id)
+        c = s.connection()
+        u = stored.user(c, agent.id)
         assert u is not None and (u.abuse_exposures, u.last_exposure_at) == (2, NOW)
-        assert stored.active_user(s, "bo") is not None
-        assert stored.active_user(s, "nobody") is None
+        assert stored.active_user(c, "bo") is not None
+        assert stored.active_user(c, "nobody") is None
 
 
 def test_pending_items_are_decided_or_closed_with_their_sanction(desk: Desk, store: Store) -> None:
@@ -73,7 +80,7 @@ def test_pending_items_are_decided_or_closed_with_their_sanction(desk: Desk, sto
     posted = post(desk, "Where is my order?")
     conv_id = posted.conversation_id
     with store.write() as s:
-        conv = records.conversation(s, conv_id)
+        conv = records.conversation(s.connection(), conv_id)
         assert conv is not None
         pending = [
             Sanction(
@@ -96,25 +103,27 @@ def test_pending_items_are_decided_or_closed_with_their_sanction(desk: Desk, sto
         s.add_all(items)
         s.flush()
         ids = [e.id for e in items]
+        sids = [x.id for x in pending]
     with store.write() as s:
-        assert stored.escalation_conversation_id(s, ids[0]) == conv_id
-        assert stored.escalation_conversation_id(s, 10_000) is None
-        assert [e.id for e in stored.pending_escalations(s, conv_id)] == ids[:3]
-        assert stored.has_pending(s, conv_id, "escalation")
-        e = stored.lock_escalation(s, ids[0])
-        stored.decide_escalation(s, e, approve=True, approver_id=boss.id, note=None, now=NOW)
-        e = stored.lock_escalation(s, ids[2])
-        stored.decide_escalation(s, e, approve=False, approver_id=boss.id, note="no", now=NOW)
-        stored.flush(s)
-        assert not stored.has_pending(s, conv_id, "escalation")
-        for e in stored.pending_escalations(s, conv_id):
-            stored.close_escalation(s, e, approver_id=boss.id, now=NOW)
+        c = s.connection()
+        assert stored.escalation_conversation_id(c, ids[0]) == conv_id
+        assert stored.escalation_conversation_id(c, 10_000) is None
+        assert [e.id for e in stored.pending_escalations(c, conv_id)] == ids[:3]
+        assert stored.has_pending(c, conv_id, "escalation")
+        e = stored.lock_escalation(c, ids[0])
+        stored.decide_escalation(c, e, approve=True, approver_id=boss.id, note=None, now=NOW)
+        e = stored.lock_escalation(c, ids[2])
+        stored.decide_escalation(c, e, approve=False, approver_id=boss.id, note="no", now=NOW)
+        assert not stored.has_pending(c, conv_id, "escalation")
+        for e in stored.pending_escalations(c, conv_id):
+            stored.close_escalation(c, e, approver_id=boss.id, now=NOW)
     with store.read() as s:
-        decided = [stored.escalation(s, i) for i in ids]
+        c = s.connection()
+        decided = [stored.escalation(c, i) for i in ids]
         assert [e.state for e in decided] == ["approved", "closed", "rejected", "approved"]
         assert decided[2].note == "no" and decided[1].approver_id == boss.id
-        first = records.sanction(s, pending[0].id)
-        second = records.sanction(s, pending[1].id)
+        first = records.sanction(c, sids[0])
+        second = records.sanction(c, sids[1])
         assert first is not None and (first.state, first.approved_by) == ("active", boss.id)
         assert second is not None and second.state == "closed"
 
@@ -123,11 +132,12 @@ def test_assign_resolve_and_release(desk: Desk, store: Store) -> None:
     agent, _ = make_user(store, "dee", "agent")
     posted = post(desk, "Where is my order?")
     with store.write() as s:
-        conv = records.conversation(s, posted.conversation_id, lock=True)
+        c = s.connection()
+        conv = records.conversation(c, posted.conversation_id, lock=True)
         assert conv is not None
-        stored.assign(s, conv, agent.id, now=NOW)
-        stored.set_status(s, conv, "held")
-        m = stored.message(s, posted.message_id)
+        stored.assign(c, conv.id, agent.id, now=NOW)
+        stored.set_status(c, conv.id, "held")
+        m = stored.message(c, posted.message_id)
         assert m is not None
         s.add(
             Message(
@@ -141,14 +151,15 @@ def test_assign_resolve_and_release(desk: Desk, store: Store) -> None:
                 hold="held",
             )
         )
-        stored.flush(s)
-        stored.release_message(s, m)
-        assert stored.other_held(s, conv.id, m.id) == 1
+        s.flush()
+        stored.release_message(c, m.id)
+        assert stored.other_held(c, conv.id, m.id) == 1
         later = NOW + timedelta(hours=1)
-        stored.resolve(s, conv, resolution="Sent again.", assignee_id=0, now=later)
-        stored.touch(s, conv, now=later)
+        stored.resolve(c, conv.id, resolution="Sent again.", assignee_id=0, now=later)
+        stored.touch(c, conv.id, now=later)
     with store.read() as s:
-        conv = records.conversation(s, posted.conversation_id)
+        c = s.connection()
+        conv = records.conversation(c, posted.conversation_id)
         assert conv is not None
         assert (conv.status, conv.resolution, conv.resolved_at) == (
             "resolved",
@@ -156,24 +167,25 @@ def test_assign_resolve_and_release(desk: Desk, store: Store) -> None:
             later,
         )
         assert conv.assignee_id == agent.id  # someone held it: resolving keeps them
-        m = stored.message(s, posted.message_id)
+        m = stored.message(c, posted.message_id)
         assert m is not None and (m.hold, m.analysis_state) == ("released", "pending")
 
 
 def test_a_survey_is_sent_found_and_answered(desk: Desk, store: Store) -> None:
     posted = post(desk, "Where is my order?")
     with store.write() as s:
-        records.add_survey(s, posted.conversation_id, token="tok-1", now=NOW)
+        records.add_survey(s.connection(), posted.conversation_id, token="tok-1", now=NOW)
     with store.write() as s:
-        assert records.survey(s, "nope") is None
-        r = records.survey(s, "tok-1", lock=True)
+        c = s.connection()
+        assert records.survey(c, "nope") is None
+        r = records.survey(c, "tok-1", lock=True)
         assert r is not None and r.responded_at is None
-        conv = records.survey_conversation(s, r)
+        conv = records.survey_conversation(c, r)
         assert conv is not None and conv.id == posted.conversation_id
-        answered = records.answer_survey(s, r, score=4, comment=None, now=NOW)
+        answered = records.answer_survey(c, r, score=4, comment=None, now=NOW)
         assert answered.id == posted.conversation_id
     with store.read() as s:
-        r = records.survey(s, "tok-1")
+        r = records.survey(s.connection(), "tok-1")
         assert r is not None and (r.score, r.comment, r.responded_at) == (4, None, NOW)
 
 
@@ -181,15 +193,16 @@ def test_notes_and_sanctions_of_a_customer(desk: Desk, store: Store) -> None:
     agent, _ = make_user(store, "eve", "agent")
     posted = post(desk, "Where is my order?")
     with store.write() as s:
-        conv = records.conversation(s, posted.conversation_id)
+        c = s.connection()
+        conv = records.conversation(c, posted.conversation_id)
         assert conv is not None
         cid = conv.customer_id
-        assert records.customer_exists(s, cid) and not records.customer_exists(s, 10_000)
-        assert records.customer(s, cid).id == cid
-        n = records.add_note(s, cid, author_id=agent.id, text="prefers e-mail", now=NOW)
-        assert n.id is not None
+        assert records.customer_exists(c, cid) and not records.customer_exists(c, 10_000)
+        assert records.customer(c, cid).id == cid
+        nid = records.add_note(c, cid, author_id=agent.id, text="prefers e-mail", now=NOW)
+        assert isinstance(nid, int)
         x = records.add_sanction(
-            s,
+            c,
             cid,
             level="warn",
             reason="rude",
@@ -198,13 +211,13 @@ def test_notes_and_sanctions_of_a_customer(desk: Desk, store: Store) -> None:
             approved_by=None,
             now=NOW,
         )
-        assert x.id is not None and x.state == "active"
+        assert x.id is not None and (x.state, x.level, x.created_at) == ("active", "warn", NOW)
         sid = x.id
     with store.write() as s:
-        x2 = records.sanction(s, sid)
+        x2 = records.sanction(s.connection(), sid)
         assert x2 is not None
-        records.lift_sanction(s, x2)
+        records.lift_sanction(s.connection(), x2.id)
     with store.read() as s:
-        lifted = records.sanction(s, sid)
+        lifted = records.sanction(s.connection(), sid)
         assert lifted is not None and lifted.state == "lifted"
-        assert records.sanction(s, 10_000) is None
+        assert records.sanction(s.connection(), 10_000) is None

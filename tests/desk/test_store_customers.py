@@ -64,20 +64,20 @@ def test_search_matches_literally_and_phone_numbers_without_separators(store: St
         _customer(s, "a-1", name="Zed 100% Sure", phone="555-0100")
         _customer(s, "a-2", name="amy under_score", email="AMY@example.com")
         _customer(s, "a-3", name="bob", phone="(555) 0199")
-    with store.read() as s:
-        total, rows = customers_x.search(s, "100%", limit=10, offset=0)
+    with store.read_core() as conn:
+        total, rows = customers_x.search(conn, "100%", limit=10, offset=0)
         assert total == 1 and [c.external_id for c in rows] == ["a-1"]
-        total, rows = customers_x.search(s, "u_d", limit=10, offset=0)
+        total, rows = customers_x.search(conn, "u_d", limit=10, offset=0)
         assert total == 0 and not rows  # "_" is a character, not a wildcard
-        total, rows = customers_x.search(s, "amy@EXAMPLE", limit=10, offset=0)
+        total, rows = customers_x.search(conn, "amy@EXAMPLE", limit=10, offset=0)
         assert [c.external_id for c in rows] == ["a-2"]
-        total, rows = customers_x.search(s, "5550100", limit=10, offset=0)
+        total, rows = customers_x.search(conn, "5550100", limit=10, offset=0)
         assert [c.external_id for c in rows] == ["a-1"]
-        total, rows = customers_x.search(s, "555", limit=10, offset=0)
+        total, rows = customers_x.search(conn, "555", limit=10, offset=0)
         assert total == 2 and [c.name for c in rows] == ["bob", "Zed 100% Sure"]  # by name
-        total, rows = customers_x.search(s, "", limit=2, offset=0)
+        total, rows = customers_x.search(conn, "", limit=2, offset=0)
         assert total == 3 and [c.external_id for c in rows] == ["a-3", "a-2"]  # newest first
-        total, rows = customers_x.search(s, "", limit=2, offset=2)
+        total, rows = customers_x.search(conn, "", limit=2, offset=2)
         assert total == 3 and [c.external_id for c in rows] == ["a-1"]
 
 
@@ -103,28 +103,31 @@ def test_activity_and_sanctions_in_force_per_customer(store: Store) -> None:
                 )
             )
         ids = (a.id, b.id)
-    with store.read() as s:
+    with store.read_core() as conn:
         assert (
-            customers_x.activity(s, []) == [] and customers_x.sanction_levels(s, [], now=NOW) == []
+            customers_x.activity(conn, []) == []
+            and customers_x.sanction_levels(conn, [], now=NOW) == []
         )
-        rows = {r[0]: (r[1], r[2], r[3]) for r in customers_x.activity(s, ids)}
+        rows = {r[0]: (r[1], r[2], r[3]) for r in customers_x.activity(conn, ids)}
         assert list(rows) == [ids[0]]
         n, open_, last = rows[ids[0]]
         assert (n, int(open_ or 0), last) == (2, 1, NOW - timedelta(hours=1))
-        levels = sorted(level for _, level in customers_x.sanction_levels(s, ids, now=NOW))
+        levels = sorted(level for _, level in customers_x.sanction_levels(conn, ids, now=NOW))
         assert levels == ["restrict", "warn"]
 
 
 def test_flags_are_set_on_the_locked_row(store: Store) -> None:
     with store.write() as s:
         cid = _customer(s, "f").id
-    with store.write() as s:
-        assert customers_x.locked(s, cid + 99) is None
-        c = customers_x.locked(s, cid)
+    with store.write_core() as conn:
+        assert customers_x.locked(conn, cid + 99) is None
+        c = customers_x.locked(conn, cid)
         assert c is not None
-        customers_x.set_flags(c, ["vip", "slow_payer"])
-    with store.read() as s:
-        got = customers_x.get(s, cid)
+        customers_x.set_flags(conn, c.id, ["vip", "slow_payer"])
+    with store.read_core() as conn:
+        assert customers_x.erasure_preview(conn, cid) == ("f", 0)
+        assert customers_x.erasure_preview(conn, cid + 99) is None
+        got = customers_x.get(conn, cid)
         assert got is not None and got.flags == ["vip", "slow_payer"]
 
 
@@ -158,11 +161,11 @@ def test_erase_masks_one_customer_and_counts_what_it_touched(store: Store) -> No
         flag="erased",
         analysis_state="erased",
     )
-    with store.write() as s:
-        assert erasure_x.lock_customer(s, 10_000) is None
-        customer = erasure_x.lock_customer(s, ids[0])
+    with store.write_core() as conn:
+        assert erasure_x.lock_customer(conn, 10_000) is None
+        customer = erasure_x.lock_customer(conn, ids[0])
         assert customer is not None
-        got = erasure_x.erase(s, customer, mask=mask)
+        got = erasure_x.erase(conn, customer, mask=mask)
     assert got == erasure_x.Erased(
         conversations=1,
         messages=1,

@@ -41,37 +41,36 @@ def counted(desk: Desk) -> Iterator[list[str]]:
 
 def test_the_team_setting_is_added_then_changed(desk: Desk) -> None:
     sam, _ = make_user(desk.store, "sam", "supervisor")
-    with desk.store.read() as s:
-        assert masking_x.setting_row(s, "mask_abuse") is None
-        assert masking_x.setting_value(s.connection(), "mask_abuse") is None
-    with desk.store.write() as s:
-        row = masking_x.put_setting(s, None, key="mask_abuse", value=False, by=sam.id, now=NOW)
-        assert row.value == {"value": False}
+    with desk.store.read_core() as conn:
+        assert masking_x.setting_row(conn, "mask_abuse") is None
+        assert masking_x.setting_value(conn, "mask_abuse") is None
+    with desk.store.write_core() as conn:
+        masking_x.put_setting(conn, key="mask_abuse", value=False, by=sam.id, now=NOW)
+        row = masking_x.setting_row(conn, "mask_abuse")
+        assert row is not None and row.value == {"value": False}
     later = NOW + timedelta(minutes=5)
-    with desk.store.write() as s:
-        found = masking_x.setting_row(s, "mask_abuse")
-        assert found is not None
-        masking_x.put_setting(s, found, key="mask_abuse", value=True, by=sam.id, now=later)
-    with desk.store.read() as s:
-        got = masking_x.setting_row(s, "mask_abuse")
+    with desk.store.write_core() as conn:
+        masking_x.put_setting(conn, key="mask_abuse", value=True, by=sam.id, now=later)
+    with desk.store.read_core() as conn:
+        got = masking_x.setting_row(conn, "mask_abuse")
         assert got is not None and (got.updated_by, got.updated_at) == (sam.id, later)
-        assert masking_x.setting_value(s.connection(), "mask_abuse") == {"value": True}
-        assert masking_x.setting_value(s.connection(), "other") is None
+        assert masking_x.setting_value(conn, "mask_abuse") == {"value": True}
+        assert masking_x.setting_value(conn, "other") is None
 
 
 def test_a_users_own_choice(desk: Desk) -> None:
     ana, _ = make_user(desk.store, "ana", "agent")
-    with desk.store.read() as s:
-        assert masking_x.own_masking(s, ana.id) is None
-        assert masking_x.own_masking(s, 10_000) is None
-        assert masking_x.user(s, 10_000) is None
+    with desk.store.read_core() as conn:
+        assert masking_x.own_masking(conn, ana.id) is None
+        assert masking_x.own_masking(conn, 10_000) is None
+        assert masking_x.user(conn, 10_000) is None
     for value in (False, True, None):
-        with desk.store.write() as s:
-            u = masking_x.user(s, ana.id)
-            assert u is not None
-            masking_x.set_user_masking(s, u, value)
-        with desk.store.read() as s:
-            assert masking_x.own_masking(s, ana.id) is value
+        with desk.store.write_core() as conn:
+            u = masking_x.user(conn, ana.id)
+            assert u is not None and u.name == "ana"
+            masking_x.set_user_masking(conn, u.id, value)
+        with desk.store.read_core() as conn:
+            assert masking_x.own_masking(conn, ana.id) is value
 
 
 def test_a_reveals_reads_and_the_abusive_words_source(desk: Desk) -> None:
@@ -79,14 +78,14 @@ def test_a_reveals_reads_and_the_abusive_words_source(desk: Desk) -> None:
     conv = first.conversation_id
     other = post(desk, "Where is my parcel?", customer="c-2")
     with desk.store.read() as s:
-        m = masking_x.message(s, first.message_id)
+        m = masking_x.message(s.connection(), first.message_id)
         assert m is not None and (m.conversation_id, m.author) == (conv, "customer")
-        assert masking_x.message(s, 10_000) is None
-        customer = masking_x.customer_of(s, conv)
-        assert customer == masking_x.customer_of(s, conv)
-        assert customer != masking_x.customer_of(s, other.conversation_id)
+        assert masking_x.message(s.connection(), 10_000) is None
+        customer = masking_x.customer_of(s.connection(), conv)
+        assert customer == masking_x.customer_of(s.connection(), conv)
+        assert customer != masking_x.customer_of(s.connection(), other.conversation_id)
         with pytest.raises(NoResultFound):
-            masking_x.customer_of(s, 10_000)
+            masking_x.customer_of(s.connection(), 10_000)
         rows = masking_x.customer_evidence(s.connection(), [conv, other.conversation_id, 10_000])
         assert sorted((r[0], r[1]) for r in rows) == sorted(
             [(conv, ABUSIVE), (other.conversation_id, "Where is my parcel?")]

@@ -19,9 +19,9 @@ from .conftest import NOW, make_user, post
 def test_assignee_is_the_user_or_none(desk: Desk) -> None:
     ann, _ = make_user(desk.store, "ann", "agent", email="ann@example.com")
     with desk.store.read() as s:
-        found = store_sweeps.assignee(s, ann.id)
+        found = store_sweeps.assignee(s.connection(), ann.id)
         assert found is not None and found.email == "ann@example.com"
-        assert store_sweeps.assignee(s, ann.id + 1000) is None
+        assert store_sweeps.assignee(s.connection(), ann.id + 1000) is None
 
 
 def test_breaches_are_claimed_until_marked(desk: Desk) -> None:
@@ -32,17 +32,17 @@ def test_breaches_are_claimed_until_marked(desk: Desk) -> None:
     locked = desk.store.skip_locked()
     with desk.store.write() as s:
         early = store_sweeps.claim_breached(
-            s, now=due - timedelta(minutes=1), limit=10, skip_locked=locked
+            s.connection(), now=due - timedelta(minutes=1), limit=10, skip_locked=locked
         )
         assert early == []
         late = store_sweeps.claim_breached(
-            s, now=due + timedelta(minutes=1), limit=10, skip_locked=locked
+            s.connection(), now=due + timedelta(minutes=1), limit=10, skip_locked=locked
         )
         assert [c.id for c in late] == [r.conversation_id]
-        store_sweeps.mark_breached(s, late[0], now=due + timedelta(minutes=1))
+        store_sweeps.mark_breached(s.connection(), late[0].id, now=due + timedelta(minutes=1))
     with desk.store.write() as s:
         again = store_sweeps.claim_breached(
-            s, now=due + timedelta(minutes=2), limit=10, skip_locked=locked
+            s.connection(), now=due + timedelta(minutes=2), limit=10, skip_locked=locked
         )
         assert again == []
         conv = s.get_one(Conversation, r.conversation_id)
@@ -56,10 +56,10 @@ def test_latest_packet_is_the_newest_analysed_customer_messages(desk: Desk) -> N
     )
     with desk.store.read() as s:
         guidance = s.get_one(Message, second.message_id).guidance or {}
-        packet = store_sweeps.latest_packet(s, first.conversation_id)
+        packet = store_sweeps.latest_packet(s.connection(), first.conversation_id)
         assert packet == guidance.get("handover")
         assert packet is not None
-        assert store_sweeps.latest_packet(s, first.conversation_id + 1000) is None
+        assert store_sweeps.latest_packet(s.connection(), first.conversation_id + 1000) is None
 
 
 def test_notifications_are_claimed_leased_and_settled(desk: Desk) -> None:
@@ -79,32 +79,34 @@ def test_notifications_are_claimed_leased_and_settled(desk: Desk) -> None:
     with desk.store.write() as s:
         assert (
             store_sweeps.claim_pending(
-                s, now=NOW - timedelta(seconds=1), limit=10, skip_locked=locked
+                s.connection(), now=NOW - timedelta(seconds=1), limit=10, skip_locked=locked
             )
             == []
         )
-        rows = store_sweeps.claim_pending(s, now=NOW, limit=2, skip_locked=locked)
+        rows = store_sweeps.claim_pending(s.connection(), now=NOW, limit=2, skip_locked=locked)
         assert [n.key for n in rows] == ["a", "b"]  # by id, limited
-        assert [store_sweeps.lease(s, n, until=NOW + timedelta(minutes=5)) for n in rows] == [1, 1]
+        assert [
+            store_sweeps.lease(s.connection(), n.id, until=NOW + timedelta(minutes=5)) for n in rows
+        ] == [1, 1]
         ids = [n.id for n in rows]
     with desk.store.write() as s:
-        left = store_sweeps.claim_pending(s, now=NOW, limit=10, skip_locked=locked)
+        left = store_sweeps.claim_pending(s.connection(), now=NOW, limit=10, skip_locked=locked)
         assert [n.key for n in left] == ["c"]  # the leased ones wait
-        a, b = (store_sweeps.notification(s, i) for i in ids)
-        store_sweeps.mark_sent(s, a, now=NOW)
-        store_sweeps.retry_at(s, b, "down", at=NOW + timedelta(minutes=1))
-        store_sweeps.mark_failed(s, left[0], "bad")
+        a, b = (store_sweeps.notification(s.connection(), i) for i in ids)
+        store_sweeps.mark_sent(s.connection(), a.id, now=NOW)
+        store_sweeps.retry_at(s.connection(), b.id, "down", at=NOW + timedelta(minutes=1))
+        store_sweeps.mark_failed(s.connection(), left[0].id, "bad")
     with desk.store.read() as s:
-        a, b = (s.get_one(Notification, i) for i in ids)
-        assert (a.state, a.sent_at, a.last_error, a.attempts) == ("sent", NOW, None, 1)
-        assert (b.state, b.last_error, b.next_attempt_at) == (
+        sent, retried = (s.get_one(Notification, i) for i in ids)
+        assert (sent.state, sent.sent_at, sent.last_error, sent.attempts) == ("sent", NOW, None, 1)
+        assert (retried.state, retried.last_error, retried.next_attempt_at) == (
             "pending",
             "down",
             NOW + timedelta(minutes=1),
         )
     with desk.store.write() as s:
         later = store_sweeps.claim_pending(
-            s, now=NOW + timedelta(minutes=10), limit=10, skip_locked=locked
+            s.connection(), now=NOW + timedelta(minutes=10), limit=10, skip_locked=locked
         )
         assert [n.id for n in later] == [ids[1]]  # sent and failed ones are never claimed
 
@@ -113,12 +115,12 @@ def test_demo_reads(desk: Desk) -> None:
     make_user(desk.store, "sam", "agent")
     make_user(desk.store, "alex", "supervisor")
     with desk.store.read() as s:
-        assert demo_store.user_names(s) == {"sam", "alex"}
-        assert sorted(u.name for u in demo_store.users(s)) == ["alex", "sam"]
-        assert demo_store.demo_customer_id(s, "demo-0001") is None
+        assert demo_store.user_names(s.connection()) == {"sam", "alex"}
+        assert sorted(u.name for u in demo_store.users(s.connection())) == ["alex", "sam"]
+        assert demo_store.demo_customer_id(s.connection(), "demo-0001") is None
     post(desk, "Hello, a question about my order.", customer="demo-0001")
     with desk.store.read() as s:
-        cid = demo_store.demo_customer_id(s, "demo-0001")
+        cid = demo_store.demo_customer_id(s.connection(), "demo-0001")
         assert cid is not None
         assert s.get_one(Customer, cid).external_id == "demo-0001"
 

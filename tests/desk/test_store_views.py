@@ -31,72 +31,72 @@ def _three(desk: Desk) -> tuple[int, int, int]:
 
 def test_conversation_pages_count_filter_sort_and_page(desk: Desk) -> None:
     a, b, c = _three(desk)
-    with desk.store.read() as s:
+    with desk.store.read_core() as conn:
         page = read.conversation_page(
-            s, status=None, assignee_id=None, sort="opened", limit=50, offset=0
+            conn, status=None, assignee_id=None, sort="opened", limit=50, offset=0
         )
         assert page.total == len({a, b, c})
-        ids = [conv.id for conv, _ in page.rows]
+        ids = [conv.id for conv in page.rows]
         assert sorted(ids) == sorted({a, b, c})
-        opened = [conv.opened_at for conv, _ in page.rows]
+        opened = [conv.opened_at for conv in page.rows]
         assert opened == sorted(opened, reverse=True)
-        for conv, cu in page.rows:
-            assert cu.id == conv.customer_id
+        externals = {conv.id: conv.customer_external_id for conv in page.rows}
+        assert externals == {a: "c-1", b: "c-2", c: "c-1"}
         second = read.conversation_page(
-            s, status=None, assignee_id=None, sort="opened", limit=1, offset=1
+            conn, status=None, assignee_id=None, sort="opened", limit=1, offset=1
         )
-        assert second.total == page.total and [x.id for x, _ in second.rows] == ids[1:2]
+        assert second.total == page.total and [x.id for x in second.rows] == ids[1:2]
         for sort in read.SORTS:
             got = read.conversation_page(
-                s, status="active", assignee_id=None, sort=sort, limit=50, offset=0
+                conn, status="active", assignee_id=None, sort=sort, limit=50, offset=0
             )
             assert got.total == len(got.rows)
-            assert {x.status for x, _ in got.rows} <= {"open", "waiting", "escalated"}
+            assert {x.status for x in got.rows} <= {"open", "waiting", "escalated"}
         nobody = read.conversation_page(
-            s, status=None, assignee_id=10_000, sort="risk", limit=50, offset=0
+            conn, status=None, assignee_id=10_000, sort="risk", limit=50, offset=0
         )
         assert nobody.total == 0 and list(nobody.rows) == []
         none_resolved = read.conversation_page(
-            s, status="resolved", assignee_id=None, sort="sla", limit=50, offset=0
+            conn, status="resolved", assignee_id=None, sort="sla", limit=50, offset=0
         )
         assert none_resolved.total == 0
-        late = read.sla_breaches(s, now=NOW + timedelta(days=30))
-        assert {x.id for x, _ in late} == {a, b, c}
-        assert read.sla_breaches(s, now=NOW - timedelta(days=1)) == []
+        late = read.sla_breaches(conn, now=NOW + timedelta(days=30))
+        assert {x.id for x in late} == {a, b, c}
+        assert read.sla_breaches(conn, now=NOW - timedelta(days=1)) == []
 
 
 def test_a_conversation_and_its_parts(desk: Desk) -> None:
     a, _, _ = _three(desk)
     sam, _ = make_user(desk.store, "sam", "agent")
-    with desk.store.read() as s:
-        conv = read.conversation(s, a)
-        assert conv is not None
-        assert read.conversation(s, 10_000) is None
-        assert read.customer(s, conv.customer_id).external_id == "c-1"
-        assert read.find_customer(s, 10_000) is None
-        msgs = read.messages_of(s, a)
+    with desk.store.read_core() as conn:
+        conv = read.conversation(conn, a)
+        assert conv is not None and conv.customer_external_id == "c-1"
+        assert read.conversation(conn, 10_000) is None
+        assert read.customer(conn, conv.customer_id).external_id == "c-1"
+        assert read.find_customer(conn, 10_000) is None
+        msgs = read.messages_of(conn, a)
         assert [m.author for m in msgs] == ["customer"]
-        decisions = read.decisions_of(s, a)
+        decisions = read.decisions_of(conn, a)
         assert [d.id for d in decisions] == sorted(d.id for d in decisions)
         assert all(d.conversation_id == a for d in decisions)
-        assert read.deliveries_of(s, a) == []
-        assert read.follow_ups_of(s, a) == []
-        assert read.latest_csat(s, a) is None
-        assert all(e.conversation_id == a for e in read.escalations_of(s, a))
-        assert read.user_names(s, {sam.id, None}) == {sam.id: "sam"}
-        assert read.user_names(s, {None}) == {}
-        assert read.held_messages(s, limit=10) == []
+        assert read.deliveries_of(conn, a) == []
+        assert read.follow_ups_of(conn, a) == []
+        assert read.latest_csat(conn, a) is None
+        assert all(e.conversation_id == a for e in read.escalations_of(conn, a))
+        assert read.user_names(conn, {sam.id, None}) == {sam.id: "sam"}
+        assert read.user_names(conn, {None}) == {}
+        assert read.held_messages(conn, limit=10) == []
 
 
 def test_a_customers_record(desk: Desk) -> None:
     a, _, c = _three(desk)
-    with desk.store.read() as s:
-        conv = read.conversation(s, a)
+    with desk.store.read_core() as conn:
+        conv = read.conversation(conn, a)
         assert conv is not None
-        rec = read.customer_record(s, conv.customer_id)
+        rec = read.customer_record(conn, conv.customer_id)
         assert [x.id for x in rec.conversations] == [c, a]  # the newest opened first
         assert list(rec.notes) == [] and rec.scores == []
-        assert sorted(read.conversation_ids_of(s, conv.customer_id)) == sorted({a, c})
+        assert sorted(read.conversation_ids_of(conn, conv.customer_id)) == sorted({a, c})
 
 
 def test_escalations_team_and_exposure(desk: Desk) -> None:
@@ -112,19 +112,19 @@ def test_escalations_team_and_exposure(desk: Desk) -> None:
                 audit.event("agent.exposed", now=NOW, user_id="not an id"),
             ],
         )
-    with desk.store.read() as s:
-        pending = read.escalations(s, state="pending", limit=100)
-        every = read.escalations(s, state=None, limit=100)
+    with desk.store.read_core() as conn:
+        pending = read.escalations(conn, state="pending", limit=100)
+        every = read.escalations(conn, state=None, limit=100)
         assert {e.id for e in pending} <= {e.id for e in every}
         created = [e.created_at for e in every]
         assert created == sorted(created, reverse=True)
-        convs = read.conversations_by_ids(s, {b, 10_000})
+        convs = read.conversations_by_ids(conn, {b, 10_000})
         assert [x.id for x in convs] == [b]
-        assert [u.name for u in read.active_users(s)] == ["al", "sam"]
-        assert read.exposures_since(s, NOW) == {sam.id: 2}
-        assert read.exposures_since(s, NOW + timedelta(minutes=1)) == {sam.id: 1}
-        assert read.open_load(s) == {}  # nobody holds a conversation
-        assert read.follow_up_listing(s, state="open", assignee_id=None, limit=10) == []
+        assert [u.name for u in read.active_users(conn)] == ["al", "sam"]
+        assert read.exposures_since(conn, NOW) == {sam.id: 2}
+        assert read.exposures_since(conn, NOW + timedelta(minutes=1)) == {sam.id: 1}
+        assert read.open_load(conn) == {}  # nobody holds a conversation
+        assert read.follow_up_listing(conn, state="open", assignee_id=None, limit=10) == []
 
 
 def test_replay_reads(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,22 +84,22 @@ def _history(store: Store) -> dict[str, int]:
 def test_the_scope_is_what_the_period_touched_narrowed_to_a_team(store: Store) -> None:
     ids = _history(store)
     since, until = NOW - timedelta(days=30), NOW
-    with store.read() as s:
+    with store.read_core() as conn:
         everything = reports_store.Scope(since, until)
-        assert sorted(s.scalars(reports_store.touched(everything))) == [ids["a"], ids["b"]]
+        assert sorted(conn.scalars(reports_store.touched(everything))) == [ids["a"], ids["b"]]
         team = reports_store.Scope(since, until, team="a")
-        assert list(s.scalars(reports_store.touched(team))) == [ids["a"]]
-        rows = reports_store.messages(s, reports_store.touched(team))
+        assert list(conn.scalars(reports_store.touched(team))) == [ids["a"]]
+        rows = reports_store.messages(conn, reports_store.touched(team))
         assert sorted(m.author for m in rows) == ["agent", "customer", "customer"]
-        assert [c.id for c in reports_store.conversations(s, reports_store.touched(team))] == [
+        assert [c.id for c in reports_store.conversations(conn, reports_store.touched(team))] == [
             ids["a"]
         ]
-        (survey,) = reports_store.surveys(s, reports_store.answered(until, limit=10))
+        (survey,) = reports_store.surveys(conn, reports_store.answered(until, limit=10))
         assert survey.score == 4
         # a sanction outside any conversation counts without a filter, never with one
-        assert [x.id for x in reports_store.loose_sanctions(s, everything, [])] == [ids["loose"]]
-        assert reports_store.loose_sanctions(s, team, []) == []
-        assert reports_store.teams(s) and set(reports_store.teams(s)) == {"a", "b"}
+        assert [x.id for x in reports_store.loose_sanctions(conn, everything, [])] == [ids["loose"]]
+        assert reports_store.loose_sanctions(conn, team, []) == []
+        assert reports_store.teams(conn) and set(reports_store.teams(conn)) == {"a", "b"}
 
 
 def test_phrase_outcome_reads_are_the_same_in_chunks(
@@ -108,20 +108,20 @@ def test_phrase_outcome_reads_are_the_same_in_chunks(
     make_user(store, "ana", "agent")
     ids = _history(store)
     convs = sorted(ids[k] for k in ("a", "b", "quiet"))
-    with store.read() as s:
-        (reply,) = reports_store.agent_replies(s, NOW - timedelta(days=1), NOW)
+    with store.read_core() as conn:
+        (reply,) = reports_store.agent_replies(conn, NOW - timedelta(days=1), NOW)
         assert reply.text == "m1"
-        assert reports_store.agent_replies(s, None, NOW - timedelta(days=1)) == []
-        whole = reports_store.analysed_customer_messages(s, convs)
-        after = reports_store.afterwards(s, convs)
+        assert reports_store.agent_replies(conn, None, NOW - timedelta(days=1)) == []
+        whole = reports_store.analysed_customer_messages(conn, convs)
+        after = reports_store.afterwards(conn, convs)
         monkeypatch.setattr(reports_store, "CHUNK", 1)
-        assert reports_store.analysed_customer_messages(s, convs) == whole
-        assert reports_store.afterwards(s, convs) == after
+        assert reports_store.analysed_customer_messages(conn, convs) == whole
+        assert reports_store.afterwards(conn, convs) == after
     assert [r.conversation_id for r in whole] == [ids["a"]]
     assert [tuple(r) for r in after.escalations] == [(ids["a"], NOW - timedelta(minutes=30))]
     assert [r.kind for r in after.events] == ["conversation.resolved"]
     assert [r.score for r in after.surveys] == [4]
-    with store.read() as s:
-        assert reports_store.active_user_names(s) == ["ana"]
-        assert reports_store.user_id(s, "ana") is not None
-        assert reports_store.user_id(s, "nobody") is None
+    with store.read_core() as conn:
+        assert reports_store.active_user_names(conn) == ["ana"]
+        assert reports_store.user_id(conn, "ana") is not None
+        assert reports_store.user_id(conn, "nobody") is None

@@ -45,12 +45,17 @@ def test_a_new_version_replaces_the_passages_and_their_full_text_rows(store: Sto
     assert empty == (0, 0, 0, 0)
     with store.write() as s:
         row, created = kb.put_version(
-            s, _version("refunds", "zebra"), author="cli", reason="r1", embedder="e", now=NOW
+            s.connection(),
+            _version("refunds", "zebra"),
+            author="cli",
+            reason="r1",
+            embedder="e",
+            now=NOW,
         )
         assert created and row.version == 1
     with store.write() as s:
         row, created = kb.put_version(
-            s,
+            s.connection(),
             _version("refunds", "giraffe"),
             author="sam",
             reason="r2",
@@ -60,7 +65,7 @@ def test_a_new_version_replaces_the_passages_and_their_full_text_rows(store: Sto
         assert not created and row.version == 2
     with store.write() as s:
         kb.put_version(
-            s,
+            s.connection(),
             _version("internal", "okapi", audience="internal"),
             author="cli",
             reason="",
@@ -81,30 +86,36 @@ def test_a_new_version_replaces_the_passages_and_their_full_text_rows(store: Sto
         assert fulltext.search(conn, "zebra", 10) == []  # the old passages left the index
         found = {p for p, _ in fulltext.search(conn, "giraffe", 10)}
         assert found == {r.id for r in rows if r.article_id == "refunds"}
-    with store.read() as s:
-        assert [v.version for v in kb.versions(s, "refunds")] == [1, 2]
-        assert [v.author for v in kb.versions(s, "refunds")] == ["cli", "sam"]
-        assert [a.id for a in kb.articles(s)] == ["internal", "refunds"]
-        assert [a.id for a in kb.articles(s, audience="internal")] == ["internal"]
-        assert kb.live_article_ids(s) == {"internal", "refunds"}
-        states = {r.id: (r.hash, r.deleted) for r in kb.article_states(s)}
+    with store.read_core() as conn:
+        assert [v.version for v in kb.versions(conn, "refunds")] == [1, 2]
+        assert [v.author for v in kb.versions(conn, "refunds")] == ["cli", "sam"]
+        assert [a.id for a in kb.articles(conn)] == ["internal", "refunds"]
+        assert [a.id for a in kb.articles(conn, audience="internal")] == ["internal"]
+        assert kb.live_article_ids(conn) == {"internal", "refunds"}
+        states = {r.id: (r.hash, r.deleted) for r in kb.article_states(conn)}
         assert states["refunds"] == ("hash-refunds-giraffe", False)
-        got = kb.article(s, "refunds")
+        got = kb.article(conn, "refunds")
         assert got is not None and got.title == "About giraffe" and got.tags == ["t"]
-        assert kb.article(s, "nothing") is None
+        assert kb.article(conn, "nothing") is None
 
 
 def test_answered_questions_are_added_once_and_move_the_counter(store: Store) -> None:
     with store.write() as s:
         kb.put_version(
-            s, _version("refunds", "zebra"), author="cli", reason="", embedder="e", now=NOW
+            s.connection(),
+            _version("refunds", "zebra"),
+            author="cli",
+            reason="",
+            embedder="e",
+            now=NOW,
         )
     with store.write() as s:
         args = ("refunds", "Where is my refund?", "d1", b"\x00" * 8, "e")
-        assert kb.add_question(s, *args, source="import", message_id=None, now=NOW)
-        assert not kb.add_question(s, *args, source="import", message_id=None, now=NOW)
+        conn = s.connection()
+        assert kb.add_question(conn, *args, source="import", message_id=None, now=NOW)
+        assert not kb.add_question(conn, *args, source="import", message_id=None, now=NOW)
         assert kb.add_question(
-            s,
+            conn,
             "refunds",
             "Other",
             "d2",
@@ -123,20 +134,25 @@ def test_quotes_are_read_back_per_conversation(desk: Desk) -> None:
     store = desk.store
     with store.write() as s:
         kb.put_version(
-            s, _version("refunds", "zebra"), author="cli", reason="", embedder="e", now=NOW
+            s.connection(),
+            _version("refunds", "zebra"),
+            author="cli",
+            reason="",
+            embedder="e",
+            now=NOW,
         )
     first = post(desk, "Where is my refund?")
     second = post(desk, "And the fee?", at=NOW + timedelta(minutes=1))
-    with store.read() as s:
-        msg, asked = kb.reply_and_question(s, second.message_id)
+    with store.read_core() as conn:
+        msg, asked = kb.reply_and_question(conn, second.message_id)
         assert msg is not None and asked is not None and asked.id == first.message_id
-        msg, asked = kb.reply_and_question(s, first.message_id)
+        msg, asked = kb.reply_and_question(conn, first.message_id)
         assert msg is not None and asked is None
-        assert kb.reply_and_question(s, 10_000) == (None, None)
+        assert kb.reply_and_question(conn, 10_000) == (None, None)
     with store.write() as s:
-        kb.add_quote(s, second.message_id, "refunds", 1, NOW)
-    with store.read() as s:
-        assert kb.quoted_articles(s, second.message_id) == {"refunds"}
-        assert kb.quoted_articles(s, first.message_id) == set()
-        rows = kb.shared(s, first.conversation_id)
-        assert [(q.article_id, title) for q, title in rows] == [("refunds", "About zebra")]
+        kb.add_quote(s.connection(), second.message_id, "refunds", 1, NOW)
+    with store.read_core() as conn:
+        assert kb.quoted_articles(conn, second.message_id) == {"refunds"}
+        assert kb.quoted_articles(conn, first.message_id) == set()
+        rows = kb.shared(conn, first.conversation_id)
+        assert [(r.article_id, r.title) for r in rows] == [("refunds", "About zebra")]

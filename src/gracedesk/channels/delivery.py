@@ -30,16 +30,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from gracedesk.channels.signature import sign
 from gracedesk.errors import DeliveryError
-from gracedesk.service.desk import audit
 from gracedesk.service.outbox import delivery_dict, enqueue, enqueue_note, route
-from gracedesk.store.tables import Conversation, Customer, Delivery, Message, User
+from gracedesk.store import audit, outbox
+from gracedesk.store import threads as stored_threads
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from gracedesk.store import Store
 
 log = logging.getLogger("gracedesk.delivery")
@@ -107,53 +107,31 @@ class Transports:
         raise DeliveryError(f"no {out.transport} transport is configured (see docs/channels.md)")
 
 
-def _thread(s: Session, conv_id: int) -> tuple[str, ...]:
-    """The conversation's e-mail Message-IDs, oldest first: the customer's (kept in ``meta``)
-    and our own replies' (the deliveries' remote ids)."""
-    ids: list[tuple[int, str]] = []
-    for mid, meta in s.execute(
-        select(Message.id, Message.meta).where(
-            Message.conversation_id == conv_id, Message.meta.is_not(None)
-        )
-    ):
-        got = (meta or {}).get("message_id")
-        if isinstance(got, str) and got:
-            ids.append((mid, got))
-    for mid, remote in s.execute(
-        select(Delivery.message_id, Delivery.remote_id).where(
-            Delivery.conversation_id == conv_id,
-            Delivery.transport == "email",
-            Delivery.remote_id.is_not(None),
-        )
-    ):
-        ids.append((mid, str(remote)))
-    return tuple(i for _, i in sorted(ids))
-
-
-def _outgoing(s: Session, d: Delivery) -> Outgoing:
-    m = s.get_one(Message, d.message_id)
-    conv = s.get_one(Conversation, d.conversation_id)
-    customer = s.get_one(Customer, conv.customer_id)
-    agent = s.get(User, m.author_user_id) if m.author_user_id is not None else None
+def _outgoing(conn: Connection, d: Any) -> Outgoing:
+    """What the transport needs of delivery ``d`` (a ``deliveries`` row)."""
+    o = outbox.outgoing(conn, d.id)
+    meta = o.meta or {}
     return Outgoing(
         delivery_id=d.id,
-        message_id=m.id,
-        conversation_id=conv.id,
+        message_id=o.message_id,
+        conversation_id=o.conversation_id,
         transport=d.transport,
         target=d.target,
-        text=m.text,
-        subject=conv.subject,
-        agent_name=agent.display_name if agent is not None else None,
-        customer_external_id=customer.external_id,
-        customer_name=customer.name,
-        customer_email=conv.contact or customer.email,
-        mailbox_id=conv.mailbox_id,
-        connector_id=conv.connector_id,
-        external_ref=conv.external_ref,
-        thread=_thread(s, conv.id) if d.transport == "email" else (),
-        sent_at=m.received_at,
-        kind="note" if "writeback" in (m.meta or {}) else "reply",
-        extra=dict((m.meta or {}).get("writeback") or {}),
+        text=o.text,
+        subject=o.subject,
+        agent_name=o.agent_name,
+        customer_external_id=o.customer_external_id,
+        customer_name=o.customer_name,
+        customer_email=o.contact or o.customer_email,
+        mailbox_id=o.mailbox_id,
+        connector_id=o.connector_id,
+        external_ref=o.external_ref,
+        thread=(
+            stored_threads.email_ids(conn, o.conversation_id) if d.transport == "email" else ()
+        ),
+        sent_at=o.received_at,
+        kind="note" if "writeback" in meta else "reply",
+        extra=dict(meta.get("writeback") or {}),
     )
 
 
@@ -162,12 +140,63 @@ def _still_ours(store: Store, did: int, attempts: int, at: datetime) -> bool:
     sent, cancelled (an erasure) or claimed again by another worker since (a round that took
     longer than the lease). Then no reply is handed to its channel twice by two workers."""
     with store.write_core() as conn:
-        got = conn.execute(
-            update(Delivery)
-            .where(Delivery.id == did, Delivery.state == "queued", Delivery.attempts == attempts)
-            .values(next_attempt_at=at + LEASE)
-        )
-        return bool(got.rowcount)
+        return outbox.renew_lease(conn, did, attempts, until=at + LEASE)
+
+
+def _send(
+    transports: Transports, did: int, out: Outgoing
+) -> tuple[str | None, DeliveryError | None]:
+    """The transport's remote id, or the error it ended with."""
+    try:
+        return transports.for_(out).send(out), None
+    except DeliveryError as exc:
+        return None, exc
+    except Exception as exc:  # a transport's bug must not stop the other replies
+        log.exception("delivery %s: the %s transport failed", did, out.transport)
+        return None, DeliveryError(f"{type(exc).__name__}: {exc}")
+
+
+def _settle(
+    conn: Connection,
+    did: int,
+    attempts: int,
+    out: Outgoing,
+    remote: str | None,
+    error: DeliveryError | None,
+    *,
+    now: datetime,
+) -> bool:
+    """Record how the send went; whether the reply was sent."""
+    d = outbox.delivery(conn, did)
+    if d is None or d.state != "queued" or d.attempts != attempts:
+        # cancelled by an erasure, or taken over, while it was being sent
+        log.warning("delivery %s changed while it was sent; left as it is", did)
+        return False
+    last_error: str | None = None
+    if error is None:
+        outbox.mark_sent(conn, did, now=now, remote_id=remote)
+        kind = "reply.delivered"
+    elif not error.retryable or attempts > len(BACKOFF):
+        last_error = error.message[:2000]
+        outbox.mark_failed(conn, did, error=last_error)
+        kind = "reply.delivery_failed"
+        log.error("delivery %s (%s) failed: %s", did, out.transport, error.code)
+    else:
+        at = now + timedelta(seconds=BACKOFF[attempts - 1])
+        outbox.retry_later(conn, did, error=error.message[:2000], at=at)
+        return False
+    event = audit.event(
+        kind,
+        now=now,
+        actor="system",
+        conversation_id=out.conversation_id,
+        message_id=out.message_id,
+        transport=out.transport,
+        attempts=attempts,
+        error=last_error,
+    )
+    audit.write(conn, [event])
+    return error is None
 
 
 def deliver_replies(
@@ -182,62 +211,18 @@ def deliver_replies(
     ``clock`` (the worker passes the wall clock) times each reply's lease from the moment it is
     sent, not from the start of the round."""
     tick = clock or (lambda: now)
-    with store.write() as s:
-        q = (
-            select(Delivery)
-            .where(Delivery.state == "queued", Delivery.next_attempt_at <= now)
-            .order_by(Delivery.id)
-            .limit(BATCH)
+    with store.write_core() as conn:
+        rows = outbox.claim_due(
+            conn, now=now, limit=BATCH, lease_until=now + LEASE, skip_locked=store.skip_locked()
         )
-        if store.skip_locked():
-            q = q.with_for_update(skip_locked=True)
-        claimed = []
-        for d in s.scalars(q).all():
-            d.attempts += 1
-            d.next_attempt_at = now + LEASE
-            claimed.append((d.id, d.attempts, _outgoing(s, d)))
+        claimed = [(d.id, d.attempts, _outgoing(conn, d)) for d in rows]
     sent = 0
     for did, attempts, out in claimed:
         if not _still_ours(store, did, attempts, tick()):
             continue
-        remote: str | None = None
-        error: DeliveryError | None = None
-        try:
-            remote = transports.for_(out).send(out)
-        except DeliveryError as exc:
-            error = exc
-        except Exception as exc:  # a transport's bug must not stop the other replies
-            log.exception("delivery %s: the %s transport failed", did, out.transport)
-            error = DeliveryError(f"{type(exc).__name__}: {exc}")
-        with store.write() as s:
-            d = s.get_one(Delivery, did)
-            if d.state != "queued" or d.attempts != attempts:
-                # cancelled by an erasure, or taken over, while it was being sent
-                log.warning("delivery %s changed while it was sent; left as it is", did)
-                continue
-            if error is None:
-                d.state, d.sent_at, d.last_error, d.remote_id = "sent", now, None, remote
-                sent += 1
-                kind = "reply.delivered"
-            elif not error.retryable or attempts > len(BACKOFF):
-                d.state, d.last_error = "failed", error.message[:2000]
-                kind = "reply.delivery_failed"
-                log.error("delivery %s (%s) failed: %s", did, out.transport, error.code)
-            else:
-                d.last_error = error.message[:2000]
-                d.next_attempt_at = now + timedelta(seconds=BACKOFF[attempts - 1])
-                continue
-            audit(
-                s,
-                kind,
-                now=now,
-                actor="system",
-                conversation_id=out.conversation_id,
-                message_id=out.message_id,
-                transport=out.transport,
-                attempts=attempts,
-                error=d.last_error,
-            )
+        remote, error = _send(transports, did, out)
+        with store.write_core() as conn:
+            sent += _settle(conn, did, attempts, out, remote, error, now=now)
     return sent
 
 

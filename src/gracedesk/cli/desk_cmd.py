@@ -422,26 +422,22 @@ def customers_erase(customer_id: int, yes: bool) -> None:
     are masked everywhere and unsent notifications dropped; the conversations stay (without
     text) in every figure, and the audit log records the erasure and who ran it.
     """
-    # lazy: SQLAlchemy loads only for this command; keeps `gracedesk --help` fast
-    from sqlalchemy import func, select
-
     # lazy: the service layer and the store load only for this command
     from gracedesk.service.erasure import erase
     from gracedesk.service.training import forget_customer
-    from gracedesk.store.tables import Conversation, Customer
+    from gracedesk.store.customers import erasure_preview
 
     settings = _settings()
     store = _store(settings)
     try:
-        with store.read() as s:
-            c = s.get(Customer, customer_id)
-            convs = s.scalar(select(func.count()).where(Conversation.customer_id == customer_id))
-            label = None if c is None else c.external_id
-        if label is None:
+        with store.read_core() as conn:
+            found = erasure_preview(conn, customer_id)
+        if found is None:
             raise click.ClickException(f"customer {customer_id} does not exist")
+        label, convs = found
         if not yes:
             click.confirm(
-                f"Erase customer {customer_id} ({label}, {convs or 0} conversation(s))? "
+                f"Erase customer {customer_id} ({label}, {convs} conversation(s))? "
                 "This cannot be undone",
                 abort=True,
                 err=True,

@@ -1,7 +1,8 @@
 """Who is signed in: a staff member (agent, supervisor or admin) as the layers above read one.
 
-A Protocol, so that the store's ``users`` row satisfies it structurally: ``web`` names the
-signed-in user by this type and never imports the store.
+A Protocol, so that the store's record of a ``users`` row (``gracedesk.store.users.StaffRecord``,
+a frozen dataclass) satisfies it structurally: ``web`` names the signed-in user by this type and
+never imports the store.
 """
 
 from __future__ import annotations

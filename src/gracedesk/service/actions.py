@@ -38,15 +38,17 @@ from gracedesk.store.outbox import notify
 from gracedesk.store.protocol import store as persistence
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
     from gracedesk.model.critique import Critique
     from gracedesk.service.desk import Desk
     from gracedesk.service.rotation import Rotation
-    from gracedesk.store.tables import Conversation, Customer, Escalation, Message, User
 
 
-def _customer_tz(c: Customer) -> str | None:
+def _customer_tz(c: Row[Any]) -> str | None:
     tz = (c.preferences or {}).get("tz")
     return tz if isinstance(tz, str) else None
 
@@ -60,9 +62,10 @@ def coach_draft(
 
 def _critique(desk: Desk, conv_id: int, draft: str, *, user: Staff, now: datetime) -> Critique:
     with desk.store.read() as s:
-        conv = conversation(s, conv_id)
-        last = stored.last_customer_message(s, conv.id)
-        customer = stored_records.customer(s, conv.customer_id)
+        conn = s.connection()
+        conv = conversation(conn, conv_id)
+        last = stored.last_customer_message(conn, conv.id)
+        customer = stored_records.customer(conn, conv.customer_id)
         # what the coach reads: the customer's last message, their name, the user's authority
         situation = Situation(
             turns=(Turn("customer", last.text),) if last else (),
@@ -95,17 +98,20 @@ def send_reply(
     critique = _critique(desk, conv_id, text, user=user, now=now)
     payload = critique.to_dict()
     with desk.store.write() as s:
-        conv = conversation(s, conv_id, lock=True)
+        conn = s.connection()
+        conv = conversation(conn, conv_id, lock=True)
         if conv.status == "resolved":
             raise Conflict(f"conversation {conv_id} is resolved; reopen it to reply")
-        last = stored.last_customer_message(s, conv.id)
+        last = stored.last_customer_message(conn, conv.id)
         # answered: the next customer message sets a new first-response deadline
-        m = stored.add_reply(s, conv, user_id=user.id, text=text, critique=payload, now=now)
+        reply_id = stored.add_reply(
+            conn, conv, user_id=user.id, text=text, critique=payload, now=now
+        )
         delivery = enqueue(
-            s,
-            m,
+            conn,
+            stored.message(conn, reply_id),
             conv,
-            stored_records.customer(s, conv.customer_id),
+            stored_records.customer(conn, conv.customer_id),
             webhook_url=desk.reply_webhook_url,
             now=now,
         )
@@ -115,7 +121,7 @@ def send_reply(
                 continue
             f = NewFollowUp(
                 conversation_id=conv.id,
-                message_id=m.id,
+                message_id=reply_id,
                 assignee_id=user.id,
                 promise=c.text,
                 when_text=c.when,
@@ -123,9 +129,8 @@ def send_reply(
                 source="promise",
                 created_at=now,
             )
-            follow_ups.append(new_follow_up_dict(persistence.follow_ups.add(s.connection(), f), f))
-        stored.flush(s)
-        _exposure(s, user, last, conv, reply_id=m.id, now=now)
+            follow_ups.append(new_follow_up_dict(persistence.follow_ups.add(conn, f), f))
+        _exposure(s, user, last, conv.id, reply_id=reply_id, now=now)
         audit(
             s,
             "reply.sent",
@@ -133,15 +138,14 @@ def send_reply(
             actor=user,
             conversation_id=conv.id,
             customer_id=conv.customer_id,
-            message_id=m.id,
+            message_id=reply_id,
             coach_score=critique.score,
             findings=[f.kind for f in critique.findings],
             follow_ups=[f["id"] for f in follow_ups],
             delivery=delivery.transport,
         )
-        reply_id = m.id
         sent = {
-            "message_id": m.id,
+            "message_id": reply_id,
             "conversation_id": conv.id,
             "delivery": delivery_dict(delivery),
             "critique": payload,
@@ -156,8 +160,8 @@ def send_reply(
 def _exposure(
     s: Session,
     user: Staff,
-    last: Message | None,
-    conv: Conversation,
+    last: Row[Any] | None,
+    conv_id: int,
     *,
     reply_id: int,
     now: datetime,
@@ -165,15 +169,16 @@ def _exposure(
     """Count an abusive contact against the agent who answers it (once per message)."""
     if last is None or not last.signals or "abusive" not in last.signals.get("labels", []):
         return
-    if stored.answered_since(s, conv.id, user_id=user.id, after=last.id, reply_id=reply_id):
+    conn = s.connection()
+    if stored.answered_since(conn, conv_id, user_id=user.id, after=last.id, reply_id=reply_id):
         return  # this agent already answered (and counted) that message
-    u = stored.count_exposure(s, user.id, now=now)
+    u = stored.count_exposure(conn, user.id, now=now)
     audit(
         s,
         "agent.exposed",
         now=now,
         actor="system",
-        conversation_id=conv.id,
+        conversation_id=conv_id,
         reason="answered an abusive message",
         user_id=u.id,
         message_id=last.id,
@@ -195,13 +200,13 @@ def escalate(
     if not reason.strip():
         raise InvalidRequest("reason is empty: say why you escalate")
     with desk.store.read() as s:
-        conversation(s, conv_id)
-        last = stored.last_customer_message(s, conv_id)
+        conversation(s.connection(), conv_id)
+        last = stored.last_customer_message(s.connection(), conv_id)
         packet = (last.guidance or {}).get("handover") if last else None
     if packet is not None:  # replies after that message may have shared articles too
         packet = {**packet, "articles": [a.to_dict() for a in shared(desk, conv_id)]}
     with desk.store.write() as s:
-        conv = conversation(s, conv_id, lock=True)
+        conv = conversation(s.connection(), conv_id, lock=True)
         eid = open_escalation(
             desk,
             s.connection(),
@@ -215,10 +220,10 @@ def escalate(
             now=now,
             requested_by=user.id,
         )
-        return escalation_dict(stored.escalation(s, eid))
+        return escalation_dict(stored.escalation(s.connection(), eid))
 
 
-def _named(e: Escalation) -> str:
+def _named(e: Row[Any]) -> str:
     """``approval #3 (refund 500)``: what a pending item is, for a problem's detail."""
     what = f"{e.kind} #{e.id}"
     if e.kind == "approval" and e.data.get("request_kind"):
@@ -228,22 +233,22 @@ def _named(e: Escalation) -> str:
     return f"{what} (to {e.target})" if e.target else what
 
 
-def _taken_over_by(s: Session, conv: Conversation, user: Staff) -> User | None:
+def _taken_over_by(conn: Connection, conv: Row[Any], user: Staff) -> Row[Any] | None:
     """The supervisor or admin who holds the conversation, when ``user`` is an agent and not
     them (an agent may not undo a take-over); None otherwise."""
     if user.role in SUPERVISING or conv.assignee_id is None or conv.assignee_id == user.id:
         return None
-    holder = stored.user(s, conv.assignee_id)
+    holder = stored.user(conn, conv.assignee_id)
     return holder if holder is not None and holder.role in SUPERVISING else None
 
 
 def _close_pending(
-    s: Session, conv: Conversation, pending: list[Escalation], *, user: Staff, now: datetime
+    s: Session, conv: Row[Any], pending: Sequence[Row[Any]], *, user: Staff, now: datetime
 ) -> None:
     """A supervisor resolving closes what was waiting: each item (and a pending sanction behind
     it) becomes ``closed`` with an audit event, never approved by the way."""
     for e in pending:
-        stored.close_escalation(s, e, approver_id=user.id, now=now)
+        stored.close_escalation(s.connection(), e, approver_id=user.id, now=now)
         audit(
             s,
             f"{e.kind}.closed",
@@ -270,16 +275,17 @@ def resolve(
     if not resolution.strip():
         raise InvalidRequest("resolution is empty: say how it was resolved")
     with desk.store.write() as s:
-        conv = conversation(s, conv_id, lock=True)
+        conn = s.connection()
+        conv = conversation(conn, conv_id, lock=True)
         if conv.status == "resolved":
             raise Conflict(f"conversation {conv_id} is already resolved")
-        holder = _taken_over_by(s, conv, user)
+        holder = _taken_over_by(conn, conv, user)
         if holder is not None:
             raise PermissionDenied(
                 f"conversation {conv_id} was taken over by {holder.role} {holder.name}: "
                 "only a supervisor may resolve it now"
             )
-        pending = stored.pending_escalations(s, conv.id)
+        pending = stored.pending_escalations(conn, conv.id)
         if pending and user.role not in SUPERVISING:
             raise Conflict(
                 f"conversation {conv_id} has {len(pending)} item(s) waiting for a supervisor: "
@@ -287,21 +293,22 @@ def resolve(
                 "(or resolve the conversation) first"
             )
         _close_pending(s, conv, pending, user=user, now=now)
-        stored.resolve(s, conv, resolution=resolution.strip(), assignee_id=user.id, now=now)
-        persistence.follow_ups.close_open(s.connection(), conv.id, now=now)
+        resolved = resolution.strip()
+        stored.resolve(conn, conv.id, resolution=resolved, assignee_id=user.id, now=now)
+        persistence.follow_ups.close_open(conn, conv.id, now=now)
         token = secrets.token_urlsafe(24)
-        stored_records.add_survey(s, conv.id, token=token, now=now)
-        customer = stored_records.customer(s, conv.customer_id)
+        stored_records.add_survey(conn, conv.id, token=token, now=now)
+        customer = stored_records.customer(conn, conv.customer_id)
         link = f"{desk.base_url}/csat/{token}"
         notify(  # the token's only way out: the customer's e-mail and the channel's webhooks
-            s.connection(),
+            conn,
             key=f"csat:{token}",
             event="csat.request",
             to=[customer.email or ""],
             subject="How did we do?",
             body=(
                 f"Hello {customer.name or ''},\n\nYour request has been resolved: "
-                f"{conv.resolution}\n\nHow did we do? Rate us from 1 to 5: {link}\n"
+                f"{resolved}\n\nHow did we do? Rate us from 1 to 5: {link}\n"
             ),
             payload={"conversation_id": conv.id, "csat_url": link},
             now=now,
@@ -313,16 +320,16 @@ def resolve(
             actor=user,
             conversation_id=conv.id,
             customer_id=conv.customer_id,
-            reason=conv.resolution,
+            reason=resolved,
             closed=[e.id for e in pending],
         )
         return {
             "conversation_id": conv.id,
             "status": "resolved",
-            "resolution": conv.resolution,
+            "resolution": resolved,
             "csat": {"sent_at": now.isoformat(), "score": None, "responded_at": None},
             "closed": [
-                {"id": e.id, "kind": e.kind, "target": e.target, "state": e.state} for e in pending
+                {"id": e.id, "kind": e.kind, "target": e.target, "state": "closed"} for e in pending
             ],
         }
 
@@ -346,8 +353,8 @@ def submit_csat(
     bearer token, a console session); any staff answer is refused and audited."""
     if staff is not None:
         with desk.store.write() as s:
-            r = stored_records.survey(s, token)
-            conv = stored_records.survey_conversation(s, r) if r is not None else None
+            r = stored_records.survey(s.connection(), token)
+            conv = stored_records.survey_conversation(s.connection(), r) if r is not None else None
             if conv is not None:
                 audit(
                     s,
@@ -363,9 +370,9 @@ def submit_csat(
     if not 1 <= score <= 5:
         raise InvalidRequest("score must be between 1 and 5")
     with desk.store.write() as s:
-        r = open_survey(s, token, lock=True)
+        r = open_survey(s.connection(), token, lock=True)
         conv = stored_records.answer_survey(
-            s, r, score=score, comment=(comment or "").strip()[:2000] or None, now=now
+            s.connection(), r, score=score, comment=(comment or "").strip()[:2000] or None, now=now
         )
         audit(
             s,
@@ -387,7 +394,7 @@ def policy_role(desk: Desk, user: Staff) -> str:
     return max(matrix.items(), key=lambda kv: (kv[1].rank, kv[0]))[0]
 
 
-def _check_authority(desk: Desk, user: Staff, e: Escalation) -> None:
+def _check_authority(desk: Desk, user: Staff, e: Row[Any]) -> None:
     """An approval beyond the approver's own authority needs someone ranked higher."""
     kind, amount = e.data.get("request_kind"), e.data.get("amount")
     if e.kind != "approval" or not isinstance(kind, str):
@@ -404,12 +411,12 @@ def _check_authority(desk: Desk, user: Staff, e: Escalation) -> None:
 TAKEN_OVER = ("escalation", "sla")  # kinds whose approval hands the conversation to the approver
 
 
-def _take_over(s: Session, conv: Conversation, e: Escalation, user: Staff) -> bool:
+def _take_over(conn: Connection, conv: Row[Any], e: Row[Any], user: Staff) -> bool:
     """The approver takes an approved escalation or SLA breach over; True if the assignee changed."""
     if e.kind not in TAKEN_OVER or e.state != "approved" or conv.status == "resolved":
         return False
-    changed = conv.assignee_id != user.id
-    stored.set_assignee(s, conv, user.id)
+    changed: bool = conv.assignee_id != user.id
+    stored.set_assignee(conn, conv.id, user.id)
     return changed
 
 
@@ -424,23 +431,29 @@ def decide_escalation(
     """
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        conv_id = stored.escalation_conversation_id(s, esc_id)
+        conn = s.connection()
+        conv_id = stored.escalation_conversation_id(conn, esc_id)
         if conv_id is None:
             raise NotFound(f"escalation {esc_id} does not exist")
-        conv = conversation(s, conv_id, lock=True)
-        e = stored.lock_escalation(s, esc_id)
+        conv = conversation(conn, conv_id, lock=True)
+        e = stored.lock_escalation(conn, esc_id)
         if e.state != "pending":
             raise Conflict(f"escalation {esc_id} is already {e.state}")
         if approve:
             _check_authority(desk, user, e)
         stored.decide_escalation(
-            s, e, approve=approve, approver_id=user.id, note=(note or "").strip() or None, now=now
+            conn,
+            e,
+            approve=approve,
+            approver_id=user.id,
+            note=(note or "").strip() or None,
+            now=now,
         )
-        taken_over = _take_over(s, conv, e, user)
-        stored.flush(s)  # the decision above must count in the pending check below
-        if conv.status == "escalated" and not stored.has_pending(s, conv.id, "escalation"):
-            stored.set_status(s, conv, "open")
-        stored.touch(s, conv, now=now)
+        e = stored.escalation(conn, esc_id)  # as decided (the pending check below sees it too)
+        taken_over = _take_over(conn, conv, e, user)
+        if conv.status == "escalated" and not stored.has_pending(conn, conv.id, "escalation"):
+            stored.set_status(conn, conv.id, "open")
+        stored.touch(conn, conv.id, now=now)
         audit(
             s,
             f"{e.kind}.{e.state}",
@@ -461,25 +474,26 @@ def assign(
     """Take a conversation, or (supervisors) give it to someone. An agent may not take back,
     nor give away, a conversation a supervisor or admin took over."""
     with desk.store.write() as s:
-        conv = conversation(s, conv_id, lock=True)
+        conn = s.connection()
+        conv = conversation(conn, conv_id, lock=True)
         target: Staff = user
         if assignee is not None and assignee != user.name:
             require(user, *SUPERVISING)
-            found = stored.active_user(s, assignee)
+            found = stored.active_user(conn, assignee)
             if found is None:
                 raise NotFound(f"user {assignee!r} does not exist")
             target = found
-        holder = _taken_over_by(s, conv, user)
+        holder = _taken_over_by(conn, conv, user)
         if holder is not None:
             raise PermissionDenied(
                 f"conversation {conv_id} was taken over by {holder.role} {holder.name}: "
                 "only a supervisor may re-assign it"
             )
-        rotated = _rotate(desk, s, conv, target, user=user, now=now)
-        to: Staff | None = target
+        rotated = _rotate(desk, conn, conv, target, user=user, now=now)
+        to: Staff | Row[Any] | None = target
         if rotated is not None:  # over the exposure limit: someone else, or a supervisor
-            to = stored.user(s, rotated.to.id) if rotated.to is not None else None
-        stored.assign(s, conv, to.id if to else None, now=now)
+            to = stored.user(conn, rotated.to.id) if rotated.to is not None else None
+        stored.assign(conn, conv.id, to.id if to else None, now=now)
         name = to.name if to else None
         audit(s, "conversation.assigned", now=now, actor=user, conversation_id=conv.id, to=name)
         out: dict[str, Any] = {"conversation_id": conv.id, "assignee": name}
@@ -489,21 +503,21 @@ def assign(
 
 
 def _rotate(
-    desk: Desk, s: Session, conv: Conversation, target: Staff, *, user: Staff, now: datetime
+    desk: Desk, conn: Connection, conv: Row[Any], target: Staff, *, user: Staff, now: datetime
 ) -> Rotation | None:
     """An agent at the exposure limit taking an abusive conversation: it goes to someone else
     (``service.rotation``), explained by a decision row. A supervisor's explicit choice of
     assignee stands: it is a person's decision, audited as such."""
     if user.role in SUPERVISING or rotation.ABUSIVE not in (conv.labels or []):
         return None
-    last = stored.last_customer_message(s, conv.id)
+    last = stored.last_customer_message(conn, conv.id)
     if last is None:
         return None
-    r = rotation.plan(s.connection(), desk.policy.wellbeing, target.id, now=now)
+    r = rotation.plan(conn, desk.policy.wellbeing, target.id, now=now)
     if r is not None:
         rotation.apply(
             desk,
-            s.connection(),
+            conn,
             r,
             conv_id=conv.id,
             customer_id=conv.customer_id,
@@ -521,17 +535,18 @@ def release(desk: Desk, message_id: int, *, user: Staff, now: datetime) -> dict[
     holds other held messages). The sanction itself stays until it is lifted."""
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        m = stored.message(s, message_id)
+        conn = s.connection()
+        m = stored.message(conn, message_id)
         if m is None:
             raise NotFound(f"message {message_id} does not exist")
         if m.hold != "held" or m.analysis_state == ERASED:
             raise Conflict(f"message {message_id} is not held (or its customer was erased)")
-        conv = conversation(s, m.conversation_id, lock=True)
-        stored.release_message(s, m)
-        others = stored.other_held(s, conv.id, m.id)
+        conv = conversation(conn, m.conversation_id, lock=True)
+        stored.release_message(conn, m.id)
+        others = stored.other_held(conn, conv.id, m.id)
         if conv.status == "held" and not others:
-            stored.set_status(s, conv, "open")
-        stored.touch(s, conv, now=now)
+            stored.set_status(conn, conv.id, "open")
+        stored.touch(conn, conv.id, now=now)
         audit(
             s,
             "message.released",

@@ -29,10 +29,10 @@ from gracedesk.store import customers as customers_x
 from gracedesk.store.situations import top_cause
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
     from gracedesk.service.desk import Desk
-    from gracedesk.store.tables import Customer
 
 QUERY_MAX = 200
 PAGE_MAX = 200
@@ -60,9 +60,10 @@ def search(
     if not 1 <= limit <= PAGE_MAX or offset < 0:
         raise InvalidRequest(f"limit must be 1..{PAGE_MAX} and offset >= 0")
     with desk.store.read() as s:
-        total, rows = customers_x.search(s, text, limit=limit, offset=offset)
-        activity = _activity(s, [c.id for c in rows])
-        levels = _in_force(s, [c.id for c in rows], now=now)
+        conn = s.connection()
+        total, rows = customers_x.search(conn, text, limit=limit, offset=offset)
+        activity = _activity(conn, [c.id for c in rows])
+        levels = _in_force(conn, [c.id for c in rows], now=now)
         items = [
             {
                 "id": c.id,
@@ -80,18 +81,18 @@ def search(
     return {"query": text, "total": total, "limit": limit, "offset": offset, "items": items}
 
 
-def _activity(s: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def _activity(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Per customer: conversations, open ones, and the last time the customer wrote."""
     return {
         cid: {"conversations": n, "open": int(open_ or 0), "last_contact": _iso(at)}
-        for cid, n, open_, at in customers_x.activity(s, ids)
+        for cid, n, open_, at in customers_x.activity(conn, ids)
     }
 
 
-def _in_force(s: Session, ids: Sequence[int], *, now: datetime) -> dict[int, str]:
+def _in_force(conn: Connection, ids: Sequence[int], *, now: datetime) -> dict[int, str]:
     """The highest active sanction not yet expired, per customer."""
     out: dict[int, str] = {}
-    for cid, level in customers_x.sanction_levels(s, ids, now=now):
+    for cid, level in customers_x.sanction_levels(conn, ids, now=now):
         if level in SANCTION_LEVELS and (
             cid not in out or SANCTION_LEVELS.index(level) > SANCTION_LEVELS.index(out[cid])
         ):
@@ -120,7 +121,7 @@ def abuse_terms(
     """The abusive words (with their labels) of the customer messages of these customers or
     conversations, for ``protect.scrub``."""
     people, convs = sorted(set(customer_ids)), sorted(set(conversation_ids))
-    rows = customers_x.abuse_evidence(s, customer_ids=people, conversation_ids=convs)
+    rows = customers_x.abuse_evidence(s.connection(), customer_ids=people, conversation_ids=convs)
     terms: dict[str, str] = {}
     for text, signals in rows:
         terms.update(protect.terms_of((signals or {}).get("evidence") or [], text))
@@ -130,24 +131,25 @@ def abuse_terms(
 def profile(desk: Desk, customer_id: int, *, now: datetime) -> dict[str, Any]:
     """Everything the customer page shows (any role may read it; flags are read-only to agents)."""
     with desk.store.read() as s:
-        c = customers_x.get(s, customer_id)
+        conn = s.connection()
+        c = customers_x.get(conn, customer_id)
         if c is None:
             raise NotFound(f"customer {customer_id} does not exist")
         out = customer_summary(s, c, now=now)
         out["flags"] = [{"name": f, "about": VOCABULARY.get(f)} for f in _stored_flags(c)]
-        out["conversations"], out["conversations_total"] = _history(s, c.id)
-        out["sanctions"] = _sanctions(s, c.id, now=now)
-        out["archetype"] = _archetype(s, c.id)
-        out["csat"] = _csat(s, c.id)
+        out["conversations"], out["conversations_total"] = _history(conn, c.id)
+        out["sanctions"] = _sanctions(conn, c.id, now=now)
+        out["archetype"] = _archetype(conn, c.id)
+        out["csat"] = _csat(conn, c.id)
     return out
 
 
-def _stored_flags(c: Customer) -> list[str]:
+def _stored_flags(c: Row[Any]) -> list[str]:
     return [f for f in (c.flags or []) if isinstance(f, str)]
 
 
-def _history(s: Session, customer_id: int) -> tuple[list[dict[str, Any]], int]:
-    convs, total = customers_x.history(s, customer_id, limit=HISTORY_MAX)
+def _history(conn: Connection, customer_id: int) -> tuple[list[dict[str, Any]], int]:
+    convs, total = customers_x.history(conn, customer_id, limit=HISTORY_MAX)
     items = [
         {
             "id": x.id,
@@ -166,24 +168,24 @@ def _history(s: Session, customer_id: int) -> tuple[list[dict[str, Any]], int]:
     return items, total
 
 
-def _sanctions(s: Session, customer_id: int, *, now: datetime) -> list[dict[str, Any]]:
+def _sanctions(conn: Connection, customer_id: int, *, now: datetime) -> list[dict[str, Any]]:
     """Newest first, with who gave and who approved each, and whether it is in force now."""
-    rows = customers_x.sanctions_with_staff(s, customer_id)
+    rows = customers_x.sanctions_with_staff(conn, customer_id)
     return [
         {
             **sanction_dict(x),
             "conversation_id": x.conversation_id,
-            "created_by": by,
-            "approved_by": ok,
+            "created_by": x.given_by_name,
+            "approved_by": x.approved_by_name,
             "in_force": x.state == "active" and (x.until is None or x.until > now),
         }
-        for x, by, ok in rows
+        for x in rows
     ]
 
 
-def _archetype(s: Session, customer_id: int) -> dict[str, Any] | None:
+def _archetype(conn: Connection, customer_id: int) -> dict[str, Any] | None:
     """The pattern the context module saw in the customer's newest analysed message."""
-    row = customers_x.newest_analysed(s, customer_id)
+    row = customers_x.newest_analysed(conn, customer_id)
     ctx = (row.signals or {}).get("context") if row is not None else None
     if not isinstance(ctx, dict) or not isinstance(ctx.get("archetype"), str):
         return None
@@ -198,8 +200,8 @@ def _archetype(s: Session, customer_id: int) -> dict[str, Any] | None:
     }
 
 
-def _csat(s: Session, customer_id: int) -> dict[str, Any]:
-    rows = customers_x.csat_responses(s, customer_id)
+def _csat(conn: Connection, customer_id: int) -> dict[str, Any]:
+    rows = customers_x.csat_responses(conn, customer_id)
     answered = [(r, r.score) for r in rows if r.score is not None]
     answers = [
         {
@@ -222,9 +224,9 @@ def _csat(s: Session, customer_id: int) -> dict[str, Any]:
 # -- flags ---------------------------------------------------------------------------------------
 
 
-def _locked(s: Session, customer_id: int) -> Customer:
+def _locked(conn: Connection, customer_id: int) -> Row[Any]:
     """The customer row, locked: two supervisors flagging at once must not lose a flag."""
-    c = customers_x.locked(s, customer_id)
+    c = customers_x.locked(conn, customer_id)
     if c is None:
         raise NotFound(f"customer {customer_id} does not exist")
     return c
@@ -247,7 +249,7 @@ def add_flag(
     if problem is not None:
         raise InvalidRequest(problem)
     with desk.store.write() as s:
-        c = _locked(s, customer_id)
+        c = _locked(s.connection(), customer_id)
         flags = _stored_flags(c)
         if name in flags:
             raise Conflict(f"customer {customer_id} is already flagged {name!r}")
@@ -255,7 +257,8 @@ def add_flag(
             raise Conflict(
                 f"customer {customer_id} has {MAX_FLAGS} flags, the most allowed: clear one first"
             )
-        customers_x.set_flags(c, [*flags, name])
+        now_flags = [*flags, name]
+        customers_x.set_flags(s.connection(), c.id, now_flags)
         audit(
             s,
             "customer.flagged",
@@ -265,7 +268,7 @@ def add_flag(
             reason=(reason or "").strip() or None,
             flag=name,
         )
-        return {"customer_id": c.id, "flags": list(c.flags)}
+        return {"customer_id": c.id, "flags": now_flags}
 
 
 def remove_flag(
@@ -274,11 +277,12 @@ def remove_flag(
     """Clear a flag (supervisors, admins); NotFound when the customer does not carry it."""
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        c = _locked(s, customer_id)
+        c = _locked(s.connection(), customer_id)
         flags = _stored_flags(c)
         name = flag if flag in flags else normal_flag(flag)  # as stored, or as meant
         if name not in flags:
             raise NotFound(f"customer {customer_id} is not flagged {name!r}")
-        customers_x.set_flags(c, [f for f in flags if f != name])
+        now_flags = [f for f in flags if f != name]
+        customers_x.set_flags(s.connection(), c.id, now_flags)
         audit(s, "customer.unflagged", now=now, actor=user, customer_id=c.id, flag=name)
-        return {"customer_id": c.id, "flags": list(c.flags)}
+        return {"customer_id": c.id, "flags": now_flags}

@@ -35,8 +35,8 @@ SPACING = timedelta(minutes=41)  # between the starts of two demo conversations
 def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
     out: list[str] = []
     with store.read() as s:
-        have = demo_store.user_names(s)
-        seeded = demo_store.demo_customer_id(s, "demo-0001")
+        have = demo_store.user_names(s.connection())
+        seeded = demo_store.demo_customer_id(s.connection(), "demo-0001")
     for name, role, display, authority in USERS:
         if name not in have:
             create_user(
@@ -62,7 +62,7 @@ def seed(settings: Settings, store: Store, *, now: datetime) -> list[str]:
         return out
     desk = build_desk(settings)
     with store.read() as s:
-        agents = {u.name: u for u in demo_store.users(s)}
+        agents = {u.name: u for u in demo_store.users(s.connection())}
     convs = load_conversations()
     for i, conv in enumerate(convs):
         c = conv["customer"]

@@ -11,7 +11,7 @@ event naming the rule and reason.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,17 +33,16 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
 
     from gracedesk.model import Decision, Guidance, Signals
-    from gracedesk.policy.sla import Due
     from gracedesk.service.desk import Desk
     from gracedesk.service.flow import Outcome
     from gracedesk.store.escalations import Scrub
-    from gracedesk.store.tables import DecisionRow
 
 __all__ = [
     "DEFAULT_RULE",
     "ERASED",
     "PLACEMENT",
     "Judged",
+    "Landing",
     "analysed",
     "conversation_labels",
     "decision_dict",
@@ -62,8 +61,8 @@ ERASED = "erased"  # the analysis state of an erased customer's messages (servic
 SANCTION_LEVEL = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}
 
 
-def decision_dict(r: DecisionRow | Row[Any]) -> dict[str, Any]:
-    """A stored decision (an ORM row or a Core row of ``decisions``) as the API shows it."""
+def decision_dict(r: Row[Any]) -> dict[str, Any]:
+    """A stored decision (a row of ``decisions``) as the API shows it."""
     return {
         "action": r.action,
         "target": r.target,
@@ -153,7 +152,16 @@ def _effect(
 
     def escalation(kind: str, target: str | None, data: dict[str, Any]) -> OpenEscalation:
         return OpenEscalation(
-            conv_id, customer_id, kind, target, d.reason, d.rule_id, packet, notice, now, data
+            conv_id,
+            customer_id,
+            kind,
+            target,
+            d.reason,
+            d.rule_id,
+            packet,
+            notice,
+            now,
+            data,
         )
 
     if d.action == "escalate":
@@ -249,31 +257,46 @@ def conversation_labels(labels: Sequence[str] | None, sig: Mapping[str, Any]) ->
     return _labels(labels, sig.get("labels", []), float(sig["risk"]))
 
 
-def effects_for(
-    decisions: Sequence[Decision],
-    *,
-    message_id: int,
-    conv_id: int,
-    current: ConversationState,
-    latest: bool,
-    signals: Signals,
-    guidance: Guidance,
-    packet: Mapping[str, Any],
-    sla: Due,
-    order: Sequence[str],
-    held: bool,
-    notice: Notice,
-    now: datetime,
-) -> list[Effect]:
-    """What one analysed message does, in the order it is written (pure).
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """A message analysed, decided and advised, to be recorded."""
 
-    ``current`` is the conversation as read before; ``latest``: the message is its newest
-    customer message, the only one that sets its risk, stage and SLA (an older message,
-    re-analysed or finishing late, changes only itself). ``packet`` is the guidance's hand-over
-    packet as stored; ``held``: the conversation waits on a decision or carries a sanction (read
-    by the caller only when :func:`lowers_priority`; no decision lowers a held one). The
-    ``message.analysed`` event is :func:`analysed` (written after rotation).
+    message_id: int
+    conversation_id: int
+    outcome: Outcome
+    guidance: Guidance
+    packet: dict[str, Any] = field(init=False)  # the guidance's hand-over packet as stored
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packet", self.guidance.handover.to_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """Where a judged message lands, as ``record`` read it before writing.
+
+    ``current``: the conversation; ``latest``: the message is its newest customer message, the
+    only one that sets its risk, stage and SLA (an older message, re-analysed or finishing late,
+    changes only itself); ``held``: the conversation waits on a decision or carries a sanction
+    (read only when :func:`lowers_priority`: no decision lowers a held one); ``order``: the
+    policy's priorities, most urgent first; ``notice``: whom a new escalation notifies.
     """
+
+    current: ConversationState
+    latest: bool
+    held: bool
+    order: Sequence[str]
+    notice: Notice
+
+
+def effects_for(j: Judged, at: Landing, *, now: datetime) -> list[Effect]:
+    """What one judged message does, in the order it is written (pure): its analysis stored,
+    the conversation placed, pending hand-over packets refreshed, then one effect per other
+    decision. The ``message.analysed`` event is :func:`analysed` (written after rotation).
+    """
+    decisions, signals, guidance = j.outcome.trace.decisions, j.outcome.signals, j.guidance
+    message_id, conv_id, current = j.message_id, j.conversation_id, at.current
+    packet, order, held, sla, notice = j.packet, at.order, at.held, j.outcome.sla, at.notice
     out: list[Effect] = [
         StoreAnalysis(
             message_id, conv_id, signals, guidance, tuple(decision_row(d) for d in decisions), now
@@ -281,7 +304,7 @@ def effects_for(
     ]
     priority, team = placement(current.priority, current.team, decisions, order=order, held=held)
     c = current
-    if latest:
+    if at.latest:
         out.append(
             Place(
                 conv_id,
@@ -355,16 +378,6 @@ def analysed(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Judged:
-    """A message analysed, decided and advised, to be recorded."""
-
-    message_id: int
-    conversation_id: int
-    outcome: Outcome
-    guidance: Guidance
-
-
 def record(
     desk: Desk,
     conn: Connection,
@@ -398,32 +411,18 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
     states = store.conversations.states(conn, conv_ids)
     stored = store.messages.analysis_states(conn, [j.message_id for j in batch])
     newest = store.messages.newest_of(conn, conv_ids)
-    order, plans = desk.policy.sla.priorities, []
+    order, alert, plans = desk.policy.sla.priorities, notice(desk), []
     for j in batch:
         if stored.get(j.message_id) == ERASED:
             continue  # the customer was erased while this message was analysed: keep nothing
         current = states[j.conversation_id]
         decisions = j.outcome.trace.decisions
-        packet = j.guidance.handover.to_dict()
+        packet = j.packet
         latest = newest.get(j.conversation_id) == j.message_id
-        effects = effects_for(
-            decisions,
-            message_id=j.message_id,
-            conv_id=j.conversation_id,
-            current=current,
-            latest=latest,
-            signals=j.outcome.signals,
-            guidance=j.guidance,
-            packet=packet,
-            sla=j.outcome.sla,
-            order=order,
-            held=(
-                lowers_priority(current.priority, decisions, order)
-                and store.conversations.held(conn, j.conversation_id)
-            ),
-            notice=notice(desk),
-            now=now,
+        held = lowers_priority(current.priority, decisions, order) and store.conversations.held(
+            conn, j.conversation_id
         )
+        effects = effects_for(j, Landing(current, latest, held, order, alert), now=now)
         plans.append((j, current, latest, packet, effects))
     rest: list[list[Effect]] = [[] for _ in plans]
     placed: list[Effect] = []  # written set-based for the whole batch, before the rest

@@ -111,7 +111,8 @@ def scrub(value: Any, key: str | None = None) -> Any:
 def erase(store: Store, customer_id: int, *, actor: Staff | str, now: datetime) -> dict[str, Any]:
     """Erase one customer (no role check: ``erase_customer`` or the CLI checks who may)."""
     with store.write() as s:
-        customer = erasure_x.lock_customer(s, customer_id)
+        conn = s.connection()
+        customer = erasure_x.lock_customer(conn, customer_id)
         if customer is None:
             raise NotFound(f"customer {customer_id} does not exist")
         if ERASED_FLAG in (customer.flags or []):
@@ -123,7 +124,7 @@ def erase(store: Store, customer_id: int, *, actor: Staff | str, now: datetime) 
             flag=ERASED_FLAG,
             analysis_state=ERASED,
         )
-        counts: dict[str, int] = asdict(erasure_x.erase(s, customer, mask=mask))
+        counts: dict[str, int] = asdict(erasure_x.erase(conn, customer, mask=mask))
         audit(
             s,
             "customer.erased",

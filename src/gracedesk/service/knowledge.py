@@ -65,11 +65,11 @@ from gracedesk.store import audit as store_audit
 from gracedesk.store import knowledge as kb
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from sqlalchemy.orm import Session
 
     from gracedesk.model import Signals
     from gracedesk.service.desk import Desk
-    from gracedesk.store.tables import KbArticle
 
 __all__ = [
     "ArticleSummary",
@@ -153,7 +153,7 @@ def _put_version(
     reason: str,
     embedder: str,
     now: datetime,
-) -> tuple[KbArticle, bool]:
+) -> tuple[Row[Any], bool]:
     """A new version of the article in ``s``'s transaction; returns the row and whether it is
     new. Its passages replace the previous version's (older ones stay in ``kb_versions``)."""
     a = prep.article
@@ -180,7 +180,7 @@ def _put_version(
         ),
     )
     row, created = kb.put_version(
-        s, new, author=_author(actor), reason=reason, embedder=embedder, now=now
+        s.connection(), new, author=_author(actor), reason=reason, embedder=embedder, now=now
     )
     audit(
         s,
@@ -224,8 +224,8 @@ def import_dir(
             continue
         seen[a.id] = f.name
         parsed.append((a, f.name))
-    with store.read() as s:
-        have = {r.id: (r.hash, r.deleted) for r in kb.article_states(s)}
+    with store.read_core() as conn:
+        have = {r.id: (r.hash, r.deleted) for r in kb.article_states(conn)}
     changed = [(a, src) for a, src in parsed if have.get(a.id) != (a.hash, False)]
     report.unchanged = sorted(a.id for a, _ in parsed if have.get(a.id) == (a.hash, False))
     if changed:
@@ -258,8 +258,8 @@ def save_article(
     if "\x00" in reason:
         raise InvalidRequest("the reason contains a NUL character")
     a = parse(markdown, source="article")
-    with store.read() as s:
-        row = kb.article(s, a.id)
+    with store.read_core() as conn:
+        row = kb.article(conn, a.id)
         if row is not None and row.hash == a.hash and not row.deleted:
             return _summary(row)
     prep = _prepare([(a, "editor")], emb)[0]
@@ -276,7 +276,7 @@ def save_article(
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _summary(r: KbArticle) -> ArticleSummary:
+def _summary(r: Row[Any]) -> ArticleSummary:
     return ArticleSummary(
         id=r.id,
         title=r.title,
@@ -296,17 +296,19 @@ def list_articles(
 ) -> list[ArticleSummary]:
     """Articles by id (not the deleted ones unless asked), optionally of one audience."""
     aud = _audience(audience)
-    with _store(desk).read() as s:
-        return [_summary(r) for r in kb.articles(s, audience=aud, include_deleted=include_deleted)]
+    with _store(desk).read_core() as conn:
+        return [
+            _summary(r) for r in kb.articles(conn, audience=aud, include_deleted=include_deleted)
+        ]
 
 
 def get_article(desk: Desk | Store, article_id: str, version: int | None = None) -> ArticleView:
     """An article as it is now, or as it was at ``version``, with its list of versions."""
-    with _store(desk).read() as s:
-        row = kb.article(s, article_id)
+    with _store(desk).read_core() as conn:
+        row = kb.article(conn, article_id)
         if row is None:
             raise NotFound(f"no article {article_id!r}")
-        rows = list(kb.versions(s, article_id))
+        rows = list(kb.versions(conn, article_id))
     want = row.version if version is None else version
     shown = next((v for v in rows if v.version == want), None)
     if shown is None:
@@ -476,17 +478,17 @@ def record_quotes(
             found.append((a.id, a.version))
     if not found:
         return []
-    with store.read() as s:
-        msg, asked = kb.reply_and_question(s, message_id)
+    with store.read_core() as conn:
+        msg, asked = kb.reply_and_question(conn, message_id)
         if msg is None:
             raise NotFound(f"no message {message_id}")
         question = (asked.id, asked.text[:QUESTION_MAX]) if asked and asked.text.strip() else None
     vector = emb.embed([question[1]])[0] if question else None
     with store.write() as s:
-        have = kb.quoted_articles(s, message_id)
+        have = kb.quoted_articles(s.connection(), message_id)
         for article_id, version in found:
             if article_id not in have:
-                kb.add_quote(s, message_id, article_id, version, msg.received_at)
+                kb.add_quote(s.connection(), message_id, article_id, version, msg.received_at)
             if question is not None and vector is not None:
                 _add_question(
                     s,
@@ -518,7 +520,7 @@ def _add_question(
     """Add one answered question unless the article already has the same text."""
     digest = hashlib.sha256(" ".join(text.split()).lower().encode("utf-8")).hexdigest()
     return kb.add_question(
-        s,
+        s.connection(),
         article_id,
         text,
         digest,
@@ -544,8 +546,8 @@ def add_questions(
     store, emb, at = _store(desk), embedder or default_embedder(), _now(now)
     report = QuestionsReport()
     clean = [(a, " ".join(t.split())[:QUESTION_MAX]) for a, t in items]
-    with store.read() as s:
-        known = kb.live_article_ids(s)
+    with store.read_core() as conn:
+        known = kb.live_article_ids(conn)
     todo = [(i, a, t) for i, (a, t) in enumerate(clean) if a in known and t]
     report.unknown = [(i, a) for i, (a, t) in enumerate(clean) if a not in known or not t]
     vectors = emb.embed([t for _, _, t in todo]) if todo else None
@@ -570,8 +572,8 @@ def add_questions(
 
 def shared_articles(desk: Desk | Store, conversation_id: int) -> list[SharedArticle]:
     """Articles quoted by the replies of a conversation, oldest first (for a hand-over)."""
-    with _store(desk).read() as s:
+    with _store(desk).read_core() as conn:
         return [
-            SharedArticle(qt.article_id, title, qt.version, qt.message_id, qt.at)
-            for qt, title in kb.shared(s, conversation_id)
+            SharedArticle(r.article_id, r.title, r.version, r.message_id, r.at)
+            for r in kb.shared(conn, conversation_id)
         ]

@@ -185,12 +185,13 @@ def report_rows(
     the quotes of replies sent in ``[since, until)``, and the analysed customer messages of the
     period that called for an article with how many guidance found. A message guided before
     guidance looked for articles (no ``articles`` in its guidance) is not a question here."""
+    conn = s.connection()
     quotes = [
         QuoteRow(r.message_id, r.conversation_id, r.article_id, r.title, r.version, r.at)
-        for r in kb.report_quotes(s, conversations, since, until)
+        for r in kb.report_quotes(conn, conversations, since, until)
     ]
     questions = []
-    for r in kb.report_questions(s, conversations, since, until):
+    for r in kb.report_questions(conn, conversations, since, until):
         found, signals = r[4], r.signals
         why = reasons(signals) if isinstance(signals, Mapping) else []
         if why and isinstance(found, list):

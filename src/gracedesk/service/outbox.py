@@ -1,4 +1,4 @@
-"""The outbox of replies, as the console's ORM writes it: one ``deliveries`` row per outgoing
+"""The outbox of replies, as the console writes it: one ``deliveries`` row per outgoing
 message, stored in the same transaction as the message (``gracedesk.channels.delivery`` sends
 them). Routing, the row itself and queueing it (``enqueue``, ``enqueue_note``, re-exported here)
 are the store's (``gracedesk.store.outbox``); what is shown of a delivery is the service's.
@@ -6,18 +6,15 @@ are the store's (``gracedesk.store.outbox``); what is shown of a delivery is the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gracedesk.store.outbox import delivery_row, enqueue, enqueue_note, route
-
-if TYPE_CHECKING:
-    from gracedesk.store.tables import Delivery
 
 __all__ = ["delivery_dict", "delivery_row", "enqueue", "enqueue_note", "route"]
 
 
-def delivery_dict(d: Delivery | None) -> dict[str, Any] | None:
-    """What the API and console show of a reply's delivery."""
+def delivery_dict(d: Any) -> dict[str, Any] | None:
+    """What the API and console show of a reply's delivery (a ``deliveries`` row, or None)."""
     if d is None:
         return None
     return {

@@ -24,7 +24,7 @@ from gracedesk.insights.outcomes import ReplyOutcome, calm_counts, phrase_used, 
 from gracedesk.store import reports as reports_store
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection
 
     from gracedesk.store import Store
 
@@ -48,21 +48,21 @@ class _After:
     csat: list[tuple[datetime, int]]  # (sent_at, score) of answered surveys
 
 
-def _replies(s: Session, since: datetime | None, until: datetime | None) -> list[Any]:
-    return list(reports_store.agent_replies(s, since, until))
+def _replies(conn: Connection, since: datetime | None, until: datetime | None) -> list[Any]:
+    return list(reports_store.agent_replies(conn, since, until))
 
 
-def _customer_messages(s: Session, convs: Sequence[int]) -> dict[int, list[_Said]]:
+def _customer_messages(conn: Connection, convs: Sequence[int]) -> dict[int, list[_Said]]:
     out: dict[int, list[_Said]] = defaultdict(list)
-    for r in reports_store.analysed_customer_messages(s, convs):
+    for r in reports_store.analysed_customer_messages(conn, convs):
         if isinstance(r.signals, dict):  # JSON null is not a stored analysis
             out[r.conversation_id].append(_Said(r.id, r.signals, r.guidance))
     return out
 
 
-def _afterwards(s: Session, convs: Sequence[int]) -> dict[int, _After]:
+def _afterwards(conn: Connection, convs: Sequence[int]) -> dict[int, _After]:
     out: dict[int, _After] = defaultdict(lambda: _After([], [], [], []))
-    found = reports_store.afterwards(s, convs)
+    found = reports_store.afterwards(conn, convs)
     for cid, at in found.escalations:
         out[cid].escalated.append(at)
     for conv, kind, at in found.events:
@@ -145,11 +145,11 @@ def reply_outcomes(
 ) -> list[ReplyOutcome]:
     """Every agent reply sent in ``[since, until)`` with where it started and what followed
     (oldest first). Replies with no analysed customer message before them are left out."""
-    with store.read() as s:
-        replies = _replies(s, since, until)
+    with store.read_core() as conn:
+        replies = _replies(conn, since, until)
         convs = sorted({r.conversation_id for r in replies})
-        said = _customer_messages(s, convs)
-        after = _afterwards(s, convs)
+        said = _customer_messages(conn, convs)
+        after = _afterwards(conn, convs)
     out = (_outcome(r, said.get(r.conversation_id, []), after[r.conversation_id]) for r in replies)
     return [o for o in out if o is not None]
 

@@ -255,17 +255,19 @@ def team_masking(conn: Connection) -> bool:
 def masking_for(desk: Desk, user: Staff) -> bool:
     """Whether ``user`` sees abusive words masked: their own choice, else the team's default."""
     with desk.store.read() as s:
-        own = masking_x.own_masking(s, user.id)
-        return own if own is not None else team_masking(s.connection())
+        conn = s.connection()
+        own = masking_x.own_masking(conn, user.id)
+        return own if own is not None else team_masking(conn)
 
 
 def team_setting(desk: Desk) -> dict[str, Any]:
     """The team's default and who set it last (for the team page)."""
     with desk.store.read() as s:
-        row = masking_x.setting_row(s, SETTING)
-        by = masking_x.user(s, row.updated_by) if row is not None and row.updated_by else None
+        conn = s.connection()
+        row = masking_x.setting_row(conn, SETTING)
+        by = masking_x.user(conn, row.updated_by) if row is not None and row.updated_by else None
         return {
-            "mask_abuse": team_masking(s.connection()),
+            "mask_abuse": team_masking(conn),
             "updated_by": by.name if by is not None else None,
             "updated_at": row.updated_at.isoformat() if row is not None else None,
         }
@@ -274,11 +276,12 @@ def team_setting(desk: Desk) -> dict[str, Any]:
 def set_user_masking(desk: Desk, user: Staff, value: bool | None, now: datetime) -> dict[str, Any]:
     """A user's own choice (None: follow the team's default); returns what now applies."""
     with desk.store.write() as s:
-        u = masking_x.user(s, user.id)
+        conn = s.connection()
+        u = masking_x.user(conn, user.id)
         if u is None:
             raise NotFound(f"user {user.id} does not exist")
         before = u.mask_abuse
-        masking_x.set_user_masking(s, u, value)
+        masking_x.set_user_masking(conn, u.id, value)
         audit(
             s,
             "settings.changed",
@@ -290,7 +293,7 @@ def set_user_masking(desk: Desk, user: Staff, value: bool | None, now: datetime)
             old=before,
             new=value,
         )
-        effective = value if value is not None else team_masking(s.connection())
+        effective = value if value is not None else team_masking(conn)
         return {"user": u.name, "mask_abuse": value, "masked": effective}
 
 
@@ -300,9 +303,9 @@ def set_team_masking(desk: Desk, user: Staff, value: bool, now: datetime) -> dic
     if not isinstance(value, bool):
         raise InvalidRequest("mask_abuse must be true or false")
     with desk.store.write() as s:
-        row = masking_x.setting_row(s, SETTING)
-        before = team_masking(s.connection())
-        masking_x.put_setting(s, row, key=SETTING, value=value, by=user.id, now=now)
+        conn = s.connection()
+        before = team_masking(conn)
+        masking_x.put_setting(conn, key=SETTING, value=value, by=user.id, now=now)
         audit(
             s,
             "settings.changed",
@@ -319,14 +322,15 @@ def set_team_masking(desk: Desk, user: Staff, value: bool, now: datetime) -> dic
 def reveal(desk: Desk, conv_id: int, message_id: int, *, user: Staff, now: datetime) -> None:
     """Record that ``user`` chose to read one customer message unmasked (who, when, which)."""
     with desk.store.write() as s:
-        m = masking_x.message(s, message_id)
+        conn = s.connection()
+        m = masking_x.message(conn, message_id)
         if m is None or m.conversation_id != conv_id:
             raise NotFound(f"conversation {conv_id} has no message {message_id}")
         if m.author != "customer":
             raise InvalidRequest(f"message {message_id} is not a customer's: nothing is masked")
         if m.hold == "held" and user.role not in SUPERVISING:
             raise PermissionDenied(f"message {message_id} is held for a supervisor")
-        customer_id = masking_x.customer_of(s, conv_id)
+        customer_id = masking_x.customer_of(conn, conv_id)
         audit(
             s,
             "message.revealed",

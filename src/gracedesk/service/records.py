@@ -19,11 +19,9 @@ from gracedesk.store.follow_ups import NewFollowUp
 from gracedesk.store.protocol import store as persistence
 
 if TYPE_CHECKING:
-    from sqlalchemy import RowMapping
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection, Row, RowMapping
 
     from gracedesk.service.desk import Desk
-    from gracedesk.store.tables import Conversation, CsatResponse, Escalation, Sanction
 
 SUPERVISING = ("supervisor", "admin")
 SANCTION_LEVELS = ("warn", "restrict", "block")
@@ -36,17 +34,17 @@ def require(user: Staff, *roles: str) -> None:
         raise PermissionDenied(f"{user.role} may not do this (needs {' or '.join(roles)})")
 
 
-def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversation:
+def conversation(conn: Connection, conv_id: int, *, lock: bool = False) -> Row[Any]:
     """The conversation, locked for the transaction when ``lock`` (NotFound when missing)."""
-    conv = stored.conversation(s, conv_id, lock=lock)
+    conv = stored.conversation(conn, conv_id, lock=lock)
     if conv is None:
         raise NotFound(f"conversation {conv_id} does not exist")
     return conv
 
 
-def open_survey(s: Session, token: str, *, lock: bool = False) -> CsatResponse:
+def open_survey(conn: Connection, token: str, *, lock: bool = False) -> Row[Any]:
     """The survey behind ``token`` while it can be answered (NotFound, or Conflict once done)."""
-    r = stored.survey(s, token, lock=lock)
+    r = stored.survey(conn, token, lock=lock)
     if r is None:
         raise NotFound("no survey with this token")
     if r.responded_at is not None:
@@ -62,7 +60,7 @@ def add_follow_up(
     if due <= now:
         raise InvalidRequest("due must be in the future")
     with desk.store.write() as s:
-        conv = conversation(s, conv_id)
+        conv = conversation(s.connection(), conv_id)
         f = NewFollowUp(
             conversation_id=conv.id,
             message_id=None,
@@ -105,11 +103,13 @@ def add_note(
     if not text.strip():
         raise InvalidRequest("note is empty")
     with desk.store.write() as s:
-        if not stored.customer_exists(s, customer_id):
+        conn = s.connection()
+        if not stored.customer_exists(conn, customer_id):
             raise NotFound(f"customer {customer_id} does not exist")
-        n = stored.add_note(s, customer_id, author_id=user.id, text=text.strip(), now=now)
-        audit(s, "customer.note", now=now, actor=user, customer_id=customer_id, note_id=n.id)
-        return {"id": n.id, "text": n.text, "author": user.name, "created_at": now.isoformat()}
+        note = text.strip()
+        nid = stored.add_note(conn, customer_id, author_id=user.id, text=note, now=now)
+        audit(s, "customer.note", now=now, actor=user, customer_id=customer_id, note_id=nid)
+        return {"id": nid, "text": note, "author": user.name, "created_at": now.isoformat()}
 
 
 def add_sanction(
@@ -130,11 +130,12 @@ def add_sanction(
     if not reason.strip():
         raise InvalidRequest("reason is empty: a sanction must say why")
     with desk.store.write() as s:
-        if not stored.customer_exists(s, customer_id):
+        conn = s.connection()
+        if not stored.customer_exists(conn, customer_id):
             raise NotFound(f"customer {customer_id} does not exist")
         until = now + timedelta(minutes=minutes) if minutes else None
         x = stored.add_sanction(
-            s,
+            conn,
             customer_id,
             level=level,
             reason=reason.strip(),
@@ -161,12 +162,13 @@ def lift_sanction(
 ) -> dict[str, Any]:
     require(user, *SUPERVISING)
     with desk.store.write() as s:
-        x = stored.sanction(s, sid)
+        conn = s.connection()
+        x = stored.sanction(conn, sid)
         if x is None:
             raise NotFound(f"sanction {sid} does not exist")
         if x.state != "active":
             raise Conflict(f"sanction {sid} is {x.state}, not active")
-        stored.lift_sanction(s, x)
+        stored.lift_sanction(conn, x.id)
         audit(
             s,
             "sanction.lifted",
@@ -177,12 +179,12 @@ def lift_sanction(
             sanction_id=x.id,
             level=x.level,
         )
-        return sanction_dict(x)
+        return {**sanction_dict(x), "state": "lifted"}
 
 
 def take_break(desk: Desk, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.write() as s:
-        u = stored.take_break(s, user.id, now=now)
+        u = stored.take_break(s.connection(), user.id, now=now)
         audit(s, "agent.break", now=now, actor=user)
         return {"user": u.name, "last_break_at": now.isoformat()}
 
@@ -211,7 +213,8 @@ def new_follow_up_dict(fid: int, f: NewFollowUp) -> dict[str, Any]:
     )
 
 
-def escalation_dict(e: Escalation) -> dict[str, Any]:
+def escalation_dict(e: Row[Any]) -> dict[str, Any]:
+    """An ``escalations`` row as the API shows it."""
     return {
         "id": e.id,
         "conversation_id": e.conversation_id,
@@ -228,7 +231,8 @@ def escalation_dict(e: Escalation) -> dict[str, Any]:
     }
 
 
-def sanction_dict(x: Sanction) -> dict[str, Any]:
+def sanction_dict(x: Row[Any]) -> dict[str, Any]:
+    """A ``sanctions`` row as the API shows it."""
     return {
         "id": x.id,
         "customer_id": x.customer_id,

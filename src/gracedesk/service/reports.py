@@ -42,8 +42,7 @@ from gracedesk.store import reports as reports_store
 from gracedesk.store.reports import Scope
 
 if TYPE_CHECKING:
-    from sqlalchemy import Select
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection, Select
 
     from gracedesk.policy import PolicySet
     from gracedesk.service.desk import Desk
@@ -128,15 +127,16 @@ def summary(store: Store, policy: PolicySet, period: Period) -> dict[str, Any]:
     """Every figure of the report for ``period`` (docs/insights.md)."""
     clocks = Clocks(policy)
     with store.read() as s:
-        where = Scope(period.since, period.until, period.team, _agent_id(s, period.agent))
-        scope = _history(s, reports_store.touched(where), clocks, full=True)
-        scope = _with_globals(s, scope, where)
+        conn = s.connection()
+        where = Scope(period.since, period.until, period.team, _agent_id(conn, period.agent))
+        scope = _history(conn, reports_store.touched(where), clocks, full=True)
+        scope = _with_globals(conn, scope, where)
         quotes, questions = knowledge_use.report_rows(
             s, reports_store.touched(where), period.since, period.until
         )
         scope = replace(scope, kb_quotes=tuple(quotes), kb_questions=tuple(questions))
         training = _history(
-            s, reports_store.answered(period.until, limit=TRAINING_LIMIT), clocks, full=False
+            conn, reports_store.answered(period.until, limit=TRAINING_LIMIT), clocks, full=False
         )
     calming = _outcomes(store, period, {c.id for c in scope.conversations})
     targets = {
@@ -176,10 +176,10 @@ class Clocks:
         return self.always if priority in self.round_the_clock else self.calendar
 
 
-def _agent_id(s: Session, name: str | None) -> int | None:
+def _agent_id(conn: Connection, name: str | None) -> int | None:
     if name is None:
         return None
-    uid = reports_store.user_id(s, name)
+    uid = reports_store.user_id(conn, name)
     if uid is None:
         raise InvalidRequest(f"there is no user named {name!r}")
     return uid
@@ -248,16 +248,17 @@ def _conversation(c: Any, turns: list[tuple[str, datetime]], clocks: Clocks) -> 
     )
 
 
-def _history(s: Session, ids: Select[Any], clocks: Clocks, *, full: bool) -> History:
+def _history(conn: Connection, ids: Select[Any], clocks: Clocks, *, full: bool) -> History:
     """The rows of the conversations ``ids`` selects; ``full`` adds what only the report reads
     (customers, the events of exposure and resolution), not the CSAT model."""
-    messages = [_message(r) for r in reports_store.messages(s, ids)]
+    messages = [_message(r) for r in reports_store.messages(conn, ids)]
     turns: dict[int, list[tuple[str, datetime]]] = {}
     for m in messages:
         if m.author in ("customer", "agent"):
             turns.setdefault(m.conversation_id, []).append((m.author, m.received_at))
     conversations = [
-        _conversation(c, turns.get(c.id, []), clocks) for c in reports_store.conversations(s, ids)
+        _conversation(c, turns.get(c.id, []), clocks)
+        for c in reports_store.conversations(conn, ids)
     ]
     escalations = [
         EscalationRow(
@@ -265,22 +266,22 @@ def _history(s: Session, ids: Select[Any], clocks: Clocks, *, full: bool) -> His
             e.decided_at,
             clocks.calendar.minutes_between(e.created_at, e.decided_at) if e.decided_at else None,
         )
-        for e in reports_store.escalations(s, ids)
+        for e in reports_store.escalations(conn, ids)
     ]  # fmt: skip
     surveys = [
         SurveyRow(r.id, r.conversation_id, r.sent_at, r.score, r.responded_at)
-        for r in reports_store.surveys(s, ids)
+        for r in reports_store.surveys(conn, ids)
     ]
     kinds = EVENT_KINDS if full else ("conversation.reopened",)
     events = [
         _event(e.kind, e.at, e.conversation_id, e.actor_id, e.detail)
-        for e in reports_store.events(s, ids, kinds)
+        for e in reports_store.events(conn, ids, kinds)
     ]
-    sanctions = _sanctions(reports_store.sanctions(s, ids), {})
+    sanctions = _sanctions(reports_store.sanctions(conn, ids), {})
     customers: list[CustomerRow] = []
     if full:
         customers = [
-            CustomerRow(r.id, r.external_id, r.name) for r in reports_store.customers(s, ids)
+            CustomerRow(r.id, r.external_id, r.name) for r in reports_store.customers(conn, ids)
         ]
     return History(
         conversations=tuple(conversations),
@@ -312,23 +313,23 @@ def _sanctions(rows: Sequence[Any], lifted: Mapping[int, datetime]) -> list[Sanc
     ]  # fmt: skip
 
 
-def _lifted(s: Session, where: Scope) -> dict[int, datetime]:
+def _lifted(conn: Connection, where: Scope) -> dict[int, datetime]:
     """Sanction id -> when it was lifted, for ``sanction.lifted`` events in the period."""
     out: dict[int, datetime] = {}
-    for at, detail in reports_store.lifted(s, where):
+    for at, detail in reports_store.lifted(conn, where):
         sid = detail.get("sanction_id") if isinstance(detail, dict) else None
         if isinstance(sid, int) and not isinstance(sid, bool):
             out[sid] = max(at, out.get(sid, at))
     return out
 
 
-def _with_globals(s: Session, h: History, where: Scope) -> History:
+def _with_globals(conn: Connection, h: History, where: Scope) -> History:
     """Add what belongs to no conversation: people and their breaks, sanctions lifted in the
     period (the lift event names only the sanction), and, without a filter, sanctions given
     outside a conversation."""
-    lifted = _lifted(s, where)
+    lifted = _lifted(conn, where)
     seen = {x.id for x in h.sanctions}
-    loose = reports_store.loose_sanctions(s, where, list(lifted))
+    loose = reports_store.loose_sanctions(conn, where, list(lifted))
     extra = [x for x in _sanctions(loose, lifted) if x.id not in seen]
     sanctions = [
         SanctionRow(
@@ -339,9 +340,11 @@ def _with_globals(s: Session, h: History, where: Scope) -> History:
     ]  # fmt: skip
     users = [
         UserRow(u.id, u.name, u.display_name, u.role, u.last_break_at)
-        for u in reports_store.users(s)
+        for u in reports_store.users(conn)
     ]
-    breaks = [EventRow("agent.break", at, None, uid) for at, uid in reports_store.breaks(s, where)]
+    breaks = [
+        EventRow("agent.break", at, None, uid) for at, uid in reports_store.breaks(conn, where)
+    ]
     return History(
         conversations=h.conversations,
         messages=h.messages,
@@ -357,7 +360,7 @@ def _with_globals(s: Session, h: History, where: Scope) -> History:
 def choices(desk: Desk, *, user: Staff) -> dict[str, list[str]]:
     """The teams and people the console's filter offers (supervisors and admins)."""
     require(user, *SUPERVISING)
-    with desk.store.read() as s:
-        teams = reports_store.teams(s)
-        names = reports_store.active_user_names(s)
+    with desk.store.read_core() as conn:
+        teams = reports_store.teams(conn)
+        names = reports_store.active_user_names(conn)
     return {"teams": sorted(t for t in teams if t), "agents": list(names)}

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from gracedesk.model.staff import Staff
     from gracedesk.policy.schema import Wellbeing
     from gracedesk.service.desk import Desk
-    from gracedesk.store.tables import User
 
 RULE_ID = "wellbeing.rotation"
 ABUSIVE = "abusive"  # the label that makes a message count (as in ``actions._exposure``)
@@ -295,7 +294,7 @@ def nudge_text(n: int, minutes: int) -> str:
     )
 
 
-def annotate(desk: Desk, rows: list[dict[str, Any]], users: Sequence[User], now: datetime) -> None:
+def annotate(desk: Desk, rows: list[dict[str, Any]], users: Sequence[Staff], now: datetime) -> None:
     """Add ``wellbeing`` to the team view's rows (one per user, same order); an agent at the
     limit gets the rotation's nudge."""
     found = status(desk, users, now=now)

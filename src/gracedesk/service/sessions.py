@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from gracedesk.model.staff import Staff
 from gracedesk.service.users import token_hash
 from gracedesk.store import Store
 from gracedesk.store import users as staff
-
-if TYPE_CHECKING:
-    from gracedesk.store.tables import User
+from gracedesk.store.users import StaffRecord
 
 
 def open_session(store: Store, user: Staff, *, now: datetime, lifetime: timedelta) -> str:
@@ -27,17 +24,19 @@ def open_session(store: Store, user: Staff, *, now: datetime, lifetime: timedelt
     """
     sid = secrets.token_urlsafe(32)
     with store.write() as s:
-        staff.add_session(s, token_hash(sid), user_id=user.id, now=now, expires_at=now + lifetime)
+        staff.add_session(
+            s.connection(), token_hash(sid), user_id=user.id, now=now, expires_at=now + lifetime
+        )
     return sid
 
 
-def session_user(store: Store, sid: str, *, now: datetime) -> User | None:
+def session_user(store: Store, sid: str, *, now: datetime) -> StaffRecord | None:
     """The active user of a live session, or None (signed out, expired or deactivated)."""
     with store.read() as s:
-        return staff.session_user(s, token_hash(sid), now=now)
+        return staff.session_user(s.connection(), token_hash(sid), now=now)
 
 
 def close_session(store: Store, sid: str) -> None:
     """Sign out: the session's row goes, so its cookie is refused from now on."""
     with store.write() as s:
-        staff.close_session(s, token_hash(sid))
+        staff.close_session(s.connection(), token_hash(sid))

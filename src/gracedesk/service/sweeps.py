@@ -49,7 +49,7 @@ def sweep_follow_ups(desk: Desk, *, now: datetime) -> int:
             s.connection(), until=now + lead, limit=BATCH, skip_locked=desk.store.skip_locked()
         )
         for f in rows:
-            agent = store_sweeps.assignee(s, f.assignee_id) if f.assignee_id else None
+            agent = store_sweeps.assignee(s.connection(), f.assignee_id) if f.assignee_id else None
             to = [agent.email] if agent and agent.email else []
             link = f"{desk.base_url}/console/conversations/{f.conversation_id}"
             if f.due_at <= now:
@@ -106,10 +106,10 @@ def sweep_sla(desk: Desk, *, now: datetime) -> int:
     done = 0
     with desk.store.write() as s:
         rows = store_sweeps.claim_breached(
-            s, now=now, limit=BATCH, skip_locked=desk.store.skip_locked()
+            s.connection(), now=now, limit=BATCH, skip_locked=desk.store.skip_locked()
         )
         for c in rows:
-            store_sweeps.mark_breached(s, c, now=now)
+            store_sweeps.mark_breached(s.connection(), c.id, now=now)
             due = c.first_response_due.isoformat() if c.first_response_due else "?"
             open_escalation(
                 desk,
@@ -120,7 +120,7 @@ def sweep_sla(desk: Desk, *, now: datetime) -> int:
                 target="supervisor",
                 reason=f"SLA breached: reply was due {due} ({c.priority} priority)",
                 rule_id="sla-breach",
-                packet=store_sweeps.latest_packet(s, c.id),
+                packet=store_sweeps.latest_packet(s.connection(), c.id),
                 now=now,
             )
             audit(
@@ -143,10 +143,12 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
     outside any transaction (no lock is held during SMTP or HTTP), then marked sent or failed.
     """
     with store.write() as s:
-        rows = store_sweeps.claim_pending(s, now=now, limit=BATCH, skip_locked=store.skip_locked())
+        rows = store_sweeps.claim_pending(
+            s.connection(), now=now, limit=BATCH, skip_locked=store.skip_locked()
+        )
         claimed = []
         for n in rows:
-            attempts = store_sweeps.lease(s, n, until=now + LEASE)
+            attempts = store_sweeps.lease(s.connection(), n.id, until=now + LEASE)
             try:
                 note = Note(
                     event=n.event,
@@ -157,7 +159,7 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
                     key=n.key,
                 )
             except InvalidInput as exc:  # can never be sent: give it up, do not block the rest
-                store_sweeps.mark_failed(s, n, exc.message[:2000])
+                store_sweeps.mark_failed(s.connection(), n.id, exc.message[:2000])
                 log.error("notification %s (%s) is malformed: %s", n.id, n.event, exc.code)
                 continue
             claimed.append((n.id, attempts, note))
@@ -170,16 +172,16 @@ def deliver_notifications(store: Store, notifier: Notifier, *, now: datetime) ->
         except NotificationError as exc:
             error, final = exc.message[:2000], False
         with store.write() as s:
-            row = store_sweeps.notification(s, nid)
+            row = store_sweeps.notification(s.connection(), nid)
             if error is None:
-                store_sweeps.mark_sent(s, row, now=now)
+                store_sweeps.mark_sent(s.connection(), nid, now=now)
                 sent += 1
             elif final or attempts > len(BACKOFF):
-                store_sweeps.mark_failed(s, row, error)
+                store_sweeps.mark_failed(s.connection(), nid, error)
                 log.error("notification %s (%s) given up; see its last_error", row.id, row.event)
             else:
                 store_sweeps.retry_at(
-                    s, row, error, at=now + timedelta(seconds=BACKOFF[attempts - 1])
+                    s.connection(), nid, error, at=now + timedelta(seconds=BACKOFF[attempts - 1])
                 )
     return sent
 

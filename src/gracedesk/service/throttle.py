@@ -61,7 +61,7 @@ class Throttle:
     def locked(self, store: Store, keys: Sequence[Key], *, now: datetime) -> int:
         """Seconds until every key in ``keys`` is free again (0: none is locked)."""
         with store.read() as s:
-            until = staff.locked_until(s, [k.hashed for k in keys], now=now)
+            until = staff.locked_until(s.connection(), [k.hashed for k in keys], now=now)
         return seconds_until(until, now) if until is not None else 0
 
     def fail(self, store: Store, keys: Sequence[Key], *, now: datetime) -> int:
@@ -74,7 +74,7 @@ class Throttle:
         longest = 0
         with store.write() as s:
             for key in sorted(set(keys), key=lambda k: k.hashed):
-                row = staff.count_row(s, key.hashed, now=now)
+                row = staff.count_row(s.connection(), key.hashed, now=now)
                 failures = 1 if row.forget_at <= now else row.failures + 1
                 until = row.locked_until if row.forget_at > now else None
                 limit = self.limit(key)
@@ -100,7 +100,7 @@ class Throttle:
                     )
                 quiet_from = max(now, until) if until is not None else now
                 staff.set_count(
-                    s,
+                    s.connection(),
                     key.hashed,
                     failures=failures,
                     locked_until=until,
@@ -112,12 +112,12 @@ class Throttle:
     def succeed(self, store: Store, key: Key) -> None:
         """A good sign-in: the user name's counter starts again (the client's does not)."""
         with store.write() as s:
-            staff.clear_count(s, key.hashed)
+            staff.clear_count(s.connection(), key.hashed)
 
     def forget_stale(self, store: Store, *, now: datetime) -> None:
         """Drop counters past their window (their own short transaction: it locks nothing else)."""
         with store.write() as s:
-            staff.forget_stale_counts(s, now=now)
+            staff.forget_stale_counts(s.connection(), now=now)
 
     def backoff(self, extra: int) -> timedelta:
         """The lock after ``extra`` failures beyond the limit: doubling, capped."""

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from gracedesk.service.users import by_token, token_hash
 from gracedesk.store import Store
-
-if TYPE_CHECKING:
-    from gracedesk.store.tables import User
+from gracedesk.store.users import StaffRecord
 
 
 class TokenCache:
@@ -21,10 +18,10 @@ class TokenCache:
 
     def __init__(self, ttl: float = 30.0, size: int = 1024) -> None:
         self.ttl, self.size = ttl, size
-        self._seen: dict[str, tuple[float, User]] = {}
+        self._seen: dict[str, tuple[float, StaffRecord]] = {}
         self._lock = threading.Lock()
 
-    def user(self, store: Store, token: str) -> User:
+    def user(self, store: Store, token: str) -> StaffRecord:
         key = token_hash(token)
         now = time.monotonic()
         with self._lock:

@@ -51,10 +51,10 @@ from gracedesk.training.from_desk import DeskConversation, DeskTurn, ranked
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
     from sqlalchemy.orm import Session
 
     from gracedesk.store import Store
-    from gracedesk.store.tables import TrainingAssignment, TrainingSession
     from gracedesk.training import Scenario, SessionResult, Simulation
 
 TEXT_MAX = 2000  # characters of one trainee reply
@@ -147,8 +147,8 @@ def forget_customer(store: Store, home: Path, customer_id: int) -> int:
     dirs = scenario_dirs(home)
     if not dirs:
         return 0
-    with store.read() as s:
-        ids = training_store.customer_conversation_ids(s, customer_id)
+    with store.read_core() as conn:
+        ids = training_store.customer_conversation_ids(conn, customer_id)
     n = 0
     for d in dirs:
         for cid in ids:
@@ -202,20 +202,20 @@ class Practice:
         return self.status == "done"
 
 
-def _session(s: Session, session_id: int, *, lock: bool = False) -> TrainingSession:
-    row = training_store.session(s, session_id, lock=lock)
+def _session(conn: Connection, session_id: int, *, lock: bool = False) -> Row[Any]:
+    row = training_store.session(conn, session_id, lock=lock)
     if row is None:
         raise NotFound(f"training session {session_id} does not exist")
     return row
 
 
-def _replay(scenario: Scenario, row: TrainingSession, turns: Sequence[str]) -> Simulation:
+def _replay(scenario: Scenario, row: Row[Any], turns: Sequence[str]) -> Simulation:
     """The session rebuilt. Always the fast analysis tier (the simulator's default), whatever
     the desk's: a stored session must replay the same after the desk changes tier."""
     return replay(scenario, row.seed, list(turns))
 
 
-def _view(row: TrainingSession, lib: Library) -> Practice:
+def _view(row: Row[Any], lib: Library) -> Practice:
     scenario = lib.scenario(row.scenario_id)
     sim = _replay(scenario, row, [str(t) for t in row.turns])
     done = row.status == "done"
@@ -248,16 +248,16 @@ def start(
         raise InvalidRequest(f"seed must be 0..{SEED_MAX}")
     with store.write() as s:
         row = training_store.add_session(
-            s, user_id=user.id, scenario_id=scenario_id, seed=seed, now=now
+            s.connection(), user_id=user.id, scenario_id=scenario_id, seed=seed, now=now
         )
         audit(s, "training.started", now=now, actor=user, session=row.id, scenario=scenario_id)
-        return row.id
+        return int(row.id)
 
 
 def practice(store: Store, lib: Library, session_id: int, *, user: Staff) -> Practice:
     """One session, replayed: its owner's, or anyone's for a supervisor or admin."""
-    with store.read() as s:
-        row = _session(s, session_id)
+    with store.read_core() as conn:
+        row = _session(conn, session_id)
     if row.user_id != user.id and user.role not in SUPERVISING:
         raise PermissionDenied("this is another person's practice session")
     return _view(row, lib)
@@ -283,7 +283,8 @@ def reply(
     if len(text) > TEXT_MAX:
         raise InvalidRequest(f"a reply has at most {TEXT_MAX} characters")
     with store.write() as s:
-        row = _session(s, session_id, lock=True)
+        conn = s.connection()
+        row = _session(conn, session_id, lock=True)
         if row.user_id != user.id:
             raise PermissionDenied("only the trainee can reply in their practice session")
         if row.status != "in_progress":
@@ -293,37 +294,40 @@ def reply(
         scenario = lib.scenario(row.scenario_id)
         turns = [*(str(t) for t in row.turns), text]
         sim = _replay(scenario, row, turns)
-        training_store.set_turns(row, turns)
+        training_store.set_turns(conn, row.id, turns)
         if sim.done:
             _finish(s, row, sim, lib, user=user, now=now)
-        return _view(row, lib)
+        return _view(_session(conn, session_id), lib)
 
 
 def finish(store: Store, lib: Library, session_id: int, *, user: Staff, now: datetime) -> Practice:
     """End the session now (the trainee stops early): scored on the replies given."""
     with store.write() as s:
-        row = _session(s, session_id, lock=True)
+        conn = s.connection()
+        row = _session(conn, session_id, lock=True)
         if row.user_id != user.id:
             raise PermissionDenied("only the trainee can end their practice session")
         if row.status != "in_progress":
             raise Conflict("this practice session has already ended")
         sim = _replay(lib.scenario(row.scenario_id), row, [str(t) for t in row.turns])
         _finish(s, row, sim, lib, user=user, now=now)
-        return _view(row, lib)
+        return _view(_session(conn, session_id), lib)
 
 
 def _finish(
-    s: Session, row: TrainingSession, sim: Simulation, lib: Library, *, user: Staff, now: datetime
+    s: Session, row: Row[Any], sim: Simulation, lib: Library, *, user: Staff, now: datetime
 ) -> None:
     result = sim.result(pass_mark=PASS_MARK)
+    conn = s.connection()
     training_store.finish_session(
-        s,
-        row,
+        conn,
+        row.id,
         score=float(result.score),
         passed=bool(result.passed),
         outcome=str(result.outcome) if result.outcome else None,
         now=now,
     )
+    row = _session(conn, row.id)
     audit(
         s,
         "training.finished",
@@ -336,38 +340,39 @@ def _finish(
         outcome=row.outcome,
     )
     if row.passed:
-        _close_assignments(s, row.user_id, lib, now=now)
+        _close_assignments(conn, row.user_id, lib, now=now)
         _certify(s, row.user_id, lib, user=user, now=now)
 
 
-def _passed(s: Session, user_id: int, since: datetime | None = None) -> dict[str, int]:
+def _passed(conn: Connection, user_id: int, since: datetime | None = None) -> dict[str, int]:
     """Each scenario the user passed (after ``since``) and its first passing session's id."""
-    return training_store.passed_scenarios(s, user_id, since)
+    return training_store.passed_scenarios(conn, user_id, since)
 
 
-def _wanted(a: TrainingAssignment, lib: Library) -> tuple[str, ...]:
+def _wanted(a: Row[Any], lib: Library) -> tuple[str, ...]:
     if a.scenario_id is not None:
         return (a.scenario_id,)
     named = lib.sets.get(a.set_name or "")
     return named.scenarios if named else ()
 
 
-def _close_assignments(s: Session, user_id: int, lib: Library, *, now: datetime) -> None:
-    for a in training_store.open_assignments(s, user_id):
+def _close_assignments(conn: Connection, user_id: int, lib: Library, *, now: datetime) -> None:
+    for a in training_store.open_assignments(conn, user_id):
         wanted = _wanted(a, lib)
-        if wanted and set(wanted) <= set(_passed(s, user_id, since=a.created_at)):
-            training_store.close_assignment(a, now=now)
+        if wanted and set(wanted) <= set(_passed(conn, user_id, since=a.created_at)):
+            training_store.close_assignment(conn, a.id, now=now)
 
 
 def _certify(s: Session, user_id: int, lib: Library, *, user: Staff, now: datetime) -> None:
-    passed = _passed(s, user_id)
-    have = training_store.certified_sets(s, user_id)
+    conn = s.connection()
+    passed = _passed(conn, user_id)
+    have = training_store.certified_sets(conn, user_id)
     for name, ts in lib.sets.items():
         if name in have or not set(ts.scenarios) <= set(passed):
             continue
         ids = [passed[x] for x in ts.scenarios]
         if not training_store.add_certification(
-            s, user_id=user_id, set_name=name, now=now, sessions=ids
+            conn, user_id=user_id, set_name=name, now=now, sessions=ids
         ):  # a session of theirs that finished at the same moment certified
             continue
         audit(s, "training.certified", now=now, actor=user, set=name, sessions=ids)
@@ -398,11 +403,12 @@ def assign(
     if due_at is not None and due_at.tzinfo is None:
         raise InvalidRequest("the due date must carry a time zone")
     with store.write() as s:
-        agent = training_store.user(s, agent_id)
+        conn = s.connection()
+        agent = training_store.user(conn, agent_id)
         if agent is None or not agent.active:
             raise NotFound(f"there is no active user {agent_id}")
         row = training_store.add_assignment(
-            s,
+            conn,
             user_id=agent.id,
             assigned_by=by.id,
             scenario_id=scenario_id,
@@ -424,9 +430,7 @@ def assign(
         return assignment_dict(row, agent.name, by.name, lib)
 
 
-def assignment_dict(
-    a: TrainingAssignment, agent: str, by: str | None, lib: Library
-) -> dict[str, Any]:
+def assignment_dict(a: Row[Any], agent: str, by: str | None, lib: Library) -> dict[str, Any]:
     return {
         "id": a.id,
         "agent_id": a.user_id,
@@ -451,8 +455,8 @@ def assignments(
             raise PermissionDenied("an agent sees only their own assignments")
         agent_id = user.id
     names = user_names(store)
-    with store.read() as s:
-        rows = training_store.assignments(s, agent_id=agent_id)
+    with store.read_core() as conn:
+        rows = training_store.assignments(conn, agent_id=agent_id)
     rows.sort(key=lambda a: (a.done_at is not None, -a.created_at.timestamp(), -a.id))
     return [
         assignment_dict(
@@ -463,15 +467,15 @@ def assignments(
 
 
 def user_names(store: Store) -> dict[int, str]:
-    with store.read() as s:
-        return training_store.user_names(s)
+    with store.read_core() as conn:
+        return training_store.user_names(conn)
 
 
 def trainees(store: Store, *, by: Staff) -> list[dict[str, Any]]:
     """The active people a supervisor can assign training to (agents first, by name)."""
     require(by, *SUPERVISING)
-    with store.read() as s:
-        rows = training_store.active_users(s)
+    with store.read_core() as conn:
+        rows = training_store.active_users(conn)
         people = [{"id": u.id, "name": u.name, "role": u.role} for u in rows]
     return sorted(people, key=lambda p: (p["role"] != "agent", p["name"]))
 
@@ -486,23 +490,23 @@ def desk_conversations(store: Store, *, limit: int) -> list[DeskConversation]:
     Candidates: resolved conversations that were escalated, rated 1-2, or reached risk 0.5+
     (at most ``DESK_CANDIDATES``, riskiest first); ranked by ``from_desk.hardness``. An erased
     customer's conversations are left out (their text is gone, and must stay gone)."""
-    with store.read() as s:
-        rows = training_store.desk_candidates(s, limit=DESK_CANDIDATES)
+    with store.read_core() as conn:
+        rows = training_store.desk_candidates(conn, limit=DESK_CANDIDATES)
         shells = [
             DeskConversation(
                 id=c.id,
                 channel=c.channel,
                 subject=c.subject,
-                risk=max(c.risk or 0.0, peak_risk or 0.0),
-                escalated=bool(esc),
-                csat=int(score) if score is not None else None,
+                risk=max(c.risk or 0.0, c.peak_risk or 0.0),
+                escalated=bool(c.escalated),
+                csat=int(c.score) if c.score is not None else None,
                 resolution=c.resolution,
             )
-            for c, esc, score, peak_risk in rows
+            for c in rows
         ]
         out: list[DeskConversation] = []
         for x in ranked(x for x in shells if x.escalated or x.risk >= 0.5 or (x.csat or 5) <= 2):
-            full = _with_messages(s, x)
+            full = _with_messages(conn, x)
             if full is not None and full.customer_turns:  # agent notes only teach nothing
                 out.append(full)
             if len(out) == limit:
@@ -510,14 +514,14 @@ def desk_conversations(store: Store, *, limit: int) -> list[DeskConversation]:
         return out
 
 
-def _with_messages(s: Session, c: DeskConversation) -> DeskConversation | None:
+def _with_messages(conn: Connection, c: DeskConversation) -> DeskConversation | None:
     """``c`` with its messages and the names to mask; None for an erased customer's."""
-    cust = training_store.conversation_customer(s, c.id)
+    cust = training_store.conversation_customer(conn, c.id)
     if cust is not None and ERASED_FLAG in (cust.flags or []):
         return None
-    msgs = training_store.desk_turns(s, c.id)
+    msgs = training_store.desk_turns(conn, c.id)
     agent_ids = {m.author_user_id for m in msgs if m.author_user_id is not None}
-    agents = [(name, display) for name, display in training_store.staff_names(s, agent_ids)]
+    agents = [(name, display) for name, display in training_store.staff_names(conn, agent_ids)]
     return replace(
         c,
         customer_name=cust.name if cust is not None else None,

@@ -20,10 +20,10 @@ from gracedesk.store import Store
 from gracedesk.store import training as training_store
 
 if TYPE_CHECKING:
-    from gracedesk.store.tables import TrainingSession
+    from sqlalchemy import Row
 
 
-def session_dict(r: TrainingSession, lib: Library) -> dict[str, Any]:
+def session_dict(r: Row[Any], lib: Library) -> dict[str, Any]:
     sc = lib.scenarios.get(r.scenario_id)
     return {
         "id": r.id,
@@ -49,8 +49,8 @@ def sessions(
         if agent_id not in (None, user.id):
             raise PermissionDenied("an agent sees only their own practice sessions")
         agent_id = user.id
-    with store.read() as s:
-        rows = training_store.sessions(s, agent_id=agent_id, limit=limit)
+    with store.read_core() as conn:
+        rows = training_store.sessions(conn, agent_id=agent_id, limit=limit)
         return [session_dict(r, lib) for r in rows]
 
 
@@ -61,8 +61,8 @@ def certifications(
     if user.role not in SUPERVISING:
         agent_id = user.id
     names = user_names(store)
-    with store.read() as s:
-        rows = training_store.certifications(s, agent_id=agent_id)
+    with store.read_core() as conn:
+        rows = training_store.certifications(conn, agent_id=agent_id)
     return [
         {
             "user_id": c.user_id,
@@ -100,12 +100,12 @@ def week_of(t: datetime) -> str:
 def progress(store: Store, lib: Library, *, by: Staff) -> list[AgentProgress]:
     """Everyone who practised or has an assignment, by name (supervisors and admins)."""
     require(by, *SUPERVISING)
-    with store.read() as s:
-        done = training_store.finished_sessions(s)
-        certs = training_store.certified_pairs(s)
-        pending = training_store.open_assignment_counts(s)
-        people = training_store.user_names(s)
-    by_user: dict[int, list[TrainingSession]] = defaultdict(list)
+    with store.read_core() as conn:
+        done = training_store.finished_sessions(conn)
+        certs = training_store.certified_pairs(conn)
+        pending = training_store.open_assignment_counts(conn)
+        people = training_store.user_names(conn)
+    by_user: dict[int, list[Row[Any]]] = defaultdict(list)
     for r in done:
         by_user[r.user_id].append(r)
     certified: dict[int, list[str]] = defaultdict(list)

@@ -34,11 +34,10 @@ from gracedesk.service.desk import audit
 from gracedesk.service.records import require
 from gracedesk.store import Store
 from gracedesk.store import users as staff
+from gracedesk.store.users import StaffRecord
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from gracedesk.store.tables import User
+    from sqlalchemy import Connection
 
 ROLES = ("agent", "supervisor", "admin")
 PASSWORD_MIN = 8
@@ -80,7 +79,7 @@ def create_user(
     email: str | None = None,
     authority: dict[str, Any] | None = None,
     actor: Staff | str = "admin",
-) -> tuple[User, str]:
+) -> tuple[StaffRecord, str]:
     """Create a user; returns it and its API token (shown once, stored hashed).
 
     ``actor`` is who did it, for the audit trail: the admin in the console or the API, or a
@@ -102,7 +101,7 @@ def create_user(
     try:
         with store.write() as s:
             user = staff.add_user(
-                s,
+                s.connection(),
                 name=name,
                 display_name=display_name or name,
                 email=email,
@@ -121,25 +120,25 @@ def create_user(
 def rotate_token(store: Store, name: str, *, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
     with store.write() as s:
-        user = staff.user_by_name(s, name)
+        user = staff.user_by_name(s.connection(), name)
         if user is None:
             raise InvalidRequest(f"no user {name!r}")
-        staff.set_token_hash(s, user, token_hash(token))
+        staff.set_token_hash(s.connection(), user, token_hash(token))
         audit(s, "user.token", now=now, actor="admin", user=name)
     return token
 
 
-def by_token(store: Store, token: str) -> User:
+def by_token(store: Store, token: str) -> StaffRecord:
     with store.read() as s:
-        user = staff.user_by_token_hash(s, token_hash(token))
+        user = staff.user_by_token_hash(s.connection(), token_hash(token))
     if user is None or not user.active:
         raise Unauthenticated("the token is not valid")
     return user
 
 
-def by_password(store: Store, name: str, password: str) -> User:
+def by_password(store: Store, name: str, password: str) -> StaffRecord:
     with store.read() as s:
-        user = staff.user_by_name(s, name)
+        user = staff.user_by_name(s.connection(), name)
     # verify even for an unknown name, so timing does not tell which names exist
     ok = check_password(user.password_hash if user else _dummy(), password)
     if user is None or not ok or not user.active:
@@ -147,9 +146,9 @@ def by_password(store: Store, name: str, password: str) -> User:
     return user
 
 
-def by_id(store: Store, uid: int) -> User | None:
+def by_id(store: Store, uid: int) -> StaffRecord | None:
     with store.read() as s:
-        user = staff.user_by_id(s, uid)
+        user = staff.user_by_id(s.connection(), uid)
     return user if user is not None and user.active else None
 
 
@@ -201,7 +200,7 @@ class Invited:
     password: str
 
 
-def user_dict(u: User, last_sign_in: datetime | None = None) -> dict[str, Any]:
+def user_dict(u: StaffRecord, last_sign_in: datetime | None = None) -> dict[str, Any]:
     """What an admin sees of a user (never a hash)."""
     return {
         "id": u.id,
@@ -223,8 +222,8 @@ def list_users(store: Store, *, by: Staff) -> list[dict[str, Any]]:
     out or the end of a session forgets it, so it is known only while one lasts)."""
     require(by, "admin")
     with store.read() as s:
-        last = staff.last_sign_ins(s)
-        return [user_dict(u, last.get(u.id)) for u in staff.all_users(s)]
+        last = staff.last_sign_ins(s.connection())
+        return [user_dict(u, last.get(u.id)) for u in staff.all_users(s.connection())]
 
 
 def invite_user(
@@ -258,14 +257,15 @@ def change_role(
 ) -> dict[str, Any]:
     check_role(role)
     with store.write() as s:
-        admin = _admin(s, by)
-        u = _target(s, user_id)
+        conn = s.connection()
+        admin = _admin(conn, by)
+        u = _target(conn, user_id)
         if u.role == role:
             raise Conflict(f"{u.name} is already {role_text(role)}")
         if u.role == "admin" and u.active:
-            _keep_an_admin(s, u, "demote")
+            _keep_an_admin(conn, u, "demote")
         old = u.role
-        staff.set_role(s, u, role)
+        u = staff.set_role(conn, u, role)
         audit(
             s,
             "user.role_changed",
@@ -285,14 +285,15 @@ def set_active(
     """Deactivate (their sessions end now; sign-in and the API token are refused) or reactivate
     (they sign in again; the same API token works again: reset it if it may have leaked)."""
     with store.write() as s:
-        admin = _admin(s, by)
-        u = _target(s, user_id)
+        conn = s.connection()
+        admin = _admin(conn, by)
+        u = _target(conn, user_id)
         if u.active == active:
             raise Conflict(f"{u.name} is already {'active' if active else 'deactivated'}")
         if not active and u.role == "admin":
-            _keep_an_admin(s, u, "deactivate")
-        staff.set_active(s, u, active)
-        ended = 0 if active else _end_sessions(s, u)
+            _keep_an_admin(conn, u, "deactivate")
+        u = staff.set_active(conn, u, active)
+        ended = 0 if active else _end_sessions(conn, u)
         kind = "user.reactivated" if active else "user.deactivated"
         audit(s, kind, now=now, actor=admin, user=u.name, user_id=u.id, sessions_ended=ended)
         return user_dict(u)
@@ -302,9 +303,10 @@ def reset_token(store: Store, user_id: int, *, by: Staff, now: datetime) -> str:
     """A new API token for the user (returned once); the old one is refused from now on."""
     token = secrets.token_urlsafe(32)
     with store.write() as s:
-        admin = _admin(s, by)
-        u = _target(s, user_id)
-        staff.set_token_hash(s, u, token_hash(token))
+        conn = s.connection()
+        admin = _admin(conn, by)
+        u = _target(conn, user_id)
+        staff.set_token_hash(conn, u, token_hash(token))
         audit(s, "user.token_reset", now=now, actor=admin, user=u.name, user_id=u.id)
     return token
 
@@ -320,10 +322,11 @@ def reset_password(store: Store, user_id: int, *, by: Staff, now: datetime) -> s
     password = generate_password()
     hashed = hash_password(password)  # slow on purpose: outside the write transaction
     with store.write() as s:
-        admin = _admin(s, by)
-        u = _target(s, user_id)
-        staff.set_password_hash(s, u, hashed)
-        ended = _end_sessions(s, u)
+        conn = s.connection()
+        admin = _admin(conn, by)
+        u = _target(conn, user_id)
+        staff.set_password_hash(conn, u, hashed)
+        ended = _end_sessions(conn, u)
         audit(
             s,
             "user.password_changed",
@@ -341,35 +344,35 @@ def role_text(role: str) -> str:
     return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
-def _admin(s: Session, by: Staff) -> User:
+def _admin(conn: Connection, by: Staff) -> StaffRecord:
     """The acting admin as stored now (not as their session found them a moment ago)."""
     require(by, "admin")
-    me = staff.user_by_id(s, by.id)
+    me = staff.user_by_id(conn, by.id)
     if me is None or not me.active:
         raise Unauthenticated("your account is no longer active")
     require(me, "admin")
     return me
 
 
-def _target(s: Session, user_id: int) -> User:
-    u = staff.lock_user(s, user_id)
+def _target(conn: Connection, user_id: int) -> StaffRecord:
+    u = staff.lock_user(conn, user_id)
     if u is None:
         raise NotFound(f"user {user_id} does not exist")
     return u
 
 
-def _keep_an_admin(s: Session, leaving: User, verb: str) -> None:
+def _keep_an_admin(conn: Connection, leaving: StaffRecord, verb: str) -> None:
     """Refuse to leave the desk without an active admin (the admins' rows are locked meanwhile,
     so two admins demoting each other at once cannot both succeed)."""
-    if not staff.lock_active_admins(s) - {leaving.id}:
+    if not staff.lock_active_admins(conn) - {leaving.id}:
         raise Conflict(
             f"cannot {verb} {leaving.name}: the last active admin (make someone else admin first)"
         )
 
 
-def _end_sessions(s: Session, u: User, *, keep: str | None = None) -> int:
+def _end_sessions(conn: Connection, u: StaffRecord, *, keep: str | None = None) -> int:
     """Delete the user's console sessions (but ``keep``, a session id): their cookies stop."""
-    return staff.end_sessions(s, u.id, keep=token_hash(keep) if keep else None)
+    return staff.end_sessions(conn, u.id, keep=token_hash(keep) if keep else None)
 
 
 # -- one's own settings -------------------------------------------------------------------------
@@ -385,18 +388,19 @@ def change_password(
     """
     check_new_password(new)
     with store.read() as s:
-        stored = staff.password_hash_of(s, user.id)
+        stored = staff.password_hash_of(s.connection(), user.id)
     if not check_password(stored, current):
         raise InvalidRequest("the current password is not right")
     if current == new:
         raise InvalidRequest("the new password is the same as the current one")
     hashed = hash_password(new)  # slow on purpose: outside the write transaction
     with store.write() as s:
-        u = _target(s, user.id)
+        conn = s.connection()
+        u = _target(conn, user.id)
         if u.password_hash != stored:  # changed meanwhile (another tab, an admin's reset)
             raise Conflict("your password was changed meanwhile: sign in again")
-        staff.set_password_hash(s, u, hashed)
-        ended = _end_sessions(s, u, keep=keep)
+        u = staff.set_password_hash(conn, u, hashed)
+        ended = _end_sessions(conn, u, keep=keep)
         audit(
             s,
             "user.password_changed",
@@ -416,9 +420,10 @@ def set_timezone(store: Store, user: Staff, zone: str | None, *, now: datetime) 
     if zone is not None and zone not in time_zones():
         raise InvalidRequest(f"{zone!r} is not a time zone this desk knows (IANA names only)")
     with store.write() as s:
-        u = _target(s, user.id)
+        conn = s.connection()
+        u = _target(conn, user.id)
         before = u.timezone
-        staff.set_timezone(s, u, zone)
+        u = staff.set_timezone(conn, u, zone)
         # the same event as protect.set_user_masking's, so one's settings read as one history
         audit(
             s,

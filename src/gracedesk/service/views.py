@@ -27,10 +27,10 @@ from gracedesk.store.protocol import store
 from gracedesk.store.situations import recent_counts
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
     from sqlalchemy.orm import Session
 
     from gracedesk.service.desk import Desk
-    from gracedesk.store.tables import Conversation, Customer, DecisionRow, Delivery, Message
 
 STATUSES = ("open", "waiting", "escalated", "held", "resolved")
 SORTS = read.SORTS
@@ -40,17 +40,17 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def conversation_item(
-    c: Conversation, customer: Customer, names: dict[int, str], now: datetime
-) -> dict[str, Any]:
+def conversation_item(c: Row[Any], names: dict[int, str], now: datetime) -> dict[str, Any]:
+    """A conversation as listed (``store.views``: with its customer's external id, name and
+    tier)."""
     due = c.first_response_due
     return {
         "id": c.id,
         "customer": {
-            "id": customer.id,
-            "external_id": customer.external_id,
-            "name": customer.name,
-            "tier": customer.tier,
+            "id": c.customer_id,
+            "external_id": c.customer_external_id,
+            "name": c.customer_name,
+            "tier": c.customer_tier,
         },
         "channel": c.channel,
         "subject": c.subject,
@@ -89,24 +89,25 @@ def list_conversations(
     if not 1 <= limit <= 200 or offset < 0:
         raise InvalidRequest("limit must be 1..200 and offset >= 0")
     with desk.store.read() as s:
+        conn = s.connection()
         page = read.conversation_page(
-            s,
+            conn,
             status=status,
             assignee_id=user.id if mine else None,
             sort=sort,
             limit=limit,
             offset=offset,
         )
-        names = read.user_names(s, {c.assignee_id for c, _ in page.rows})
-        items = [conversation_item(c, cu, names, now) for c, cu in page.rows]
+        names = read.user_names(conn, {c.assignee_id for c in page.rows})
+        items = [conversation_item(c, names, now) for c in page.rows]
     return {"total": page.total, "limit": limit, "offset": offset, "items": items}
 
 
 def _message(
-    m: Message,
-    decisions: list[DecisionRow],
+    m: Row[Any],
+    decisions: list[Row[Any]],
     names: dict[int, str],
-    delivery: Delivery | None = None,
+    delivery: Row[Any] | None = None,
 ) -> dict[str, Any]:
     meta = m.meta or {}
     return {
@@ -131,17 +132,18 @@ def _message(
 
 def conversation_detail(desk: Desk, conv_id: int, *, user: Staff, now: datetime) -> dict[str, Any]:
     with desk.store.read() as s:
-        c = read.conversation(s, conv_id)
+        conn = s.connection()
+        c = read.conversation(conn, conv_id)
         if c is None:
             raise NotFound(f"conversation {conv_id} does not exist")
-        customer = read.customer(s, c.customer_id)
-        msgs = read.messages_of(s, c.id)
-        decisions: dict[int, list[DecisionRow]] = {}
-        for d in read.decisions_of(s, c.id):
+        customer = read.customer(conn, c.customer_id)
+        msgs = read.messages_of(conn, c.id)
+        decisions: dict[int, list[Row[Any]]] = {}
+        for d in read.decisions_of(conn, c.id):
             decisions.setdefault(d.message_id, []).append(d)
-        names = read.user_names(s, {c.assignee_id, *(m.author_user_id for m in msgs)})
-        sent = {d.message_id: d for d in read.deliveries_of(s, c.id)}
-        out = conversation_item(c, customer, names, now)
+        names = read.user_names(conn, {c.assignee_id, *(m.author_user_id for m in msgs)})
+        sent = {d.message_id: d for d in read.deliveries_of(conn, c.id)}
+        out = conversation_item(c, names, now)
         out["resolution"] = c.resolution
         out["policy_version"] = c.policy_version
         out["messages"] = [
@@ -151,9 +153,9 @@ def conversation_detail(desk: Desk, conv_id: int, *, user: Staff, now: datetime)
         out["signals"] = last.signals if last else None
         out["guidance"] = last.guidance if last else None
         out["decisions"] = [decision_dict(d) for d in decisions.get(last.id, [])] if last else []
-        out["follow_ups"] = [follow_up_dict(f._mapping) for f in read.follow_ups_of(s, c.id)]
-        out["escalations"] = [escalation_dict(e) for e in read.escalations_of(s, c.id)]
-        csat = read.latest_csat(s, c.id)
+        out["follow_ups"] = [follow_up_dict(f._mapping) for f in read.follow_ups_of(conn, c.id)]
+        out["escalations"] = [escalation_dict(e) for e in read.escalations_of(conn, c.id)]
+        csat = read.latest_csat(conn, c.id)
         out["csat"] = (
             {
                 "sent_at": _iso(csat.sent_at),
@@ -171,26 +173,27 @@ def conversation_detail(desk: Desk, conv_id: int, *, user: Staff, now: datetime)
 def held_messages(desk: Desk, *, user: Staff, limit: int = 100) -> list[dict[str, Any]]:
     """Messages held by a sanction, oldest first, for supervisors to read and release."""
     require(user, *SUPERVISING)
-    with desk.store.read() as s:
-        rows = read.held_messages(s, limit=limit)
+    with desk.store.read_core() as conn:
+        rows = read.held_messages(conn, limit=limit)
         return [
             {
                 "message_id": m.id,
-                "conversation_id": c.id,
-                "customer_id": cu.id,
-                "customer": cu.name or cu.external_id,
+                "conversation_id": m.conversation_id,
+                "customer_id": m.customer_id,
+                "customer": m.customer_name or m.customer_external_id,
                 "channel": m.channel,
                 "text": m.text,
                 "received_at": m.received_at.isoformat(),
             }
-            for m, c, cu in rows
+            for m in rows
         ]
 
 
 def customer_summary(
-    s: Session, c: Customer, *, now: datetime, exclude: int | None = None
+    s: Session, c: Row[Any], *, now: datetime, exclude: int | None = None
 ) -> dict[str, Any]:
-    record = read.customer_record(s, c.id)
+    """A customer (a ``customers`` row) with their recent history, in ``s``'s transaction."""
+    record = read.customer_record(s.connection(), c.id)
     convs, notes, scores = record.conversations, record.notes, record.scores
     contacts, complaints = recent_counts(convs, now=now, exclude=exclude)
     return {
@@ -221,15 +224,15 @@ def customer_summary(
         ],
         "sanctions": [sanction_dict(x) for x in record.sanctions],
         "notes": [
-            {"id": n.id, "text": n.text, "author": name, "created_at": _iso(n.created_at)}
-            for n, name in notes
+            {"id": n.id, "text": n.text, "author": n.author, "created_at": _iso(n.created_at)}
+            for n in notes
         ],
     }
 
 
 def customer_view(desk: Desk, customer_id: int, *, now: datetime) -> dict[str, Any]:
     with desk.store.read() as s:
-        c = read.find_customer(s, customer_id)
+        c = read.find_customer(s.connection(), customer_id)
         if c is None:
             raise NotFound(f"customer {customer_id} does not exist")
         return customer_summary(s, c, now=now)
@@ -239,8 +242,8 @@ def customer_export(desk: Desk, customer_id: int, *, user: Staff, now: datetime)
     """Everything stored about one customer (a data-subject export; supervisors only)."""
     require(user, *SUPERVISING)
     out = customer_view(desk, customer_id, now=now)
-    with desk.store.read() as s:
-        convs = read.conversation_ids_of(s, customer_id)
+    with desk.store.read_core() as conn:
+        convs = read.conversation_ids_of(conn, customer_id)
     out["conversations"] = [conversation_detail(desk, cid, user=user, now=now) for cid in convs]
     out["exported_at"] = now.isoformat()
     with desk.store.write() as s:  # who exported whom, and when (never what)
@@ -258,9 +261,10 @@ def customer_export(desk: Desk, customer_id: int, *, user: Staff, now: datetime)
 def list_escalations(
     desk: Desk, *, state: str | None = "pending", limit: int = 100
 ) -> list[dict[str, Any]]:
-    with desk.store.read() as s:
-        rows = read.escalations(s, state=state, limit=limit)
-        convs = {c.id: c for c in read.conversations_by_ids(s, {e.conversation_id for e in rows})}
+    with desk.store.read_core() as conn:
+        rows = read.escalations(conn, state=state, limit=limit)
+        ids = {e.conversation_id for e in rows}
+        convs = {c.id: c for c in read.conversations_by_ids(conn, ids)}
         out = []
         for e in rows:
             d = escalation_dict(e)
@@ -277,9 +281,9 @@ def list_escalations(
 def list_follow_ups(
     desk: Desk, *, user: Staff, state: str | None = "open", mine: bool = False, limit: int = 200
 ) -> list[dict[str, Any]]:
-    with desk.store.read() as s:
+    with desk.store.read_core() as conn:
         rows = read.follow_up_listing(
-            s, state=state, assignee_id=user.id if mine else None, limit=limit
+            conn, state=state, assignee_id=user.id if mine else None, limit=limit
         )
         return [follow_up_dict(f._mapping) for f in rows]
 
@@ -288,10 +292,10 @@ def team(desk: Desk, *, user: Staff, now: datetime) -> list[dict[str, Any]]:
     """Agents' exposure to abusive contacts, with a nudge to rotate or take a break."""
     require(user, *SUPERVISING)
     since = now - EXPOSURE_WINDOW
-    with desk.store.read() as s:
-        users = read.active_users(s)
-        recent = read.exposures_since(s, since)
-        load = read.open_load(s)
+    with desk.store.read_core() as conn:
+        users = read.active_users(conn)
+        recent = read.exposures_since(conn, since)
+        load = read.open_load(conn)
     out = []
     for u in users:
         n = recent.get(u.id, 0)
@@ -374,14 +378,14 @@ def audit_log(
 
 
 def sla_breaches(desk: Desk, *, now: datetime) -> list[dict[str, Any]]:
-    with desk.store.read() as s:
-        rows = read.sla_breaches(s, now=now)
-        names = read.user_names(s, {c.assignee_id for c, _ in rows})
-        return [conversation_item(c, cu, names, now) for c, cu in rows]
+    with desk.store.read_core() as conn:
+        rows = read.sla_breaches(conn, now=now)
+        names = read.user_names(conn, {c.assignee_id for c in rows})
+        return [conversation_item(c, names, now) for c in rows]
 
 
 def csat_survey(desk: Desk, token: str) -> dict[str, Any]:
     """The survey behind a token, if it can still be answered (NotFound / Conflict otherwise)."""
-    with desk.store.read() as s:
-        r = open_survey(s, token)
+    with desk.store.read_core() as conn:
+        r = open_survey(conn, token)
         return {"conversation_id": r.conversation_id, "sent_at": r.sent_at.isoformat()}

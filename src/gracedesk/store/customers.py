@@ -4,7 +4,7 @@ reads and writes of the customer pages (``service.customers``).
 ``find_or_create`` runs in the transaction that stores the message; on PostgreSQL it locks the
 customer's row, so one customer's messages are stored one after the other.
 
-The customer pages (a ``Session`` from ``Store.read()``/``write()``):
+The customer pages (the ``Connection`` of the service's session, ``Session.connection()``):
 
 - :func:`search`: a page of customers matching a query (:func:`matches`), with the total;
   :func:`activity` (conversations, open ones, last contact) and :func:`sanction_levels` (the
@@ -14,6 +14,8 @@ The customer pages (a ``Session`` from ``Store.read()``/``write()``):
   (the signals of the newest analysed customer message), :func:`csat_responses`,
   :func:`abuse_evidence` (customer messages with signals, of customers or conversations).
 - :func:`locked` (the row ``FOR UPDATE``) and :func:`set_flags`.
+- :func:`erasure_preview`: the external id and the number of conversations of a customer about
+  to be erased (the CLI's confirmation).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, Row, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from gracedesk.store import audit
@@ -44,6 +45,11 @@ if TYPE_CHECKING:
     from gracedesk.store.inbound import CustomerRef
 
 CUSTOMERS = table_of(Customer)
+_CONVERSATIONS = table_of(Conversation)
+_MESSAGES = table_of(Message)
+_SANCTIONS = table_of(Sanction)
+_CSAT = table_of(CsatResponse)
+_USERS = table_of(User)
 
 Actor = tuple[str, int | None]  # an audit event's actor and actor_id
 
@@ -123,7 +129,7 @@ def find_or_create(
     return row, new
 
 
-# -- the customer pages (ORM, a Session) ---------------------------------------------------------
+# -- the customer pages (Core, the service session's connection) --------------------------------
 
 PHONE_LIKE = re.compile(r"[\d\s().+/-]+")
 PHONE_SEPARATORS = (" ", "-", "(", ")", ".", "+", "/")
@@ -139,147 +145,182 @@ def _digits(column: Any) -> Any:
 
 def matches(text: str) -> ColumnElement[bool]:
     """Customers whose name, e-mail, phone or external id contains ``text`` (any case)."""
+    c = CUSTOMERS.c
     needle = text.lower()
-    fields = (Customer.name, Customer.email, Customer.phone, Customer.external_id)
-    parts = [func.lower(f).contains(needle, autoescape=True) for f in fields]
+    parts = [
+        func.lower(f).contains(needle, autoescape=True)
+        for f in (c.name, c.email, c.phone, c.external_id)
+    ]
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3 and PHONE_LIKE.fullmatch(text):
-        parts.append(_digits(Customer.phone).contains(digits, autoescape=True))
+        parts.append(_digits(c.phone).contains(digits, autoescape=True))
     return or_(*parts)
 
 
-def search(s: Session, text: str, *, limit: int, offset: int) -> tuple[int, Sequence[Customer]]:
-    """The number of customers matching ``text`` and a page of them: by name when ``text`` is
-    given, all customers newest first when it is empty."""
-    q = select(Customer)
+def search(
+    conn: Connection, text: str, *, limit: int, offset: int
+) -> tuple[int, Sequence[Row[Any]]]:
+    """The number of customers matching ``text`` and a page of them (customer rows): by name
+    when ``text`` is given, all customers newest first when it is empty."""
+    c = CUSTOMERS.c
+    q = select(CUSTOMERS)
     if text:
         q = q.where(matches(text))
-        order: tuple[Any, ...] = (func.lower(func.coalesce(Customer.name, "")), Customer.id)
+        order: tuple[Any, ...] = (func.lower(func.coalesce(c.name, "")), c.id)
     else:
-        order = (Customer.id.desc(),)
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.order_by(*order).limit(limit).offset(offset)).all()
+        order = (c.id.desc(),)
+    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0
+    rows = conn.execute(q.order_by(*order).limit(limit).offset(offset)).all()
     return total, rows
 
 
 def activity(
-    s: Session, ids: Sequence[int]
+    conn: Connection, ids: Sequence[int]
 ) -> Sequence[Row[int, int, int | None, datetime | None]]:
     """Per customer of ``ids`` with conversations: (customer id, conversations, open ones, the
     last time the customer wrote)."""
     if not ids:
         return []
-    last = func.max(func.coalesce(Conversation.last_customer_at, Conversation.opened_at))
-    return s.execute(
+    c = _CONVERSATIONS.c
+    last = func.max(func.coalesce(c.last_customer_at, c.opened_at))
+    return conn.execute(
         select(
-            Conversation.customer_id,
+            c.customer_id,
             func.count(),
-            func.sum(case((Conversation.status != "resolved", 1), else_=0)),
+            func.sum(case((c.status != "resolved", 1), else_=0)),
             last,
         )
-        .where(Conversation.customer_id.in_(ids))
-        .group_by(Conversation.customer_id)
+        .where(c.customer_id.in_(ids))
+        .group_by(c.customer_id)
     ).all()
 
 
-def sanction_levels(s: Session, ids: Sequence[int], *, now: datetime) -> Sequence[Row[int, str]]:
+def sanction_levels(
+    conn: Connection, ids: Sequence[int], *, now: datetime
+) -> Sequence[Row[int, str]]:
     """(customer id, level) of the active sanctions of ``ids`` not expired at ``now``."""
     if not ids:
         return []
-    return s.execute(
-        select(Sanction.customer_id, Sanction.level).where(
-            Sanction.customer_id.in_(ids),
-            Sanction.state == "active",
-            or_(Sanction.until.is_(None), Sanction.until > now),
+    x = _SANCTIONS.c
+    return conn.execute(
+        select(x.customer_id, x.level).where(
+            x.customer_id.in_(ids),
+            x.state == "active",
+            or_(x.until.is_(None), x.until > now),
         )
     ).all()
 
 
-def get(s: Session, customer_id: int) -> Customer | None:
-    return s.get(Customer, customer_id)
+@cache
+def _customer_row(lock: bool) -> Select[Any]:
+    q = select(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("cid"))
+    return q.with_for_update() if lock else q
 
 
-def history(s: Session, customer_id: int, *, limit: int) -> tuple[Sequence[Conversation], int]:
-    """The customer's newest ``limit`` conversations and how many they have in all."""
-    convs = s.scalars(
-        select(Conversation)
-        .where(Conversation.customer_id == customer_id)
-        .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
+def get(conn: Connection, customer_id: int) -> Row[Any] | None:
+    """The customer row (every column), None when there is none."""
+    return conn.execute(_customer_row(False), {"cid": customer_id}).first()
+
+
+def history(conn: Connection, customer_id: int, *, limit: int) -> tuple[Sequence[Row[Any]], int]:
+    """The customer's newest ``limit`` conversations (rows) and how many they have in all."""
+    c = _CONVERSATIONS.c
+    convs = conn.execute(
+        select(_CONVERSATIONS)
+        .where(c.customer_id == customer_id)
+        .order_by(c.opened_at.desc(), c.id.desc())
         .limit(limit)
     ).all()
-    total = s.scalar(
-        select(func.count())
-        .select_from(Conversation)
-        .where(Conversation.customer_id == customer_id)
-    )
+    total = conn.execute(
+        select(func.count()).select_from(_CONVERSATIONS).where(c.customer_id == customer_id)
+    ).scalar()
     return convs, total or 0
 
 
-def sanctions_with_staff(
-    s: Session, customer_id: int
-) -> Sequence[Row[Sanction, str | None, str | None]]:
-    """The customer's sanctions, newest first, with the names of who gave and who approved."""
-    given, approved = aliased(User), aliased(User)
-    return s.execute(
-        select(Sanction, given.name, approved.name)
-        .outerjoin(given, given.id == Sanction.created_by)
-        .outerjoin(approved, approved.id == Sanction.approved_by)
-        .where(Sanction.customer_id == customer_id)
-        .order_by(Sanction.id.desc())
+def sanctions_with_staff(conn: Connection, customer_id: int) -> Sequence[Row[Any]]:
+    """The customer's sanctions, newest first: each sanction row with ``given_by_name`` and
+    ``approved_by_name``, the names of who gave and who approved it."""
+    x = _SANCTIONS.c
+    given, approved = _USERS.alias("given"), _USERS.alias("approved")
+    return conn.execute(
+        select(
+            _SANCTIONS,
+            given.c.name.label("given_by_name"),
+            approved.c.name.label("approved_by_name"),
+        )
+        .outerjoin(given, given.c.id == x.created_by)
+        .outerjoin(approved, approved.c.id == x.approved_by)
+        .where(x.customer_id == customer_id)
+        .order_by(x.id.desc())
     ).all()
 
 
 def newest_analysed(
-    s: Session, customer_id: int
+    conn: Connection, customer_id: int
 ) -> Row[dict[str, Any] | None, datetime, int] | None:
     """(signals, received_at, conversation_id) of the customer's newest analysed message."""
-    return s.execute(
-        select(Message.signals, Message.received_at, Message.conversation_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
+    m, c = _MESSAGES.c, _CONVERSATIONS.c
+    return conn.execute(
+        select(m.signals, m.received_at, m.conversation_id)
+        .join(_CONVERSATIONS, c.id == m.conversation_id)
         .where(
-            Conversation.customer_id == customer_id,
-            Message.author == "customer",
-            Message.analysis_state == "done",
+            c.customer_id == customer_id,
+            m.author == "customer",
+            m.analysis_state == "done",
         )
-        .order_by(Message.received_at.desc(), Message.id.desc())
+        .order_by(m.received_at.desc(), m.id.desc())
         .limit(1)
     ).first()
 
 
-def csat_responses(s: Session, customer_id: int) -> Sequence[CsatResponse]:
-    """The surveys sent about the customer's conversations, newest first."""
-    return s.scalars(
-        select(CsatResponse)
-        .join(Conversation, Conversation.id == CsatResponse.conversation_id)
-        .where(Conversation.customer_id == customer_id)
-        .order_by(CsatResponse.sent_at.desc(), CsatResponse.id.desc())
+def csat_responses(conn: Connection, customer_id: int) -> Sequence[Row[Any]]:
+    """The surveys (rows) sent about the customer's conversations, newest first."""
+    r, c = _CSAT.c, _CONVERSATIONS.c
+    return conn.execute(
+        select(_CSAT)
+        .join(_CONVERSATIONS, c.id == r.conversation_id)
+        .where(c.customer_id == customer_id)
+        .order_by(r.sent_at.desc(), r.id.desc())
     ).all()
 
 
 def abuse_evidence(
-    s: Session, *, customer_ids: Sequence[int], conversation_ids: Sequence[int]
+    conn: Connection, *, customer_ids: Sequence[int], conversation_ids: Sequence[int]
 ) -> Sequence[Row[str, dict[str, Any] | None]]:
     """(text, signals) of the customer messages with signals of these customers or
     conversations (none when both are empty)."""
+    m, c = _MESSAGES.c, _CONVERSATIONS.c
     where = [
-        *([Conversation.customer_id.in_(customer_ids)] if customer_ids else []),
-        *([Message.conversation_id.in_(conversation_ids)] if conversation_ids else []),
+        *([c.customer_id.in_(customer_ids)] if customer_ids else []),
+        *([m.conversation_id.in_(conversation_ids)] if conversation_ids else []),
     ]
     if not where:
         return []
-    return s.execute(
-        select(Message.text, Message.signals)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.author == "customer", Message.signals.is_not(None), or_(*where))
+    return conn.execute(
+        select(m.text, m.signals)
+        .join(_CONVERSATIONS, c.id == m.conversation_id)
+        .where(m.author == "customer", m.signals.is_not(None), or_(*where))
     ).all()
 
 
-def locked(s: Session, customer_id: int) -> Customer | None:
+def locked(conn: Connection, customer_id: int) -> Row[Any] | None:
     """The customer row, locked (``FOR UPDATE``): two supervisors flagging at once must not
     lose a flag."""
-    return s.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    return conn.execute(_customer_row(True), {"cid": customer_id}).first()
 
 
-def set_flags(c: Customer, flags: list[str]) -> None:
-    """Store the customer's flags (a new list: SQLAlchemy sees the JSON column change)."""
-    c.flags = list(flags)
+def set_flags(conn: Connection, customer_id: int, flags: Sequence[str]) -> None:
+    """Store the customer's flags (a new list)."""
+    conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.id == customer_id).values(flags=list(flags)))
+
+
+def erasure_preview(conn: Connection, customer_id: int) -> tuple[str, int] | None:
+    """(external id, number of conversations) of the customer, None when there is none."""
+    c = CUSTOMERS.c
+    ext = conn.execute(select(c.external_id).where(c.id == customer_id)).scalar()
+    if ext is None:
+        return None
+    convs = conn.execute(
+        select(func.count()).where(_CONVERSATIONS.c.customer_id == customer_id)
+    ).scalar()
+    return ext, convs or 0

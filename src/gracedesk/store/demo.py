@@ -5,24 +5,26 @@ there are and whether the demo conversations are in already. Operations: ``user_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from sqlalchemy import Connection, select
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from gracedesk.store.tables import Customer, User, table_of
+from gracedesk.store.users import StaffRecord, staff_record
 
-from gracedesk.store.tables import Customer, User
+USERS = table_of(User)
+CUSTOMERS = table_of(Customer)
 
 
-def user_names(s: Session) -> set[str]:
+def user_names(conn: Connection) -> set[str]:
     """The names of all users."""
-    return set(s.scalars(select(User.name)))
+    return set(conn.execute(select(USERS.c.name)).scalars())
 
 
-def users(s: Session) -> Sequence[User]:
+def users(conn: Connection) -> list[StaffRecord]:
     """All users (in no particular order)."""
-    return s.scalars(select(User)).all()
+    return [staff_record(r) for r in conn.execute(select(USERS))]
 
 
-def demo_customer_id(s: Session, external_id: str) -> int | None:
+def demo_customer_id(conn: Connection, external_id: str) -> int | None:
     """The id of the customer with this external id (a seeded demo's marker), if there is one."""
-    return s.scalar(select(Customer.id).where(Customer.external_id == external_id))
+    c = CUSTOMERS.c
+    return conn.execute(select(c.id).where(c.external_id == external_id)).scalar()

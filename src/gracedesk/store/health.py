@@ -5,10 +5,9 @@ Operations: ``ping``.
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
 
-def ping(s: Session) -> None:
+def ping(conn: Connection) -> None:
     """Run ``SELECT 1`` (raises when the database cannot be reached)."""
-    s.execute(text("SELECT 1"))
+    conn.execute(text("SELECT 1"))

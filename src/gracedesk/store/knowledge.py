@@ -33,8 +33,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
 
 from gracedesk.store import fulltext
 from gracedesk.store.tables import (
@@ -48,7 +47,7 @@ from gracedesk.store.tables import (
 )
 
 A, P, V = table_of(KbArticle), table_of(KbPassage), table_of(KbVersion)
-Q = table_of(KbQuestion)
+Q, QT, M = table_of(KbQuestion), table_of(KbQuote), table_of(Message)
 
 
 # -- articles and versions ----------------------------------------------------------------------
@@ -82,66 +81,84 @@ class NewVersion:
     passages: tuple[NewPassage, ...]
 
 
-def article_states(s: Session) -> Sequence[Row[str, str, bool]]:
+@cache
+def _article_by_id(lock: bool) -> Select[Any]:
+    q = select(A).where(A.c.id == bindparam("id"))
+    return q.with_for_update() if lock else q
+
+
+def article_states(conn: Connection) -> Sequence[Row[*tuple[Any, ...]]]:
     """``(id, hash, deleted)`` of every article."""
-    return s.execute(select(KbArticle.id, KbArticle.hash, KbArticle.deleted)).all()
+    return conn.execute(select(A.c.id, A.c.hash, A.c.deleted)).all()
 
 
-def article(s: Session, article_id: str) -> KbArticle | None:
+def article(conn: Connection, article_id: str) -> Row[Any] | None:
     """The article's row, or ``None``."""
-    return s.get(KbArticle, article_id)
+    return conn.execute(_article_by_id(False), {"id": article_id}).first()
 
 
 def articles(
-    s: Session, *, audience: str | None = None, include_deleted: bool = False
-) -> Sequence[KbArticle]:
+    conn: Connection, *, audience: str | None = None, include_deleted: bool = False
+) -> Sequence[Row[Any]]:
     """Articles by id (not the deleted ones unless asked), optionally of one audience."""
-    q = select(KbArticle).order_by(KbArticle.id)
+    q = select(A).order_by(A.c.id)
     if audience is not None:
-        q = q.where(KbArticle.audience == audience)
+        q = q.where(A.c.audience == audience)
     if not include_deleted:
-        q = q.where(KbArticle.deleted.is_(False))
-    return s.scalars(q).all()
+        q = q.where(A.c.deleted.is_(False))
+    return conn.execute(q).all()
 
 
-def live_article_ids(s: Session) -> set[str]:
+def live_article_ids(conn: Connection) -> set[str]:
     """The ids of the articles that are not deleted."""
-    return set(s.scalars(select(KbArticle.id).where(KbArticle.deleted.is_(False))))
+    return set(conn.execute(select(A.c.id).where(A.c.deleted.is_(False))).scalars())
 
 
-def versions(s: Session, article_id: str) -> Sequence[KbVersion]:
+def versions(conn: Connection, article_id: str) -> Sequence[Row[Any]]:
     """The article's versions, oldest first."""
-    return s.scalars(
-        select(KbVersion).where(KbVersion.article_id == article_id).order_by(KbVersion.version)
-    ).all()
+    return conn.execute(select(V).where(V.c.article_id == article_id).order_by(V.c.version)).all()
+
+
+def _put_article(conn: Connection, new: NewVersion, now: datetime) -> tuple[int, bool]:
+    """The article's row written (locked first when it exists): its new version number and
+    whether it is new."""
+    row = conn.execute(_article_by_id(True), {"id": new.id}).first()
+    values = {
+        "title": new.title,
+        "audience": new.audience,
+        "updated": new.updated,
+        "hash": new.hash,
+        "tags": list(new.tags),
+        "policy_rules": list(new.policy_rules),
+        "deleted": False,
+        "updated_at": now,
+    }
+    if row is None:
+        conn.execute(insert(A).values(id=new.id, version=1, created_at=now, **values))
+        return 1, True
+    version = int(row.version) + 1
+    conn.execute(update(A).where(A.c.id == new.id).values(version=version, **values))
+    return version, False
 
 
 def put_version(
-    s: Session,
+    conn: Connection,
     new: NewVersion,
     *,
     author: str,
     reason: str,
     embedder: str,
     now: datetime,
-) -> tuple[KbArticle, bool]:
-    """A new version of the article in ``s``'s transaction (the article's row locked); returns
-    the row and whether the article is new. Its passages replace the previous version's (older
-    ones stay in ``kb_versions``), in the full-text index too."""
-    row = s.get(KbArticle, new.id, with_for_update=True)
-    created = row is None
-    if row is None:
-        row = KbArticle(id=new.id, version=0, created_at=now)
-        s.add(row)
-    row.version += 1
-    row.title, row.audience, row.updated, row.hash = new.title, new.audience, new.updated, new.hash
-    row.tags, row.policy_rules = list(new.tags), list(new.policy_rules)
-    row.deleted, row.updated_at = False, now
-    s.flush()
-    s.add(
-        KbVersion(
+) -> tuple[Row[Any], bool]:
+    """A new version of the article in the caller's transaction (the article's row locked);
+    returns the article's row as now written and whether the article is new. Its passages
+    replace the previous version's (older ones stay in ``kb_versions``), in the full-text index
+    too."""
+    version, created = _put_article(conn, new, now)
+    conn.execute(
+        insert(V).values(
             article_id=new.id,
-            version=row.version,
+            version=version,
             markdown=new.markdown,
             hash=new.hash,
             author=author,
@@ -149,28 +166,33 @@ def put_version(
             created_at=now,
         )
     )
-    conn = s.connection()
-    old = list(s.scalars(select(KbPassage.id).where(KbPassage.article_id == new.id)))
+    old = list(conn.execute(select(P.c.id).where(P.c.article_id == new.id)).scalars())
     fulltext.remove(conn, old)
-    s.execute(delete(KbPassage).where(KbPassage.article_id == new.id))
-    rows = [
-        KbPassage(
-            article_id=new.id,
-            version=row.version,
-            ordinal=p.ordinal,
-            heading=p.heading,
-            text=p.text,
-            search_text=p.search_text,
-            start=p.start,
-            end=p.end,
-            vector=p.vector,
-            embedder=embedder,
+    conn.execute(delete(P).where(P.c.article_id == new.id))
+    if new.passages:
+        ids = conn.execute(
+            insert(P).returning(P.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "article_id": new.id,
+                    "version": version,
+                    "ordinal": p.ordinal,
+                    "heading": p.heading,
+                    "text": p.text,
+                    "search_text": p.search_text,
+                    "start": p.start,
+                    "end": p.end,
+                    "vector": p.vector,
+                    "embedder": embedder,
+                }
+                for p in new.passages
+            ],
+        ).scalars()
+        fulltext.add(
+            conn, [(int(i), p.search_text) for i, p in zip(ids, new.passages, strict=True)]
         )
-        for p in new.passages
-    ]
-    s.add_all(rows)
-    s.flush()
-    fulltext.add(conn, [(p.id, p.search_text) for p in rows])
+    row = article(conn, new.id)
+    assert row is not None
     return row, created
 
 
@@ -229,43 +251,63 @@ def index_questions(conn: Connection) -> Sequence[Row[Any, Any, Any, Any]]:
 # -- quotes -------------------------------------------------------------------------------------
 
 
-def reply_and_question(s: Session, message_id: int) -> tuple[Message | None, Message | None]:
+@cache
+def _message_by_id() -> Select[Any]:
+    return select(M.c.id, M.c.conversation_id, M.c.text, M.c.received_at).where(
+        M.c.id == bindparam("id")
+    )
+
+
+@cache
+def _asked_before() -> Select[Any]:
+    return (
+        select(M.c.id, M.c.conversation_id, M.c.text, M.c.received_at)
+        .where(
+            M.c.conversation_id == bindparam("conv"),
+            M.c.author == "customer",
+            M.c.id < bindparam("id"),
+        )
+        .order_by(M.c.id.desc())
+        .limit(1)
+    )
+
+
+def reply_and_question(
+    conn: Connection, message_id: int
+) -> tuple[Row[Any] | None, Row[Any] | None]:
     """The reply ``message_id`` (``None``: no such message) and the customer message it
-    answered: the conversation's last customer message before it (``None``: there is none)."""
-    msg = s.get(Message, message_id)
+    answered: the conversation's last customer message before it (``None``: there is none).
+    Both as ``id, conversation_id, text, received_at``."""
+    msg = conn.execute(_message_by_id(), {"id": message_id}).first()
     if msg is None:
         return None, None
-    asked = s.scalars(
-        select(Message)
-        .where(
-            Message.conversation_id == msg.conversation_id,
-            Message.author == "customer",
-            Message.id < message_id,
-        )
-        .order_by(Message.id.desc())
-        .limit(1)
-    ).first()
+    asked = conn.execute(_asked_before(), {"conv": msg.conversation_id, "id": message_id}).first()
     return msg, asked
 
 
-def quoted_articles(s: Session, message_id: int) -> set[str]:
+def quoted_articles(conn: Connection, message_id: int) -> set[str]:
     """The articles already recorded as quoted by the message."""
-    return set(s.scalars(select(KbQuote.article_id).where(KbQuote.message_id == message_id)))
+    return set(conn.execute(select(QT.c.article_id).where(QT.c.message_id == message_id)).scalars())
 
 
-def add_quote(s: Session, message_id: int, article_id: str, version: int, at: datetime) -> None:
+def add_quote(
+    conn: Connection, message_id: int, article_id: str, version: int, at: datetime
+) -> None:
     """Record that the message quoted the article's ``version``."""
-    s.add(KbQuote(message_id=message_id, article_id=article_id, version=version, at=at))
+    conn.execute(
+        insert(QT).values(message_id=message_id, article_id=article_id, version=version, at=at)
+    )
 
 
-def shared(s: Session, conversation_id: int) -> Sequence[Row[KbQuote, str]]:
-    """The quotes of a conversation's replies with their article's title, oldest first."""
-    return s.execute(
-        select(KbQuote, KbArticle.title)
-        .join(Message, Message.id == KbQuote.message_id)
-        .join(KbArticle, KbArticle.id == KbQuote.article_id)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(KbQuote.at, KbQuote.id)
+def shared(conn: Connection, conversation_id: int) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The quotes of a conversation's replies, oldest first: ``message_id, article_id,
+    version, at`` and the article's ``title``."""
+    return conn.execute(
+        select(QT.c.message_id, QT.c.article_id, QT.c.version, QT.c.at, A.c.title)
+        .join(M, M.c.id == QT.c.message_id)
+        .join(A, A.c.id == QT.c.article_id)
+        .where(M.c.conversation_id == conversation_id)
+        .order_by(QT.c.at, QT.c.id)
     ).all()
 
 
@@ -273,7 +315,7 @@ def shared(s: Session, conversation_id: int) -> Sequence[Row[KbQuote, str]]:
 
 
 def add_question(
-    s: Session,
+    conn: Connection,
     article_id: str,
     text: str,
     digest: str,
@@ -286,13 +328,13 @@ def add_question(
 ) -> bool:
     """Add one answered question unless the article already has one with the hash ``digest``;
     returns whether it was added."""
-    exists = s.scalar(
-        select(KbQuestion.id).where(KbQuestion.article_id == article_id, KbQuestion.hash == digest)
-    )
+    exists = conn.execute(
+        select(Q.c.id).where(Q.c.article_id == article_id, Q.c.hash == digest)
+    ).scalar()
     if exists is not None:
         return False
-    s.add(
-        KbQuestion(
+    conn.execute(
+        insert(Q).values(
             article_id=article_id,
             text=text,
             hash=digest,
@@ -303,7 +345,6 @@ def add_question(
             created_at=now,
         )
     )
-    s.flush()  # the unique (article, hash) is checked by the next lookup in this session
     return True
 
 
@@ -311,39 +352,39 @@ def add_question(
 
 
 def report_quotes(
-    s: Session, conversations: Select[Any], since: datetime, until: datetime
-) -> Sequence[Row[int, int, str, str, int, datetime]]:
+    conn: Connection, conversations: Select[Any], since: datetime, until: datetime
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """Quotes of replies in the conversations ``conversations`` selects, made in
     ``[since, until)``: ``message_id, conversation_id, article_id, title, version, at``."""
-    M = Message
-    return s.execute(
+    return conn.execute(
         select(
-            KbQuote.message_id,
-            M.conversation_id,
-            KbQuote.article_id,
-            KbArticle.title,
-            KbQuote.version,
-            KbQuote.at,
+            QT.c.message_id,
+            M.c.conversation_id,
+            QT.c.article_id,
+            A.c.title,
+            QT.c.version,
+            QT.c.at,
         )
-        .join(M, M.id == KbQuote.message_id)
-        .join(KbArticle, KbArticle.id == KbQuote.article_id)
-        .where(M.conversation_id.in_(conversations), KbQuote.at >= since, KbQuote.at < until)
+        .join(M, M.c.id == QT.c.message_id)
+        .join(A, A.c.id == QT.c.article_id)
+        .where(M.c.conversation_id.in_(conversations), QT.c.at >= since, QT.c.at < until)
     ).all()
 
 
 def report_questions(
-    s: Session, conversations: Select[Any], since: datetime, until: datetime
-) -> Sequence[Row[int, int, datetime, dict[str, Any] | None, Any]]:
+    conn: Connection, conversations: Select[Any], since: datetime, until: datetime
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The analysed customer messages received in ``[since, until)`` in the conversations
     ``conversations`` selects: ``id, conversation_id, received_at, signals`` and, fifth, the
     guidance's ``articles`` (JSON; ``None`` where guidance has none)."""
-    M = Message
-    return s.execute(
-        select(M.id, M.conversation_id, M.received_at, M.signals, M.guidance["articles"]).where(
-            M.conversation_id.in_(conversations),
-            M.author == "customer",
-            M.analysis_state == "done",
-            M.received_at >= since,
-            M.received_at < until,
+    return conn.execute(
+        select(
+            M.c.id, M.c.conversation_id, M.c.received_at, M.c.signals, M.c.guidance["articles"]
+        ).where(
+            M.c.conversation_id.in_(conversations),
+            M.c.author == "customer",
+            M.c.analysis_state == "done",
+            M.c.received_at >= since,
+            M.c.received_at < until,
         )
     ).all()

@@ -4,11 +4,13 @@ reads of a deliberate reveal, and the rows the abusive words are learnt from.
 The store keeps the rows; which value wins (a user's own choice, else the team's default, else
 on) and what counts as abusive are the service's. Operations:
 
+Core statements, on a connection (the service passes its session's ``Session.connection()``):
+
 - the team's default (``desk_settings``, one row per key, ``{"value": ...}``): ``setting_value``
-  (the stored value alone, on a Core connection: the notification hot path), ``setting_row``,
-  ``put_setting`` (creates the row when there was none);
+  (the stored value alone: the notification hot path), ``setting_row``, ``put_setting``
+  (creates the row when there was none);
 - a user's own choice (``users.mask_abuse``, None: the team's default): ``own_masking``,
-  ``user``, ``set_user_masking``;
+  ``user`` (id, name, mask_abuse), ``set_user_masking``;
 - a reveal: ``message`` (the message asked for), ``customer_of`` (its conversation's customer);
 - the abusive words' source: ``customer_evidence``, the text and signals of the analysed
   customer messages of some conversations, in one statement.
@@ -18,65 +20,87 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Select
 
-from gracedesk.store.tables import Conversation, DeskSetting, Message, User
+from gracedesk.store.tables import Conversation, DeskSetting, Message, User, table_of
+
+SETTINGS = table_of(DeskSetting)
+_USERS = table_of(User)
+_MESSAGES = table_of(Message)
+_CONVERSATIONS = table_of(Conversation)
 
 # -- the team's default --------------------------------------------------------------------------
 
 
+@cache
+def _setting_value() -> Select[Any]:
+    return select(SETTINGS.c.value).where(SETTINGS.c.key == bindparam("key"))
+
+
 def setting_value(conn: Connection, key: str) -> Any:
     """The stored value of the team's setting ``key`` (``{"value": ...}``), None when unset."""
-    return conn.execute(select(DeskSetting.value).where(DeskSetting.key == key)).scalar()
+    return conn.execute(_setting_value(), {"key": key}).scalar()
 
 
-def setting_row(s: Session, key: str) -> DeskSetting | None:
-    """The team's setting ``key`` with who changed it last and when, None when unset."""
-    return s.get(DeskSetting, key)
+def setting_row(conn: Connection, key: str) -> Row[Any] | None:
+    """The team's setting ``key`` (key, value, updated_by, updated_at: who changed it last and
+    when), None when unset."""
+    return conn.execute(select(SETTINGS).where(SETTINGS.c.key == key)).first()
 
 
-def put_setting(
-    s: Session, row: DeskSetting | None, *, key: str, value: Any, by: int, now: datetime
-) -> DeskSetting:
-    """The team's setting ``key`` set to ``{"value": value}`` by ``by`` at ``now``; ``row`` is
-    what :func:`setting_row` found (None: a new row is added)."""
-    if row is None:
-        row = DeskSetting(key=key, value={}, updated_at=now)
-        s.add(row)
-    row.value, row.updated_by, row.updated_at = {"value": value}, by, now
-    return row
+def put_setting(conn: Connection, *, key: str, value: Any, by: int, now: datetime) -> None:
+    """The team's setting ``key`` set to ``{"value": value}`` by ``by`` at ``now`` (the row is
+    added when there was none)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    new = {"value": {"value": value}, "updated_by": by, "updated_at": now}
+    conn.execute(
+        dialect.insert(SETTINGS)
+        .values(key=key, **new)
+        .on_conflict_do_update(index_elements=["key"], set_=new)
+    )
 
 
 # -- a user's own choice -------------------------------------------------------------------------
 
 
-def own_masking(s: Session, user_id: int) -> bool | None:
+def own_masking(conn: Connection, user_id: int) -> bool | None:
     """The user's own choice (None: none made, or no such user)."""
-    return s.scalar(select(User.mask_abuse).where(User.id == user_id))
+    u = _USERS.c
+    return conn.execute(select(u.mask_abuse).where(u.id == user_id)).scalar()
 
 
-def user(s: Session, user_id: int) -> User | None:
-    return s.get(User, user_id)
+def user(conn: Connection, user_id: int) -> Row[int, str, bool | None] | None:
+    """(id, name, mask_abuse) of the user, None when there is none."""
+    u = _USERS.c
+    return conn.execute(select(u.id, u.name, u.mask_abuse).where(u.id == user_id)).first()
 
 
-def set_user_masking(s: Session, u: User, value: bool | None) -> None:
+def set_user_masking(conn: Connection, user_id: int, value: bool | None) -> None:
     """The user's own choice (None: follow the team's default)."""
-    u.mask_abuse = value
+    conn.execute(update(_USERS).where(_USERS.c.id == user_id).values(mask_abuse=value))
 
 
 # -- a reveal ------------------------------------------------------------------------------------
 
 
-def message(s: Session, message_id: int) -> Message | None:
-    return s.get(Message, message_id)
+def message(conn: Connection, message_id: int) -> Row[int, int, str, str | None] | None:
+    """(id, conversation_id, author, hold) of the message, None when there is none."""
+    m = _MESSAGES.c
+    return conn.execute(
+        select(m.id, m.conversation_id, m.author, m.hold).where(m.id == message_id)
+    ).first()
 
 
-def customer_of(s: Session, conv_id: int) -> int:
+def customer_of(conn: Connection, conv_id: int) -> int:
     """The customer of an existing conversation (``NoResultFound`` when there is none)."""
-    return s.get_one(Conversation, conv_id).customer_id
+    c = _CONVERSATIONS.c
+    customer_id: int = conn.execute(select(c.customer_id).where(c.id == conv_id)).scalar_one()
+    return customer_id
 
 
 # -- where the abusive words come from -----------------------------------------------------------
@@ -88,10 +112,11 @@ def customer_evidence(
     """``(conversation_id, text, evidence)`` of the customer messages of ``conv_ids`` that have
     signals (analysed), in one statement; only the signals' ``evidence`` is read (the database
     extracts it: the rest of each message's signals is never parsed)."""
+    m = _MESSAGES.c
     return conn.execute(
-        select(Message.conversation_id, Message.text, Message.signals["evidence"]).where(
-            Message.conversation_id.in_(conv_ids),
-            Message.author == "customer",
-            Message.signals.is_not(None),
+        select(m.conversation_id, m.text, m.signals["evidence"]).where(
+            m.conversation_id.in_(conv_ids),
+            m.author == "customer",
+            m.signals.is_not(None),
         )
     ).all()

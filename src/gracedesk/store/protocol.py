@@ -29,12 +29,16 @@ flags), ``users`` (staff, tokens, console sessions, the sign-in throttle), ``pro
 (masking settings, the abusive words of a conversation), ``rotation``, ``erasure`` (one
 customer, every table, one unit of work), ``knowledge`` and ``fulltext`` (the knowledge base),
 ``training``, ``reports`` (read-only), ``replay`` (read-only), ``sweeps`` (the job sweeps'
-claims), ``demo`` and ``health``. They run on the caller's ``Session`` or ``Connection``: the
-service keeps the transaction, checks roles and states and writes the audit events (through
-``audit.write``).
+claims), ``demo`` and ``health``; the channels' are ``mailboxes``, ``connectors``, ``threads``
+(e-mail threading), ``imports`` (history imports) and the deliveries of ``outbox``. They run on
+the caller's ``Connection`` (a service passes its Session's ``s.connection()``: one
+transaction): the service keeps the transaction, checks roles and states and writes the audit
+events (through ``audit.write``).
 
-No module of ``service``, ``web`` or ``jobs`` imports SQLAlchemy (bar its error types) or the
-tables at run time (``tests/test_layers.py::test_persistence_goes_through_the_store``).
+Every query is a SQL Core statement on ``table_of(Class)`` tables; the mapped classes only
+declare the schema (``tests/test_layers.py::test_one_query_style_per_table``). No module outside
+the store imports SQLAlchemy (bar its error types) or the tables at run time
+(``tests/test_layers.py::test_persistence_goes_through_the_store``).
 """
 
 from __future__ import annotations

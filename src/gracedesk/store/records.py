@@ -1,8 +1,8 @@
 """The desk's records around a conversation: customers' notes, sanctions given and lifted by
 hand, agents' breaks, and CSAT surveys (sent, found by their token, answered).
 
-What ``service.records`` (and ``service.actions`` for surveys) reads and writes, on the ORM
-session of the caller's transaction:
+What ``service.records`` (and ``service.actions`` for surveys) reads and writes, on the
+connection of the caller's transaction:
 
 - ``conversation``: a conversation by id (``FOR UPDATE`` when ``lock``).
 - ``customer``, ``customer_exists``: a customer by id.
@@ -18,9 +18,11 @@ session of the caller's transaction:
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy.sql import Select
 
 from gracedesk.store.tables import (
     Conversation,
@@ -29,36 +31,83 @@ from gracedesk.store.tables import (
     CustomerNote,
     Sanction,
     User,
+    table_of,
 )
 
+CONVERSATIONS = table_of(Conversation)
+CUSTOMERS = table_of(Customer)
+NOTES = table_of(CustomerNote)
+SANCTIONS = table_of(Sanction)
+USERS = table_of(User)
+SURVEYS = table_of(CsatResponse)
 
-def conversation(s: Session, conv_id: int, *, lock: bool = False) -> Conversation | None:
+
+@cache
+def conversation_by_id(lock: bool) -> Select[Any]:
+    q = select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("id"))
+    return q.with_for_update() if lock else q
+
+
+@cache
+def customer_by_id() -> Select[Any]:
+    return select(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("id"))
+
+
+@cache
+def customer_id_by_id() -> Select[Any]:
+    return select(CUSTOMERS.c.id).where(CUSTOMERS.c.id == bindparam("id"))
+
+
+@cache
+def sanction_by_id() -> Select[Any]:
+    return select(SANCTIONS).where(SANCTIONS.c.id == bindparam("id"))
+
+
+@cache
+def user_by_id() -> Select[Any]:
+    return select(USERS).where(USERS.c.id == bindparam("id"))
+
+
+@cache
+def survey_by_token(lock: bool) -> Select[Any]:
+    q = select(SURVEYS).where(SURVEYS.c.token == bindparam("token"))
+    return q.with_for_update() if lock else q
+
+
+def _inserted_id(conn: Connection, stmt: Any, values: dict[str, Any]) -> int:
+    r = conn.execute(stmt, values)
+    new_id = r.inserted_primary_key[0] if r.inserted_primary_key else None
+    assert isinstance(new_id, int)
+    return new_id
+
+
+def conversation(conn: Connection, conv_id: int, *, lock: bool = False) -> Row[Any] | None:
     """The conversation, locked for the transaction when ``lock``; None when missing."""
-    q = select(Conversation).where(Conversation.id == conv_id)
-    return s.scalar(q.with_for_update() if lock else q)
+    return conn.execute(conversation_by_id(lock), {"id": conv_id}).first()
 
 
-def customer(s: Session, customer_id: int) -> Customer:
+def customer(conn: Connection, customer_id: int) -> Row[Any]:
     """The customer (one that exists: a conversation's)."""
-    return s.get_one(Customer, customer_id)
+    return conn.execute(customer_by_id(), {"id": customer_id}).one()
 
 
-def customer_exists(s: Session, customer_id: int) -> bool:
-    return s.get(Customer, customer_id) is not None
+def customer_exists(conn: Connection, customer_id: int) -> bool:
+    return conn.execute(customer_id_by_id(), {"id": customer_id}).first() is not None
 
 
 def add_note(
-    s: Session, customer_id: int, *, author_id: int, text: str, now: datetime
-) -> CustomerNote:
-    """A note on the customer, flushed (its id known)."""
-    n = CustomerNote(customer_id=customer_id, author_id=author_id, text=text, created_at=now)
-    s.add(n)
-    s.flush()
-    return n
+    conn: Connection, customer_id: int, *, author_id: int, text: str, now: datetime
+) -> int:
+    """A note on the customer; its id."""
+    return _inserted_id(
+        conn,
+        insert(NOTES),
+        {"customer_id": customer_id, "author_id": author_id, "text": text, "created_at": now},
+    )
 
 
 def add_sanction(
-    s: Session,
+    conn: Connection,
     customer_id: int,
     *,
     level: str,
@@ -67,56 +116,61 @@ def add_sanction(
     created_by: int,
     approved_by: int | None,
     now: datetime,
-) -> Sanction:
-    """A sanction a person gives, in force at once (``active``), flushed (its id known)."""
-    x = Sanction(
-        customer_id=customer_id,
-        level=level,
-        state="active",
-        reason=reason,
-        until=until,
-        created_by=created_by,
-        approved_by=approved_by,
-        created_at=now,
+) -> Row[Any]:
+    """A sanction a person gives, in force at once (``active``); its row as stored."""
+    sid = _inserted_id(
+        conn,
+        insert(SANCTIONS),
+        {
+            "customer_id": customer_id,
+            "level": level,
+            "state": "active",
+            "reason": reason,
+            "until": until,
+            "created_by": created_by,
+            "approved_by": approved_by,
+            "created_at": now,
+        },
     )
-    s.add(x)
-    s.flush()
-    return x
+    return conn.execute(sanction_by_id(), {"id": sid}).one()
 
 
-def sanction(s: Session, sid: int) -> Sanction | None:
-    return s.get(Sanction, sid)
+def sanction(conn: Connection, sid: int) -> Row[Any] | None:
+    return conn.execute(sanction_by_id(), {"id": sid}).first()
 
 
-def lift_sanction(s: Session, x: Sanction) -> None:
-    x.state = "lifted"
+def lift_sanction(conn: Connection, sid: int) -> None:
+    conn.execute(update(SANCTIONS).where(SANCTIONS.c.id == sid).values(state="lifted"))
 
 
-def take_break(s: Session, user_id: int, *, now: datetime) -> User:
-    """The agent's break starts ``now``; the user row."""
-    u = s.get_one(User, user_id)
-    u.last_break_at = now
-    return u
+def take_break(conn: Connection, user_id: int, *, now: datetime) -> Row[Any]:
+    """The agent's break starts ``now``; the user row (after it)."""
+    conn.execute(update(USERS).where(USERS.c.id == user_id).values(last_break_at=now))
+    return conn.execute(user_by_id(), {"id": user_id}).one()
 
 
-def add_survey(s: Session, conv_id: int, *, token: str, now: datetime) -> None:
+def add_survey(conn: Connection, conv_id: int, *, token: str, now: datetime) -> None:
     """The CSAT survey sent when the conversation is resolved, answered through ``token``."""
-    s.add(CsatResponse(conversation_id=conv_id, token=token, sent_at=now))
+    conn.execute(insert(SURVEYS), {"conversation_id": conv_id, "token": token, "sent_at": now})
 
 
-def survey(s: Session, token: str, *, lock: bool = False) -> CsatResponse | None:
+def survey(conn: Connection, token: str, *, lock: bool = False) -> Row[Any] | None:
     """The survey behind ``token`` (answered or not), locked when ``lock``."""
-    q = select(CsatResponse).where(CsatResponse.token == token)
-    return s.scalar(q.with_for_update() if lock else q)
+    return conn.execute(survey_by_token(lock), {"token": token}).first()
 
 
-def survey_conversation(s: Session, r: CsatResponse) -> Conversation | None:
-    return s.get(Conversation, r.conversation_id)
+def survey_conversation(conn: Connection, r: Row[Any]) -> Row[Any] | None:
+    """The conversation of the survey ``r``."""
+    return conversation(conn, r.conversation_id)
 
 
 def answer_survey(
-    s: Session, r: CsatResponse, *, score: int, comment: str | None, now: datetime
-) -> Conversation:
-    """The customer's answer to the survey; the survey's conversation."""
-    r.score, r.comment, r.responded_at = score, comment, now
-    return s.get_one(Conversation, r.conversation_id)
+    conn: Connection, r: Row[Any], *, score: int, comment: str | None, now: datetime
+) -> Row[Any]:
+    """The customer's answer to the survey ``r``; the survey's conversation."""
+    conn.execute(
+        update(SURVEYS)
+        .where(SURVEYS.c.id == r.id)
+        .values(score=score, comment=comment, responded_at=now)
+    )
+    return conn.execute(conversation_by_id(False), {"id": r.conversation_id}).one()

@@ -3,7 +3,7 @@
 Nothing here writes. ``service.reports`` turns these rows into ``insights``' plain rows (trends,
 SLA minutes, causes, CSAT and its model's training rows, sanctions, people and their breaks);
 ``service.outcomes`` turns the reply reads into the per-reply records of phrase outcomes. Every
-function runs in the caller's ORM session.
+function reads on the caller's connection (the service passes its session's).
 
 - The scope: :class:`Scope` (a period, optionally one team and/or one agent),
   :func:`user_id` (an agent by name), :func:`touched` (the conversations in scope that
@@ -25,10 +25,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+)
 
 from gracedesk.store.tables import (
     AuditEvent,
@@ -39,7 +49,17 @@ from gracedesk.store.tables import (
     Message,
     Sanction,
     User,
+    table_of,
 )
+
+AUDIT_EVENTS = table_of(AuditEvent)
+CONVERSATIONS = table_of(Conversation)
+SURVEYS = table_of(CsatResponse)
+CUSTOMERS = table_of(Customer)
+ESCALATIONS = table_of(Escalation)
+MESSAGES = table_of(Message)
+SANCTIONS = table_of(Sanction)
+USERS = table_of(User)
 
 CHUNK = 500  # conversation ids per IN (...) list
 
@@ -56,9 +76,9 @@ class Scope:
     def filters(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
         if self.team is not None:
-            out.append(Conversation.team == self.team)
+            out.append(CONVERSATIONS.c.team == self.team)
         if self.agent_id is not None:
-            out.append(Conversation.assignee_id == self.agent_id)
+            out.append(CONVERSATIONS.c.assignee_id == self.agent_id)
         return out
 
     def during(self, col: Any) -> ColumnElement[bool]:
@@ -68,41 +88,49 @@ class Scope:
 # -- the scope ----------------------------------------------------------------------------------
 
 
-def user_id(s: Session, name: str) -> int | None:
+@cache
+def user_by_name() -> Select[Any]:
+    return select(USERS.c.id).where(USERS.c.name == bindparam("name"))
+
+
+def user_id(conn: Connection, name: str) -> int | None:
     """The id of the user named ``name``; None when there is none."""
-    return s.scalar(select(User.id).where(User.name == name))
+    uid: int | None = conn.scalar(user_by_name(), {"name": name})
+    return uid
 
 
 def touched(scope: Scope) -> Select[Any]:
     """Conversations in scope opened before ``until`` that anything in the period touched."""
-    cid = Conversation.id
+    v, a, m, e = CONVERSATIONS.c, AUDIT_EVENTS.c, MESSAGES.c, ESCALATIONS.c
+    cs, x = SURVEYS.c, SANCTIONS.c
+    cid = v.id
     during = scope.during
     return select(cid).where(
-        Conversation.opened_at < scope.until,
+        v.opened_at < scope.until,
         *scope.filters(),
         or_(
-            Conversation.opened_at >= scope.since,
-            Conversation.resolved_at >= scope.since,
-            Conversation.updated_at >= scope.since,
-            Conversation.sla_breached_at >= scope.since,
-            exists().where(AuditEvent.conversation_id == cid, during(AuditEvent.at)),
-            exists().where(Message.conversation_id == cid, during(Message.received_at)),
+            v.opened_at >= scope.since,
+            v.resolved_at >= scope.since,
+            v.updated_at >= scope.since,
+            v.sla_breached_at >= scope.since,
+            exists().where(a.conversation_id == cid, during(a.at)),
+            exists().where(m.conversation_id == cid, during(m.received_at)),
             exists().where(
-                Escalation.conversation_id == cid,
-                or_(during(Escalation.created_at), during(Escalation.decided_at)),
+                e.conversation_id == cid, or_(during(e.created_at), during(e.decided_at))
             ),
-            exists().where(CsatResponse.conversation_id == cid, during(CsatResponse.sent_at)),
-            exists().where(Sanction.conversation_id == cid, during(Sanction.created_at)),
+            exists().where(cs.conversation_id == cid, during(cs.sent_at)),
+            exists().where(x.conversation_id == cid, during(x.created_at)),
         ),
     )
 
 
 def answered(until: datetime, *, limit: int) -> Select[Any]:
     """The conversations of the ``limit`` surveys answered last before ``until``."""
+    cs = SURVEYS.c
     return (
-        select(CsatResponse.conversation_id)
-        .where(CsatResponse.score.is_not(None), CsatResponse.responded_at < until)
-        .order_by(CsatResponse.responded_at.desc())
+        select(cs.conversation_id)
+        .where(cs.score.is_not(None), cs.responded_at < until)
+        .order_by(cs.responded_at.desc())
         .limit(limit)
     )
 
@@ -111,7 +139,7 @@ def answered(until: datetime, *, limit: int) -> Select[Any]:
 
 
 def messages(
-    s: Session, ids: Select[Any]
+    conn: Connection, ids: Select[Any]
 ) -> Sequence[
     Row[
         int,
@@ -127,8 +155,8 @@ def messages(
 ]:
     """Their messages: id, conversation, author, channel, time, analysis state, risk, signals,
     critique."""
-    M = Message
-    return s.execute(
+    M = MESSAGES.c
+    return conn.execute(
         select(
             M.id, M.conversation_id, M.author, M.channel, M.received_at, M.analysis_state,
             M.risk, M.signals, M.critique,
@@ -137,7 +165,7 @@ def messages(
 
 
 def conversations(
-    s: Session, ids: Select[Any]
+    conn: Connection, ids: Select[Any]
 ) -> Sequence[
     Row[
         int,
@@ -155,22 +183,21 @@ def conversations(
 ]:
     """The conversations: id, customer, channel, team, assignee, priority, status and the
     times opened, first answered, resolved and SLA-breached."""
-    return s.execute(
+    v = CONVERSATIONS.c
+    return conn.execute(
         select(
-            Conversation.id, Conversation.customer_id, Conversation.channel,
-            Conversation.team, Conversation.assignee_id, Conversation.priority,
-            Conversation.status, Conversation.opened_at, Conversation.first_response_at,
-            Conversation.resolved_at, Conversation.sla_breached_at,
-        ).where(Conversation.id.in_(ids))
+            v.id, v.customer_id, v.channel, v.team, v.assignee_id, v.priority, v.status,
+            v.opened_at, v.first_response_at, v.resolved_at, v.sla_breached_at,
+        ).where(v.id.in_(ids))
     ).all()  # fmt: skip
 
 
 def escalations(
-    s: Session, ids: Select[Any]
+    conn: Connection, ids: Select[Any]
 ) -> Sequence[Row[int, int, str, str | None, str | None, str, datetime, datetime | None]]:
     """Their escalations: id, conversation, kind, target, rule, state, created, decided."""
-    E = Escalation
-    return s.execute(
+    E = ESCALATIONS.c
+    return conn.execute(
         select(
             E.id, E.conversation_id, E.kind, E.target, E.rule_id, E.state, E.created_at,
             E.decided_at,
@@ -179,11 +206,11 @@ def escalations(
 
 
 def surveys(
-    s: Session, ids: Select[Any]
+    conn: Connection, ids: Select[Any]
 ) -> Sequence[Row[int, int, datetime, int | None, datetime | None]]:
     """Their CSAT surveys: id, conversation, sent, score, answered."""
-    CS = CsatResponse
-    return s.execute(
+    CS = SURVEYS.c
+    return conn.execute(
         select(CS.id, CS.conversation_id, CS.sent_at, CS.score, CS.responded_at).where(
             CS.conversation_id.in_(ids)
         )
@@ -191,39 +218,38 @@ def surveys(
 
 
 def events(
-    s: Session, ids: Select[Any], kinds: Sequence[str]
+    conn: Connection, ids: Select[Any], kinds: Sequence[str]
 ) -> Sequence[Row[str, datetime, int | None, int | None, dict[str, Any]]]:
     """Their audit events of ``kinds``: kind, time, conversation, actor id, detail."""
-    return s.execute(
-        select(
-            AuditEvent.kind, AuditEvent.at, AuditEvent.conversation_id, AuditEvent.actor_id,
-            AuditEvent.detail,
-        ).where(AuditEvent.conversation_id.in_(ids), AuditEvent.kind.in_(kinds))
-    ).all()  # fmt: skip
+    a = AUDIT_EVENTS.c
+    return conn.execute(
+        select(a.kind, a.at, a.conversation_id, a.actor_id, a.detail).where(
+            a.conversation_id.in_(ids), a.kind.in_(kinds)
+        )
+    ).all()
 
 
 SanctionRead = Row[int, int, int | None, str, str, datetime]
 
 
-def _sanctions(s: Session, where: ColumnElement[bool]) -> Sequence[SanctionRead]:
-    return s.execute(
-        select(
-            Sanction.id, Sanction.customer_id, Sanction.conversation_id, Sanction.level,
-            Sanction.state, Sanction.created_at,
-        ).where(where)
-    ).all()  # fmt: skip
+def _sanctions(conn: Connection, where: ColumnElement[bool]) -> Sequence[SanctionRead]:
+    x = SANCTIONS.c
+    return conn.execute(
+        select(x.id, x.customer_id, x.conversation_id, x.level, x.state, x.created_at).where(where)
+    ).all()
 
 
-def sanctions(s: Session, ids: Select[Any]) -> Sequence[SanctionRead]:
+def sanctions(conn: Connection, ids: Select[Any]) -> Sequence[SanctionRead]:
     """Their sanctions: id, customer, conversation, level, state, created."""
-    return _sanctions(s, Sanction.conversation_id.in_(ids))
+    return _sanctions(conn, SANCTIONS.c.conversation_id.in_(ids))
 
 
-def customers(s: Session, ids: Select[Any]) -> Sequence[Row[int, str, str | None]]:
+def customers(conn: Connection, ids: Select[Any]) -> Sequence[Row[int, str, str | None]]:
     """Their customers: id, external id, name."""
-    return s.execute(
-        select(Customer.id, Customer.external_id, Customer.name).where(
-            Customer.id.in_(select(Conversation.customer_id).where(Conversation.id.in_(ids)))
+    cu, v = CUSTOMERS.c, CONVERSATIONS.c
+    return conn.execute(
+        select(cu.id, cu.external_id, cu.name).where(
+            cu.id.in_(select(v.customer_id).where(v.id.in_(ids)))
         )
     ).all()
 
@@ -231,45 +257,47 @@ def customers(s: Session, ids: Select[Any]) -> Sequence[Row[int, str, str | None
 # -- what belongs to no conversation ------------------------------------------------------------
 
 
-def lifted(s: Session, scope: Scope) -> Sequence[Row[datetime, dict[str, Any]]]:
+def lifted(conn: Connection, scope: Scope) -> Sequence[Row[datetime, dict[str, Any]]]:
     """The ``sanction.lifted`` events of the period: time, detail."""
-    return s.execute(
-        select(AuditEvent.at, AuditEvent.detail).where(
-            AuditEvent.kind == "sanction.lifted", scope.during(AuditEvent.at)
+    return conn.execute(
+        select(AUDIT_EVENTS.c.at, AUDIT_EVENTS.c.detail).where(
+            AUDIT_EVENTS.c.kind == "sanction.lifted", scope.during(AUDIT_EVENTS.c.at)
         )
     ).all()
 
 
-def loose_sanctions(s: Session, scope: Scope, lifted_ids: Sequence[int]) -> Sequence[SanctionRead]:
+def loose_sanctions(
+    conn: Connection, scope: Scope, lifted_ids: Sequence[int]
+) -> Sequence[SanctionRead]:
     """The sanctions ``lifted_ids`` (of a conversation in scope when the scope names a team or
     an agent) and, without such a filter, the sanctions given outside a conversation in the
     period; rows as :func:`sanctions`."""
+    x = SANCTIONS.c
     filters = scope.filters()
-    loose: list[ColumnElement[bool]] = [Sanction.id.in_(list(lifted_ids))]
+    loose: list[ColumnElement[bool]] = [x.id.in_(list(lifted_ids))]
     if not filters:
-        loose.append(and_(Sanction.conversation_id.is_(None), scope.during(Sanction.created_at)))
+        loose.append(and_(x.conversation_id.is_(None), scope.during(x.created_at)))
         where: ColumnElement[bool] = or_(*loose)
     else:
-        where = Sanction.id.in_(
-            select(Sanction.id)
-            .join(Conversation, Conversation.id == Sanction.conversation_id)
-            .where(Sanction.id.in_(list(lifted_ids)), *filters)
+        where = x.id.in_(
+            select(x.id)
+            .join(CONVERSATIONS, CONVERSATIONS.c.id == x.conversation_id)
+            .where(x.id.in_(list(lifted_ids)), *filters)
         )
-    return _sanctions(s, where)
+    return _sanctions(conn, where)
 
 
-def users(s: Session) -> Sequence[Row[int, str, str, str, datetime | None]]:
+def users(conn: Connection) -> Sequence[Row[int, str, str, str, datetime | None]]:
     """Every user: id, name, display name, role, last break."""
-    return s.execute(
-        select(User.id, User.name, User.display_name, User.role, User.last_break_at)
-    ).all()
+    u = USERS.c
+    return conn.execute(select(u.id, u.name, u.display_name, u.role, u.last_break_at)).all()
 
 
-def breaks(s: Session, scope: Scope) -> Sequence[Row[datetime, int | None]]:
+def breaks(conn: Connection, scope: Scope) -> Sequence[Row[datetime, int | None]]:
     """The ``agent.break`` events of the period: time, actor id."""
-    return s.execute(
-        select(AuditEvent.at, AuditEvent.actor_id).where(
-            AuditEvent.kind == "agent.break", scope.during(AuditEvent.at)
+    return conn.execute(
+        select(AUDIT_EVENTS.c.at, AUDIT_EVENTS.c.actor_id).where(
+            AUDIT_EVENTS.c.kind == "agent.break", scope.during(AUDIT_EVENTS.c.at)
         )
     ).all()
 
@@ -277,16 +305,26 @@ def breaks(s: Session, scope: Scope) -> Sequence[Row[datetime, int | None]]:
 # -- the console's filter -----------------------------------------------------------------------
 
 
-def teams(s: Session) -> Sequence[str | None]:
+@cache
+def named_teams() -> Select[Any]:
+    v = CONVERSATIONS.c
+    return select(v.team).where(v.team.is_not(None)).distinct()
+
+
+@cache
+def active_names() -> Select[Any]:
+    u = USERS.c
+    return select(u.name).where(u.active.is_(True)).order_by(u.name)
+
+
+def teams(conn: Connection) -> Sequence[str | None]:
     """Every team a conversation names (distinct)."""
-    return s.scalars(
-        select(Conversation.team).where(Conversation.team.is_not(None)).distinct()
-    ).all()
+    return conn.scalars(named_teams()).all()
 
 
-def active_user_names(s: Session) -> Sequence[str]:
+def active_user_names(conn: Connection) -> Sequence[str]:
     """The active users' names, in order."""
-    return s.scalars(select(User.name).where(User.active.is_(True)).order_by(User.name)).all()
+    return conn.scalars(active_names()).all()
 
 
 # -- phrase outcomes ----------------------------------------------------------------------------
@@ -298,37 +336,43 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
 
 
 def agent_replies(
-    s: Session, since: datetime | None, until: datetime | None
+    conn: Connection, since: datetime | None, until: datetime | None
 ) -> list[Row[int, int, str, datetime, dict[str, Any] | None]]:
     """Every agent reply sent in ``[since, until)`` (either end open when None), by id: id,
     conversation, text, time, critique."""
-    q = select(
-        Message.id, Message.conversation_id, Message.text, Message.received_at, Message.critique
-    ).where(Message.author == "agent")
+    m = MESSAGES.c
+    q = select(m.id, m.conversation_id, m.text, m.received_at, m.critique).where(
+        m.author == "agent"
+    )
     if since is not None:
-        q = q.where(Message.received_at >= since)
+        q = q.where(m.received_at >= since)
     if until is not None:
-        q = q.where(Message.received_at < until)
-    return list(s.execute(q.order_by(Message.id)).all())
+        q = q.where(m.received_at < until)
+    return list(conn.execute(q.order_by(m.id)).all())
+
+
+@cache
+def analysed_of() -> Select[Any]:
+    m = MESSAGES.c
+    return (
+        select(m.id, m.conversation_id, m.signals, m.guidance)
+        .where(
+            m.conversation_id.in_(bindparam("convs", expanding=True)),
+            m.author == "customer",
+            m.signals.is_not(None),
+        )
+        .order_by(m.id)
+    )
 
 
 def analysed_customer_messages(
-    s: Session, convs: Sequence[int]
+    conn: Connection, convs: Sequence[int]
 ) -> list[Row[int, int, dict[str, Any] | None, dict[str, Any] | None]]:
     """The customer messages of ``convs`` with stored signals (by id within each ``CHUNK`` of
     conversations): id, conversation, signals, guidance."""
     out: list[Row[int, int, dict[str, Any] | None, dict[str, Any] | None]] = []
     for part in _chunks(convs):
-        q = (
-            select(Message.id, Message.conversation_id, Message.signals, Message.guidance)
-            .where(
-                Message.conversation_id.in_(part),
-                Message.author == "customer",
-                Message.signals.is_not(None),
-            )
-            .order_by(Message.id)
-        )
-        out.extend(s.execute(q))
+        out.extend(conn.execute(analysed_of(), {"convs": part}))
     return out
 
 
@@ -341,31 +385,38 @@ class Afterwards:
     surveys: list[Row[int, datetime, int | None]]  # (conversation, sent, score) of answered ones
 
 
-def afterwards(s: Session, convs: Sequence[int]) -> Afterwards:
+@cache
+def escalations_proper() -> Select[Any]:
+    e = ESCALATIONS.c
+    return select(e.conversation_id, e.created_at).where(
+        e.conversation_id.in_(bindparam("convs", expanding=True)), e.kind == "escalation"
+    )
+
+
+@cache
+def resolutions() -> Select[Any]:
+    a = AUDIT_EVENTS.c
+    return select(a.conversation_id, a.kind, a.at).where(
+        a.conversation_id.in_(bindparam("convs", expanding=True)),
+        a.kind.in_(("conversation.resolved", "conversation.reopened")),
+    )
+
+
+@cache
+def answers() -> Select[Any]:
+    cs = SURVEYS.c
+    return select(cs.conversation_id, cs.sent_at, cs.score).where(
+        cs.conversation_id.in_(bindparam("convs", expanding=True)), cs.score.is_not(None)
+    )
+
+
+def afterwards(conn: Connection, convs: Sequence[int]) -> Afterwards:
     """The escalations (kind ``escalation``), ``conversation.resolved`` and
     ``conversation.reopened`` events and answered surveys of ``convs``."""
     out = Afterwards([], [], [])
     for part in _chunks(convs):
-        out.escalations.extend(
-            s.execute(
-                select(Escalation.conversation_id, Escalation.created_at).where(
-                    Escalation.conversation_id.in_(part), Escalation.kind == "escalation"
-                )
-            )
-        )
-        out.events.extend(
-            s.execute(
-                select(AuditEvent.conversation_id, AuditEvent.kind, AuditEvent.at).where(
-                    AuditEvent.conversation_id.in_(part),
-                    AuditEvent.kind.in_(("conversation.resolved", "conversation.reopened")),
-                )
-            )
-        )
-        out.surveys.extend(
-            s.execute(
-                select(
-                    CsatResponse.conversation_id, CsatResponse.sent_at, CsatResponse.score
-                ).where(CsatResponse.conversation_id.in_(part), CsatResponse.score.is_not(None))
-            )
-        )
+        params = {"convs": part}
+        out.escalations.extend(conn.execute(escalations_proper(), params))
+        out.events.extend(conn.execute(resolutions(), params))
+        out.surveys.extend(conn.execute(answers(), params))
     return out

@@ -3,8 +3,8 @@
 The rows of ``training_sessions``, ``training_assignments`` and ``training_certifications``
 (``service.training`` decides what to write; ``service.training_progress`` reads them), plus the
 reads of the desk's own rows that training needs (the people it names, the resolved
-conversations ``train build --from-desk`` turns into scenarios). Every function runs in the
-caller's ORM session.
+conversations ``train build --from-desk`` turns into scenarios). Every function runs Core
+statements on the caller's connection (its transaction); rows come back as ``Row`` values.
 
 - Sessions: :func:`session` (optionally locked), :func:`add_session`, :func:`set_turns`,
   :func:`finish_session`, :func:`sessions` (newest first), :func:`finished_sessions`.
@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from gracedesk.store.tables import (
     Conversation,
@@ -37,96 +38,118 @@ from gracedesk.store.tables import (
     TrainingCertification,
     TrainingSession,
     User,
+    table_of,
 )
+
+TS, TA = table_of(TrainingSession), table_of(TrainingAssignment)
+TC, U = table_of(TrainingCertification), table_of(User)
+CONV, CUST, ESC = table_of(Conversation), table_of(Customer), table_of(Escalation)
+CSAT, M = table_of(CsatResponse), table_of(Message)
 
 # -- sessions -----------------------------------------------------------------------------------
 
 
-def session(s: Session, session_id: int, *, lock: bool = False) -> TrainingSession | None:
+@cache
+def _session_by_id(lock: bool) -> Select[Any]:
+    q = select(TS).where(TS.c.id == bindparam("id"))
+    return q.with_for_update() if lock else q
+
+
+def session(conn: Connection, session_id: int, *, lock: bool = False) -> Row[Any] | None:
     """The session ``session_id`` (``FOR UPDATE`` when ``lock``); None when there is none."""
-    q = select(TrainingSession).where(TrainingSession.id == session_id)
-    return s.scalar(q.with_for_update() if lock else q)
+    return conn.execute(_session_by_id(lock), {"id": session_id}).first()
 
 
 def add_session(
-    s: Session, *, user_id: int, scenario_id: str, seed: int | None, now: datetime
-) -> TrainingSession:
-    """A new session in progress, flushed; without a ``seed`` its seed is its id."""
-    row = TrainingSession(
-        user_id=user_id,
-        scenario_id=scenario_id,
-        seed=seed if seed is not None else 0,
-        turns=[],
-        status="in_progress",
-        started_at=now,
-    )
-    s.add(row)
-    s.flush()
+    conn: Connection, *, user_id: int, scenario_id: str, seed: int | None, now: datetime
+) -> Row[Any]:
+    """A new session in progress; its row. Without a ``seed`` its seed is its id."""
+    sid = conn.execute(
+        insert(TS)
+        .values(
+            user_id=user_id,
+            scenario_id=scenario_id,
+            seed=seed if seed is not None else 0,
+            turns=[],
+            status="in_progress",
+            score=None,
+            passed=None,
+            outcome=None,
+            started_at=now,
+            finished_at=None,
+        )
+        .returning(TS.c.id)
+    ).scalar_one()
     if seed is None:
-        row.seed = row.id
+        conn.execute(update(TS).where(TS.c.id == sid).values(seed=sid))
+    row = session(conn, sid)
+    assert row is not None
     return row
 
 
-def set_turns(row: TrainingSession, turns: list[str]) -> None:
-    """The trainee's turns, replaced (a new list: the JSON column is saved on assignment)."""
-    row.turns = turns
+def set_turns(conn: Connection, session_id: int, turns: list[str]) -> None:
+    """The trainee's turns, replaced."""
+    conn.execute(update(TS).where(TS.c.id == session_id).values(turns=list(turns)))
 
 
 def finish_session(
-    s: Session,
-    row: TrainingSession,
+    conn: Connection,
+    session_id: int,
     *,
     score: float,
     passed: bool,
     outcome: str | None,
     now: datetime,
 ) -> None:
-    """The session done, with its score, pass and outcome (at most 40 characters), flushed."""
-    row.status = "done"
-    row.score = score
-    row.passed = passed
-    row.outcome = outcome[:40] if outcome is not None else None
-    row.finished_at = now
-    s.flush()
-
-
-def sessions(s: Session, *, agent_id: int | None, limit: int) -> list[TrainingSession]:
-    """Sessions, newest first (of ``agent_id`` when given), at most ``limit``."""
-    q = select(TrainingSession).order_by(
-        TrainingSession.started_at.desc(), TrainingSession.id.desc()
-    )
-    if agent_id is not None:
-        q = q.where(TrainingSession.user_id == agent_id)
-    return list(s.scalars(q.limit(limit)))
-
-
-def finished_sessions(s: Session) -> list[TrainingSession]:
-    """Every finished session, in the order they finished (ties: by id)."""
-    return list(
-        s.scalars(
-            select(TrainingSession)
-            .where(TrainingSession.status == "done")
-            .order_by(TrainingSession.finished_at, TrainingSession.id)
+    """The session done, with its score, pass and outcome (at most 40 characters)."""
+    conn.execute(
+        update(TS)
+        .where(TS.c.id == session_id)
+        .values(
+            status="done",
+            score=score,
+            passed=passed,
+            outcome=outcome[:40] if outcome is not None else None,
+            finished_at=now,
         )
     )
 
 
-def passed_scenarios(s: Session, user_id: int, since: datetime | None = None) -> dict[str, int]:
+def sessions(conn: Connection, *, agent_id: int | None, limit: int) -> list[Row[Any]]:
+    """Sessions, newest first (of ``agent_id`` when given), at most ``limit``."""
+    q = select(TS).order_by(TS.c.started_at.desc(), TS.c.id.desc())
+    if agent_id is not None:
+        q = q.where(TS.c.user_id == agent_id)
+    return list(conn.execute(q.limit(limit)).all())
+
+
+def finished_sessions(conn: Connection) -> list[Row[Any]]:
+    """Every finished session, in the order they finished (ties: by id)."""
+    return list(
+        conn.execute(
+            select(TS).where(TS.c.status == "done").order_by(TS.c.finished_at, TS.c.id)
+        ).all()
+    )
+
+
+def passed_scenarios(
+    conn: Connection, user_id: int, since: datetime | None = None
+) -> dict[str, int]:
     """Each scenario the user passed (finished at or after ``since``) and its first passing
     session's id."""
-    q = select(TrainingSession.scenario_id, func.min(TrainingSession.id)).where(
-        TrainingSession.user_id == user_id, TrainingSession.passed.is_(True)
+    q = select(TS.c.scenario_id, func.min(TS.c.id)).where(
+        TS.c.user_id == user_id, TS.c.passed.is_(True)
     )
     if since is not None:
-        q = q.where(TrainingSession.finished_at >= since)
-    return {sid: first for sid, first in s.execute(q.group_by(TrainingSession.scenario_id))}
+        q = q.where(TS.c.finished_at >= since)
+    return {sid: first for sid, first in conn.execute(q.group_by(TS.c.scenario_id))}
 
 
 # -- assignments --------------------------------------------------------------------------------
 
 
 def add_assignment(
-    s: Session,
+    conn: Connection,
     *,
     user_id: int,
     assigned_by: int,
@@ -134,53 +157,50 @@ def add_assignment(
     set_name: str | None,
     due_at: datetime | None,
     now: datetime,
-) -> TrainingAssignment:
-    """A new assignment of a scenario or a set, flushed."""
-    row = TrainingAssignment(
-        scenario_id=scenario_id,
-        set_name=set_name,
-        user_id=user_id,
-        assigned_by=assigned_by,
-        due_at=due_at,
-        created_at=now,
-    )
-    s.add(row)
-    s.flush()
-    return row
+) -> Row[Any]:
+    """A new assignment of a scenario or a set; its row."""
+    aid = conn.execute(
+        insert(TA)
+        .values(
+            scenario_id=scenario_id,
+            set_name=set_name,
+            user_id=user_id,
+            assigned_by=assigned_by,
+            due_at=due_at,
+            created_at=now,
+            done_at=None,
+        )
+        .returning(TA.c.id)
+    ).scalar_one()
+    return conn.execute(select(TA).where(TA.c.id == aid)).one()
 
 
-def assignments(s: Session, *, agent_id: int | None) -> list[TrainingAssignment]:
+def assignments(conn: Connection, *, agent_id: int | None) -> list[Row[Any]]:
     """Every assignment (of ``agent_id`` when given), in no particular order."""
-    q = select(TrainingAssignment)
+    q = select(TA)
     if agent_id is not None:
-        q = q.where(TrainingAssignment.user_id == agent_id)
-    return list(s.scalars(q))
+        q = q.where(TA.c.user_id == agent_id)
+    return list(conn.execute(q).all())
 
 
-def open_assignments(s: Session, user_id: int) -> list[TrainingAssignment]:
+def open_assignments(conn: Connection, user_id: int) -> list[Row[Any]]:
     """The user's assignments not done yet."""
     return list(
-        s.scalars(
-            select(TrainingAssignment).where(
-                TrainingAssignment.user_id == user_id, TrainingAssignment.done_at.is_(None)
-            )
-        )
+        conn.execute(select(TA).where(TA.c.user_id == user_id, TA.c.done_at.is_(None))).all()
     )
 
 
-def close_assignment(a: TrainingAssignment, *, now: datetime) -> None:
+def close_assignment(conn: Connection, assignment_id: int, *, now: datetime) -> None:
     """The assignment done at ``now``."""
-    a.done_at = now
+    conn.execute(update(TA).where(TA.c.id == assignment_id).values(done_at=now))
 
 
-def open_assignment_counts(s: Session) -> dict[int, int]:
+def open_assignment_counts(conn: Connection) -> dict[int, int]:
     """User id -> how many of their assignments are not done (users with any)."""
     return {
         uid: int(n)
-        for uid, n in s.execute(
-            select(TrainingAssignment.user_id, func.count())
-            .where(TrainingAssignment.done_at.is_(None))
-            .group_by(TrainingAssignment.user_id)
+        for uid, n in conn.execute(
+            select(TA.c.user_id, func.count()).where(TA.c.done_at.is_(None)).group_by(TA.c.user_id)
         )
     }
 
@@ -188,133 +208,130 @@ def open_assignment_counts(s: Session) -> dict[int, int]:
 # -- certifications -----------------------------------------------------------------------------
 
 
-def certified_sets(s: Session, user_id: int) -> set[str]:
+def certified_sets(conn: Connection, user_id: int) -> set[str]:
     """The sets the user is certified for."""
-    return set(
-        s.scalars(
-            select(TrainingCertification.set_name).where(TrainingCertification.user_id == user_id)
-        )
-    )
+    return set(conn.execute(select(TC.c.set_name).where(TC.c.user_id == user_id)).scalars())
 
 
 def add_certification(
-    s: Session, *, user_id: int, set_name: str, now: datetime, sessions: list[int]
+    conn: Connection, *, user_id: int, set_name: str, now: datetime, sessions: list[int]
 ) -> bool:
     """Certify the user for ``set_name`` (in a savepoint); False when they already are (a
     session of theirs that finished at the same moment certified them)."""
     try:
-        with s.begin_nested():
-            s.add(
-                TrainingCertification(user_id=user_id, set_name=set_name, at=now, sessions=sessions)
+        with conn.begin_nested():
+            conn.execute(
+                insert(TC).values(
+                    user_id=user_id, set_name=set_name, at=now, sessions=list(sessions)
+                )
             )
-            s.flush()
     except IntegrityError:
         return False
     return True
 
 
-def certifications(s: Session, *, agent_id: int | None) -> list[TrainingCertification]:
+def certifications(conn: Connection, *, agent_id: int | None) -> list[Row[Any]]:
     """Certifications, newest first (of ``agent_id`` when given)."""
-    q = select(TrainingCertification).order_by(
-        TrainingCertification.at.desc(), TrainingCertification.id.desc()
-    )
+    q = select(TC).order_by(TC.c.at.desc(), TC.c.id.desc())
     if agent_id is not None:
-        q = q.where(TrainingCertification.user_id == agent_id)
-    return list(s.scalars(q))
+        q = q.where(TC.c.user_id == agent_id)
+    return list(conn.execute(q).all())
 
 
-def certified_pairs(s: Session) -> list[Row[int, str]]:
+def certified_pairs(conn: Connection) -> list[Row[Any, Any]]:
     """Every certification as ``(user_id, set_name)``."""
-    return list(
-        s.execute(select(TrainingCertification.user_id, TrainingCertification.set_name)).all()
-    )
+    return list(conn.execute(select(TC.c.user_id, TC.c.set_name)).all())
 
 
 # -- people -------------------------------------------------------------------------------------
 
 
-def user(s: Session, user_id: int) -> User | None:
+def user(conn: Connection, user_id: int) -> Row[Any] | None:
     """The user ``user_id``, active or not; None when there is none."""
-    return s.get(User, user_id)
+    return conn.execute(select(U).where(U.c.id == user_id)).first()
 
 
-def user_names(s: Session) -> dict[int, str]:
+def user_names(conn: Connection) -> dict[int, str]:
     """Every user's id -> name."""
-    return {uid: name for uid, name in s.execute(select(User.id, User.name))}
+    return {uid: name for uid, name in conn.execute(select(U.c.id, U.c.name))}
 
 
-def active_users(s: Session) -> list[User]:
+def active_users(conn: Connection) -> list[Row[Any]]:
     """The active users, by name."""
-    return list(s.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
+    return list(conn.execute(select(U).where(U.c.active.is_(True)).order_by(U.c.name)).all())
 
 
-def staff_names(s: Session, user_ids: Collection[int]) -> list[Row[str, str]]:
+def staff_names(conn: Connection, user_ids: Collection[int]) -> list[Row[Any, Any]]:
     """``(name, display_name)`` of the users ``user_ids``."""
-    return list(s.execute(select(User.name, User.display_name).where(User.id.in_(user_ids))).all())
+    return list(conn.execute(select(U.c.name, U.c.display_name).where(U.c.id.in_(user_ids))).all())
 
 
 # -- scenarios from the desk --------------------------------------------------------------------
 
 
-def customer_conversation_ids(s: Session, customer_id: int) -> list[int]:
+def customer_conversation_ids(conn: Connection, customer_id: int) -> list[int]:
     """The ids of the customer's conversations."""
-    return list(s.scalars(select(Conversation.id).where(Conversation.customer_id == customer_id)))
+    return list(conn.execute(select(CONV.c.id).where(CONV.c.customer_id == customer_id)).scalars())
 
 
-def desk_candidates(
-    s: Session, *, limit: int
-) -> Sequence[Row[Conversation, bool, int | None, float | None]]:
-    """Resolved conversations, riskiest first (ties: by id), at most ``limit``: rows of
-    ``(Conversation, escalated, score, risk)``: whether it was escalated, its lowest CSAT
-    answer and its customer messages' highest risk (None when there is none)."""
+def desk_candidates(conn: Connection, *, limit: int) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Resolved conversations, riskiest first (ties: by id), at most ``limit``: rows of the
+    conversation's ``id, channel, subject, risk, resolution`` and ``escalated`` (whether it
+    was escalated), ``score`` (its lowest CSAT answer) and ``peak_risk`` (its customer
+    messages' highest risk); the last two None when there is none."""
     escalated = (
-        select(Escalation.conversation_id)
-        .where(Escalation.kind == "escalation")
-        .distinct()
-        .scalar_subquery()
-    )
+        select(ESC.c.conversation_id).where(ESC.c.kind == "escalation").distinct()
+    ).scalar_subquery()
     csat = (
-        select(CsatResponse.conversation_id, func.min(CsatResponse.score).label("score"))
-        .where(CsatResponse.score.is_not(None))
-        .group_by(CsatResponse.conversation_id)
+        select(CSAT.c.conversation_id, func.min(CSAT.c.score).label("score"))
+        .where(CSAT.c.score.is_not(None))
+        .group_by(CSAT.c.conversation_id)
         .subquery()
     )
     peak = (
-        select(Message.conversation_id, func.max(Message.risk).label("risk"))
-        .where(Message.author == "customer")
-        .group_by(Message.conversation_id)
+        select(M.c.conversation_id, func.max(M.c.risk).label("risk"))
+        .where(M.c.author == "customer")
+        .group_by(M.c.conversation_id)
         .subquery()
     )
-    return s.execute(
+    return conn.execute(
         select(
-            Conversation,
-            Conversation.id.in_(escalated).label("escalated"),
+            CONV.c.id,
+            CONV.c.channel,
+            CONV.c.subject,
+            CONV.c.risk,
+            CONV.c.resolution,
+            CONV.c.id.in_(escalated).label("escalated"),
             csat.c.score,
-            peak.c.risk,
+            peak.c.risk.label("peak_risk"),
         )
-        .outerjoin(csat, csat.c.conversation_id == Conversation.id)
-        .outerjoin(peak, peak.c.conversation_id == Conversation.id)
-        .where(Conversation.status == "resolved")
-        .order_by(Conversation.risk.desc(), Conversation.id)
+        .outerjoin(csat, csat.c.conversation_id == CONV.c.id)
+        .outerjoin(peak, peak.c.conversation_id == CONV.c.id)
+        .where(CONV.c.status == "resolved")
+        .order_by(CONV.c.risk.desc(), CONV.c.id)
         .limit(limit)
     ).all()
 
 
-def conversation_customer(s: Session, conversation_id: int) -> Customer | None:
-    """The customer of the conversation; None when either is gone."""
-    conv = s.get(Conversation, conversation_id)
-    return s.get(Customer, conv.customer_id) if conv is not None else None
+def conversation_customer(conn: Connection, conversation_id: int) -> Row[Any, Any] | None:
+    """The customer of the conversation (``name, flags``); None when either is gone."""
+    return conn.execute(
+        select(CUST.c.name, CUST.c.flags)
+        .join(CONV, CONV.c.customer_id == CUST.c.id)
+        .where(CONV.c.id == conversation_id)
+    ).first()
 
 
-def desk_turns(s: Session, conversation_id: int) -> list[Message]:
-    """The conversation's customer and agent messages, in the order they came."""
+def desk_turns(conn: Connection, conversation_id: int) -> list[Row[Any, Any, Any, Any]]:
+    """The conversation's customer and agent messages, in the order they came: ``author,
+    author_user_id, text, signals``."""
     return list(
-        s.scalars(
-            select(Message)
+        conn.execute(
+            select(M.c.author, M.c.author_user_id, M.c.text, M.c.signals)
             .where(
-                Message.conversation_id == conversation_id,
-                Message.author.in_(("customer", "agent")),
+                M.c.conversation_id == conversation_id,
+                M.c.author.in_(("customer", "agent")),
             )
-            .order_by(Message.received_at, Message.id)
-        )
+            .order_by(M.c.received_at, M.c.id)
+        ).all()
     )

@@ -2,13 +2,14 @@
 (``console_sessions``) and the failed sign-in counters (``auth_throttle``).
 
 Secrets arrive here already hashed (the service hashes tokens, session ids and passwords); the
-store only keeps and matches the hashes. Operations:
+store only keeps and matches the hashes. A user is read as a :class:`StaffRecord` (a frozen copy
+of the row, which satisfies ``gracedesk.model.staff.Staff``). Operations:
 
-- users: ``add_user`` (insert and flush, so the id is known), ``user_by_id``, ``user_by_name``,
+- users: ``add_user`` (insert; the new record, its id set), ``user_by_id``, ``user_by_name``,
   ``user_by_token_hash``, ``password_hash_of``, ``all_users`` (by name), ``lock_user`` and
   ``lock_active_admins`` (``FOR UPDATE``);
-- a user's fields: ``set_token_hash``, ``set_password_hash``, ``set_role``, ``set_active``,
-  ``set_timezone``;
+- a user's fields (each returns the changed record): ``set_token_hash``, ``set_password_hash``,
+  ``set_role``, ``set_active``, ``set_timezone``;
 - console sessions: ``add_session`` (clears the user's expired ones first), ``session_user``,
   ``close_session``, ``end_sessions`` (all of a user's, but one), ``last_sign_ins``;
 - sign-in throttle: ``locked_until`` (the latest lock among keys), ``count_row`` (create and
@@ -18,24 +19,95 @@ store only keeps and matches the hashes. Operations:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Delete,
+    Row,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from gracedesk.store.tables import AuthThrottle, ConsoleSession, User, table_of
 
+USERS = table_of(User)
+SESSIONS = table_of(ConsoleSession)
 THROTTLE = table_of(AuthThrottle)
 
 
 # -- users ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class StaffRecord:
+    """A ``users`` row as read (or just written): satisfies ``gracedesk.model.staff.Staff``."""
+
+    id: int
+    name: str
+    display_name: str
+    email: str | None
+    role: str
+    password_hash: str | None
+    token_hash: str | None
+    authority: dict[str, Any]
+    active: bool
+    abuse_exposures: int
+    last_exposure_at: datetime | None
+    last_break_at: datetime | None
+    created_at: datetime
+    timezone: str | None
+    mask_abuse: bool | None
+
+
+FIELDS = tuple(f.name for f in fields(StaffRecord))
+
+
+def staff_record(row: Row[Any]) -> StaffRecord:
+    """The record of a row read with ``select(USERS)``."""
+    m = row._mapping
+    return StaffRecord(**{name: m[name] for name in FIELDS})
+
+
+@cache
+def user_where_id(lock: bool) -> Select[Any]:
+    q = select(USERS).where(USERS.c.id == bindparam("uid"))
+    return q.with_for_update() if lock else q
+
+
+@cache
+def user_where_name() -> Select[Any]:
+    return select(USERS).where(USERS.c.name == bindparam("name"))
+
+
+@cache
+def user_where_token_hash() -> Select[Any]:
+    return select(USERS).where(USERS.c.token_hash == bindparam("hashed"))
+
+
+@cache
+def set_user_field(column: str) -> Update:
+    """``UPDATE users SET <column> = :value WHERE id = :uid``."""
+    return update(USERS).where(USERS.c.id == bindparam("uid")).values({column: bindparam("value")})
+
+
+def _one_user(conn: Connection, q: Select[Any], params: dict[str, Any]) -> StaffRecord | None:
+    row = conn.execute(q, params).first()
+    return staff_record(row) if row is not None else None
+
+
 def add_user(
-    s: Session,
+    conn: Connection,
     *,
     name: str,
     display_name: str,
@@ -45,122 +117,140 @@ def add_user(
     token_hash: str,
     authority: dict[str, Any],
     now: datetime,
-) -> User:
-    """A new active user, flushed (its id set; a taken name raises ``IntegrityError``)."""
-    user = User(
-        name=name,
-        display_name=display_name,
-        email=email,
-        role=role,
-        password_hash=password_hash,
-        token_hash=token_hash,
-        authority=authority,
-        active=True,
-        abuse_exposures=0,
-        created_at=now,
-    )
-    s.add(user)
-    s.flush()
-    return user
+) -> StaffRecord:
+    """A new active user, inserted (its id set; a taken name raises ``IntegrityError``)."""
+    values: dict[str, Any] = {
+        "name": name,
+        "display_name": display_name,
+        "email": email,
+        "role": role,
+        "password_hash": password_hash,
+        "token_hash": token_hash,
+        "authority": authority,
+        "active": True,
+        "abuse_exposures": 0,
+        "last_exposure_at": None,
+        "last_break_at": None,
+        "created_at": now,
+        "timezone": None,
+        "mask_abuse": None,
+    }
+    uid = conn.execute(insert(USERS).returning(USERS.c.id), values).scalar_one()
+    return StaffRecord(id=uid, **values)
 
 
-def user_by_id(s: Session, uid: int) -> User | None:
-    return s.get(User, uid)
+def user_by_id(conn: Connection, uid: int) -> StaffRecord | None:
+    return _one_user(conn, user_where_id(False), {"uid": uid})
 
 
-def user_by_name(s: Session, name: str) -> User | None:
-    return s.scalar(select(User).where(User.name == name))
+def user_by_name(conn: Connection, name: str) -> StaffRecord | None:
+    return _one_user(conn, user_where_name(), {"name": name})
 
 
-def user_by_token_hash(s: Session, hashed: str) -> User | None:
-    return s.scalar(select(User).where(User.token_hash == hashed))
+def user_by_token_hash(conn: Connection, hashed: str) -> StaffRecord | None:
+    return _one_user(conn, user_where_token_hash(), {"hashed": hashed})
 
 
-def password_hash_of(s: Session, uid: int) -> str | None:
-    return s.scalar(select(User.password_hash).where(User.id == uid))
+def password_hash_of(conn: Connection, uid: int) -> str | None:
+    return conn.execute(select(USERS.c.password_hash).where(USERS.c.id == uid)).scalar_one_or_none()
 
 
-def all_users(s: Session) -> Sequence[User]:
+def all_users(conn: Connection) -> list[StaffRecord]:
     """Every user, by name."""
-    return s.scalars(select(User).order_by(User.name)).all()
+    return [staff_record(r) for r in conn.execute(select(USERS).order_by(USERS.c.name))]
 
 
-def lock_user(s: Session, uid: int) -> User | None:
+def lock_user(conn: Connection, uid: int) -> StaffRecord | None:
     """The user's row, locked for this transaction (``FOR UPDATE``)."""
-    return s.scalar(select(User).where(User.id == uid).with_for_update())
+    return _one_user(conn, user_where_id(True), {"uid": uid})
 
 
-def lock_active_admins(s: Session) -> set[int]:
+def lock_active_admins(conn: Connection) -> set[int]:
     """The ids of the active admins, their rows locked for this transaction."""
-    q = select(User.id).where(User.role == "admin", User.active.is_(True)).with_for_update()
-    return set(s.scalars(q))
+    u = USERS.c
+    q = select(u.id).where(u.role == "admin", u.active.is_(True)).with_for_update()
+    return set(conn.execute(q).scalars())
 
 
-def set_token_hash(s: Session, user: User, hashed: str) -> None:
-    user.token_hash = hashed
+def _set(conn: Connection, user: StaffRecord, column: str, value: Any) -> StaffRecord:
+    conn.execute(set_user_field(column), {"uid": user.id, "value": value})
+    return replace(user, **{column: value})
 
 
-def set_password_hash(s: Session, user: User, hashed: str) -> None:
-    user.password_hash = hashed
+def set_token_hash(conn: Connection, user: StaffRecord, hashed: str) -> StaffRecord:
+    return _set(conn, user, "token_hash", hashed)
 
 
-def set_role(s: Session, user: User, role: str) -> None:
-    user.role = role
+def set_password_hash(conn: Connection, user: StaffRecord, hashed: str) -> StaffRecord:
+    return _set(conn, user, "password_hash", hashed)
 
 
-def set_active(s: Session, user: User, active: bool) -> None:
-    user.active = active
+def set_role(conn: Connection, user: StaffRecord, role: str) -> StaffRecord:
+    return _set(conn, user, "role", role)
 
 
-def set_timezone(s: Session, user: User, zone: str | None) -> None:
-    user.timezone = zone
+def set_active(conn: Connection, user: StaffRecord, active: bool) -> StaffRecord:
+    return _set(conn, user, "active", active)
+
+
+def set_timezone(conn: Connection, user: StaffRecord, zone: str | None) -> StaffRecord:
+    return _set(conn, user, "timezone", zone)
 
 
 # -- console sessions ----------------------------------------------------------------------------
 
 
+@cache
+def delete_expired_sessions() -> Delete:
+    c = SESSIONS.c
+    return delete(SESSIONS).where(c.user_id == bindparam("uid"), c.expires_at <= bindparam("now"))
+
+
+@cache
+def live_session_user() -> Select[Any]:
+    c = SESSIONS.c
+    return (
+        select(USERS)
+        .join(SESSIONS, c.user_id == USERS.c.id)
+        .where(
+            c.id == bindparam("hashed"), c.expires_at > bindparam("now"), USERS.c.active.is_(True)
+        )
+    )
+
+
 def add_session(
-    s: Session, hashed: str, *, user_id: int, now: datetime, expires_at: datetime
+    conn: Connection, hashed: str, *, user_id: int, now: datetime, expires_at: datetime
 ) -> None:
     """A new console session (its id's hash); the user's expired sessions go on the way."""
-    s.execute(
-        delete(ConsoleSession).where(
-            ConsoleSession.user_id == user_id, ConsoleSession.expires_at <= now
-        )
+    conn.execute(delete_expired_sessions(), {"uid": user_id, "now": now})
+    conn.execute(
+        insert(SESSIONS),
+        {"id": hashed, "user_id": user_id, "created_at": now, "expires_at": expires_at},
     )
-    s.add(ConsoleSession(id=hashed, user_id=user_id, created_at=now, expires_at=expires_at))
 
 
-def session_user(s: Session, hashed: str, *, now: datetime) -> User | None:
+def session_user(conn: Connection, hashed: str, *, now: datetime) -> StaffRecord | None:
     """The active user of the live session with this id hash, or None."""
-    return s.scalar(
-        select(User)
-        .join(ConsoleSession, ConsoleSession.user_id == User.id)
-        .where(
-            ConsoleSession.id == hashed,
-            ConsoleSession.expires_at > now,
-            User.active.is_(True),
-        )
-    )
+    return _one_user(conn, live_session_user(), {"hashed": hashed, "now": now})
 
 
-def close_session(s: Session, hashed: str) -> None:
-    s.execute(delete(ConsoleSession).where(ConsoleSession.id == hashed))
+def close_session(conn: Connection, hashed: str) -> None:
+    conn.execute(delete(SESSIONS).where(SESSIONS.c.id == hashed))
 
 
-def end_sessions(s: Session, user_id: int, *, keep: str | None = None) -> int:
+def end_sessions(conn: Connection, user_id: int, *, keep: str | None = None) -> int:
     """Delete the user's console sessions but ``keep`` (an id hash); returns how many went."""
-    q = delete(ConsoleSession).where(ConsoleSession.user_id == user_id)
+    q = delete(SESSIONS).where(SESSIONS.c.user_id == user_id)
     if keep:
-        q = q.where(ConsoleSession.id != keep)
-    return int(s.execute(q).rowcount or 0)  # type: ignore[attr-defined]
+        q = q.where(SESSIONS.c.id != keep)
+    return int(conn.execute(q).rowcount or 0)
 
 
-def last_sign_ins(s: Session) -> dict[int, datetime]:
+def last_sign_ins(conn: Connection) -> dict[int, datetime]:
     """User id -> the creation of their newest stored console session."""
-    latest = func.max(ConsoleSession.created_at)
-    q = select(ConsoleSession.user_id, latest).group_by(ConsoleSession.user_id)
-    return {uid: at for uid, at in s.execute(q)}
+    c = SESSIONS.c
+    q = select(c.user_id, func.max(c.created_at)).group_by(c.user_id)
+    return {uid: at for uid, at in conn.execute(q)}
 
 
 # -- sign-in throttle ----------------------------------------------------------------------------
@@ -175,46 +265,51 @@ class Count:
     forget_at: datetime
 
 
-def locked_until(s: Session, keys: Sequence[str], *, now: datetime) -> datetime | None:
+def locked_until(conn: Connection, keys: Sequence[str], *, now: datetime) -> datetime | None:
     """The latest lock still running among the keys (hashes), or None."""
     t = THROTTLE.c
-    return s.scalar(
+    return conn.execute(
         select(t.locked_until)
         .where(t.key.in_(list(keys)), t.locked_until > now)
         .order_by(t.locked_until.desc())
         .limit(1)
-    )
+    ).scalar()
 
 
-def count_row(s: Session, key: str, *, now: datetime) -> Count:
+def count_row(conn: Connection, key: str, *, now: datetime) -> Count:
     """The key's row, created (no failures, stale from ``now``) if missing, locked for update."""
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-    s.execute(
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
         dialect.insert(THROTTLE)
         .values(key=key, failures=0, forget_at=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )
     t = THROTTLE.c
-    row = s.execute(
+    row = conn.execute(
         select(t.failures, t.locked_until, t.forget_at).where(t.key == key).with_for_update()
     ).one()
     return Count(row.failures, row.locked_until, row.forget_at)
 
 
 def set_count(
-    s: Session, key: str, *, failures: int, locked_until: datetime | None, forget_at: datetime
+    conn: Connection,
+    key: str,
+    *,
+    failures: int,
+    locked_until: datetime | None,
+    forget_at: datetime,
 ) -> None:
-    s.execute(
+    conn.execute(
         update(THROTTLE)
         .where(THROTTLE.c.key == key)
         .values(failures=failures, locked_until=locked_until, forget_at=forget_at)
     )
 
 
-def clear_count(s: Session, key: str) -> None:
-    s.execute(delete(THROTTLE).where(THROTTLE.c.key == key))
+def clear_count(conn: Connection, key: str) -> None:
+    conn.execute(delete(THROTTLE).where(THROTTLE.c.key == key))
 
 
-def forget_stale_counts(s: Session, *, now: datetime) -> None:
+def forget_stale_counts(conn: Connection, *, now: datetime) -> None:
     """Drop the counters past their window."""
-    s.execute(delete(THROTTLE).where(THROTTLE.c.forget_at < now))
+    conn.execute(delete(THROTTLE).where(THROTTLE.c.forget_at < now))

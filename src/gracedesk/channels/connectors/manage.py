@@ -13,14 +13,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from gracedesk.channels.connectors.base import KINDS, ConnectorInfo, adapter
 from gracedesk.errors import Conflict, InvalidRequest, NotFound
 from gracedesk.store import Store
-from gracedesk.store.tables import Connector, Conversation
+from gracedesk.store import connectors as stored
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 SECRET_WORDS = ("secret", "token", "password", "key")
@@ -69,50 +67,32 @@ def add(
     check(name, kind, secret=secret, api_url=api_url, api_token=api_token, options=options)
     taken = Conflict(f"a connector named {name!r} already exists")
     try:
-        with store.write() as s:
-            if s.scalar(select(Connector.id).where(Connector.name == name)) is not None:
+        with store.write_core() as conn:
+            if stored.id_named(conn, name) is not None:
                 raise taken
-            return _insert(s, name, kind, secret, api_url, api_token, options, now)
+            cid = stored.add(
+                conn,
+                name=name,
+                kind=kind,
+                secret=secret,
+                api_url=api_url.rstrip("/"),
+                api_token=api_token,
+                options=options,
+                now=now,
+            )
+            row = stored.active(conn, connector_id=cid)
+            assert row is not None
+            return info_of(row)
     except IntegrityError:  # a concurrent add of the same name won
         raise taken from None
-
-
-def _insert(
-    s: Session,
-    name: str,
-    kind: str,
-    secret: str,
-    api_url: str,
-    api_token: str,
-    options: Mapping[str, str],
-    now: datetime,
-) -> ConnectorInfo:
-    row = Connector(
-        name=name,
-        kind=kind,
-        secret=secret,
-        api_url=api_url.rstrip("/"),
-        api_token=api_token,
-        options=dict(options),
-        active=True,
-        created_at=now,
-    )
-    s.add(row)
-    s.flush()
-    return info_of(row)
 
 
 def find(
     store: Store, *, name: str | None = None, connector_id: int | None = None
 ) -> ConnectorInfo:
     """An active connector by name or id; ``NotFound`` when there is none."""
-    with store.read() as s:
-        q = select(Connector).where(Connector.active.is_(True))
-        if name is not None:
-            q = q.where(Connector.name == name)
-        else:
-            q = q.where(Connector.id == connector_id)
-        row = s.scalar(q)
+    with store.read_core() as conn:
+        row = stored.active(conn, name=name, connector_id=connector_id)
         if row is None:
             which = repr(name) if name is not None else f"#{connector_id}"
             raise NotFound(f"no active connector {which}")
@@ -121,14 +101,8 @@ def find(
 
 def summary(store: Store) -> list[dict[str, Any]]:
     """Every connector without its secret or token (for ``gracedesk connectors list``)."""
-    with store.read() as s:
-        linked = dict(
-            s.execute(
-                select(Conversation.connector_id, func.count())
-                .where(Conversation.connector_id.is_not(None))
-                .group_by(Conversation.connector_id)
-            ).all()
-        )
+    with store.read_core() as conn:
+        linked = stored.linked_counts(conn)
         return [
             {
                 "name": r.name,
@@ -140,32 +114,26 @@ def summary(store: Store) -> list[dict[str, Any]]:
                 "last_error": r.last_error,
                 "webhook": hook_path(r.name),
             }
-            for r in s.scalars(select(Connector).order_by(Connector.name))
+            for r in stored.listing(conn)
         ]
 
 
 def remove(store: Store, name: str) -> int:
     """Delete a connector; its conversations stay, unlinked (replies no longer reach that
     helpdesk). Returns how many conversations were unlinked."""
-    with store.write() as s:
-        row = s.scalar(select(Connector).where(Connector.name == name))
+    with store.write_core() as conn:
+        row = stored.named(conn, name)
         if row is None:
             raise NotFound(f"no connector named {name!r}")
-        unlinked = s.execute(
-            update(Conversation)
-            .where(Conversation.connector_id == row.id)
-            .values(connector_id=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        s.delete(row)
-        return int(unlinked or 0)
+        return stored.remove(conn, row.id)
 
 
 def mask(key: str, value: Any) -> Any:
     return "***" if any(w in key.lower() for w in SECRET_WORDS) else value
 
 
-def info_of(row: Connector) -> ConnectorInfo:
+def info_of(row: Any) -> ConnectorInfo:
+    """The connector of a ``connectors`` row."""
     return ConnectorInfo(
         id=row.id,
         name=row.name,

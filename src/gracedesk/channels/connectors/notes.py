@@ -25,7 +25,7 @@ from gracedesk.channels.connectors.base import OWN_MARK
 from gracedesk.channels.delivery import enqueue_note
 from gracedesk.service.desk import Desk, Posted
 from gracedesk.service.effects import DEFAULT_RULE
-from gracedesk.store.tables import Conversation
+from gracedesk.store import connectors as stored_connectors
 
 TAG_PREFIX = "gracedesk-"
 EVIDENCE = 3  # quotes in a note
@@ -62,13 +62,14 @@ def queue_note(desk: Desk, posted: Posted, *, now: datetime) -> int | None:
     if posted.analysis != "done" or posted.signals is None:
         return None
     note = compose(posted, priorities=desk.policy.sla.priorities)
-    with desk.store.write() as s:
-        conv = s.get_one(Conversation, posted.conversation_id)
+    with desk.store.write_core() as conn:
+        conv = stored_connectors.conversation(conn, posted.conversation_id)
         if conv.connector_id is None:
             return None
-        d = enqueue_note(s, conv, note.text, now=now, tags=list(note.tags), priority=note.priority)
-        s.flush()
-        return d.id
+        d = enqueue_note(
+            conn, conv, note.text, now=now, tags=list(note.tags), priority=note.priority
+        )
+        return int(d.id)
 
 
 def _headline(sig: dict[str, Any]) -> str:

@@ -29,16 +29,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from gracedesk.channels.email.mailboxes import MailboxConfig, get_mailbox, list_mailboxes
 from gracedesk.channels.email.parse import ParsedMail, parse_mail
 from gracedesk.channels.email.threads import ThreadMatch, find_thread, normalise_subject
 from gracedesk.errors import ChannelError, Conflict, NotFound
 from gracedesk.service.desk import CustomerRef, Incoming, Link, Posted
-from gracedesk.store.tables import Customer, Mailbox, Message
+from gracedesk.store import mailboxes as stored_mailboxes
+from gracedesk.store import threads as stored_threads
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -88,12 +87,11 @@ def accept_mail(
     mail = parse_mail(raw)
     if not mail.from_address:
         raise ChannelError("the e-mail names no sender address (From)")
-    with desk.store.read() as s:
-        if _stored(s, mail):
+    with desk.store.read_core() as conn:
+        if stored_threads.stored_email(conn, mail.channel_message_id):
             return None
-        ext = customer_key(mail.from_address)
-        customer_id = s.scalar(select(Customer.id).where(Customer.external_id == ext))
-        match = find_thread(s, mail, customer_id, now=now, secret=secret)
+        customer_id = stored_threads.customer_id(conn, customer_key(mail.from_address))
+        match = find_thread(conn, mail, customer_id, now=now, secret=secret)
     try:
         return desk.post_message(incoming(mail, match, mailbox_id), actor=None, now=now)
     except Conflict:  # another reader stored the same Message-ID a moment ago
@@ -124,15 +122,6 @@ def incoming(mail: ParsedMail, match: ThreadMatch, mailbox_id: int | None) -> In
         meta={**mail.meta(), "thread": match.to_dict()},
         analyse=mail.auto is None,
     )
-
-
-def _stored(s: Session, mail: ParsedMail) -> bool:
-    found = s.scalar(
-        select(Message.id).where(
-            Message.channel == "email", Message.channel_message_id == mail.channel_message_id
-        )
-    )
-    return found is not None
 
 
 # -- IMAP -----------------------------------------------------------------------------------------
@@ -252,18 +241,26 @@ def _record(
     """The pass's outcome on the mailbox row (``last_error`` None when it went well)."""
     error = result.error or ("; ".join(result.problems) if result.problems else None)
     try:
-        with desk.store.write() as s:
-            row = s.get(Mailbox, box.id)
+        with desk.store.write_core() as conn:
+            row = stored_mailboxes.get(conn, box.id)
             if row is None:  # removed while being read
                 return
-            row.last_checked_at, row.last_error = now, error[:2000] if error else None
+            validity, last = row.uidvalidity, row.last_uid
             if uidvalidity is not None:
-                if row.uidvalidity is not None and row.uidvalidity != _int32(uidvalidity):
+                if validity is not None and validity != _int32(uidvalidity):
                     log.info("mailbox %s: UIDVALIDITY changed; UIDs start over", box.name)
-                    row.last_uid = None
-                row.uidvalidity = _int32(uidvalidity)
+                    last = None
+                validity = _int32(uidvalidity)
             if last_uid is not None:
-                row.last_uid = max(_int32(last_uid) or 0, row.last_uid or 0)
+                last = max(_int32(last_uid) or 0, last or 0)
+            stored_mailboxes.record_pass(
+                conn,
+                box.id,
+                now=now,
+                error=error[:2000] if error else None,
+                uidvalidity=validity,
+                last_uid=last,
+            )
     except SQLAlchemyError:  # the status is informative; the messages themselves are stored
         log.exception("mailbox %s: status not recorded", box.name)
 

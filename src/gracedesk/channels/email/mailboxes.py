@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
-
-from sqlalchemy import func, select
+from typing import Any
 
 from gracedesk.errors import Conflict, InvalidInput, NotFound
 from gracedesk.store import Store
-from gracedesk.store.tables import Conversation, Mailbox
+from gracedesk.store import mailboxes as stored
 
 SECURITY = ("ssl", "starttls", "none")
 
@@ -41,7 +40,8 @@ class MailboxConfig:
     last_error: str | None = None
 
     @classmethod
-    def of(cls, row: Mailbox) -> MailboxConfig:
+    def of(cls, row: Any) -> MailboxConfig:
+        """The mailbox of a ``mailboxes`` row."""
         return cls(
             id=row.id,
             name=row.name,
@@ -112,40 +112,40 @@ def add_mailbox(
     support_address(address)
     if done_folder is not None and done_folder.strip() in ("", folder):
         raise InvalidInput("done folder must differ from the folder read")
-    with store.write() as s:
-        row = s.scalar(select(Mailbox).where(Mailbox.name == name))
+    settings = stored.Settings(
+        host=host.strip(),
+        port=port,
+        security=security,
+        username=username,
+        password=password,
+        folder=folder,
+        done_folder=done_folder,
+        address=address.strip(),
+    )
+    with store.write_core() as conn:
+        row = stored.named(conn, name)
         if row is not None and row.active:
             raise Conflict(f"mailbox {name!r} exists; remove it first")
-        if row is None:
-            row = Mailbox(name=name, created_at=now)
-            s.add(row)
-        row.host, row.port, row.security = host.strip(), port, security
-        row.username, row.password = username, password
-        row.folder, row.done_folder, row.address = folder, done_folder, address.strip()
-        row.active, row.uidvalidity, row.last_uid, row.last_error = True, None, None, None
-        s.flush()
-        return MailboxConfig.of(row)
+        saved = stored.save(conn, name, settings, replace=None if row is None else row.id, now=now)
+        return MailboxConfig.of(saved)
 
 
 def list_mailboxes(store: Store, *, active_only: bool = False) -> list[MailboxConfig]:
-    with store.read() as s:
-        q = select(Mailbox).order_by(Mailbox.name)
-        if active_only:
-            q = q.where(Mailbox.active.is_(True))
-        return [MailboxConfig.of(r) for r in s.scalars(q)]
+    with store.read_core() as conn:
+        return [MailboxConfig.of(r) for r in stored.listing(conn, active_only=active_only)]
 
 
 def get_mailbox(store: Store, mailbox_id: int) -> MailboxConfig:
-    with store.read() as s:
-        row = s.get(Mailbox, mailbox_id)
+    with store.read_core() as conn:
+        row = stored.get(conn, mailbox_id)
         if row is None:
             raise NotFound(f"mailbox {mailbox_id} does not exist")
         return MailboxConfig.of(row)
 
 
 def mailbox_named(store: Store, name: str) -> MailboxConfig:
-    with store.read() as s:
-        row = s.scalar(select(Mailbox).where(Mailbox.name == name))
+    with store.read_core() as conn:
+        row = stored.named(conn, name)
         if row is None:
             raise NotFound(f"mailbox {name!r} does not exist")
         return MailboxConfig.of(row)
@@ -153,13 +153,12 @@ def mailbox_named(store: Store, name: str) -> MailboxConfig:
 
 def remove_mailbox(store: Store, name: str) -> str:
     """``"deleted"``, or ``"deactivated"`` when conversations still point to it."""
-    with store.write() as s:
-        row = s.scalar(select(Mailbox).where(Mailbox.name == name))
+    with store.write_core() as conn:
+        row = stored.named(conn, name)
         if row is None:
             raise NotFound(f"mailbox {name!r} does not exist")
-        used = s.scalar(select(func.count()).where(Conversation.mailbox_id == row.id)) or 0
-        if used:
-            row.active = False
+        if stored.in_use(conn, row.id):
+            stored.deactivate(conn, row.id)
             return "deactivated"
-        s.delete(row)
+        stored.delete_mailbox(conn, row.id)
         return "deleted"

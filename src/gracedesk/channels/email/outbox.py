@@ -34,7 +34,7 @@ from gracedesk.channels.email.parse import message_ids
 from gracedesk.channels.email.threads import normalise_subject, reply_token
 from gracedesk.channels.smtp import SmtpSettings
 from gracedesk.errors import DeliveryError, InvalidInput
-from gracedesk.store.tables import Mailbox
+from gracedesk.store import mailboxes as stored_mailboxes
 
 if TYPE_CHECKING:
     from gracedesk.settings import Settings
@@ -134,10 +134,10 @@ class SmtpTransport:
     def from_address(self, mailbox_id: int | None) -> str:
         """The conversation's mailbox address, else the configured sender."""
         if mailbox_id is not None:
-            with self.store.read() as s:
-                box = s.get(Mailbox, mailbox_id)
+            with self.store.read_core() as conn:
+                box = stored_mailboxes.get(conn, mailbox_id)
                 if box is not None:
-                    return box.address
+                    return str(box.address)
         return self.smtp.sender
 
     def send(self, out: Outgoing) -> str:

@@ -22,13 +22,13 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from gracedesk.channels.email.parse import ParsedMail, channel_id
-from gracedesk.store.tables import Conversation, Customer, Delivery, Message
+from gracedesk.store import threads as stored
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 SUBJECT_WINDOW = timedelta(days=7)
 SUBJECT_CANDIDATES = 50
@@ -99,11 +99,11 @@ class _Conv:
 
 
 def find_thread(
-    s: Session, mail: ParsedMail, customer_id: int | None, *, now: datetime, secret: str
+    conn: Connection, mail: ParsedMail, customer_id: int | None, *, now: datetime, secret: str
 ) -> ThreadMatch:
     """The conversation ``mail`` belongs to; ``customer_id``: the sender's (None: new)."""
     bounce = mail.auto == "bounce"
-    by_header, refused = _by_headers(s, mail, customer_id, any_customer=bounce)
+    by_header, refused = _by_headers(conn, mail, customer_id, any_customer=bounce)
     if by_header is not None:
         return by_header
     token = read_token(mail.subject, secret)
@@ -113,12 +113,12 @@ def find_thread(
             return ThreadMatch(
                 None, "new", f"reply token for conversation {conv_id} refused: bad HMAC"
             )
-        conv = _conversations(s, [conv_id]).get(conv_id)
+        conv = _conversations(conn, [conv_id]).get(conv_id)
         if conv is not None and (bounce or conv.customer_id == customer_id):
             return _match(conv, "token", f"reply token of conversation {conv_id}", customer_id)
         refused.append(f"reply token of conversation {conv_id}: " + _why_not(conv))
     if customer_id is not None and not bounce:
-        found = _by_subject(s, mail.subject, customer_id, now=now)
+        found = _by_subject(conn, mail.subject, customer_id, now=now)
         if found is not None:
             return found
     return ThreadMatch(
@@ -136,14 +136,14 @@ def _why_not(conv: _Conv | None) -> str:
 
 
 def _by_headers(
-    s: Session, mail: ParsedMail, customer_id: int | None, *, any_customer: bool
+    conn: Connection, mail: ParsedMail, customer_id: int | None, *, any_customer: bool
 ) -> tuple[ThreadMatch | None, list[str]]:
     """Rule 1, the most recent id first; also what was found but not taken."""
     ids = mail.thread_ids
     if not ids:
         return None, []
-    found, ours = _conversations_of_ids(s, ids)
-    convs = _conversations(s, sorted(set(found.values())))
+    found, ours = _conversations_of_ids(conn, ids)
+    convs = _conversations(conn, sorted(set(found.values())))
     refused: list[str] = []
     for mid in ids:
         conv = convs.get(found[mid]) if mid in found else None
@@ -158,63 +158,42 @@ def _by_headers(
     return None, refused[:3]
 
 
-def _conversations_of_ids(s: Session, ids: tuple[str, ...]) -> tuple[dict[str, int], set[str]]:
+def _conversations_of_ids(
+    conn: Connection, ids: tuple[str, ...]
+) -> tuple[dict[str, int], set[str]]:
     """Message-ID -> conversation: our stored e-mails (by the indexed channel message id), our
     sent replies (deliveries' remote ids), and else any message's ``meta.message_id``; and the
     ids that are our own sent replies."""
     keys = {channel_id(i): i for i in ids}
     found: dict[str, int] = {}
-    for key, conv in s.execute(
-        select(Message.channel_message_id, Message.conversation_id).where(
-            Message.channel == "email", Message.channel_message_id.in_(list(keys))
-        )
-    ):
+    for key, conv in stored.by_channel_ids(conn, list(keys)):
         found.setdefault(keys[str(key)], conv)
     ours: set[str] = set()
-    for remote, conv in s.execute(
-        select(Delivery.remote_id, Delivery.conversation_id).where(
-            Delivery.transport == "email", Delivery.remote_id.in_(list(ids))
-        )
-    ):
+    for remote, conv in stored.by_remote_ids(conn, list(ids)):
         found.setdefault(str(remote), conv)
         ours.add(str(remote))
     if not found:  # messages of other channels (imports) that kept a Message-ID: a full scan
-        meta_id = Message.meta["message_id"].as_string()
-        for mid, conv in s.execute(
-            select(meta_id, Message.conversation_id).where(meta_id.in_(list(ids)))
-        ):
+        for mid, conv in stored.by_meta_ids(conn, list(ids)):
             found.setdefault(str(mid), conv)
     return found, ours
 
 
-def _conversations(s: Session, conv_ids: list[int]) -> dict[int, _Conv]:
+def _conversations(conn: Connection, conv_ids: list[int]) -> dict[int, _Conv]:
     if not conv_ids:
         return {}
-    rows = s.execute(
-        select(Conversation.id, Conversation.customer_id, Customer.external_id)
-        .join(Customer, Customer.id == Conversation.customer_id)
-        .where(Conversation.id.in_(conv_ids))
-    )
+    rows = stored.conversations(conn, conv_ids)
     return {r.id: _Conv(r.id, r.customer_id, r.external_id) for r in rows}
 
 
-def _by_subject(s: Session, subject: str, customer_id: int, *, now: datetime) -> ThreadMatch | None:
+def _by_subject(
+    conn: Connection, subject: str, customer_id: int, *, now: datetime
+) -> ThreadMatch | None:
     """Rule 3: the customer's newest e-mail conversation with the same normalised subject."""
     key = subject_key(subject)[:KEY_CHARS]
     if not key:
         return None
-    rows = s.execute(
-        select(Conversation.id, Conversation.subject)
-        .where(
-            Conversation.customer_id == customer_id,
-            Conversation.channel == "email",
-            or_(
-                Conversation.status != "resolved",
-                Conversation.resolved_at >= now - SUBJECT_WINDOW,
-            ),
-        )
-        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-        .limit(SUBJECT_CANDIDATES)
+    rows = stored.subject_candidates(
+        conn, customer_id, resolved_since=now - SUBJECT_WINDOW, limit=SUBJECT_CANDIDATES
     )
     for conv_id, conv_subject in rows:
         if subject_key(conv_subject or "")[:KEY_CHARS] == key:

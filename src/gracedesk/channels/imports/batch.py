@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
 from gracedesk.analysis.context import with_context
 from gracedesk.channels.imports.arrange import Plan
 from gracedesk.channels.imports.records import Party, Record, idempotency_key
@@ -35,16 +32,15 @@ from gracedesk.channels.imports.stored import (
 from gracedesk.model.situation import Situation, Turn
 from gracedesk.service.desk import retrying
 from gracedesk.store import audit
-from gracedesk.store.conversations import CONVERSATIONS
-from gracedesk.store.customers import CUSTOMERS
-from gracedesk.store.messages import CONTEXT_MESSAGES, MESSAGES
-from gracedesk.store.tables import ImportRun, table_of
+from gracedesk.store import imports as stored
+from gracedesk.store.messages import CONTEXT_MESSAGES
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from gracedesk.analysis.pipeline import Analyzer
     from gracedesk.store import Store
 
-RUNS = table_of(ImportRun)  # the imports table
 ACTOR = "import"  # audit events' actor
 
 
@@ -84,13 +80,6 @@ def analyse(
     }
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    """An INSERT that leaves a row alone when a unique key already has it (a live message or
-    a concurrent import got there first)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 def _customers(
     conn: Connection,
     records: Sequence[Record],
@@ -121,30 +110,13 @@ def _customers(
             want(r.party, r.at)
     if not wanted:
         return {}, 0
-    pick = select(
-        CUSTOMERS.c.id, CUSTOMERS.c.external_id, CUSTOMERS.c.name, CUSTOMERS.c.email
-    ).where(CUSTOMERS.c.external_id.in_(list(wanted)))
-    known = {r.external_id: r for r in conn.execute(pick)}
+    known = stored.customers_of(conn, wanted)
     fresh = [p for ext, p in wanted.items() if ext not in known]
-    if fresh:
-        conn.execute(
-            _insert(conn, CUSTOMERS),
-            [
-                {
-                    "external_id": p.external_id,
-                    "name": p.name,
-                    "email": p.email,
-                    "phone": None,
-                    "tier": "standard",
-                    "lifetime_value": 0.0,
-                    "preferences": {},
-                    "flags": [],
-                    "created_at": since[p.external_id],  # a customer since their first message
-                }
-                for p in fresh
-            ],
-        )
-    ids = {r.external_id: int(r.id) for r in conn.execute(pick)}
+    stored.add_customers(
+        conn,
+        [stored.NewCustomer(p.external_id, p.name, p.email, since[p.external_id]) for p in fresh],
+    )
+    ids = {ext: int(r.id) for ext, r in stored.customers_of(conn, wanted).items()}
     for p in fresh:
         events.append(
             audit.event(
@@ -160,7 +132,7 @@ def _customers(
         p = wanted[ext]
         fields = [k for k in ("name", "email") if getattr(p, k) and not getattr(row, k)]
         if fields:
-            fills.append({"b_id": row.id, "b_name": p.name, "b_email": p.email})
+            fills.append((int(row.id), p.name, p.email))
             events.append(
                 audit.event(
                     "customer.updated",
@@ -171,16 +143,7 @@ def _customers(
                     import_id=run_id,
                 )
             )
-    if fills:
-        conn.execute(
-            update(CUSTOMERS)
-            .where(CUSTOMERS.c.id == bindparam("b_id"))
-            .values(
-                name=func.coalesce(CUSTOMERS.c.name, bindparam("b_name")),
-                email=func.coalesce(CUSTOMERS.c.email, bindparam("b_email")),
-            ),
-            fills,
-        )
+    stored.fill_customers(conn, fills)
     return ids, len(fresh)
 
 
@@ -256,7 +219,7 @@ def _write(
     _create(conn, convs, new_refs, owners, priority=priority)
     counts.conversations = len(new_refs)
     counts.imported = _messages(conn, keep, convs, signals, now=now)
-    _touch(conn, [c for ref, c in convs.items() if ref not in new_refs and c.added])
+    stored.touch(conn, [c for ref, c in convs.items() if ref not in new_refs and c.added])
     for ref, c in convs.items():
         if c.added:
             events.append(
@@ -268,14 +231,8 @@ def _write(
             )  # fmt: skip
     if events:
         audit.write(conn, events)
-    conn.execute(
-        update(RUNS)
-        .where(RUNS.c.id == run_id)
-        .values(
-            position=position,
-            imported=RUNS.c.imported + counts.imported,
-            skipped=RUNS.c.skipped + counts.skipped,
-        )
+    stored.advance(
+        conn, run_id, position=position, imported=counts.imported, skipped=counts.skipped
     )
     return counts
 
@@ -294,38 +251,15 @@ def _create(
     priority: str,
 ) -> None:
     """Insert the batch's new conversations with their final state; their ids come back."""
-    if not refs:
-        return
-    rows = []
-    for ref in sorted(refs):
-        c = convs[ref]
-        resolved = c.status == "resolved"
-        rows.append(
-            {
-                "customer_id": c.customer_id,
-                "channel": c.channel,
-                "subject": (c.subject or "")[:300] or None,
-                "status": c.status,
-                "priority": priority,
-                "risk": c.risk,
-                "labels": c.labels,
-                "opened_at": c.opened_at,
-                "updated_at": c.updated_at,
-                "last_customer_at": c.last_customer_at,
-                "first_response_at": c.first_response_at,
-                "resolved_at": c.updated_at if resolved else None,
-                "external_ref": ref,
-                "connector_id": None,
-                "mailbox_id": None,
-                # replies to an e-mail conversation go to the customer's address
-                "contact": owners[ref].email if c.channel == "email" else None,
-            }
-        )
-    made = conn.execute(
-        insert(CONVERSATIONS).returning(CONVERSATIONS.c.id, CONVERSATIONS.c.external_ref), rows
-    ).all()
-    for r in made:
-        convs[r.external_ref].id = int(r.id)
+    stored.create_conversations(
+        conn,
+        [
+            # replies to an e-mail conversation go to the customer's address
+            (ref, convs[ref], owners[ref].email if convs[ref].channel == "email" else None)
+            for ref in sorted(refs)
+        ],
+        priority=priority,
+    )
 
 
 def _messages(
@@ -336,71 +270,18 @@ def _messages(
     *,
     now: datetime,
 ) -> int:
-    if not keep:
-        return 0
-    rows = []
-    for i, r in keep:
-        sig = signals.get(i)
-        rows.append(
-            {
-                "conversation_id": convs[r.conversation].id,
-                "author": r.author,
-                "author_user_id": None,
-                "channel": r.channel,
-                "channel_message_id": r.message_id,
-                "idempotency_key": idempotency_key(r.channel, r.message_id),
-                "request_hash": None,  # any later delivery of this message replays it
-                "text": r.text,
-                "received_at": r.at,  # history keeps its time
-                "analysis_state": "done" if sig is not None else "none",
-                "analysis_error": None,
-                "analysis_attempts": 1 if sig is not None else 0,
-                "signals": sig,
-                "guidance": None,
-                "critique": None,
-                "model_version": str(sig.get("model")) if sig is not None else None,
-                "risk": float(sig["risk"]) if sig is not None else None,
-                "analysed_at": now if sig is not None else None,
-                "meta": r.meta,
-                "hold": None,
-            }
+    new = [
+        stored.NewMessage(
+            conversation_id=convs[r.conversation].id,
+            author=r.author,
+            channel=r.channel,
+            channel_message_id=r.message_id,
+            idempotency_key=idempotency_key(r.channel, r.message_id),
+            text=r.text,
+            at=r.at,
+            signals=signals.get(i),
+            meta=r.meta,
         )
-    result = conn.execute(_insert(conn, MESSAGES), rows)
-    return len(rows) if result.rowcount is None or result.rowcount < 0 else int(result.rowcount)
-
-
-def _touch(conn: Connection, convs: Sequence[Conv]) -> None:
-    """Stored conversations that gained messages: times, risk and labels (status stays: an
-    archive does not reopen or close what the desk is handling)."""
-    if not convs:
-        return
-    conn.execute(
-        update(CONVERSATIONS)
-        .where(CONVERSATIONS.c.id == bindparam("b_id"))
-        .values(
-            opened_at=bindparam("b_opened"),
-            updated_at=bindparam("b_updated"),
-            last_customer_at=bindparam("b_last_customer"),
-            first_response_at=bindparam("b_first_response"),
-            resolved_at=bindparam("b_resolved"),
-            risk=bindparam("b_risk"),
-            labels=bindparam("b_labels"),
-        ),
-        [
-            {
-                "b_id": c.id,
-                "b_opened": c.opened_at,
-                "b_updated": c.updated_at,
-                "b_last_customer": c.last_customer_at,
-                "b_first_response": c.first_response_at,
-                "b_resolved": (
-                    max(c.resolved_at or c.updated_at, c.updated_at)
-                    if c.status == "resolved" and c.updated_at is not None
-                    else c.resolved_at
-                ),
-                "b_risk": c.risk,
-                "b_labels": c.labels,
-            }
-            for c in convs
-        ],
-    )
+        for i, r in keep
+    ]
+    return stored.add_messages(conn, new, now=now)

@@ -18,8 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
-
 from gracedesk.channels.imports import BATCH, FORMATS
 from gracedesk.channels.imports import batch as b
 from gracedesk.channels.imports.arrange import arrange, rekey
@@ -29,8 +27,7 @@ from gracedesk.channels.imports.tabular import Limits, read_csv, read_jsonl
 from gracedesk.channels.imports.twcs import read_twcs
 from gracedesk.errors import ImportFailed
 from gracedesk.service.desk import CHANNELS
-from gracedesk.store.conversations import CONVERSATIONS
-from gracedesk.store.messages import MESSAGES
+from gracedesk.store import imports as stored
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
@@ -104,21 +101,8 @@ def stored_threads(store: Store, parsed: Parsed) -> dict[str, str]:
     joins: dict[str, str] = {}
     with store.read_core() as conn:
         for channel, parents in wanted.items():
-            ids = list(parents)
-            for i in range(0, len(ids), 1000):
-                rows = conn.execute(
-                    select(MESSAGES.c.channel_message_id, CONVERSATIONS.c.external_ref)
-                    .join(CONVERSATIONS, CONVERSATIONS.c.id == MESSAGES.c.conversation_id)
-                    .where(
-                        MESSAGES.c.channel == channel,
-                        MESSAGES.c.channel_message_id.in_(ids[i : i + 1000]),
-                        CONVERSATIONS.c.connector_id.is_(None),
-                        CONVERSATIONS.c.mailbox_id.is_(None),
-                        CONVERSATIONS.c.external_ref.is_not(None),
-                    )
-                )
-                for parent, ref in rows:
-                    joins.setdefault(parents[parent], ref)
+            for parent, ref in stored.stored_parents(conn, channel, list(parents)):
+                joins.setdefault(parents[parent], ref)
     return joins
 
 
@@ -127,31 +111,8 @@ def _start(
 ) -> tuple[int, int]:
     """The import's row: ``(id, position)``. A new file starts at 0; a crashed one where it
     stopped; a finished one again from 0 (everything in it is then skipped or new)."""
-    t = b.RUNS
     with store.write_core() as conn:
-        row = conn.execute(
-            select(t.c.id, t.c.state, t.c.position).where(t.c.sha256 == sha, t.c.format == fmt)
-        ).first()
-        if row is not None and row.state == "running":
-            conn.execute(update(t).where(t.c.id == row.id).values(path=str(path)[:1000]))
-            return int(row.id), int(row.position)
-        fresh = {
-            "path": str(path)[:1000],
-            "state": "running",
-            "position": 0,
-            "imported": 0,
-            "skipped": 0,
-            "rejected": rejected,
-            "started_at": now,
-            "finished_at": None,
-        }
-        if row is not None:
-            conn.execute(update(t).where(t.c.id == row.id).values(**fresh))
-            return int(row.id), 0
-        made = conn.execute(
-            t.insert().returning(t.c.id), {"sha256": sha, "format": fmt, **fresh}
-        ).scalar_one()
-        return int(made), 0
+        return stored.start(conn, str(path), sha, fmt, now=now, rejected=rejected)
 
 
 def run_import(
@@ -200,13 +161,5 @@ def run_import(
         if progress is not None:
             progress(start + len(chunk), total)
     with desk.store.write_core() as conn:
-        conn.execute(
-            update(b.RUNS)
-            .where(b.RUNS.c.id == run_id)
-            .values(state="done", position=total, finished_at=clock())
-        )
-        row = conn.execute(
-            select(b.RUNS.c.imported, b.RUNS.c.skipped).where(b.RUNS.c.id == run_id)
-        ).one()
-    report.imported, report.skipped = int(row.imported), int(row.skipped)
+        report.imported, report.skipped = stored.finish(conn, run_id, position=total, now=clock())
     return report
