@@ -30,12 +30,16 @@ PACKET = {"issue": "refund"}
 
 def effects(decisions: list[Decision], *, latest: bool, held: bool = False) -> list[Any]:
     outcome = SimpleNamespace(
-        signals=SimpleNamespace(risk=0.9, labels=("abusive", "high_risk")),
+        signals=SimpleNamespace(
+            risk=0.9, labels=("abusive", "high_risk"), to_dict=lambda: {"risk": 0.9}
+        ),
         sla=SLA,
         trace=SimpleNamespace(decisions=decisions),
     )
     guidance = SimpleNamespace(
-        stage="de-escalate", handover=SimpleNamespace(to_dict=lambda: dict(PACKET))
+        stage="de-escalate",
+        handover=SimpleNamespace(to_dict=lambda: dict(PACKET)),
+        to_dict=lambda: {"stage": "de-escalate"},
     )
     judged = Judged(11, 5, cast(Any, outcome), cast(Any, guidance))
     notice = Notice("sup@example.com", "http://desk")
@@ -58,6 +62,11 @@ def test_every_decision_becomes_an_effect_in_order() -> None:
     ]  # fmt: skip
     stored, place, refresh, esc, sanction, audited, follow = out
     assert [d["action"] for d in stored.decisions] == [d.action for d in decisions]
+    # the JSON is encoded with the judged message, before the write transaction
+    assert (stored.signals_json, stored.guidance_json) == (
+        '{"risk": 0.9}',
+        '{"stage": "de-escalate"}',
+    )
     assert (place.priority, place.team, place.risk, place.stage) == (
         "high",
         "care",
@@ -67,6 +76,7 @@ def test_every_decision_becomes_an_effect_in_order() -> None:
     assert place.labels == ["abusive", "angry", "high_risk"]
     assert (place.first_response_due, place.resolution_due) == (NOW, NOW)
     assert refresh == RefreshPackets(5, PACKET)
+    assert not esc.refresh_pending  # the RefreshPackets before it wrote this packet already
     assert (esc.kind, esc.target, esc.data, esc.packet) == (
         "escalation",
         "supervisor",
@@ -87,6 +97,11 @@ def test_an_older_message_changes_only_itself_and_placement() -> None:
     out = effects([Decision("set_priority", None, "x", "r", "1", priority="low")], latest=False)
     assert [type(e) for e in out] == [StoreAnalysis, Place]
     place = out[1]
+    escalate = [Decision("escalate", "supervisor", "abuse", "abusive", "1", mode="transfer")]
+    (opened,) = effects(escalate, latest=False)[2:]
+    # an older message's escalation refreshes a pending one's packet itself: the newest
+    # message may never be analysed (held, failing, an auto-reply)
+    assert isinstance(opened, OpenEscalation) and opened.refresh_pending
     assert (place.risk, place.stage, place.labels) == (0.2, "listen", ["angry"])
     assert place.priority == "low"
 

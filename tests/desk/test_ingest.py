@@ -7,12 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from gracedesk.jobs.worker import drain_queue
 from gracedesk.service import ingest
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
-from gracedesk.store.tables import Message
+from gracedesk.store.tables import Escalation, Message
 from gracedesk.web.app import create_app
 
 from .conftest import NOW, make_user, post
@@ -138,3 +139,32 @@ def test_workers_never_take_two_messages_of_one_conversation(desk: Desk) -> None
     a = ingest.claim(desk, now=NOW)  # worker A: the head of each conversation
     assert [m for m, _ in a] == [first.message_id, other.message_id]
     assert ingest.claim(desk, now=NOW) == []  # worker B: nothing it may take yet
+
+
+def test_a_drained_backlog_leaves_the_newest_packet_on_pending_escalations(desk: Desk) -> None:
+    """Three abusive messages of one conversation queued, then drained batch after batch: the
+    newest message's packet is on every pending escalation at the end."""
+    first = _queue(desk, "You are useless idiots and I will sue you.", "backlog")
+    ids = [first.message_id]
+    for i, text in enumerate(["Still idiots. My lawyer will call.", "Answer me, you morons!"]):
+        later = desk.post_message(
+            Incoming(CustomerRef("backlog"), text, conversation_id=first.conversation_id),
+            actor=None,
+            now=NOW + timedelta(minutes=i + 1),
+            respond_async=True,
+        )
+        ids.append(later.message_id)
+    assert drain_queue(desk) == 3
+    with desk.store.read() as s:
+        newest = s.get_one(Message, ids[-1]).guidance
+        older = [s.get_one(Message, i).guidance for i in ids[:-1]]
+        pending = s.scalars(
+            select(Escalation).where(
+                Escalation.conversation_id == first.conversation_id,
+                Escalation.state == "pending",
+            )
+        ).all()
+    assert newest is not None and pending
+    for e in pending:
+        assert e.packet == newest["handover"]
+        assert all(o is not None and e.packet != o["handover"] for o in older)

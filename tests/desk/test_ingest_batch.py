@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from gracedesk.model.effect import Notice, OpenEscalation
 from gracedesk.service import ingest
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
-from gracedesk.store import situations
+from gracedesk.store import escalations, situations
 from gracedesk.store.tables import (
     AuditEvent,
     Conversation,
@@ -184,3 +185,36 @@ def test_a_batch_writes_the_audit_trail_message_by_message(desk: Desk) -> None:
     assert len(runs) == len(texts) * 3  # one contiguous run per message (its conversation)
     assert all(run[-1] == "message.analysed" for run in runs)
     assert any(len(run) > 1 for run in runs)  # some messages wrote events of their own
+
+
+def test_a_batch_reads_its_pending_escalations_once(desk: Desk) -> None:
+    """``escalations.Pending`` answers what one query per decision answered: the pending
+    escalation of a conversation, kind and target, one the batch opened itself, and (outside
+    the batch's conversations) the database's answer."""
+    first = post(desk, "You are useless idiots and I will sue you.", customer="p-1")
+    other = post(desk, "Where is my parcel?", customer="p-2")
+    conv = first.conversation_id
+    with desk.store.write_core() as conn:
+        pending = escalations.pending_of(conn, [conv])
+        with desk.store.read() as s:
+            stored = s.scalars(
+                select(Escalation).where(
+                    Escalation.conversation_id == conv, Escalation.state == "pending"
+                )
+            ).all()
+        assert stored
+        for e in stored:
+            assert pending.find(conn, conv, e.kind, e.target) == e.id
+        assert pending.find(conn, conv, "escalation", "nobody") is None
+        opened = escalations.open_escalation(
+            conn,
+            OpenEscalation(
+                conv, 1, "escalation", "nobody", "r", None, None, Notice("a@b.c", "http://x"), NOW
+            ),
+            scrub=lambda c, i, t: t,
+            pending=pending,
+        )
+        assert pending.find(conn, conv, "escalation", "nobody") == opened
+        # a conversation outside the batch: looked up in the database
+        assert pending.find(conn, other.conversation_id, "escalation", "supervisor") is None
+        assert pending.find(conn, conv, stored[0].kind, stored[0].target) == stored[0].id

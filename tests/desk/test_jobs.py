@@ -275,3 +275,25 @@ def test_a_malformed_notification_does_not_block_the_outbox(desk: Desk, smtp: An
         states = dict(s.execute(select(Notification.key, Notification.state)).all())
     assert states == {"bad": "failed", "good": "sent"}
     assert [to for to, _ in inbox.messages] == [["ok@example.com"]]
+
+
+def test_a_repeated_escalation_keeps_one_pending_with_the_newest_packet(desk: Desk) -> None:
+    """The policy escalates twice in one conversation: one escalation per target stays pending,
+    carrying the second message's hand-over packet (written once, by the refresh of pending
+    packets, not again by the repeated escalation)."""
+    first = post(desk, "You are a useless idiot and I will sue you.")
+    later = post(
+        desk, "Still nothing, you idiots. My lawyer will call.", at=NOW + timedelta(hours=1)
+    )
+    with desk.store.read() as s:
+        pending = s.scalars(
+            select(Escalation).where(
+                Escalation.conversation_id == first.conversation_id,
+                Escalation.kind == "escalation",
+                Escalation.state == "pending",
+            )
+        ).all()
+    assert pending and len({(e.target, e.rule_id) for e in pending}) == len(pending), pending
+    for e in pending:
+        assert e.packet == handover(desk, later.message_id)
+        assert e.packet != handover(desk, first.message_id)

@@ -86,13 +86,20 @@ def test_a_reveals_reads_and_the_abusive_words_source(desk: Desk) -> None:
         assert customer != masking_x.customer_of(s.connection(), other.conversation_id)
         with pytest.raises(NoResultFound):
             masking_x.customer_of(s.connection(), 10_000)
-        rows = masking_x.customer_evidence(s.connection(), [conv, other.conversation_id, 10_000])
+        convs = [conv, other.conversation_id, 10_000]
+        versions = masking_x.analysed_customer_messages(s.connection(), convs)
+        assert sorted((r.id, r.conversation_id, r.analysis_state) for r in versions) == sorted(
+            [(first.message_id, conv, "done"), (other.message_id, other.conversation_id, "done")]
+        )
+        assert all(r.analysis_attempts == 1 for r in versions)
+        rows = masking_x.customer_evidence(s.connection(), [r.id for r in versions] + [10_000])
         assert sorted((r[0], r[1]) for r in rows) == sorted(
-            [(conv, ABUSIVE), (other.conversation_id, "Where is my parcel?")]
+            [(first.message_id, ABUSIVE), (other.message_id, "Where is my parcel?")]
         )
         stored = {r[0]: r[2] for r in rows}
-        with_signals = {m.conversation_id: m.signals["evidence"] for m in _analysed(s, conv)}
-        assert stored[conv] == with_signals[conv] and stored[conv]  # the evidence, as stored
+        with_signals = {m.id: m.signals["evidence"] for m in _analysed(s, conv)}
+        assert stored[first.message_id] == with_signals[first.message_id]  # as stored
+        assert stored[first.message_id]
         assert masking_x.customer_evidence(s.connection(), []) == []
 
 
@@ -102,24 +109,52 @@ def _analysed(s: Any, conv: int) -> list[Any]:
 
 def test_the_hot_path_runs_one_statement_each(desk: Desk) -> None:
     """``team_masking``, ``_terms_by_conversation`` and ``notification_text`` keep their
-    statement counts; ``notification_scrubber`` reads the team's choice once and the words of
-    all the batch's conversations in one statement, when the first notification needs them."""
+    statement counts; ``notification_scrubber`` reads the team's choice once and a
+    conversation's words when its first notification needs them. A message's words are read
+    once: later reads ask only for the messages' versions."""
     a = post(desk, ABUSIVE).conversation_id
     b = post(desk, "Useless idiots, all of you", customer="c-2").conversation_id
     with desk.store.write_core() as conn:
         with counted(desk) as seen:
             assert protect.team_masking(conn) is True
         assert len(seen) == 1
+        protect._TERMS.clear()  # posting the messages above read their words already
         with counted(desk) as seen:
             terms = protect._terms_by_conversation(conn, [a, b])
-        assert len(seen) == 1 and "stupid idiot" in terms[a] and terms[b]
+        assert len(seen) == 2 and "stupid idiot" in terms[a] and terms[b]  # versions, evidence
+        with counted(desk) as seen:
+            assert protect._terms_by_conversation(conn, [a, b]) == terms
+        assert len(seen) == 1  # the versions only: the words are known
         with counted(desk) as seen:
             assert "stupid" not in protect.notification_text(conn, a, "said: stupid idiot")
         assert len(seen) == 2
         with counted(desk) as seen:
-            scrub = protect.notification_scrubber(conn, [a, b])
+            scrub = protect.notification_scrubber()
             assert seen == []
             assert "stupid" not in scrub(conn, a, "stupid idiot")
             assert scrub(conn, b, "bad: " + next(iter(terms[b]))).startswith("bad: [")
             assert "STUPID" not in scrub(conn, a, "a STUPID  idiot")
-        assert len(seen) == 2
+        assert len(seen) == 3  # the team's choice, then each conversation's versions once
+
+
+def test_a_new_analysis_of_a_message_is_read_again(desk: Desk) -> None:
+    """The words kept per message are those of its version: a re-analysis (one more attempt)
+    with other evidence, or an erasure (a new state), is read again, not served from what was
+    kept."""
+    first = post(desk, ABUSIVE)
+    conv = first.conversation_id
+    with desk.store.read_core() as conn:
+        assert "stupid idiot" in protect._terms_by_conversation(conn, [conv])[conv]
+    with desk.store.write() as s:  # re-analysed: no abuse found this time
+        m = s.get_one(Message, first.message_id)
+        m.signals = {**(m.signals or {}), "evidence": []}
+        m.analysed_at = NOW + timedelta(hours=1)
+        m.analysis_attempts += 1
+    with desk.store.read_core() as conn:
+        assert protect._terms_by_conversation(conn, [conv])[conv] == {}
+    with desk.store.write() as s:  # erased: the state changes, the evidence is masked
+        m = s.get_one(Message, first.message_id)
+        m.signals = {**(m.signals or {}), "evidence": [{"signal": "abuse.insult", "text": "x"}]}
+        m.analysis_state = "erased"
+    with desk.store.read_core() as conn:
+        assert protect._terms_by_conversation(conn, [conv])[conv] == {"x": "insult"}

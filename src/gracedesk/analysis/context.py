@@ -39,6 +39,7 @@ from gracedesk.analysis.risk import risk as risk_of
 from gracedesk.errors import InvalidContext
 from gracedesk.model import Archetype, ContextSignals, Signals
 from gracedesk.model.clock import parse_iso
+from gracedesk.model.memo import per_text
 from gracedesk.model.signals import HIGH_RISK
 from gracedesk.model.situation import CustomerHistory, Sanction, Situation, Turn
 
@@ -181,11 +182,24 @@ def memory(
         if h is not None:
             decay *= 0.5 ** (h / HALF_LIFE_HOURS)
         risk = max(risk, s.risk * decay)
-        if s.abuse_at_people() >= 0.5:
+        at_people, threat_at_people = s.at_people()
+        if at_people >= 0.5:
             abuse += 1
         if cleared is None or (turn.at is not None and turn.at > cleared):
-            threat = max(threat, s.threat_at_people())
+            threat = max(threat, threat_at_people)
     return round(risk, 4), round(threat, 4), abuse
+
+
+@per_text
+def _phrases(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]:
+    """A message's demanding, indecisive and vague phrases and whether it is very short: read
+    once per text (a conversation's earlier messages come back at every new message)."""
+    return (
+        tuple(m.group() for m in _DEMAND.finditer(text)),
+        tuple(m.group() for m in _INDECISIVE.finditer(text)),
+        tuple(m.group() for m in _VAGUE.finditer(text)),
+        len(text.split()) <= 6,
+    )
 
 
 def archetypes(
@@ -219,7 +233,8 @@ def archetypes(
         reasons.append(f"complaints in {complaints} messages of this conversation")
     out["serial_complainer"] = (min(1.0, c90 / 4 + max(0, complaints - 1) / 4), reasons)
 
-    demands = [m.group() for t in texts for m in _DEMAND.finditer(t)]
+    words = [_phrases(t) for t in texts]
+    demands = [d for w in words for d in w[0]]
     asks = sum(
         1 for s in history if s.requests["policy_exception"] >= 0.5 or s.requests["manager"] >= 0.5
     )
@@ -232,7 +247,7 @@ def archetypes(
         reasons.append(f"asks for exceptions or a manager in {asks} message(s)")
     out["demanding"] = (min(1.0, 0.3 * len(demands) + 0.35 * asks), reasons)
 
-    changes = [m.group() for t in texts for m in _INDECISIVE.finditer(t)]
+    changes = [c for w in words for c in w[1]]
     kinds = {r for s in history for r, v in s.requests.items() if v >= 0.5 and r != "manager"}
     reasons = []
     if changes:
@@ -241,9 +256,9 @@ def archetypes(
         reasons.append("asked for different outcomes: " + ", ".join(sorted(kinds)))
     out["indecisive"] = (min(1.0, 0.3 * len(changes) + 0.3 * max(0, len(kinds) - 1)), reasons)
 
-    vague = [m.group() for t in texts for m in _VAGUE.finditer(t)]
+    vague = [v for w in words for v in w[2]]
     confused = sum(1 for s in history if s.emotions["confusion"] >= 0.5)
-    short = sum(1 for t in texts if len(t.split()) <= 6)
+    short = sum(1 for w in words if w[3])
     reasons = []
     if vague:
         reasons.append(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gracedesk.errors import InvalidScenario
+from gracedesk.model.memo import per_text
 from gracedesk.model.situation import Situation
 
 _I = re.IGNORECASE
@@ -133,6 +134,7 @@ class Turn:
         return f"turn {self.index + 1} ({self.role})"
 
 
+@per_text
 def moves_of(text: str) -> frozenset[str]:
     """The playbook moves an agent message makes (a question mark alone counts as clarify)."""
     found = {name for name, pat in MOVES.items() if pat.search(text)}
@@ -175,10 +177,16 @@ def is_nudge(text: str) -> bool:
     return bool(text.strip()) and NUDGE.match(text.strip()) is not None
 
 
+@per_text
+def _says_cancelled(text: str) -> bool:
+    # a conversation's earlier turns come back at every new message: read each text once
+    return ALREADY_CANCELLED.search(text) is not None
+
+
 def already_cancelled(ts: list[Turn]) -> Turn | None:
     """The latest customer turn saying a cancellation already happened, or ``None``."""
     for t in reversed(ts):
-        if t.role == "customer" and ALREADY_CANCELLED.search(t.text):
+        if t.role == "customer" and _says_cancelled(t.text):
             return t
     return None
 

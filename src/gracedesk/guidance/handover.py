@@ -17,6 +17,7 @@ from gracedesk.guidance.conversation import Turn
 from gracedesk.guidance.phrases import clean_value
 from gracedesk.guidance.playbook import abusive, earlier_threat
 from gracedesk.model.guidance import ArticleRef, HandoverPacket, Promise, Solution
+from gracedesk.model.memo import per_text
 from gracedesk.model.signals import HIGH_RISK, Evidence, Signals
 from gracedesk.model.situation import OpenPromise
 
@@ -56,11 +57,16 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 def subject(ts: Sequence[Turn]) -> str | None:
     """The thing the customer is writing about ("order"), from the first customer turn naming one."""
     for t in ts:
-        if t.role == "customer":
-            m = _SUBJECT.search(t.text)
-            if m:
-                return m.group(1).lower()
+        if t.role == "customer" and (thing := _subject_of(t.text)) is not None:
+            return thing
     return None
+
+
+@per_text
+def _subject_of(text: str) -> str | None:
+    # a conversation's earlier turns come back at every new message: read each text once
+    m = _SUBJECT.search(text)
+    return m.group(1).lower() if m else None
 
 
 def snippet(text: str, limit: int = SNIPPET) -> str:

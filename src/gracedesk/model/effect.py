@@ -26,6 +26,9 @@ class StoreAnalysis:
     guidance: Guidance
     decisions: tuple[Mapping[str, Any], ...]
     at: datetime
+    # the signals' and guidance's JSON when encoded already (outside the write transaction)
+    signals_json: str | None = None
+    guidance_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,9 @@ class OpenEscalation:
     at: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
     requested_by: int | None = None  # the agent who asked (None: the policy)
+    # a pending escalation found gets ``packet``; False when the same message's
+    # ``RefreshPackets`` has just written it to every pending escalation (its newest message)
+    refresh_pending: bool = True
 
 
 @dataclass(frozen=True, slots=True)

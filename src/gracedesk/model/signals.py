@@ -195,6 +195,14 @@ class Signals:
         the share aimed at people: what warnings, sanctions and a boundary step read."""
         return max(float(self.abuse.get(a, 0.0)) for a in DIRECTED) * self.at_people_share()
 
+    def at_people(self) -> tuple[float, float]:
+        """``(abuse_at_people(), threat_at_people())`` with the share at people read once (the
+        conversation memory reads both for every earlier message)."""
+        share = self.at_people_share()
+        abuse = self.abuse
+        directed = max(float(abuse.get(a, 0.0)) for a in DIRECTED)
+        return directed * share, float(abuse.get("threat", 0.0)) * share
+
     def threat_at_people(self) -> float:
         """The threat score times the share aimed at people (not at property or the company)."""
         return float(self.abuse.get("threat", 0.0)) * self.at_people_share()

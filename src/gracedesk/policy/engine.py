@@ -249,7 +249,7 @@ def explain(
                 notes[(rule.id, i)] = made
                 continue
             slot, decision = made
-            spec = rule.when.specificity
+            spec = policy.specificity[rule.id]
             candidates.append(_Candidate(slot, decision, spec, order, rule.id, i))
 
     winners: dict[str, _Candidate] = {}
@@ -297,14 +297,14 @@ def explain(
         )
 
     traces = []
-    for rule in sorted(policy.rules, key=lambda r: (-r.precedence, r.id)):
+    for rule in policy.by_precedence:
         out = outcomes[rule.id]
         effects = tuple(notes[(rule.id, i)] for i in range(len(rule.action))) if out.matched else ()
         traces.append(
             RuleTrace(
                 rule_id=rule.id,
                 precedence=rule.precedence,
-                specificity=rule.when.specificity,
+                specificity=policy.specificity[rule.id],
                 description=rule.description,
                 matched=out.matched,
                 outcome=out,

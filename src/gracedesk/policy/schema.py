@@ -278,3 +278,12 @@ class PolicySet:
     rules: tuple[Rule, ...]
     source: str
     wellbeing: Wellbeing = dataclasses.field(default_factory=Wellbeing)
+    # derived once (every message's explain reads them): each rule's specificity by id, and
+    # the rules in the order a trace lists them (highest precedence first, then id)
+    specificity: dict[str, int] = dataclasses.field(init=False, compare=False, repr=False)
+    by_precedence: tuple[Rule, ...] = dataclasses.field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "specificity", {r.id: r.when.specificity for r in self.rules})
+        ordered = tuple(sorted(self.rules, key=lambda r: (-r.precedence, r.id)))
+        object.__setattr__(self, "by_precedence", ordered)

@@ -10,6 +10,7 @@ event naming the rule and reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,12 +94,12 @@ def notification_text(conn: Connection, conv_id: int, text: str) -> str:
     return protect.notification_text(conn, conv_id, text)
 
 
-def notification_scrubber(conn: Connection, conv_ids: Sequence[int]) -> Scrub:
+def notification_scrubber() -> Scrub:
     """``protect.notification_scrubber``: :func:`notification_text` for a micro-batch."""
     # cycle: service.protect imports service.desk, which imports this module
     from gracedesk.service import protect
 
-    return protect.notification_scrubber(conn, conv_ids)
+    return protect.notification_scrubber()
 
 
 def notice(desk: Desk) -> Notice:
@@ -144,6 +145,7 @@ def _effect(
     current: ConversationState,
     message_id: int,
     packet: Mapping[str, Any] | None,
+    refresh: bool,
     notice: Notice,
     now: datetime,
 ) -> Effect | None:
@@ -162,6 +164,7 @@ def _effect(
             notice,
             now,
             data,
+            refresh_pending=refresh,
         )
 
     if d.action == "escalate":
@@ -266,9 +269,15 @@ class Judged:
     outcome: Outcome
     guidance: Guidance
     packet: dict[str, Any] = field(init=False)  # the guidance's hand-over packet as stored
+    # the signals' and guidance's JSON, encoded where the Judged is made: the worker makes its
+    # batch's before it takes the write lock, so the lock is not held for the encoding
+    signals_json: str = field(init=False, repr=False)
+    guidance_json: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "packet", self.guidance.handover.to_dict())
+        object.__setattr__(self, "signals_json", json.dumps(self.outcome.signals.to_dict()))
+        object.__setattr__(self, "guidance_json", json.dumps(self.guidance.to_dict()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +308,14 @@ def effects_for(j: Judged, at: Landing, *, now: datetime) -> list[Effect]:
     packet, order, held, sla, notice = j.packet, at.order, at.held, j.outcome.sla, at.notice
     out: list[Effect] = [
         StoreAnalysis(
-            message_id, conv_id, signals, guidance, tuple(decision_row(d) for d in decisions), now
+            message_id,
+            conv_id,
+            signals,
+            guidance,
+            tuple(decision_row(d) for d in decisions),
+            now,
+            j.signals_json,
+            j.guidance_json,
         )
     ]
     priority, team = placement(current.priority, current.team, decisions, order=order, held=held)
@@ -347,6 +363,8 @@ def effects_for(j: Judged, at: Landing, *, now: datetime) -> list[Effect]:
                 current=current,
                 message_id=message_id,
                 packet=packet,
+                # the newest message's RefreshPackets above wrote this packet already
+                refresh=not at.latest,
                 notice=notice,
                 now=now,
             )
@@ -430,7 +448,8 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
         for e in p[4]:
             (placed if store.effects.set_based(e) else rest[i]).append(e)
     store.effects.apply_many(conn, placed)
-    scrub = notification_scrubber(
+    scrub = notification_scrubber()
+    pending = store.escalations.pending_of(  # read once the conversations' rows are locked
         conn, [p[0].conversation_id for p, r in zip(plans, rest, strict=True) if r]
     )
     events: list[dict[str, Any]] = []  # ``message.analysed`` events not written yet
@@ -440,7 +459,7 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
             # so the trail reads as if each message had been recorded alone
             store.audit.write(conn, events)
             events = []
-        store.effects.apply(conn, effects, scrub=scrub)
+        store.effects.apply(conn, effects, scrub=scrub, pending=pending)
         if latest:  # an agent at the exposure limit gets no more abuse (service.rotation)
             rotation.on_message(
                 desk,

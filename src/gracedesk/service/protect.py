@@ -25,6 +25,9 @@ The REST API returns the stored text unmasked: integrations need it, and they ar
 from __future__ import annotations
 
 import re
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -346,28 +349,69 @@ def reveal(desk: Desk, conv_id: int, message_id: int, *, user: Staff, now: datet
 # -- read models, masked ------------------------------------------------------------------------
 
 
+class _TermsCache:
+    """The abusive words of each analysed customer message of one database, by the message's
+    version (its id, state and analysis attempts: a re-analysis or an erasure is a new one),
+    so that the evidence of a conversation's earlier messages, read again for every
+    notification and masked page, is parsed once per process. Bounded: the oldest entries go
+    first."""
+
+    SIZE = 100_000
+
+    def __init__(self) -> None:
+        self._terms: OrderedDict[tuple[int, str, int], dict[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def by_conversation(self, conn: Connection, wanted: list[int]) -> dict[int, dict[str, str]]:
+        out: dict[int, dict[str, str]] = {i: {} for i in wanted}
+        rows = masking_x.analysed_customer_messages(conn, wanted)
+        keys = {
+            int(r.id): (int(r.id), str(r.analysis_state), int(r.analysis_attempts)) for r in rows
+        }
+        with self._lock:
+            known = {k: self._terms[k] for k in keys.values() if k in self._terms}
+        missing = [i for i, k in keys.items() if k not in known]
+        if missing:
+            fresh = {
+                keys[int(i)]: terms_of(evidence or [], text)
+                for i, text, evidence in masking_x.customer_evidence(conn, missing)
+            }
+            known.update(fresh)
+            with self._lock:
+                self._terms.update(fresh)
+                while len(self._terms) > self.SIZE:
+                    self._terms.popitem(last=False)
+        for r in rows:
+            out[int(r.conversation_id)].update(known.get(keys[int(r.id)], {}))
+        return out
+
+
+# one cache per database engine (a message id is only unique within one database)
+_TERMS: weakref.WeakKeyDictionary[Any, _TermsCache] = weakref.WeakKeyDictionary()
+_TERMS_LOCK = threading.Lock()
+
+
 def _terms_by_conversation(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, str]]:
     """The abusive words of each conversation's customer messages."""
     wanted = sorted(set(ids))
-    out: dict[int, dict[str, str]] = {i: {} for i in wanted}
     if not wanted:
-        return out
-    for conv_id, text, evidence in masking_x.customer_evidence(conn, wanted):
-        out[conv_id].update(terms_of(evidence or [], text))
-    return out
+        return {}
+    with _TERMS_LOCK:
+        cache = _TERMS.setdefault(conn.engine, _TermsCache())
+    return cache.by_conversation(conn, wanted)
 
 
 def notification_text(conn: Connection, conv_id: int, text: str) -> str:
     """Text about a conversation on its way out by e-mail or webhook, scrubbed of the words
     the customer's abuse used there while the team masks (the recipients are not one user)."""
-    return notification_scrubber(conn, [conv_id])(conn, conv_id, text)
+    return notification_scrubber()(conn, conv_id, text)
 
 
-def notification_scrubber(conn: Connection, conv_ids: Iterable[int]) -> Scrub:
-    """:func:`notification_text` for the notifications of a micro-batch's conversations: the
-    team's choice is read once, and the abusive words of all of them in one statement, when the
-    first notification needs them."""
-    wanted = set(conv_ids)
+def notification_scrubber() -> Scrub:
+    """:func:`notification_text` for the notifications of a micro-batch: the team's choice is
+    read once, when the first notification needs it, and a conversation's abusive words when
+    its first notification needs them (only a new escalation's does; the words already learnt
+    make that a read of the messages' versions)."""
     masking: bool | None = None
     terms: dict[int, dict[str, str]] = {}
 
@@ -378,7 +422,7 @@ def notification_scrubber(conn: Connection, conv_ids: Iterable[int]) -> Scrub:
         if not masking:
             return text
         if conv_id not in terms:
-            terms.update(_terms_by_conversation(c, (wanted - terms.keys()) | {conv_id}))
+            terms.update(_terms_by_conversation(c, [conv_id]))
         return scrub(text, terms[conv_id])
 
     return scrub_one

@@ -24,18 +24,21 @@ from gracedesk.model.effect import (
     StoreAnalysis,
 )
 from gracedesk.store import audit, conversations, escalations, follow_ups, messages, sanctions
-from gracedesk.store.escalations import Scrub
+from gracedesk.store.escalations import Pending, Scrub
 
 
-def apply(conn: Connection, effects: Iterable[Effect], *, scrub: Scrub) -> None:
-    """Write ``effects``; ``scrub`` words the notification of a new escalation."""
+def apply(
+    conn: Connection, effects: Iterable[Effect], *, scrub: Scrub, pending: Pending | None = None
+) -> None:
+    """Write ``effects``; ``scrub`` words the notification of a new escalation; ``pending``:
+    the batch's pending escalations, read once (``escalations.Pending``)."""
     for e in effects:
         if set_based(e):
             apply_many(conn, [e])
         elif isinstance(e, OpenEscalation):
-            escalations.open_escalation(conn, e, scrub=scrub)
+            escalations.open_escalation(conn, e, scrub=scrub, pending=pending)
         elif isinstance(e, ImposeSanction):
-            sanctions.impose(conn, e, scrub=scrub)
+            sanctions.impose(conn, e, scrub=scrub, pending=pending)
         elif isinstance(e, AddFollowUp):
             follow_ups.add_policy(conn, e)
         elif isinstance(e, Audited):

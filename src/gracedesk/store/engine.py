@@ -15,6 +15,7 @@ not answer, so that an outage is answered (503, ``web/problems.py``) instead of 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from contextlib import AbstractContextManager, nullcontext
@@ -99,7 +100,10 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     assert database  # make_engines refuses in-memory databases
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        hide_parameters=True,
+        json_serializer=json_dumps,
     )
 
     @event.listens_for(engine, "connect")
@@ -122,6 +126,16 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
 
 
 CONNECT_TIMEOUT_S = 10
+
+
+class Encoded(str):
+    """JSON text encoded ahead of the transaction that stores it (the worker encodes a
+    batch's signals and guidance before it takes the write lock): written as it is."""
+
+
+def json_dumps(value: Any) -> str:
+    """The engines' JSON serializer: ``json.dumps``, except for text already :class:`Encoded`."""
+    return value if isinstance(value, Encoded) else json.dumps(value)
 
 
 def make_engines(url: str) -> Engines:
@@ -149,5 +163,6 @@ def make_engines(url: str) -> Engines:
         pool_recycle=1800,
         hide_parameters=True,
         connect_args=connect_args,
+        json_serializer=json_dumps,
     )
     return Engines(url, read=engine, write=engine)

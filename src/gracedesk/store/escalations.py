@@ -88,15 +88,64 @@ def refresh_packets_many(conn: Connection, packets: Sequence[tuple[int, dict[str
         conn.execute(refresh_pending_packets(), rows[0] if len(rows) == 1 else rows)
 
 
-def open_escalation(conn: Connection, e: OpenEscalation, *, scrub: Scrub) -> int:
+@cache
+def pending_of_conversations() -> Select[Any]:
+    e = ESCALATIONS.c
+    return (
+        select(e.conversation_id, e.kind, e.target, e.id)
+        .where(e.conversation_id.in_(bindparam("convs", expanding=True)), e.state == "pending")
+        .order_by(e.id)
+    )
+
+
+class Pending:
+    """The pending escalations of a micro-batch's conversations, read in one statement once
+    their rows are locked (``conversations.states``), and kept up to date as the batch opens
+    more: ``open_escalation`` looks one up here instead of one query per decision. A
+    conversation outside the batch is looked up in the database."""
+
+    def __init__(self, conn: Connection, conv_ids: Sequence[int]) -> None:
+        self._convs = frozenset(conv_ids)
+        self._ids: dict[tuple[int, str, str | None], int] = {}
+        if self._convs:
+            rows = conn.execute(pending_of_conversations(), {"convs": sorted(self._convs)})
+            for r in rows:  # the oldest one wins, as the single lookup's first row would
+                self._ids.setdefault((int(r[0]), str(r[1]), r[2]), int(r[3]))
+
+    def find(self, conn: Connection, conv_id: int, kind: str, target: str | None) -> int | None:
+        if conv_id not in self._convs:
+            found = conn.execute(
+                pending_escalation(), {"conv": conv_id, "kind": kind, "target": target}
+            ).scalar()
+            return None if found is None else int(found)
+        return self._ids.get((conv_id, kind, target))
+
+    def opened(self, conv_id: int, kind: str, target: str | None, eid: int) -> None:
+        if conv_id in self._convs:
+            self._ids[(conv_id, kind, target)] = eid
+
+
+def pending_of(conn: Connection, conv_ids: Sequence[int]) -> Pending:
+    """The pending escalations of these conversations (``Pending``), read in one statement."""
+    return Pending(conn, conv_ids)
+
+
+def open_escalation(
+    conn: Connection, e: OpenEscalation, *, scrub: Scrub, pending: Pending | None = None
+) -> int:
     """Open the escalation, or refresh the packet (and join the agent's reason to) the pending
-    one of its conversation, kind and target; returns its id."""
+    one of its conversation, kind and target; returns its id. ``pending``: the batch's pending
+    escalations, read once (else one query)."""
     conv_id = e.conversation_id
-    existing = conn.execute(
-        pending_escalation(), {"conv": conv_id, "kind": e.kind, "target": e.target}
-    ).scalar()
+    existing = (
+        pending.find(conn, conv_id, e.kind, e.target)
+        if pending is not None
+        else conn.execute(
+            pending_escalation(), {"conv": conv_id, "kind": e.kind, "target": e.target}
+        ).scalar()
+    )
     if existing is not None:
-        if e.packet is not None:  # the newest packet: the next agent sees the latest state
+        if e.packet is not None and e.refresh_pending:  # the next agent sees the latest state
             conn.execute(escalation_packet(), {"eid": existing, "p_packet": e.packet})
         if e.requested_by is not None:  # an agent's own reason joins the pending escalation
             conn.execute(
@@ -122,6 +171,8 @@ def open_escalation(conn: Connection, e: OpenEscalation, *, scrub: Scrub) -> int
             },
         ).scalar_one()
     )
+    if pending is not None:
+        pending.opened(conv_id, e.kind, e.target, eid)
     if e.kind == "escalation":
         conversations.mark_escalated(conn, conv_id)
     audit.write(

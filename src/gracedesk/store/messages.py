@@ -35,6 +35,7 @@ from sqlalchemy.sql import Select
 from gracedesk.model.effect import StoreAnalysis
 from gracedesk.model.staff import Staff
 from gracedesk.store import audit, conversations, customers, outbox, sanctions
+from gracedesk.store.engine import Encoded
 from gracedesk.store.tables import DecisionRow, Message, table_of
 
 if TYPE_CHECKING:
@@ -201,8 +202,10 @@ def store_results_many(conn: Connection, done: Sequence[StoreAnalysis]) -> None:
     results = [
         {
             "mid": a.message_id,
-            "p_signals": a.signals.to_dict(),
-            "p_guidance": a.guidance.to_dict(),
+            "p_signals": a.signals.to_dict() if a.signals_json is None else Encoded(a.signals_json),
+            "p_guidance": (
+                a.guidance.to_dict() if a.guidance_json is None else Encoded(a.guidance_json)
+            ),
             "p_model": str(a.signals.model),
             "p_risk": float(a.signals.risk),
             "p_at": a.at,

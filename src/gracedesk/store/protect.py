@@ -12,8 +12,9 @@ Core statements, on a connection (the service passes its session's ``Session.con
 - a user's own choice (``users.mask_abuse``, None: the team's default): ``own_masking``,
   ``user`` (id, name, mask_abuse), ``set_user_masking``;
 - a reveal: ``message`` (the message asked for), ``customer_of`` (its conversation's customer);
-- the abusive words' source: ``customer_evidence``, the text and signals of the analysed
-  customer messages of some conversations, in one statement.
+- the abusive words' source: ``analysed_customer_messages`` (the analysed customer messages
+  of some conversations: ids and versions only), then ``customer_evidence`` (the text and the
+  signals' evidence of the ones not read before), one statement each.
 """
 
 from __future__ import annotations
@@ -106,17 +107,30 @@ def customer_of(conn: Connection, conv_id: int) -> int:
 # -- where the abusive words come from -----------------------------------------------------------
 
 
-def customer_evidence(
+def analysed_customer_messages(
     conn: Connection, conv_ids: Sequence[int]
-) -> Sequence[Row[int, str, list[Any] | None]]:
-    """``(conversation_id, text, evidence)`` of the customer messages of ``conv_ids`` that have
-    signals (analysed), in one statement; only the signals' ``evidence`` is read (the database
-    extracts it: the rest of each message's signals is never parsed)."""
+) -> Sequence[Row[int, int, str, int]]:
+    """``(id, conversation_id, analysis_state, analysis_attempts)`` of the customer messages of
+    ``conv_ids`` that have signals (analysed): what identifies the version of each one's
+    evidence (every stored analysis counts one more attempt; an erasure changes the state).
+    These columns come before the large JSON ones in a row, so the read stays off them."""
     m = _MESSAGES.c
     return conn.execute(
-        select(m.conversation_id, m.text, m.signals["evidence"]).where(
+        select(m.id, m.conversation_id, m.analysis_state, m.analysis_attempts).where(
             m.conversation_id.in_(conv_ids),
             m.author == "customer",
             m.signals.is_not(None),
         )
+    ).all()
+
+
+def customer_evidence(
+    conn: Connection, message_ids: Sequence[int]
+) -> Sequence[Row[int, str, list[Any] | None]]:
+    """``(id, text, evidence)`` of these messages, in one statement; only the signals'
+    ``evidence`` is read (the database extracts it: the rest of each message's signals is
+    never parsed)."""
+    m = _MESSAGES.c
+    return conn.execute(
+        select(m.id, m.text, m.signals["evidence"]).where(m.id.in_(message_ids))
     ).all()

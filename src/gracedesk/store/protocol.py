@@ -71,7 +71,7 @@ from gracedesk.store import outbox as _outbox
 from gracedesk.store import sanctions as _sanctions
 from gracedesk.store.audit import Match as AuditMatch
 from gracedesk.store.conversations import State as ConversationState
-from gracedesk.store.escalations import Scrub
+from gracedesk.store.escalations import Pending, Scrub
 from gracedesk.store.follow_ups import NewFollowUp
 from gracedesk.store.messages import Accepted, Holds
 
@@ -124,14 +124,19 @@ class Conversations(Protocol):
 
 
 class Escalations(Protocol):
-    def open_escalation(self, conn: Connection, e: OpenEscalation, *, scrub: Scrub) -> int: ...
+    def pending_of(self, conn: Connection, conv_ids: Sequence[int]) -> Pending: ...
+    def open_escalation(
+        self, conn: Connection, e: OpenEscalation, *, scrub: Scrub, pending: Pending | None = ...
+    ) -> int: ...
     def refresh_packets_many(
         self, conn: Connection, packets: Sequence[tuple[int, dict[str, Any]]]
     ) -> None: ...
 
 
 class Sanctions(Protocol):
-    def impose(self, conn: Connection, s: ImposeSanction, *, scrub: Scrub) -> None: ...
+    def impose(
+        self, conn: Connection, s: ImposeSanction, *, scrub: Scrub, pending: Pending | None = ...
+    ) -> None: ...
 
 
 class FollowUps(Protocol):
@@ -223,7 +228,14 @@ class Outbox(Protocol):
 
 
 class Effects(Protocol):
-    def apply(self, conn: Connection, effects: Iterable[Effect], *, scrub: Scrub) -> None: ...
+    def apply(
+        self,
+        conn: Connection,
+        effects: Iterable[Effect],
+        *,
+        scrub: Scrub,
+        pending: Pending | None = ...,
+    ) -> None: ...
     def apply_many(self, conn: Connection, effects: Sequence[Effect]) -> None: ...
     def set_based(self, e: Effect) -> bool: ...
 

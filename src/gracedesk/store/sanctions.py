@@ -12,7 +12,7 @@ from sqlalchemy.sql import Select
 
 from gracedesk.model.effect import ImposeSanction
 from gracedesk.store import audit, escalations
-from gracedesk.store.escalations import Scrub
+from gracedesk.store.escalations import Pending, Scrub
 from gracedesk.store.tables import Sanction, table_of
 
 SANCTIONS = table_of(Sanction)
@@ -53,7 +53,9 @@ def insert_sanction() -> Any:
     return insert(SANCTIONS).returning(SANCTIONS.c.id)
 
 
-def impose(conn: Connection, s: ImposeSanction, *, scrub: Scrub) -> None:
+def impose(
+    conn: Connection, s: ImposeSanction, *, scrub: Scrub, pending: Pending | None = None
+) -> None:
     """The sanction, its approval's escalation (when it waits for one) and its audit event."""
     if (
         s.state == "pending"
@@ -77,7 +79,7 @@ def impose(conn: Connection, s: ImposeSanction, *, scrub: Scrub) -> None:
     ).scalar_one()
     if s.approval is not None:
         approval = replace(s.approval, data={"sanction_id": sid, **s.approval.data})
-        escalations.open_escalation(conn, approval, scrub=scrub)
+        escalations.open_escalation(conn, approval, scrub=scrub, pending=pending)
     audit.write(
         conn,
         [

@@ -166,7 +166,12 @@ class Message(Base):
     """A message as received. Committed before analysis; ``signals`` come after."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("channel", "channel_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_message_id"),
+        # the worker's queue: queued and running messages, oldest first, without a scan of
+        # the analysed ones (store.messages.claim_queued, queued_left)
+        Index("ix_messages_analysis_state_id", "analysis_state", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     author: Mapped[str] = mapped_column(String(20))  # customer | agent | system
