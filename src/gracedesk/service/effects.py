@@ -435,25 +435,29 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
             continue  # the customer was erased while this message was analysed: keep nothing
         current = states[j.conversation_id]
         decisions = j.outcome.trace.decisions
-        packet = j.packet
         latest = newest.get(j.conversation_id) == j.message_id
         held = lowers_priority(current.priority, decisions, order) and store.conversations.held(
             conn, j.conversation_id
         )
         effects = effects_for(j, Landing(current, latest, held, order, alert), now=now)
-        plans.append((j, current, latest, packet, effects))
+        plans.append((j, current, latest, effects))
     rest: list[list[Effect]] = [[] for _ in plans]
     placed: list[Effect] = []  # written set-based for the whole batch, before the rest
     for i, p in enumerate(plans):
-        for e in p[4]:
+        for e in p[3]:
             (placed if store.effects.set_based(e) else rest[i]).append(e)
     store.effects.apply_many(conn, placed)
     scrub = notification_scrubber()
     pending = store.escalations.pending_of(  # read once the conversations' rows are locked
-        conn, [p[0].conversation_id for p, r in zip(plans, rest, strict=True) if r]
+        conn,
+        [
+            p[0].conversation_id
+            for p, r in zip(plans, rest, strict=True)
+            if any(isinstance(e, OpenEscalation | ImposeSanction) for e in r)
+        ],
     )
     events: list[dict[str, Any]] = []  # ``message.analysed`` events not written yet
-    for (j, current, latest, packet, _), effects in zip(plans, rest, strict=True):
+    for (j, current, latest, _), effects in zip(plans, rest, strict=True):
         if effects or current.assignee_id is not None:
             # this message may write audit events of its own: the earlier messages' come first,
             # so the trail reads as if each message had been recorded alone
@@ -469,7 +473,7 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
                 customer_id=current.customer_id,
                 assignee_id=current.assignee_id,
                 signals=j.outcome.signals,
-                packet=packet,
+                packet=j.packet,
                 now=now,
             )
         events.append(

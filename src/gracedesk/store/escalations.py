@@ -137,13 +137,9 @@ def open_escalation(
     one of its conversation, kind and target; returns its id. ``pending``: the batch's pending
     escalations, read once (else one query)."""
     conv_id = e.conversation_id
-    existing = (
-        pending.find(conn, conv_id, e.kind, e.target)
-        if pending is not None
-        else conn.execute(
-            pending_escalation(), {"conv": conv_id, "kind": e.kind, "target": e.target}
-        ).scalar()
-    )
+    if pending is None:  # no batch: its conversation is looked up in the database
+        pending = Pending(conn, ())
+    existing = pending.find(conn, conv_id, e.kind, e.target)
     if existing is not None:
         if e.packet is not None and e.refresh_pending:  # the next agent sees the latest state
             conn.execute(escalation_packet(), {"eid": existing, "p_packet": e.packet})
@@ -171,8 +167,7 @@ def open_escalation(
             },
         ).scalar_one()
     )
-    if pending is not None:
-        pending.opened(conv_id, e.kind, e.target, eid)
+    pending.opened(conv_id, e.kind, e.target, eid)
     if e.kind == "escalation":
         conversations.mark_escalated(conn, conv_id)
     audit.write(
