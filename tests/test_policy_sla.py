@@ -9,7 +9,7 @@ import pytest
 
 from gracedesk.errors import InvalidFacts
 from gracedesk.policy.schema import Calendar, Sla
-from gracedesk.policy.sla import BusinessClock, due
+from gracedesk.policy.sla import BusinessClock, clock_of, due
 
 NY = ZoneInfo("America/New_York")
 LON = ZoneInfo("Europe/London")
@@ -129,3 +129,18 @@ def test_naive_times_and_no_working_time_are_errors() -> None:
     assert clock.add(datetime(2025, 3, 4, tzinfo=UTC), 10) == datetime(
         2025, 3, 10, 9, 10, tzinfo=UTC
     )
+
+
+def test_a_calendar_has_one_clock_that_answers_as_a_new_one() -> None:
+    """``clock_of`` builds a calendar's clock once (every message reads it); its days kept
+    give the answers a fresh clock gives, again and again."""
+    kept = clock_of(OFFICE)
+    assert clock_of(OFFICE) is kept
+    assert clock_of(OFFICE, always_open=True) is not kept
+    assert clock_of(OFFICE, always_open=True).always_open
+    for cal, start, minutes, expected in ADD:
+        for _ in range(2):  # the second time from the days the clock kept
+            assert clock_of(cal).add(start, minutes) == expected
+            assert clock_of(cal).minutes_between(start, expected) == pytest.approx(
+                BusinessClock(cal).minutes_between(start, expected)
+            )

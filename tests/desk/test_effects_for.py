@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -63,9 +64,9 @@ def test_every_decision_becomes_an_effect_in_order() -> None:
     stored, place, refresh, esc, sanction, audited, follow = out
     assert [d["action"] for d in stored.decisions] == [d.action for d in decisions]
     # the JSON is encoded with the judged message, before the write transaction
-    assert (stored.signals_json, stored.guidance_json) == (
-        '{"risk": 0.9}',
-        '{"stage": "de-escalate"}',
+    assert (json.loads(stored.signals_json), json.loads(stored.guidance_json)) == (
+        {"risk": 0.9},
+        {"stage": "de-escalate"},
     )
     assert (place.priority, place.team, place.risk, place.stage) == (
         "high",

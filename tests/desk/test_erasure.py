@@ -24,6 +24,7 @@ from gracedesk.model.situation import Request
 from gracedesk.service import actions, erasure, records, sweeps, views
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.settings import Settings
+from gracedesk.store.engine import Encoded
 from gracedesk.store.tables import (
     AuditEvent,
     Base,
@@ -313,3 +314,47 @@ def test_scrub_keeps_numbers_and_vocabulary_and_masks_text() -> None:
         "id": erasure.MASK,
         "phrases": [{"id": "ack.anger", "text": erasure.MASK}],
     }
+
+
+def test_notifications_to_a_non_ascii_address_are_dropped_in_either_encoding(
+    desk: Desk, people: dict[str, Any]
+) -> None:
+    """The outbox is searched for the customer's address as the recipients' JSON holds it:
+    UTF-8 as written now (orjson), or ``\\u`` escapes as ``json.dumps`` wrote it before."""
+    email = "zoë.quillon@zexample.org"
+    first = desk.post_message(
+        Incoming(CustomerRef("zoe-1", name="Zoë", email=email), "Where is my parcel?"),
+        actor=None,
+        now=NOW,
+    )
+    customer_id = views.conversation_detail(
+        desk, first.conversation_id, user=people["supervisor"], now=NOW
+    )["customer"]["id"]
+    with desk.store.write() as s:
+        for key in ("utf8", "escaped"):
+            s.add(
+                Notification(
+                    key=f"zoe-{key}",
+                    event="survey",
+                    recipients=[email],
+                    subject="How did we do?",
+                    body="Tell us",
+                    payload={},
+                    state="pending",
+                    next_attempt_at=NOW,
+                    created_at=NOW,
+                )
+            )
+        s.flush()
+        s.execute(  # a row written before orjson: the address in \\u escapes
+            update(Notification)
+            .where(Notification.key == "zoe-escaped")
+            .values(recipients=Encoded(json.dumps([email])))
+        )
+    with desk.store.read() as s:
+        stored = dict(s.execute(select(Notification.key, Notification.recipients)).all())
+    assert stored["zoe-utf8"] == stored["zoe-escaped"] == [email]
+    erasure.erase(desk.store, customer_id, actor=people["admin"], now=NOW)
+    with desk.store.read() as s:
+        keys = set(s.scalars(select(Notification.key)))
+    assert not keys & {"zoe-utf8", "zoe-escaped"}

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from gracedesk.model.effect import Notice, OpenEscalation
 from gracedesk.service import ingest
@@ -152,23 +153,32 @@ def test_take_many_wants_one_message_per_conversation(desk: Desk) -> None:
         )
 
 
+MIXED = [
+    "You idiots lost my parcel AGAIN. I want a refund now.",
+    "Where is my order? It was due on Monday.",
+    "If my money isn't back by Friday I will find you and break your face",
+    "I want to speak to your manager right now, this is a disgrace.",
+]
+
+
+def _queue_mixed(desk: Desk, prefix: str, times: int) -> list[str]:
+    """Queue :data:`MIXED` ``times`` over, each message from a new customer; returns the texts."""
+    texts = MIXED * times
+    for i, text in enumerate(texts):
+        desk.post_message(
+            Incoming(CustomerRef(f"{prefix}-{i}"), text), actor=None, now=NOW, respond_async=True
+        )
+    return texts
+
+
 def test_a_batch_writes_the_audit_trail_message_by_message(desk: Desk) -> None:
     """``record_many`` writes a batch's audit events in the order one message at a time would:
     each message's own events (escalations, sanctions, …) and then its ``message.analysed``,
     before the next message's."""
-    texts = [
-        "You idiots lost my parcel AGAIN. I want a refund now.",
-        "Where is my order? It was due on Monday.",
-        "If my money isn't back by Friday I will find you and break your face",
-        "I want to speak to your manager right now, this is a disgrace.",
-    ]
-    for i, text in enumerate(texts * 3):
-        desk.post_message(
-            Incoming(CustomerRef(f"trail-{i}"), text), actor=None, now=NOW, respond_async=True
-        )
+    texts = _queue_mixed(desk, "trail", 3)
     with desk.store.read() as s:
         first = s.scalar(select(func.max(AuditEvent.id))) or 0
-    assert ingest.analyse_queued(desk, now=NOW + timedelta(minutes=1)) == len(texts) * 3
+    assert ingest.analyse_queued(desk, now=NOW + timedelta(minutes=1)) == len(texts)
     with desk.store.read() as s:
         trail = s.execute(
             select(AuditEvent.conversation_id, AuditEvent.kind)
@@ -182,7 +192,7 @@ def test_a_batch_writes_the_audit_trail_message_by_message(desk: Desk) -> None:
             runs.append([])
             last = conv
         runs[-1].append(kind)
-    assert len(runs) == len(texts) * 3  # one contiguous run per message (its conversation)
+    assert len(runs) == len(texts)  # one contiguous run per message (its conversation)
     assert all(run[-1] == "message.analysed" for run in runs)
     assert any(len(run) > 1 for run in runs)  # some messages wrote events of their own
 
@@ -218,3 +228,105 @@ def test_a_batch_reads_its_pending_escalations_once(desk: Desk) -> None:
         # a conversation outside the batch: looked up in the database
         assert pending.find(conn, other.conversation_id, "escalation", "supervisor") is None
         assert pending.find(conn, conv, stored[0].kind, stored[0].target) == stored[0].id
+
+
+def _statements_during(desk: Desk, run: Callable[[], object]) -> list[str]:
+    """The SQL statements the write engine runs while ``run`` runs (an executemany is one)."""
+    seen: list[str] = []
+
+    def listen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = desk.store.engines.write
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    return seen
+
+
+def test_a_batch_inserts_its_audit_events_in_one_statement(desk: Desk) -> None:
+    """A micro-batch's audit events (its escalations' and sanctions' and each message's
+    ``message.analysed``) go to the database in one INSERT, in order (test above), not one per
+    event; unassigned conversations give rotation nothing to read in between."""
+    texts = _queue_mixed(desk, "one", 3)
+    with desk.store.read() as s:
+        before = s.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    seen = _statements_during(desk, lambda: ingest.analyse_queued(desk, now=NOW))
+    with desk.store.read() as s:
+        written = (s.scalar(select(func.count()).select_from(AuditEvent)) or 0) - before
+    inserts = [q for q in seen if q.startswith("INSERT INTO audit_events")]
+    assert written > len(texts)  # events of their own besides each message.analysed
+    assert len(inserts) == 1
+
+
+def test_a_batch_writes_refreshed_packets_at_its_flush(desk: Desk) -> None:
+    """``pending_of`` defers the packets it refreshes: the last one of each escalation is
+    written at ``flush``, in one statement; a lookup without a batch writes at once."""
+    first = post(desk, "You are useless idiots and I will sue you.", customer="pk-1")
+    conv = first.conversation_id
+    with desk.store.read() as s:
+        eid = s.scalars(
+            select(Escalation.id).where(
+                Escalation.conversation_id == conv, Escalation.state == "pending"
+            )
+        ).first()
+    assert eid is not None
+
+    def packet() -> object:
+        with desk.store.read() as s:
+            return s.scalar(select(Escalation.packet).where(Escalation.id == eid))
+
+    with desk.store.write_core() as conn:
+        pending = escalations.pending_of(conn, [conv])
+        pending.refresh(conn, eid, {"why": "first"})
+        pending.refresh(conn, eid, {"why": "second"})
+        assert conn.scalar(select(Escalation.packet).where(Escalation.id == eid)) != {
+            "why": "second"
+        }
+        pending.flush(conn)
+        assert conn.scalar(select(Escalation.packet).where(Escalation.id == eid)) == {
+            "why": "second"
+        }
+    assert packet() == {"why": "second"}
+    with desk.store.write_core() as conn:
+        escalations.Pending(conn, ()).refresh(conn, eid, {"why": "at once"})
+        assert conn.scalar(select(Escalation.packet).where(Escalation.id == eid)) == {
+            "why": "at once"
+        }
+
+
+@pytest.mark.parametrize(
+    ("statement", "index"),
+    [
+        (
+            "SELECT m.id FROM messages m WHERE m.analysis_state = 'queued' AND NOT EXISTS "
+            "(SELECT 1 FROM messages o WHERE o.conversation_id = m.conversation_id "
+            "AND o.id < m.id AND o.analysis_state IN ('queued', 'running')) "
+            "ORDER BY m.id LIMIT 64",
+            "COVERING INDEX ix_messages_conversation_state_id",
+        ),
+        (
+            "SELECT conversation_id, max(id) FROM messages WHERE conversation_id IN (1, 2, 3) "
+            "AND author = 'customer' GROUP BY conversation_id",
+            "COVERING INDEX ix_messages_conversation_author_id",
+        ),
+        (
+            "SELECT conversation_id, kind, target, id FROM escalations "
+            "WHERE conversation_id IN (1, 2, 3) AND state = 'pending' ORDER BY id",
+            "INDEX ix_escalations_conversation_state",
+        ),
+    ],
+)
+def test_the_batch_lookups_use_their_indexes(desk: Desk, statement: str, index: str) -> None:
+    """The claim's "older message still queued?", a batch's newest customer messages and its
+    pending escalations are read by conversation from an index (migration 0008), not by
+    walking every message of the conversation or every pending escalation of the desk."""
+    if desk.store.dialect != "sqlite":
+        pytest.skip("the plan checked is SQLite's (PostgreSQL plans by statistics)")
+    with desk.store.read_core() as conn:
+        plan = " | ".join(
+            str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement)
+        )
+    assert index in plan, plan

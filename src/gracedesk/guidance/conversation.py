@@ -143,10 +143,13 @@ def moves_of(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+_NO_MOVES: frozenset[str] = frozenset()  # a customer turn's
+
+
 def turns(situation: Situation) -> list[Turn]:
     """The Situation's turns, each with its index and (agent turns) its moves."""
     out = [
-        Turn(i, t.role, t.text, t.at, moves_of(t.text) if t.role == "agent" else frozenset())
+        Turn(i, t.role, t.text, t.at, moves_of(t.text) if t.role == "agent" else _NO_MOVES)
         for i, t in enumerate(situation.turns)
     ]
     if not any(t.role == "customer" and t.text.strip() for t in out):

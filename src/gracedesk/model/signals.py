@@ -182,26 +182,37 @@ class Signals:
     def _share(self, targets: tuple[str, ...]) -> float:
         """P(the abuse is aimed at one of ``targets`` | abusive); see :meth:`at_people_share`
         for signals without a target."""
+        # no generators: the conversation memory reads this for every earlier message of
+        # every new one
         t = self.abuse_target
         if not t:
-            return 1.0 if max(float(self.abuse.get(a, 0.0)) for a in DIRECTED) >= 0.5 else 0.0
+            return 1.0 if self._directed() >= 0.5 else 0.0
         abusive = 1.0 - t.get("none", 0.0)
         if abusive <= 1e-6:
             return 0.0
-        return min(1.0, sum(t.get(x, 0.0) for x in targets) / abusive)
+        return min(1.0, sum([t.get(x, 0.0) for x in targets]) / abusive)
+
+    def _directed(self) -> float:
+        """The strongest directed abuse score (insult, threat, harassment, identity attack):
+        ``max`` over them, ties and NaN included."""
+        abuse = self.abuse
+        top = float(abuse.get(DIRECTED[0], 0.0))
+        for a in DIRECTED[1:]:
+            v = float(abuse.get(a, 0.0))
+            if v > top:
+                top = v
+        return top
 
     def abuse_at_people(self) -> float:
         """The strongest directed abuse (insult, threat, harassment, identity attack) times
         the share aimed at people: what warnings, sanctions and a boundary step read."""
-        return max(float(self.abuse.get(a, 0.0)) for a in DIRECTED) * self.at_people_share()
+        return self._directed() * self.at_people_share()
 
     def at_people(self) -> tuple[float, float]:
         """``(abuse_at_people(), threat_at_people())`` with the share at people read once (the
         conversation memory reads both for every earlier message)."""
         share = self.at_people_share()
-        abuse = self.abuse
-        directed = max(float(abuse.get(a, 0.0)) for a in DIRECTED)
-        return directed * share, float(abuse.get("threat", 0.0)) * share
+        return self._directed() * share, float(self.abuse.get("threat", 0.0)) * share
 
     def threat_at_people(self) -> float:
         """The threat score times the share aimed at people (not at property or the company)."""

@@ -22,7 +22,7 @@ from gracedesk.policy import authority, sanctions
 from gracedesk.policy.condition import Outcome, evaluate, fmt
 from gracedesk.policy.facts import Conversation, Value, conversation_of, facts
 from gracedesk.policy.schema import Action, PolicySet, Rule
-from gracedesk.policy.sla import BusinessClock
+from gracedesk.policy.sla import clock_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ def _realise(
         return "protect_agent", replace(base, target="agent", mode=action.mode)
     if t == "schedule_follow_up":
         assert action.minutes is not None
-        when = BusinessClock(policy.calendar).add(now, action.minutes)
+        when = clock_of(policy.calendar).add(now, action.minutes)
         return "follow_up", replace(base, minutes=action.minutes, due=when)
     if t == "require_approval":
         return _approval(rule, action, because, base, policy=policy, agent=agent, request=request)

@@ -29,7 +29,7 @@ from gracedesk.model.signals import (
 from gracedesk.model.situation import Situation, Turn
 from gracedesk.policy import authority, sanctions
 from gracedesk.policy.schema import PolicySet
-from gracedesk.policy.sla import BusinessClock
+from gracedesk.policy.sla import BusinessClock, clock_of
 
 Value = bool | int | float | str | tuple[str, ...]
 
@@ -160,7 +160,7 @@ def conversation_of(situation: Situation, policy: PolicySet, *, now: datetime) -
     )
     return Conversation.from_turns(
         situation.turns,
-        clock=BusinessClock(policy.calendar),
+        clock=clock_of(policy.calendar),
         now=now,
         pause_while_waiting=policy.calendar.pause_while_waiting_on_customer,
         warnings=warnings,

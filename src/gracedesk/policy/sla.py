@@ -8,6 +8,7 @@ count (time spent waiting on the customer). All arithmetic is done in UTC.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -56,6 +57,27 @@ def _minus(seg: Interval, pauses: Sequence[Interval]) -> Iterator[Interval]:
         yield a, b
 
 
+DAYS_KEPT = 1024  # days whose working intervals a clock keeps
+
+
+def clock_of(calendar: Calendar, *, always_open: bool = False) -> BusinessClock:
+    """The :class:`BusinessClock` of ``calendar``, built once per calendar (a policy's calendar
+    is read for every message: its due times, SLA and follow-ups)."""
+    key = (id(calendar), always_open)
+    with _CLOCKS_LOCK:
+        hit = _CLOCKS.get(key)
+        if hit is None or hit[0] is not calendar:  # the calendar is kept: its id is not reused
+            if len(_CLOCKS) >= CLOCKS_KEPT:
+                _CLOCKS.clear()
+            hit = _CLOCKS[key] = (calendar, BusinessClock(calendar, always_open=always_open))
+    return hit[1]
+
+
+CLOCKS_KEPT = 64
+_CLOCKS: dict[tuple[int, bool], tuple[Calendar, BusinessClock]] = {}
+_CLOCKS_LOCK = threading.Lock()
+
+
 class BusinessClock:
     """Working time of one calendar; ``always_open`` counts every minute (round the clock)."""
 
@@ -72,18 +94,28 @@ class BusinessClock:
                     (time.fromisoformat(start), None if end == "24:00" else time.fromisoformat(end))
                 )
             self.hours[WEEKDAYS.index(day)] = spans
+        self._days: dict[date, tuple[Interval, ...]] = {}  # _day_windows, by day
 
-    def _day_windows(self, d: date) -> Iterator[Interval]:
-        if d in self.holidays:
-            return
-        for start, end in self.hours.get(d.weekday(), []):
-            a = datetime.combine(d, start, tzinfo=self.zone)
-            b = (
-                datetime.combine(d + timedelta(days=1), time(0), tzinfo=self.zone)
-                if end is None
-                else datetime.combine(d, end, tzinfo=self.zone)
-            )
-            yield a.astimezone(UTC), b.astimezone(UTC)
+    def _day_windows(self, d: date) -> tuple[Interval, ...]:
+        """The working intervals of one day (UTC), computed once per day and clock: every
+        message's due times and SLA read the same few days."""
+        found = self._days.get(d)
+        if found is not None:
+            return found
+        out: list[Interval] = []
+        if d not in self.holidays:
+            for start, end in self.hours.get(d.weekday(), []):
+                a = datetime.combine(d, start, tzinfo=self.zone)
+                b = (
+                    datetime.combine(d + timedelta(days=1), time(0), tzinfo=self.zone)
+                    if end is None
+                    else datetime.combine(d, end, tzinfo=self.zone)
+                )
+                out.append((a.astimezone(UTC), b.astimezone(UTC)))
+        if len(self._days) >= DAYS_KEPT:
+            self._days.clear()
+        self._days[d] = found = tuple(out)
+        return found
 
     def windows(self, start: datetime) -> Iterator[Interval]:
         """Working intervals (UTC) from ``start`` on, in order, clipped to begin at ``start``."""
@@ -159,7 +191,7 @@ def due(
     if priority not in sla.targets:
         raise InvalidFacts(f"priority {priority!r} has no SLA target (known: {sla.priorities})")
     target = sla.targets[priority]
-    clock = BusinessClock(calendar, always_open=not target.business_hours)
+    clock = clock_of(calendar, always_open=not target.business_hours)
     start = opened_at if opened_at is not None and opened_at <= now else now
     return Due(
         priority=priority,

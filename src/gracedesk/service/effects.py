@@ -10,7 +10,6 @@ event naming the rule and reason.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,8 @@ from gracedesk.model.effect import (
     StoreAnalysis,
 )
 from gracedesk.model.signals import HIGH_RISK
-from gracedesk.store.protocol import ConversationState, store
+from gracedesk.store.engine import encode_json
+from gracedesk.store.protocol import ConversationState, Trail, store
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Row
@@ -276,8 +276,8 @@ class Judged:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "packet", self.guidance.handover.to_dict())
-        object.__setattr__(self, "signals_json", json.dumps(self.outcome.signals.to_dict()))
-        object.__setattr__(self, "guidance_json", json.dumps(self.guidance.to_dict()))
+        object.__setattr__(self, "signals_json", encode_json(self.outcome.signals.to_dict()))
+        object.__setattr__(self, "guidance_json", encode_json(self.guidance.to_dict()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,14 +456,14 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
             if any(isinstance(e, OpenEscalation | ImposeSanction) for e in r)
         ],
     )
-    events: list[dict[str, Any]] = []  # ``message.analysed`` events not written yet
+    # the batch's audit events, in the order one message after the other would write them,
+    # inserted together; flushed before rotation reads the trail (exposures)
+    trail = Trail()
     for (j, current, latest, _), effects in zip(plans, rest, strict=True):
-        if effects or current.assignee_id is not None:
-            # this message may write audit events of its own: the earlier messages' come first,
-            # so the trail reads as if each message had been recorded alone
-            store.audit.write(conn, events)
-            events = []
-        store.effects.apply(conn, effects, scrub=scrub, pending=pending)
+        store.effects.apply(conn, effects, scrub=scrub, pending=pending, trail=trail)
+        if latest and current.assignee_id is not None:  # rotation may read and write them
+            pending.flush(conn)
+            trail.flush(conn)
         if latest:  # an agent at the exposure limit gets no more abuse (service.rotation)
             rotation.on_message(
                 desk,
@@ -476,7 +476,7 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
                 packet=j.packet,
                 now=now,
             )
-        events.append(
+        trail.events.append(
             analysed(
                 j.outcome.trace.decisions,
                 message_id=j.message_id,
@@ -486,4 +486,5 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
                 now=now,
             )
         )
-    store.audit.write(conn, events)
+    pending.flush(conn)
+    trail.flush(conn)

@@ -95,6 +95,30 @@ def write(target: Connection | Session, events: Sequence[Mapping[str, Any]]) -> 
     conn.execute(insert_events(), events[0] if len(events) == 1 else list(events))
 
 
+class Trail:
+    """Audit events kept in order and inserted together at :meth:`flush`: the worker records
+    a micro-batch's events with one statement instead of one per event. Flush it before
+    anything in the same transaction reads the trail (``service.rotation`` counts exposures
+    from it) and before the transaction commits."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[Mapping[str, Any]] = []
+
+    def flush(self, conn: Connection) -> None:
+        write(conn, self.events)
+        self.events = []
+
+
+def log(conn: Connection, trail: Trail | None, events: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``events`` now, or add them to ``trail`` (inserted at its flush)."""
+    if trail is None:
+        write(conn, events)
+    else:
+        trail.events.extend(events)
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """Which events a read matches; every field left None matches everything."""

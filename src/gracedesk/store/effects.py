@@ -28,21 +28,27 @@ from gracedesk.store.escalations import Pending, Scrub
 
 
 def apply(
-    conn: Connection, effects: Iterable[Effect], *, scrub: Scrub, pending: Pending | None = None
+    conn: Connection,
+    effects: Iterable[Effect],
+    *,
+    scrub: Scrub,
+    pending: Pending | None = None,
+    trail: audit.Trail | None = None,
 ) -> None:
     """Write ``effects``; ``scrub`` words the notification of a new escalation; ``pending``:
-    the batch's pending escalations, read once (``escalations.Pending``)."""
+    the batch's pending escalations, read once (``escalations.Pending``); ``trail``: the batch's
+    audit events, inserted together when it is flushed (else each is written here)."""
     for e in effects:
         if set_based(e):
             apply_many(conn, [e])
         elif isinstance(e, OpenEscalation):
-            escalations.open_escalation(conn, e, scrub=scrub, pending=pending)
+            escalations.open_escalation(conn, e, scrub=scrub, pending=pending, trail=trail)
         elif isinstance(e, ImposeSanction):
-            sanctions.impose(conn, e, scrub=scrub, pending=pending)
+            sanctions.impose(conn, e, scrub=scrub, pending=pending, trail=trail)
         elif isinstance(e, AddFollowUp):
             follow_ups.add_policy(conn, e)
         elif isinstance(e, Audited):
-            audit.write(conn, [e.event])
+            audit.log(conn, trail, [e.event])
 
 
 SET_BASED = (StoreAnalysis, Place, RefreshPackets)  # the kinds apply_many writes

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -133,9 +134,28 @@ class Encoded(str):
     batch's signals and guidance before it takes the write lock): written as it is."""
 
 
+_ORJSON = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def encode_json(value: Any) -> str:
+    """``value`` as JSON text: orjson (about ten times faster than ``json``, which cost the
+    worker ~0.2 ms per message on signals, guidance and packets); ``json`` for what orjson
+    refuses (an integer beyond 64 bits in a channel's metadata), so the same values store and
+    what ``json`` refuses (a datetime, a dataclass) is still refused. Unlike ``json``, text is
+    written as UTF-8 rather than escapes, and NaN and infinity as ``null`` (which
+    PostgreSQL's JSON types accept; ``json``'s ``NaN`` they refused)."""
+    try:
+        return orjson.dumps(value, option=_ORJSON).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value)
+
+
 def json_dumps(value: Any) -> str:
-    """The engines' JSON serializer: ``json.dumps``, except for text already :class:`Encoded`."""
-    return value if isinstance(value, Encoded) else json.dumps(value)
+    """The engines' JSON serializer: :func:`encode_json`, except for text already
+    :class:`Encoded`."""
+    return value if isinstance(value, Encoded) else encode_json(value)
 
 
 def make_engines(url: str) -> Engines:

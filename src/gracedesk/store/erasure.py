@@ -19,6 +19,7 @@ are rewritten only in the columns whose value changes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -225,7 +226,10 @@ def _outbox(
     n = NOTIFICATIONS.c
     about = n.payload["conversation_id"].as_integer().in_(conv_ids)
     if email:
-        about = or_(about, cast(n.recipients, Text).contains(email, autoescape=True))
+        # as the recipients' JSON holds it: UTF-8 (store.engine.encode_json), or \u escapes
+        # in rows written before (json.dumps)
+        forms = dict.fromkeys((email, json.dumps(email)[1:-1]))
+        about = or_(about, *(cast(n.recipients, Text).contains(f, autoescape=True) for f in forms))
     rows = conn.execute(select(NOTIFICATIONS).where(about)).all()
     dropped = [r.id for r in rows if r.state == "pending"]
     if dropped:

@@ -104,9 +104,12 @@ class Pending:
     more: ``open_escalation`` looks one up here instead of one query per decision. A
     conversation outside the batch is looked up in the database."""
 
-    def __init__(self, conn: Connection, conv_ids: Sequence[int]) -> None:
+    def __init__(self, conn: Connection, conv_ids: Sequence[int], *, defer: bool = False) -> None:
         self._convs = frozenset(conv_ids)
         self._ids: dict[tuple[int, str, str | None], int] = {}
+        # ``defer``: packets refreshed on pending escalations are written at :meth:`flush`,
+        # one statement for the batch (the last packet of each escalation wins, as in order)
+        self._packets: dict[int, Any] | None = {} if defer else None
         if self._convs:
             rows = conn.execute(pending_of_conversations(), {"convs": sorted(self._convs)})
             for r in rows:  # the oldest one wins, as the single lookup's first row would
@@ -124,25 +127,48 @@ class Pending:
         if conv_id in self._convs:
             self._ids[(conv_id, kind, target)] = eid
 
+    def refresh(self, conn: Connection, eid: int, packet: Any) -> None:
+        """Write a pending escalation's new hand-over packet (at :meth:`flush` if deferred)."""
+        if self._packets is None:
+            conn.execute(escalation_packet(), {"eid": eid, "p_packet": packet})
+        else:
+            self._packets[eid] = dict(packet)
+
+    def flush(self, conn: Connection) -> None:
+        """Write the deferred packets (nothing in the batch reads them before)."""
+        if self._packets:
+            conn.execute(
+                escalation_packet(),
+                [{"eid": eid, "p_packet": p} for eid, p in self._packets.items()],
+            )
+            self._packets = {}
+
 
 def pending_of(conn: Connection, conv_ids: Sequence[int]) -> Pending:
-    """The pending escalations of these conversations (``Pending``), read in one statement."""
-    return Pending(conn, conv_ids)
+    """The pending escalations of these conversations (``Pending``), read in one statement;
+    the packets it refreshes are written at its ``flush``."""
+    return Pending(conn, conv_ids, defer=True)
 
 
 def open_escalation(
-    conn: Connection, e: OpenEscalation, *, scrub: Scrub, pending: Pending | None = None
+    conn: Connection,
+    e: OpenEscalation,
+    *,
+    scrub: Scrub,
+    pending: Pending | None = None,
+    trail: audit.Trail | None = None,
 ) -> int:
     """Open the escalation, or refresh the packet (and join the agent's reason to) the pending
     one of its conversation, kind and target; returns its id. ``pending``: the batch's pending
-    escalations, read once (else one query)."""
+    escalations, read once (else one query); ``trail``: the batch's audit events (else
+    written here)."""
     conv_id = e.conversation_id
     if pending is None:  # no batch: its conversation is looked up in the database
         pending = Pending(conn, ())
     existing = pending.find(conn, conv_id, e.kind, e.target)
     if existing is not None:
         if e.packet is not None and e.refresh_pending:  # the next agent sees the latest state
-            conn.execute(escalation_packet(), {"eid": existing, "p_packet": e.packet})
+            pending.refresh(conn, existing, e.packet)
         if e.requested_by is not None:  # an agent's own reason joins the pending escalation
             conn.execute(
                 update(ESCALATIONS)
@@ -170,8 +196,9 @@ def open_escalation(
     pending.opened(conv_id, e.kind, e.target, eid)
     if e.kind == "escalation":
         conversations.mark_escalated(conn, conv_id)
-    audit.write(
+    audit.log(
         conn,
+        trail,
         [
             audit.event(
                 f"{e.kind}.opened",

@@ -70,6 +70,7 @@ from gracedesk.store import messages as _messages
 from gracedesk.store import outbox as _outbox
 from gracedesk.store import sanctions as _sanctions
 from gracedesk.store.audit import Match as AuditMatch
+from gracedesk.store.audit import Trail
 from gracedesk.store.conversations import State as ConversationState
 from gracedesk.store.escalations import Pending, Scrub
 from gracedesk.store.follow_ups import NewFollowUp
@@ -78,7 +79,7 @@ from gracedesk.store.messages import Accepted, Holds
 if TYPE_CHECKING:
     from gracedesk.store.inbound import Incoming, Key
 
-__all__ = ["Accepted", "AuditMatch", "ConversationState", "Holds", "Persistence", "store"]
+__all__ = ["Accepted", "AuditMatch", "ConversationState", "Holds", "Persistence", "Trail", "store"]
 
 
 class Messages(Protocol):
@@ -126,7 +127,13 @@ class Conversations(Protocol):
 class Escalations(Protocol):
     def pending_of(self, conn: Connection, conv_ids: Sequence[int]) -> Pending: ...
     def open_escalation(
-        self, conn: Connection, e: OpenEscalation, *, scrub: Scrub, pending: Pending | None = ...
+        self,
+        conn: Connection,
+        e: OpenEscalation,
+        *,
+        scrub: Scrub,
+        pending: Pending | None = ...,
+        trail: Trail | None = ...,
     ) -> int: ...
     def refresh_packets_many(
         self, conn: Connection, packets: Sequence[tuple[int, dict[str, Any]]]
@@ -135,7 +142,13 @@ class Escalations(Protocol):
 
 class Sanctions(Protocol):
     def impose(
-        self, conn: Connection, s: ImposeSanction, *, scrub: Scrub, pending: Pending | None = ...
+        self,
+        conn: Connection,
+        s: ImposeSanction,
+        *,
+        scrub: Scrub,
+        pending: Pending | None = ...,
+        trail: Trail | None = ...,
     ) -> None: ...
 
 
@@ -235,6 +248,7 @@ class Effects(Protocol):
         *,
         scrub: Scrub,
         pending: Pending | None = ...,
+        trail: Trail | None = ...,
     ) -> None: ...
     def apply_many(self, conn: Connection, effects: Sequence[Effect]) -> None: ...
     def set_based(self, e: Effect) -> bool: ...

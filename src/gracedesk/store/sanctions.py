@@ -54,9 +54,15 @@ def insert_sanction() -> Any:
 
 
 def impose(
-    conn: Connection, s: ImposeSanction, *, scrub: Scrub, pending: Pending | None = None
+    conn: Connection,
+    s: ImposeSanction,
+    *,
+    scrub: Scrub,
+    pending: Pending | None = None,
+    trail: audit.Trail | None = None,
 ) -> None:
-    """The sanction, its approval's escalation (when it waits for one) and its audit event."""
+    """The sanction, its approval's escalation (when it waits for one) and its audit event
+    (``trail``: the batch's audit events, else written here)."""
     if (
         s.state == "pending"
         and conn.execute(pending_sanction(), {"cid": s.customer_id, "level": s.level}).scalar()
@@ -79,9 +85,10 @@ def impose(
     ).scalar_one()
     if s.approval is not None:
         approval = replace(s.approval, data={"sanction_id": sid, **s.approval.data})
-        escalations.open_escalation(conn, approval, scrub=scrub, pending=pending)
-    audit.write(
+        escalations.open_escalation(conn, approval, scrub=scrub, pending=pending, trail=trail)
+    audit.log(
         conn,
+        trail,
         [
             audit.event(
                 f"sanction.{s.state}",

@@ -360,9 +360,8 @@ def take_many(
         conv = convs[cid]
         cust_id = int(conv.customer_id)
         situation = Situation(
-            turns=tuple(
-                Turn(cast("Role", r.author), r.text, r.received_at) for r in turns.get(cid, ())
-            ),
+            # the author column holds a Role (customer, agent; system rows are not read)
+            turns=tuple(Turn(r.author, r.text, r.received_at) for r in turns.get(cid, ())),
             customer=_history(
                 customers[cust_id],
                 [r for r in past.get(cust_id, ()) if r.id != cid],

@@ -171,9 +171,14 @@ class Message(Base):
         # the worker's queue: queued and running messages, oldest first, without a scan of
         # the analysed ones (store.messages.claim_queued, queued_left)
         Index("ix_messages_analysis_state_id", "analysis_state", "id"),
+        # a conversation's messages (both lead with it): whether an older one is still
+        # queued or running (claim_queued), and its newest customer message (newest_of), each
+        # read from the index alone
+        Index("ix_messages_conversation_state_id", "conversation_id", "analysis_state", "id"),
+        Index("ix_messages_conversation_author_id", "conversation_id", "author", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     author: Mapped[str] = mapped_column(String(20))  # customer | agent | system
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     channel: Mapped[str] = mapped_column(String(40))
@@ -217,7 +222,11 @@ class Escalation(Base):
     """Something waiting for a supervisor: an escalation, an approval or a sanction to confirm."""
 
     __tablename__ = "escalations"
-    __table_args__ = (Index("ix_escalations_state", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_escalations_state", "state", "created_at"),
+        # a batch's pending escalations, by conversation (store.escalations.pending_of)
+        Index("ix_escalations_conversation_state", "conversation_id", "state"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # escalation | approval | sanction | sla
