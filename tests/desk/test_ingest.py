@@ -168,3 +168,20 @@ def test_a_drained_backlog_leaves_the_newest_packet_on_pending_escalations(desk:
     for e in pending:
         assert e.packet == newest["handover"]
         assert all(o is not None and e.packet != o["handover"] for o in older)
+
+
+def test_a_long_running_process_settles_its_garbage_collector(desk: Desk) -> None:
+    """``settle`` (server, worker, drain): the models' long-lived objects are frozen out of the
+    cyclic GC's walks and young collections run every ``GC_YOUNG`` allocations."""
+    import gc
+
+    from gracedesk.service.build import GC_YOUNG, settle
+
+    before = gc.get_threshold()
+    try:
+        settle(desk)
+        assert gc.get_threshold() == (GC_YOUNG, before[1], before[2])
+        assert gc.get_freeze_count() > 10_000  # the models, the library, the policy
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -284,7 +284,7 @@ def worker(once: bool, drain: bool, processes: int) -> None:
         run_forever,
         run_once,
     )
-    from gracedesk.service.build import build_desk
+    from gracedesk.service.build import build_desk, settle
 
     if processes > 1 and not drain:
         raise click.UsageError(
@@ -298,7 +298,7 @@ def worker(once: bool, drain: bool, processes: int) -> None:
         desk.store.close()  # migrated; the processes open their own
         n, took = drain_in_processes(processes)
     elif drain:
-        desk.analyzer.analyze("warm up")  # load the models before the clock starts
+        settle(desk)  # load the models before the clock starts
         t0 = time.perf_counter()
         n = drain_queue(desk)
         took = time.perf_counter() - t0
@@ -317,6 +317,7 @@ def worker(once: bool, drain: bool, processes: int) -> None:
         click.echo(" ".join(f"{k}={v}" for k, v in done.items()))
         sys.exit(1 if any(v < 0 for v in done.values()) else 0)
     stop = threading.Event()
+    settle(desk)  # a long-running process: models loaded, kept out of the cyclic GC's walks
     try:
         run_forever(desk, settings, stop=stop)
     except KeyboardInterrupt:

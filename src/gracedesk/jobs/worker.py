@@ -29,7 +29,7 @@ from gracedesk.channels.smtp import SmtpSettings
 from gracedesk.channels.transports import transports_for
 from gracedesk.jobs.notify import Notifier
 from gracedesk.service import ingest, sweeps
-from gracedesk.service.build import build_desk
+from gracedesk.service.build import build_desk, settle
 from gracedesk.service.desk import Desk
 from gracedesk.settings import Settings
 
@@ -105,7 +105,7 @@ def _drain_child(ready: Queue[int], go: Event, counts: Queue[int]) -> None:
     settings = Settings()
     logs.configure(settings.log_format, settings.log_level)
     desk = build_desk(settings, migrate=False)  # the parent migrated
-    desk.analyzer.analyze("warm up")  # load the models before the clock starts
+    settle(desk)  # load the models before the clock starts
     ready.put(1)
     go.wait()
     counts.put(drain_queue(desk, patience=PATIENCE_S))

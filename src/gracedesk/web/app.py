@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import re
@@ -25,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gracedesk import __version__, logs
 from gracedesk.service import health
-from gracedesk.service.build import build_desk
+from gracedesk.service.build import build_desk, settle
 from gracedesk.service.desk import Desk
 from gracedesk.service.tokens import TokenCache
 from gracedesk.settings import Settings
@@ -185,11 +184,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.desk is None:
             app.state.desk = build_desk(settings)
-            app.state.desk.analyzer.analyze("warm up")  # lazily built parts load now
-            # the models are hundreds of thousands of long-lived objects: keep them out of the
-            # cyclic GC's full collections, whose pauses showed up as p99 latency
-            gc.collect()
-            gc.freeze()
+            settle(app.state.desk)  # models loaded, kept out of the cyclic GC's walks
         thread = None
         if jobs is not None:
             thread = threading.Thread(
