@@ -330,3 +330,27 @@ def test_the_batch_lookups_use_their_indexes(desk: Desk, statement: str, index: 
             str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement)
         )
     assert index in plan, plan
+
+
+def test_a_batch_scrubs_its_notifications_without_reading_evidence_back(desk: Desk) -> None:
+    """``record_many`` keeps the abusive words of the analyses it stores (``remember_terms``):
+    the notifications of the batch's new escalations are scrubbed without reading that
+    evidence back, and the words kept are the ones a read of the stored evidence gives."""
+    from gracedesk.service import protect
+
+    _queue_mixed(desk, "scrub", 2)
+    with desk.store.read() as s:
+        convs = list(
+            s.scalars(select(Message.conversation_id).where(Message.analysis_state == "queued"))
+        )
+    protect._TERMS.clear()
+    seen = _statements_during(desk, lambda: ingest.analyse_queued(desk, now=NOW))
+    assert any(q.startswith("INSERT INTO notifications") for q in seen)
+    assert not any(q.startswith("SELECT messages.id, messages.text") for q in seen)
+    with desk.store.write_core() as conn:
+        kept = protect._terms_by_conversation(conn, convs)
+    protect._TERMS.clear()
+    with desk.store.write_core() as conn:
+        read = protect._terms_by_conversation(conn, convs)
+    assert kept == read
+    assert any("idiots" in terms for terms in read.values())

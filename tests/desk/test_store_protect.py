@@ -158,3 +158,29 @@ def test_a_new_analysis_of_a_message_is_read_again(desk: Desk) -> None:
         m.analysis_state = "erased"
     with desk.store.read_core() as conn:
         assert protect._terms_by_conversation(conn, [conv])[conv] == {"x": "insult"}
+
+
+def test_the_words_of_a_message_just_stored_come_from_its_analysis(desk: Desk) -> None:
+    """The worker keeps the abusive words of the analyses its batch has just stored
+    (``remember_terms``, under the versions it reads): the same words a read of the stored
+    evidence gives, so its notifications do not read that evidence back."""
+    posted = post(desk, ABUSIVE)
+    conv, mid = posted.conversation_id, posted.message_id
+    sig = desk.analyzer.analyze(ABUSIVE)
+    with desk.store.write_core() as conn:
+        protect._TERMS.clear()
+        read_back = protect._terms_by_conversation(conn, [conv])[conv]
+        assert "stupid idiot" in read_back
+        protect._TERMS.clear()
+        with counted(desk) as seen:
+            protect.remember_terms(conn, {mid: (sig.evidence, ABUSIVE)})
+        assert len(seen) == 1  # the versions
+        with counted(desk) as seen:
+            assert protect._terms_by_conversation(conn, [conv])[conv] == read_back
+        assert len(seen) == 1  # the versions only: the words were kept
+    with desk.store.write() as s:  # re-analysed: a new version, read again
+        m = s.get_one(Message, mid)
+        m.signals = {**(m.signals or {}), "evidence": []}
+        m.analysis_attempts += 1
+    with desk.store.write_core() as conn:
+        assert protect._terms_by_conversation(conn, [conv])[conv] == {}

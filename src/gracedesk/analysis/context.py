@@ -209,8 +209,17 @@ def archetypes(
     n = len(history)
     out: dict[str, tuple[float, list[str]]] = {}
 
-    abusive = sum(1 for s in history if max(s.abuse.values()) >= 0.5)
-    threats = sum(1 for s in history if s.abuse["threat"] >= 0.5)
+    # one pass over the messages (a backlog's conversations carry up to 40 turns of context)
+    abusive = threats = complaints = asks = confused = 0
+    kinds: set[str] = set()
+    for s in history:
+        abuse, req = s.abuse, s.requests
+        abusive += max(abuse.values()) >= 0.5
+        threats += abuse["threat"] >= 0.5
+        complaints += s.complaint >= 0.5
+        asks += req["policy_exception"] >= 0.5 or req["manager"] >= 0.5
+        confused += s.emotions["confusion"] >= 0.5
+        kinds.update(r for r, v in req.items() if v >= 0.5 and r != "manager")
     sanctions = customer.sanctions
     reasons = []
     if abusive:
@@ -224,7 +233,6 @@ def archetypes(
         reasons,
     )
 
-    complaints = sum(1 for s in history if s.complaint >= 0.5)
     c90 = float(customer.complaints_90d)
     reasons = []
     if c90:
@@ -235,9 +243,6 @@ def archetypes(
 
     words = [_phrases(t) for t in texts]
     demands = [d for w in words for d in w[0]]
-    asks = sum(
-        1 for s in history if s.requests["policy_exception"] >= 0.5 or s.requests["manager"] >= 0.5
-    )
     reasons = []
     if demands:
         reasons.append(
@@ -248,7 +253,6 @@ def archetypes(
     out["demanding"] = (min(1.0, 0.3 * len(demands) + 0.35 * asks), reasons)
 
     changes = [c for w in words for c in w[1]]
-    kinds = {r for s in history for r, v in s.requests.items() if v >= 0.5 and r != "manager"}
     reasons = []
     if changes:
         reasons.append("changes of mind: " + ", ".join(sorted(set(c.lower() for c in changes))[:4]))
@@ -257,7 +261,6 @@ def archetypes(
     out["indecisive"] = (min(1.0, 0.3 * len(changes) + 0.3 * max(0, len(kinds) - 1)), reasons)
 
     vague = [v for w in words for v in w[2]]
-    confused = sum(1 for s in history if s.emotions["confusion"] >= 0.5)
     short = sum(1 for w in words if w[3])
     reasons = []
     if vague:

@@ -211,6 +211,10 @@ class Library:
                 )
             seen[e.spec.id] = e
         self.entries: tuple[Entry, ...] = tuple(seen.values())
+        # the entries of each stage, in library order (suggest reads one stage per message)
+        self.by_stage: dict[str, tuple[Entry, ...]] = {}
+        for e in self.entries:
+            self.by_stage[e.spec.stage] = (*self.by_stage.get(e.spec.stage, ()), e)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -266,7 +270,18 @@ def render(template: str, values: Mapping[str, Any]) -> str | None:
     Optional ``[...]`` segments are dropped when any variable in them has no value; elsewhere a
     missing variable takes its neutral default, or makes the phrase unusable (``None``).
     """
-    vals = {k: clean_value(v) for k, v in values.items()}
+    return _render(template, {k: clean_value(v) for k, v in values.items()})
+
+
+@lru_cache(maxsize=4096)
+def _render_memo(template: str, vals: tuple[tuple[str, str | None], ...]) -> str | None:
+    """:func:`_render` remembered: a step's candidate phrases are filled in for every message,
+    mostly with the same few values (a name, a time frame, an option)."""
+    return _render(template, dict(vals))
+
+
+def _render(template: str, vals: Mapping[str, str | None]) -> str | None:
+    """:func:`render` with the values already cleaned (:func:`clean_value`)."""
 
     def fill(segment: str, optional: bool) -> str | None:
         missing = False
@@ -352,7 +367,9 @@ def suggest(
     ranked: list[Phrase] = []
     ids = {e.spec.id for e in library.entries} if waiting else set()
     wait = tuple(w for w in _wait() if w.spec.id not in ids) if waiting else ()
-    for e in (*wait, *library.entries):
+    # cleaned once, not once per candidate
+    vals = tuple((k, clean_value(v)) for k, v in values.items())
+    for e in (*wait, *library.by_stage.get(step, ())):
         spec = e.spec
         if spec.stage != step:
             continue
@@ -363,7 +380,7 @@ def suggest(
         m = _matches(spec, signals, archetype)
         if m is None:
             continue
-        text = render(spec.text, values)
+        text = _render_memo(spec.text, vals)
         if text is None:
             continue
         score, why = m

@@ -171,19 +171,34 @@ class Signals:
         """The models read this language ("und", too short or unsure, is read as English)."""
         return self.language in MODEL_LANGUAGES or self.language == "und"
 
+    # (directed abuse, share at people, threat): read for every earlier message of every new one
+    # (conversation memory) and by every step of the playbook, so computed once per object
+    _people: tuple[float, float, float] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def _at_people(self) -> tuple[float, float, float]:
+        got = self._people
+        if got is None:
+            got = (
+                self._directed(),
+                self._share(("agent", "person", "group")),
+                float(self.abuse.get("threat", 0.0)),
+            )
+            object.__setattr__(self, "_people", got)  # frozen: a cache, not a field's value
+        return got
+
     def at_people_share(self) -> float:
         """P(the abuse is aimed at people | the message is abusive): the agent or staff,
         another person or a group, as opposed to the company or the situation. When the target
         is unknown (signals given, not analysed) the abuse kinds decide: an insult, threat,
         harassment or identity attack at 0.5 or above is read as aimed at people (as before
         targets existed), profanity alone as aimed at the situation."""
-        return self._share(("agent", "person", "group"))
+        return self._at_people()[1]
 
     def _share(self, targets: tuple[str, ...]) -> float:
         """P(the abuse is aimed at one of ``targets`` | abusive); see :meth:`at_people_share`
         for signals without a target."""
-        # no generators: the conversation memory reads this for every earlier message of
-        # every new one
         t = self.abuse_target
         if not t:
             return 1.0 if self._directed() >= 0.5 else 0.0
@@ -206,17 +221,18 @@ class Signals:
     def abuse_at_people(self) -> float:
         """The strongest directed abuse (insult, threat, harassment, identity attack) times
         the share aimed at people: what warnings, sanctions and a boundary step read."""
-        return self._directed() * self.at_people_share()
+        directed, share, _ = self._at_people()
+        return directed * share
 
     def at_people(self) -> tuple[float, float]:
-        """``(abuse_at_people(), threat_at_people())`` with the share at people read once (the
-        conversation memory reads both for every earlier message)."""
-        share = self.at_people_share()
-        return self._directed() * share, float(self.abuse.get("threat", 0.0)) * share
+        """``(abuse_at_people(), threat_at_people())``."""
+        directed, share, threat = self._at_people()
+        return directed * share, threat * share
 
     def threat_at_people(self) -> float:
         """The threat score times the share aimed at people (not at property or the company)."""
-        return float(self.abuse.get("threat", 0.0)) * self.at_people_share()
+        _, share, threat = self._at_people()
+        return threat * share
 
     def at_agent_share(self) -> float:
         """P(the abuse is aimed at the agent or staff | abusive); when the target is unknown,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from gracedesk.errors import InvalidFacts
 from gracedesk.model.decision import ACTIONS, Decision
@@ -79,27 +80,29 @@ def _realise(
     now: datetime,
 ) -> tuple[str, Decision] | str:
     """The slot and decision for one action, or a note saying why it has no effect."""
-    base = Decision(
-        action=action.type,
-        target=action.target,
-        rule_id=rule.id,
-        reason=_reason(rule, because),
-        policy_version=policy.version,
-        precedence=rule.precedence,
-    )
+    # the Decision is built once with its own fields (``replace`` on a base one cost the
+    # worker ~0.05 ms per message: every matching rule makes one)
+    common: dict[str, Any] = {
+        "target": action.target,
+        "rule_id": rule.id,
+        "reason": _reason(rule, because),
+        "policy_version": policy.version,
+        "precedence": rule.precedence,
+    }
     t = action.type
     if t == "escalate":
-        return f"escalate:{action.target}", replace(base, mode=action.mode or "transfer")
+        return f"escalate:{action.target}", Decision(t, **common, mode=action.mode or "transfer")
     if t == "route":
-        return "route", base
+        return "route", Decision(t, **common)
     if t == "set_priority":
-        return "priority", replace(base, priority=action.priority)
+        return "priority", Decision(t, **common, priority=action.priority)
     if t == "protect_agent":
-        return "protect_agent", replace(base, target="agent", mode=action.mode)
+        return "protect_agent", Decision(t, **(common | {"target": "agent"}), mode=action.mode)
     if t == "schedule_follow_up":
         assert action.minutes is not None
         when = clock_of(policy.calendar).add(now, action.minutes)
-        return "follow_up", replace(base, minutes=action.minutes, due=when)
+        return "follow_up", Decision(t, **common, minutes=action.minutes, due=when)
+    base = Decision(t, **common)
     if t == "require_approval":
         return _approval(rule, action, because, base, policy=policy, agent=agent, request=request)
     return _sanction(rule, action, because, base, f, policy=policy, violence=violence, now=now)

@@ -27,7 +27,8 @@ from gracedesk.model.effect import (
     StoreAnalysis,
 )
 from gracedesk.model.signals import HIGH_RISK
-from gracedesk.store.engine import encode_json
+from gracedesk.service.flow import analysed_text
+from gracedesk.store.engine import Encoded, encode_json
 from gracedesk.store.protocol import ConversationState, Trail, store
 
 if TYPE_CHECKING:
@@ -75,14 +76,15 @@ def decision_dict(r: Row[Any]) -> dict[str, Any]:
 
 
 def decision_row(d: Decision) -> dict[str, Any]:
-    """The ``DecisionRow`` columns of a decision (less the message's)."""
+    """The ``DecisionRow`` columns of a decision (less the message's); ``data`` encoded as
+    JSON here (the worker makes its batch's rows before it takes the write lock)."""
     return {
         "action": d.action,
         "target": d.target,
         "rule_id": d.rule_id,
         "reason": d.reason,
         "policy_version": d.policy_version,
-        "data": {k: v for k, v in d.to_dict().items() if k not in _COLUMNS},
+        "data": Encoded(encode_json({k: v for k, v in d.to_dict().items() if k not in _COLUMNS})),
     }
 
 
@@ -94,12 +96,26 @@ def notification_text(conn: Connection, conv_id: int, text: str) -> str:
     return protect.notification_text(conn, conv_id, text)
 
 
-def notification_scrubber() -> Scrub:
+def notification_scrubber(prefetch: Sequence[int] = ()) -> Scrub:
     """``protect.notification_scrubber``: :func:`notification_text` for a micro-batch."""
     # cycle: service.protect imports service.desk, which imports this module
     from gracedesk.service import protect
 
-    return protect.notification_scrubber()
+    return protect.notification_scrubber(prefetch)
+
+
+def remember_terms(conn: Connection, batch: Sequence[Judged]) -> None:
+    """``protect.remember_terms`` for a batch whose analyses were just stored."""
+    # cycle: service.protect imports service.desk, which imports this module
+    from gracedesk.service import protect
+
+    protect.remember_terms(
+        conn,
+        {
+            j.message_id: (j.outcome.signals.evidence, analysed_text(j.outcome.situation))
+            for j in batch
+        },
+    )
 
 
 def notice(desk: Desk) -> Notice:
@@ -273,9 +289,12 @@ class Judged:
     # batch's before it takes the write lock, so the lock is not held for the encoding
     signals_json: str = field(init=False, repr=False)
     guidance_json: str = field(init=False, repr=False)
+    decision_rows: tuple[dict[str, Any], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "packet", self.guidance.handover.to_dict())
+        rows = tuple(decision_row(d) for d in self.outcome.trace.decisions)
+        object.__setattr__(self, "decision_rows", rows)
         object.__setattr__(self, "signals_json", encode_json(self.outcome.signals.to_dict()))
         object.__setattr__(self, "guidance_json", encode_json(self.guidance.to_dict()))
 
@@ -312,7 +331,7 @@ def effects_for(j: Judged, at: Landing, *, now: datetime) -> list[Effect]:
             conv_id,
             signals,
             guidance,
-            tuple(decision_row(d) for d in decisions),
+            j.decision_rows,
             now,
             j.signals_json,
             j.guidance_json,
@@ -447,7 +466,9 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
         for e in p[3]:
             (placed if store.effects.set_based(e) else rest[i]).append(e)
     store.effects.apply_many(conn, placed)
-    scrub = notification_scrubber()
+    # the abusive words of the analyses just stored: what notifications are scrubbed of, here
+    # and in later batches, without reading that evidence back (service.protect)
+    remember_terms(conn, [p[0] for p in plans])
     pending = store.escalations.pending_of(  # read once the conversations' rows are locked
         conn,
         [
@@ -456,6 +477,19 @@ def record_many(desk: Desk, conn: Connection, batch: Sequence[Judged], *, now: d
             if any(isinstance(e, OpenEscalation | ImposeSanction) for e in r)
         ],
     )
+    # the conversations that will notify (a new escalation, a sanction): their abusive words
+    # are read together when the first notification needs them
+    notifying = {
+        e.conversation_id
+        for r in rest
+        for e in r
+        if isinstance(e, ImposeSanction)
+        or (
+            isinstance(e, OpenEscalation)
+            and pending.find(conn, e.conversation_id, e.kind, e.target) is None
+        )
+    }
+    scrub = notification_scrubber(sorted(notifying))
     # the batch's audit events, in the order one message after the other would write them,
     # inserted together; flushed before rotation reads the trail (exposures)
     trail = Trail()

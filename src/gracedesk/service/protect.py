@@ -377,13 +377,16 @@ class _TermsCache:
                 for i, text, evidence in masking_x.customer_evidence(conn, missing)
             }
             known.update(fresh)
-            with self._lock:
-                self._terms.update(fresh)
-                while len(self._terms) > self.SIZE:
-                    self._terms.popitem(last=False)
+            self.remember(fresh)
         for r in rows:
             out[int(r.conversation_id)].update(known.get(keys[int(r.id)], {}))
         return out
+
+    def remember(self, terms: Mapping[tuple[int, str, int], dict[str, str]]) -> None:
+        with self._lock:
+            self._terms.update(terms)
+            while len(self._terms) > self.SIZE:
+                self._terms.popitem(last=False)
 
 
 # one cache per database engine (a message id is only unique within one database)
@@ -391,14 +394,36 @@ _TERMS: weakref.WeakKeyDictionary[Any, _TermsCache] = weakref.WeakKeyDictionary(
 _TERMS_LOCK = threading.Lock()
 
 
+def _cache_of(conn: Connection) -> _TermsCache:
+    with _TERMS_LOCK:
+        return _TERMS.setdefault(conn.engine, _TermsCache())
+
+
 def _terms_by_conversation(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, str]]:
     """The abusive words of each conversation's customer messages."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    with _TERMS_LOCK:
-        cache = _TERMS.setdefault(conn.engine, _TermsCache())
-    return cache.by_conversation(conn, wanted)
+    return _cache_of(conn).by_conversation(conn, wanted)
+
+
+def remember_terms(conn: Connection, analysed: Mapping[int, tuple[Iterable[Any], str]]) -> None:
+    """Keep the abusive words of messages whose analyses the caller's transaction has just
+    stored (``{message id: (the analysis' evidence, the text)}``), under the versions it reads
+    (one statement): the worker's notifications then do not read that evidence back. Each
+    message's row is the transaction's own until it commits, so the version read is the one
+    the analysis made."""
+    if not analysed:
+        return
+    rows = masking_x.versions(conn, sorted(analysed))
+    _cache_of(conn).remember(
+        {
+            (int(i), str(state), int(attempts)): terms_of(
+                [e.to_dict() for e in analysed[int(i)][0]], analysed[int(i)][1]
+            )
+            for i, state, attempts in rows
+        }
+    )
 
 
 def notification_text(conn: Connection, conv_id: int, text: str) -> str:
@@ -407,22 +432,26 @@ def notification_text(conn: Connection, conv_id: int, text: str) -> str:
     return notification_scrubber()(conn, conv_id, text)
 
 
-def notification_scrubber() -> Scrub:
+def notification_scrubber(prefetch: Sequence[int] = ()) -> Scrub:
     """:func:`notification_text` for the notifications of a micro-batch: the team's choice is
     read once, when the first notification needs it, and a conversation's abusive words when
     its first notification needs them (only a new escalation's does; the words already learnt
-    make that a read of the messages' versions)."""
+    make that a read of the messages' versions). ``prefetch``: the conversations whose
+    notifications the batch expects, read together at that first need (one statement for the
+    batch instead of one per notification, under the write lock)."""
     masking: bool | None = None
     terms: dict[int, dict[str, str]] = {}
+    ahead = sorted(set(prefetch))
 
     def scrub_one(c: Connection, conv_id: int, text: str) -> str:
-        nonlocal masking
+        nonlocal masking, ahead
         if masking is None:
             masking = team_masking(c)
         if not masking:
             return text
         if conv_id not in terms:
-            terms.update(_terms_by_conversation(c, [conv_id]))
+            terms.update(_terms_by_conversation(c, [conv_id, *ahead]))
+            ahead = []
         return scrub(text, terms[conv_id])
 
     return scrub_one

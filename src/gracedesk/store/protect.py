@@ -124,6 +124,17 @@ def analysed_customer_messages(
     ).all()
 
 
+def versions(conn: Connection, message_ids: Sequence[int]) -> Sequence[Row[int, str, int]]:
+    """``(id, analysis_state, analysis_attempts)`` of these messages (customer messages): the
+    version of each one's evidence, as :func:`analysed_customer_messages` gives it."""
+    m = _MESSAGES.c
+    return conn.execute(
+        select(m.id, m.analysis_state, m.analysis_attempts).where(
+            m.id.in_(message_ids), m.author == "customer"
+        )
+    ).all()
+
+
 def customer_evidence(
     conn: Connection, message_ids: Sequence[int]
 ) -> Sequence[Row[int, str, list[Any] | None]]:

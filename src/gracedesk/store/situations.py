@@ -324,6 +324,16 @@ def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
     return out
 
 
+def _turns_by_conversation(rows: Sequence[Any]) -> dict[int, tuple[Turn, ...]]:
+    """``(conversation_id, author, text, received_at)`` rows, in order -> each conversation's
+    turns (the author column holds a Role: customer, agent; system rows are not read). About
+    forty rows per message of a batch: unpacked as tuples, not read by column name."""
+    out: dict[int, list[Turn]] = defaultdict(list)
+    for cid, author, text, at in rows:
+        out[cid].append(Turn(author, text, at))
+    return {cid: tuple(turns) for cid, turns in out.items()}
+
+
 def take_many(
     conn: Connection, work: Sequence[tuple[int, int]], *, now: datetime
 ) -> list[Snapshot]:
@@ -342,8 +352,8 @@ def take_many(
     user_ids = sorted({int(r.assignee_id) for r in convs.values() if r.assignee_id})
     params: dict[str, Any] = {f"c{i}": cid for i, (_, cid) in enumerate(work)}
     params |= {f"u{i}": mid for i, (mid, _) in enumerate(work)}
-    turns = _grouped(conn.execute(_messages_upto_many(len(work)), params))
-    promises = _grouped(conn.execute(q["promises"], {"convs": conv_ids}))
+    turns = _turns_by_conversation(conn.execute(_messages_upto_many(len(work)), params).all())
+    promises = _grouped(conn.execute(q["promises"], {"convs": conv_ids}).all())
     agents = (
         {int(r.id): r for r in conn.execute(q["agents"], {"users": user_ids})} if user_ids else {}
     )
@@ -352,16 +362,15 @@ def take_many(
     }
     restricted = {int(r[0]) for r in conn.execute(q["in_force"], {"custs": cust_ids, "now": now})}
     customers = {int(r.id): r for r in conn.execute(q["customers"], {"custs": cust_ids})}
-    past = _grouped(conn.execute(q["past"], {"custs": cust_ids}))
-    sanctions = _grouped(conn.execute(q["sanctions"], {"custs": cust_ids}))
-    comp = _grouped(conn.execute(q["compensation"], {"custs": cust_ids}))
+    past = _grouped(conn.execute(q["past"], {"custs": cust_ids}).all())
+    sanctions = _grouped(conn.execute(q["sanctions"], {"custs": cust_ids}).all())
+    comp = _grouped(conn.execute(q["compensation"], {"custs": cust_ids}).all())
     out = []
     for mid, cid in work:
         conv = convs[cid]
         cust_id = int(conv.customer_id)
         situation = Situation(
-            # the author column holds a Role (customer, agent; system rows are not read)
-            turns=tuple(Turn(r.author, r.text, r.received_at) for r in turns.get(cid, ())),
+            turns=turns.get(cid, ()),
             customer=_history(
                 customers[cust_id],
                 [r for r in past.get(cust_id, ()) if r.id != cid],
