@@ -163,7 +163,8 @@ def test_a_new_analysis_of_a_message_is_read_again(desk: Desk) -> None:
 def test_the_words_of_a_message_just_stored_come_from_its_analysis(desk: Desk) -> None:
     """The worker keeps the abusive words of the analyses its batch has just stored
     (``remember_terms``, under the versions it reads): the same words a read of the stored
-    evidence gives, so its notifications do not read that evidence back."""
+    evidence gives, so its notifications do not read that evidence back. A transaction that
+    rolls back takes them back."""
     posted = post(desk, ABUSIVE)
     conv, mid = posted.conversation_id, posted.message_id
     sig = desk.analyzer.analyze(ABUSIVE)
@@ -178,6 +179,13 @@ def test_the_words_of_a_message_just_stored_come_from_its_analysis(desk: Desk) -
         with counted(desk) as seen:
             assert protect._terms_by_conversation(conn, [conv])[conv] == read_back
         assert len(seen) == 1  # the versions only: the words were kept
+    protect._TERMS.clear()  # kept in a transaction that rolls back: forgotten with it
+    with pytest.raises(RuntimeError), desk.store.write_core() as conn:
+        protect.remember_terms(conn, {mid: (sig.evidence, ABUSIVE)})
+        cache = protect._cache_of(conn)
+        assert len(cache._terms) == 1
+        raise RuntimeError("the batch failed")
+    assert len(cache._terms) == 0
     with desk.store.write() as s:  # re-analysed: a new version, read again
         m = s.get_one(Message, mid)
         m.signals = {**(m.signals or {}), "evidence": []}

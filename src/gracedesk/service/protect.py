@@ -388,6 +388,11 @@ class _TermsCache:
             while len(self._terms) > self.SIZE:
                 self._terms.popitem(last=False)
 
+    def forget(self, keys: Iterable[tuple[int, str, int]]) -> None:
+        with self._lock:
+            for k in keys:
+                self._terms.pop(k, None)
+
 
 # one cache per database engine (a message id is only unique within one database)
 _TERMS: weakref.WeakKeyDictionary[Any, _TermsCache] = weakref.WeakKeyDictionary()
@@ -412,18 +417,20 @@ def remember_terms(conn: Connection, analysed: Mapping[int, tuple[Iterable[Any],
     stored (``{message id: (the analysis' evidence, the text)}``), under the versions it reads
     (one statement): the worker's notifications then do not read that evidence back. Each
     message's row is the transaction's own until it commits, so the version read is the one
-    the analysis made."""
+    the analysis made; if it rolls back, they are forgotten."""
     if not analysed:
         return
     rows = masking_x.versions(conn, sorted(analysed))
-    _cache_of(conn).remember(
-        {
-            (int(i), str(state), int(attempts)): terms_of(
-                [e.to_dict() for e in analysed[int(i)][0]], analysed[int(i)][1]
-            )
-            for i, state, attempts in rows
-        }
-    )
+    kept = {
+        (int(i), str(state), int(attempts)): terms_of(
+            [e.to_dict() for e in analysed[int(i)][0]], analysed[int(i)][1]
+        )
+        for i, state, attempts in rows
+    }
+    cache = _cache_of(conn)
+    cache.remember(kept)
+    # rolled back, those versions were never stored: another analysis may be stored under them
+    masking_x.on_rollback(conn, lambda: cache.forget(kept))
 
 
 def notification_text(conn: Connection, conv_id: int, text: str) -> str:

@@ -19,12 +19,12 @@ Core statements, on a connection (the service passes its session's ``Session.con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -133,6 +133,12 @@ def versions(conn: Connection, message_ids: Sequence[int]) -> Sequence[Row[int, 
             m.id.in_(message_ids), m.author == "customer"
         )
     ).all()
+
+
+def on_rollback(conn: Connection, undo: Callable[[], object]) -> None:
+    """Call ``undo`` if ``conn``'s transaction rolls back (what a process kept in memory about
+    the rows it wrote is taken back with them)."""
+    event.listen(conn, "rollback", lambda _conn: undo(), once=True)
 
 
 def customer_evidence(
