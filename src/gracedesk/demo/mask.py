@@ -127,7 +127,7 @@ PRODUCTS: tuple[tuple[str, str, str, str | None], ...] = (
 
 _EMAIL_RE = re.compile(r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _URL_RE = re.compile(
-    r"\b(?:https?\s*:\s*//|www\.)\S+"
+    r"https?\s*:\s*//\S*|\bwww\.\S+"  # a scheme wherever it starts, even bare
     r"|\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|net|org|io|co|us|uk|ly|gl|tv|me|be|gg|to|in)"
     r"(?:/\S*)?(?![\w.])",
     re.I,
