@@ -258,6 +258,23 @@ def test_a_message_analysed_while_its_customer_is_erased_is_not_stored(
     assert desk.pending_analysis(now=NOW + timedelta(hours=1)) == []
 
 
+def test_an_erased_message_is_not_analysed_again(desk: Desk, people: dict[str, Any]) -> None:
+    """Re-analysis (the sweep, or a supervisor's request) never takes an erased message: its
+    state stays ``erased`` for good, which the worker's kept turns rely on
+    (``store.situations.TurnCache``)."""
+    ids = tell(desk, people)
+    with desk.store.read() as s:
+        mid = s.scalars(
+            select(Message.id).where(Message.author == "customer").order_by(Message.id)
+        ).first()
+    erasure.erase(desk.store, ids["customer"], actor=people["admin"], now=NOW)
+    answer = desk.reanalyse(mid, now=NOW + timedelta(hours=1), grace_s=0.0)
+    assert answer.analysis == "erased"
+    with desk.store.read() as s:
+        assert s.get_one(Message, mid).analysis_state == "erased"
+    assert leftovers(desk) == []
+
+
 def test_who_may_erase(settings: Settings, desk: Desk, people: dict[str, Any]) -> None:
     cid = post(desk, "Where is my parcel?", customer="c-a").conversation_id
     with desk.store.read() as s:

@@ -29,6 +29,7 @@ from gracedesk.model.effect import (
 from gracedesk.model.signals import HIGH_RISK
 from gracedesk.service.flow import analysed_text
 from gracedesk.store.engine import Encoded, encode_json
+from gracedesk.store.messages import ERASED  # the analysis state of an erased customer's messages
 from gracedesk.store.protocol import ConversationState, Trail, store
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ __all__ = [
 _COLUMNS = ("action", "target", "rule_id", "reason", "policy_version")  # the rest goes to data
 DEFAULT_RULE = "default"  # the rule id of the policy's defaults (no rule set priority or team)
 PLACEMENT = ("set_priority", "route")  # decisions ``record`` applies to the conversation row
-ERASED = "erased"  # the analysis state of an erased customer's messages (service.erasure)
 SANCTION_LEVEL = {"warn_customer": "warn", "restrict": "restrict", "block": "block"}
 
 

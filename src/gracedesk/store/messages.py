@@ -363,6 +363,8 @@ def accept(
 # -- the queue of messages acknowledged before analysis (service.ingest) -----------------------
 
 QUEUED, RUNNING = "queued", "running"
+# an erased customer's messages (store.erasure): their text is masked, and they stay so for good
+ERASED = "erased"
 
 
 def claim_queued(conn: Connection, *, now: datetime, limit: int) -> list[tuple[int, int]]:
@@ -443,12 +445,14 @@ def answer(conn: Connection, message_id: int) -> tuple[Any, Sequence[Any]] | Non
 
 def reclaim(conn: Connection, message_id: int, *, now: datetime, grace_s: float) -> bool:
     """Claim a message for re-analysis (``running``) unless another worker has run it for less
-    than ``grace_s``; its decisions are dropped (the analysis writes them again)."""
+    than ``grace_s``, or its customer was erased (an erased message stays so: its analysis is
+    never stored again); its decisions are dropped (the analysis writes them again)."""
     m = MESSAGES.c
     claimed = conn.execute(
         update(MESSAGES)
         .where(
             m.id == message_id,
+            m.analysis_state != ERASED,
             or_(m.analysis_state != RUNNING, m.analysed_at < now - timedelta(seconds=grace_s)),
         )
         .values(analysis_state=RUNNING, analysed_at=now)
