@@ -8,6 +8,7 @@ version beside it, so a result can be shown as it was and recomputed later. Migr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -54,6 +55,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        """On SQLite, the stored text parsed straight into an aware UTC time: one call per value
+        instead of the DateTime parse then :meth:`process_result_value` (a situation reads ~40
+        times per message); the same ``fromisoformat`` parse, so the same values and errors."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            d = parse(value)
+            return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+        return process
 
 
 Stamp = UTCDateTime()
