@@ -20,9 +20,11 @@ from gracedesk.model.situation import (
     Turn,
 )
 from gracedesk.policy import Conversation, decide
+from gracedesk.policy.condition import compiled, evaluate, matches
 from gracedesk.policy.loader import load_policy
 from gracedesk.policy.sanctions import LEVELS, step
 from gracedesk.policy.scenario import signals_from
+from gracedesk.policy.schema import Condition
 
 POLICY = load_policy()
 NOW = datetime(2025, 3, 4, 11, 0, tzinfo=UTC)
@@ -123,3 +125,59 @@ def test_ladder_step(current: int, requested: int | None, violence: bool) -> Non
     assert 1 <= got <= 3
     if not violence or requested is None:
         assert got <= current + 1
+
+
+FACT_VALUES: dict[str, st.SearchStrategy[object]] = {
+    "signals.risk": st.one_of(score, st.just(float("nan")), st.booleans()),
+    "signals.context.earlier_abuse": st.integers(0, 5),
+    "signals.language": st.sampled_from(["en", "fr", "de"]),
+    "signals.labels": st.lists(st.sampled_from(["refund", "manager", "threat"]), max_size=3).map(
+        tuple
+    ),
+    "signals.context.resolved": st.booleans(),
+}
+leaves = st.one_of(
+    st.builds(
+        lambda f, op, v: Condition(field=f, op=op, value=v),
+        st.sampled_from(["signals.risk", "signals.context.earlier_abuse", "signals.language"]),
+        st.sampled_from([">=", ">", "<=", "<", "==", "!="]),
+        st.one_of(
+            score,
+            st.integers(0, 5),
+            st.sampled_from(["en", "fr"]),
+            st.booleans(),
+            st.just(float("nan")),
+            st.lists(st.integers(0, 2), min_size=1, max_size=2),
+        ),
+    ),
+    st.builds(
+        lambda op, v: Condition(field="signals.language", op=op, value=v),
+        st.sampled_from(["in", "not_in"]),
+        st.lists(st.sampled_from(["en", "fr", "de"]), min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda v: Condition(field="signals.labels", op="contains", value=v),
+        st.sampled_from(["refund", "manager", "threat"]),
+    ),
+    st.builds(
+        lambda v: Condition(field="signals.context.resolved", op="==", value=v), st.booleans()
+    ),
+)
+conditions = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(lambda cs: Condition(all=cs)),
+        st.lists(inner, min_size=1, max_size=3).map(lambda cs: Condition(any=cs)),
+        inner.map(lambda c: Condition(**{"not": c})),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(conditions, st.fixed_dictionaries(FACT_VALUES))
+def test_a_compiled_condition_says_what_matches_says(cond: Condition, facts: dict) -> None:
+    """The policy's rules run compiled (``PolicySet.tests``); the compiled form agrees with the
+    condition read by ``matches`` and with the explained ``evaluate``, whatever the form."""
+    assert compiled(cond)(facts) is matches(cond, facts)
+    assert evaluate(cond, facts).matched is matches(cond, facts)

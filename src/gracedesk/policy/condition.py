@@ -8,7 +8,8 @@ condition fails, the parts that made it fail are reported instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 
 from gracedesk.policy.facts import FIELDS, Value
 from gracedesk.policy.schema import Condition, Scalar
@@ -32,10 +33,10 @@ class Outcome:
         self._because: tuple[str, ...] | None = None
 
     @classmethod
-    def of(cls, cond: Condition, facts: Mapping[str, Value]) -> Outcome:
+    def of(cls, cond: Condition, facts: Mapping[str, Value], test: Test | None = None) -> Outcome:
         """Whether ``cond`` matches ``facts``, its comparisons gathered only when read (the
-        facts must not change afterwards)."""
-        out = cls(matches(cond, facts), ())
+        facts must not change afterwards). ``test``: ``cond`` :func:`compiled`."""
+        out = cls(matches(cond, facts) if test is None else test(facts), ())
         out._parts, out._source = None, (cond, facts)
         return out
 
@@ -119,6 +120,42 @@ def matches(cond: Condition, facts: Mapping[str, Value]) -> bool:
         return not matches(cond.not_, facts)
     assert cond.field is not None and cond.op is not None and cond.value is not None
     return compare(facts[cond.field], cond.op, cond.value)
+
+
+Test = Callable[[Mapping[str, Value]], bool]
+
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+
+
+def compiled(cond: Condition) -> Test:
+    """``cond`` as a function of the facts that says what :func:`matches` says, without
+    walking the condition's tree and dispatching on its operators for every message (a
+    policy's rules are compiled once, when it is loaded: ``PolicySet.tests``)."""
+    if cond.all is not None:
+        every = tuple(compiled(c) for c in cond.all)
+        return lambda facts: all(t(facts) for t in every)
+    if cond.any is not None:
+        some = tuple(compiled(c) for c in cond.any)
+        return lambda facts: any(t(facts) for t in some)
+    if cond.not_ is not None:
+        inner = compiled(cond.not_)
+        return lambda facts: not inner(facts)
+    field, op, expected = cond.field, cond.op, cond.value
+    assert field is not None and op is not None and expected is not None
+    order = _ORDER.get(op)
+    if order is not None and isinstance(expected, int | float):
+        bound = expected
+        return lambda facts: isinstance(a := facts[field], int | float) and order(a, bound)
+    if op == "==":
+        return lambda facts: facts[field] == expected
+    if op == "!=":
+        return lambda facts: facts[field] != expected
+    return lambda facts: compare(facts[field], op, expected)
 
 
 def evaluate(cond: Condition, facts: Mapping[str, Value]) -> Outcome:

@@ -231,8 +231,8 @@ def explain(
     outcomes: dict[str, Outcome] = {}
     candidates: list[_Candidate] = []
     notes: dict[tuple[str, int], str] = {}
-    for order, rule in enumerate(policy.rules):
-        out = Outcome.of(rule.when, f)
+    for order, (rule, test) in enumerate(zip(policy.rules, policy.tests, strict=True)):
+        out = Outcome.of(rule.when, f, test)
         outcomes[rule.id] = out
         if not out.matched:
             continue

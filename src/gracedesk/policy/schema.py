@@ -11,12 +11,15 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gracedesk.model.decision import ESCALATION_TARGETS
+
+if TYPE_CHECKING:
+    from gracedesk.policy.condition import Test
 
 OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "in", "not_in", "contains")
 Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "contains"]
@@ -282,8 +285,13 @@ class PolicySet:
     # the rules in the order a trace lists them (highest precedence first, then id)
     specificity: dict[str, int] = dataclasses.field(init=False, compare=False, repr=False)
     by_precedence: tuple[Rule, ...] = dataclasses.field(init=False, compare=False, repr=False)
+    # each rule's condition compiled (``policy.condition.compiled``), in the order of ``rules``
+    tests: tuple[Test, ...] = dataclasses.field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        from gracedesk.policy.condition import compiled  # cycle: condition imports this module
+
         object.__setattr__(self, "specificity", {r.id: r.when.specificity for r in self.rules})
         ordered = tuple(sorted(self.rules, key=lambda r: (-r.precedence, r.id)))
         object.__setattr__(self, "by_precedence", ordered)
+        object.__setattr__(self, "tests", tuple(compiled(r.when) for r in self.rules))
