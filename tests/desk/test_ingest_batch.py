@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from gracedesk.model.effect import Notice, OpenEscalation
+from gracedesk.model.situation import Turn
 from gracedesk.service import ingest
 from gracedesk.service.desk import CustomerRef, Desk, Incoming
 from gracedesk.store import escalations, situations
@@ -143,6 +144,145 @@ def test_take_many_reads_the_same_situations_as_take(desk: Desk) -> None:
     assert len(h.issues) == 5 and h.sanctions and h.compensation and h.complaints_90d
     assert rich.restricted and rich.situation.agent.authority.refund_limit == 50.0
     assert rich.situation.promises and rich.situation.threat_cleared_at is not None
+
+
+def _more_turns(desk: Desk, cid: int, n: int) -> int:
+    """``n`` more messages in the conversation (customer, agent and system in turn); the id
+    of the last customer one."""
+    with desk.store.write() as s:
+        added = [
+            Message(
+                conversation_id=cid,
+                author=("customer", "agent", "system")[i % 3],
+                channel="api",
+                text=f"later turn {i}",
+                received_at=NOW + timedelta(days=1, minutes=i),
+                analysis_state="none",
+            )
+            for i in range(n)
+        ]
+        s.add_all(added)
+        s.flush()
+        return max(m.id for m in added if m.author == "customer")
+
+
+def test_take_many_reads_what_came_since_and_the_same_situations_as_take(desk: Desk) -> None:
+    """``take_many`` keeps each conversation's turns between reads (``TurnCache``, SQLite)
+    and reads only the messages that came since: the Situations stay the ones ``take`` reads
+    as messages of every author arrive, and for an older message read again."""
+    work = _rich_history(desk)
+    now = NOW + timedelta(days=2)
+    with desk.store.read_core() as conn:
+        first = situations.take_many(conn, work, now=now)
+    later = [(_more_turns(desk, cid, 7), cid) for _, cid in work]
+    with desk.store.read_core() as conn:
+        many = situations.take_many(conn, later, now=now)
+        assert many == [situations.take(conn, c, now=now, upto=m, id=m) for m, c in later]
+        again = situations.take_many(conn, work, now=now)  # older than what was kept
+        assert again == [situations.take(conn, c, now=now, upto=m, id=m) for m, c in work]
+    assert again == first
+    long_before, long_after = first[0].situation.turns, many[0].situation.turns
+    assert long_after[-1].text == "later turn 6" and len(long_after) == 40
+    if desk.store.dialect == "sqlite":  # the turns kept are the ones read before, not re-read
+        overlap = long_before.index(long_after[0])
+        assert overlap > 0
+        assert all(a is b for a, b in zip(long_after, long_before[overlap:], strict=False))
+
+
+def test_an_erased_customer_s_turns_are_read_again(desk: Desk) -> None:
+    """An erasure rewrites the text of messages ``take_many`` may have kept: the erasing
+    process forgets its kept turns, and a conversation with an erased message is read whole
+    again (as another process would), so no text from before the erasure comes back."""
+    from gracedesk.service import erasure
+
+    one = post(desk, "I am Dana Smith of 4 Elm Road, where is my parcel?", customer="erase-me")
+    two = post(desk, "Dana Smith again, call me on 0123 456 789", customer="erase-me")
+    assert one.conversation_id == two.conversation_id
+    work = [(two.message_id, two.conversation_id)]
+    now = NOW + timedelta(hours=1)
+    with desk.store.read_core() as conn:
+        before = situations.take_many(conn, work, now=now)
+    assert "Dana Smith" in before[0].situation.turns[0].text
+    with desk.store.read() as s:
+        customer_id = s.get_one(Conversation, one.conversation_id).customer_id
+    erasure.erase(desk.store, customer_id, actor="system", now=now)
+    with desk.store.read_core() as conn:
+        kept = situations._turn_cache(conn)
+        assert kept is None or kept.get(two.conversation_id) is None  # the eraser forgot them
+        after = situations.take_many(conn, work, now=now)
+        assert after == [situations.take(conn, c, now=now, upto=m, id=m) for m, c in work]
+    assert len(after[0].situation.turns) == 2
+    assert not any("Dana" in t.text or "0123" in t.text for t in after[0].situation.turns)
+    # another process that kept the turns from before: the erased check reads them whole
+    if desk.store.dialect == "sqlite":
+        with desk.store.read_core() as conn:
+            kept = situations._turn_cache(conn)
+            assert kept is not None
+            kept.put_many(
+                {two.conversation_id: (two.message_id, before[0].situation.turns)},
+                generation=kept.generation,
+            )
+            again = situations.take_many(conn, work, now=now)
+        assert again == after
+        assert kept.get(two.conversation_id) is None  # forgotten, not kept again
+
+
+def test_turns_read_before_an_erasure_are_not_kept(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An erasure that commits while ``take_many`` reads (its snapshot older than the
+    erasure, in the server's job thread say) leaves what that read saw out of the kept turns:
+    the erasing process forgot its turns after the read began."""
+    if desk.store.dialect != "sqlite":
+        pytest.skip("turns are kept on SQLite only")
+    from gracedesk.service import erasure
+
+    p = post(desk, "Dana Smith here, 4 Elm Road: where is my parcel?", customer="mid-read")
+    with desk.store.read() as s:
+        customer_id = s.get_one(Conversation, p.conversation_id).customer_id
+    real = situations._erased_among
+
+    def erase_meanwhile() -> object:  # after take_many's first read: its snapshot is older
+        erasure.erase(desk.store, customer_id, actor="system", now=NOW)
+        return real()
+
+    monkeypatch.setattr(situations, "_erased_among", erase_meanwhile)
+    with desk.store.read_core() as conn:
+        got = situations.take_many(conn, [(p.message_id, p.conversation_id)], now=NOW)
+        kept = situations._turn_cache(conn)
+    assert "Dana Smith" in got[0].situation.turns[0].text  # the older snapshot's text ...
+    assert kept is not None and kept.get(p.conversation_id) is None  # ... is not kept
+
+
+def test_the_kept_turns_stay_within_their_bounds() -> None:
+    """``TurnCache`` keeps at most ``SIZE`` conversations and ``MAX_CHARS`` characters, the
+    least recently read going first; its count of characters follows every put, replacement
+    and forgetting; and a read begun before every conversation was forgotten keeps nothing."""
+    kept = situations.TurnCache()
+    kept.SIZE, kept.MAX_CHARS = 3, 100
+
+    def turns(n: int) -> tuple[Turn, ...]:
+        return (Turn("customer", "x" * n), Turn("agent", "y" * n))
+
+    def chars() -> int:
+        return sum(len(t.text) for c in range(10) if (e := kept.get(c)) for t in e[1])
+
+    g = kept.generation
+    kept.put_many({1: (10, turns(10)), 2: (20, turns(10))}, generation=g)
+    kept.put_many({1: (11, turns(20))}, generation=g)  # replaced: 40 characters, not 60
+    assert kept._chars == chars() == 60 and kept.get(1) == (11, turns(20))
+    kept.put_many({3: (30, turns(5)), 4: (40, turns(5))}, generation=g)  # 4 conversations
+    assert kept.get(2) is None and kept._chars == chars() == 60  # the oldest went
+    kept.put_many({5: (50, turns(45))}, generation=g)  # 150 characters: past MAX_CHARS
+    assert kept.get(1) is None and kept.get(3) is None  # the least recent, until 100 are left
+    assert kept.get(4) is not None and kept._chars == chars() == 100
+    kept.forget([5])
+    assert kept._chars == chars() == 10
+    kept.put_many({6: (60, turns(1))}, generation=g)
+    kept.forget()  # every conversation: a new generation
+    assert kept._chars == 0 and kept.generation == g + 1
+    kept.put_many({7: (70, turns(1))}, generation=g)  # read before the forgetting
+    assert kept.get(7) is None
 
 
 def test_take_many_wants_one_message_per_conversation(desk: Desk) -> None:
@@ -301,6 +441,12 @@ def test_a_batch_writes_refreshed_packets_at_its_flush(desk: Desk) -> None:
     ("statement", "index"),
     [
         (
+            "SELECT conversation_id, author, text, received_at FROM messages "
+            "WHERE conversation_id = 1 AND id > 5 AND id <= 10 AND author != 'system' "
+            "ORDER BY id DESC LIMIT 40",
+            "INDEX ix_messages_conversation_id_author (conversation_id=? AND id>? AND id<?)",
+        ),
+        (
             "SELECT m.id FROM messages m WHERE m.analysis_state = 'queued' AND NOT EXISTS "
             "(SELECT 1 FROM messages o WHERE o.conversation_id = m.conversation_id "
             "AND o.id < m.id AND o.analysis_state IN ('queued', 'running')) "
@@ -320,9 +466,10 @@ def test_a_batch_writes_refreshed_packets_at_its_flush(desk: Desk) -> None:
     ],
 )
 def test_the_batch_lookups_use_their_indexes(desk: Desk, statement: str, index: str) -> None:
-    """The claim's "older message still queued?", a batch's newest customer messages and its
-    pending escalations are read by conversation from an index (migration 0008), not by
-    walking every message of the conversation or every pending escalation of the desk."""
+    """A situation's newest turns (migration 0009), the claim's "older message still queued?",
+    a batch's newest customer messages and its pending escalations are read by conversation
+    from an index (migration 0008), not by walking and sorting every message of the
+    conversation or every pending escalation of the desk."""
     if desk.store.dialect != "sqlite":
         pytest.skip("the plan checked is SQLite's (PostgreSQL plans by statistics)")
     with desk.store.read_core() as conn:

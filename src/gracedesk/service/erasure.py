@@ -21,9 +21,12 @@ carries what was written in their conversations, wherever the desk stores it:
 What stays: the rows themselves with their times, states, scores, risk and labels, so that the
 customer's conversations still count in every aggregate; and the audit event
 ``customer.erased`` saying when, by whom and how much (never what). The desk keeps no other
-copy in the database (no search index). The analyzer's in-memory memo of earlier messages is
-cleared in the process that erases; other processes' memos lose the text as new messages push
-it out (at most 8,192 entries) or at their restart. A message being analysed while its customer
+copy in the database (no search index). The analyzer's in-memory memo of earlier messages and
+the conversations' turns a worker keeps (``store.situations.TurnCache``) are cleared in the
+process that erases; other processes' memos lose the text as new messages push it out (at most
+8,192 entries) or at their restart, and their kept turns when the conversation is read again
+(it holds an erased message: read whole, and forgotten), as other conversations push it out (at
+most 4,096) or at their restart. A message being analysed while its customer
 is erased is stored as erased (``effects.record`` skips it).
 """
 
@@ -43,6 +46,7 @@ from gracedesk.service.desk import audit
 from gracedesk.service.effects import ERASED
 from gracedesk.service.records import require
 from gracedesk.store import erasure as erasure_x
+from gracedesk.store import situations
 
 if TYPE_CHECKING:
     from gracedesk.service.desk import Desk
@@ -138,6 +142,7 @@ def erase(store: Store, customer_id: int, *, actor: Staff | str, now: datetime) 
     if counts["kb_questions"]:
         # this process's search cache held the questions' text (others see the count change)
         knowledge_index.forget(store)
+    situations.forget_turns()  # this process's kept turns may hold the conversations' text
     return out
 
 

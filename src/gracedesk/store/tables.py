@@ -193,6 +193,9 @@ class Message(Base):
         # read from the index alone
         Index("ix_messages_conversation_state_id", "conversation_id", "analysis_state", "id"),
         Index("ix_messages_conversation_author_id", "conversation_id", "author", "id"),
+        # a conversation's newest messages up to one, newest first, system messages left
+        # out (a situation's turns: store.messages.messages_upto, store.situations)
+        Index("ix_messages_conversation_id_author", "conversation_id", "id", "author"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
