@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from gracedesk.service import views
 from gracedesk.service.desk import audit
 from gracedesk.service.records import SUPERVISING, require
 from gracedesk.store import protect as masking_x
+from gracedesk.store.engine import PerEngine
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -394,14 +394,11 @@ class _TermsCache:
                 self._terms.pop(k, None)
 
 
-# one cache per database engine (a message id is only unique within one database)
-_TERMS: weakref.WeakKeyDictionary[Any, _TermsCache] = weakref.WeakKeyDictionary()
-_TERMS_LOCK = threading.Lock()
+_TERMS = PerEngine(_TermsCache)  # a message id is only unique within one database
 
 
 def _cache_of(conn: Connection) -> _TermsCache:
-    with _TERMS_LOCK:
-        return _TERMS.setdefault(conn.engine, _TermsCache())
+    return _TERMS.of(conn.engine)
 
 
 def _terms_by_conversation(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, str]]:

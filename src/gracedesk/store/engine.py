@@ -22,10 +22,12 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -282,3 +284,31 @@ def make_engines(url: str) -> Engines:
         json_serializer=json_dumps,
     )
     return Engines(url, read=engine, write=engine)
+
+
+T = TypeVar("T")
+
+
+class PerEngine(Generic[T]):
+    """One ``T`` per database engine, made when first asked for and dropped with its engine:
+    what a process keeps by row id (ids are only unique within one database)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._of: weakref.WeakKeyDictionary[Engine, T] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def of(self, engine: Engine) -> T:
+        with self._lock:
+            got = self._of.get(engine)
+            if got is None:
+                got = self._of[engine] = self._make()
+            return got
+
+    def all(self) -> list[T]:
+        with self._lock:
+            return list(self._of.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._of.clear()

@@ -8,7 +8,6 @@ it runs the prepared statements of the store's modules (``store.messages``, ``.c
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +42,7 @@ from gracedesk.store.conversations import (
     past_conversations,
 )
 from gracedesk.store.customers import customer_by_id
+from gracedesk.store.engine import PerEngine
 from gracedesk.store.escalations import compensation, threat_cleared_at
 from gracedesk.store.follow_ups import open_promises
 from gracedesk.store.messages import (
@@ -342,27 +342,17 @@ class TurnCache:
             self._chars -= old[2]
 
 
-# one cache per SQLite engine (a message id is only unique within one database)
-_TURNS: weakref.WeakKeyDictionary[Any, TurnCache] = weakref.WeakKeyDictionary()
-_TURNS_LOCK = threading.Lock()
+_TURNS = PerEngine(TurnCache)  # one per SQLite engine: a message id is unique within one database
 
 
 def _turn_cache(conn: Connection) -> TurnCache | None:
-    if conn.dialect.name != "sqlite":
-        return None
-    with _TURNS_LOCK:
-        kept = _TURNS.get(conn.engine)
-        if kept is None:
-            kept = _TURNS[conn.engine] = TurnCache()
-        return kept
+    return _TURNS.of(conn.engine) if conn.dialect.name == "sqlite" else None
 
 
 def forget_turns() -> None:
     """Forget the turns every :class:`TurnCache` of this process keeps (an erasure: the
     conversations it masked may be among them)."""
-    with _TURNS_LOCK:
-        caches = list(_TURNS.values())
-    for kept in caches:
+    for kept in _TURNS.all():
         kept.forget()
 
 
