@@ -20,7 +20,7 @@ from gracedesk.model.situation import (
     Turn,
 )
 from gracedesk.policy import Conversation, decide
-from gracedesk.policy.condition import compiled, evaluate, matches
+from gracedesk.policy.condition import compiled, evaluate
 from gracedesk.policy.loader import load_policy
 from gracedesk.policy.sanctions import LEVELS, step
 from gracedesk.policy.scenario import signals_from
@@ -178,6 +178,5 @@ conditions = st.recursive(
 @given(conditions, st.fixed_dictionaries(FACT_VALUES))
 def test_a_compiled_condition_says_what_matches_says(cond: Condition, facts: dict) -> None:
     """The policy's rules run compiled (``PolicySet.tests``); the compiled form agrees with the
-    condition read by ``matches`` and with the explained ``evaluate``, whatever the form."""
-    assert compiled(cond)(facts) is matches(cond, facts)
-    assert evaluate(cond, facts).matched is matches(cond, facts)
+    explained ``evaluate``, whatever the form."""
+    assert compiled(cond)(facts) is evaluate(cond, facts).matched

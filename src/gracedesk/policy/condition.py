@@ -35,8 +35,9 @@ class Outcome:
     @classmethod
     def of(cls, cond: Condition, facts: Mapping[str, Value], test: Test | None = None) -> Outcome:
         """Whether ``cond`` matches ``facts``, its comparisons gathered only when read (the
-        facts must not change afterwards). ``test``: ``cond`` :func:`compiled`."""
-        out = cls(matches(cond, facts) if test is None else test(facts), ())
+        facts must not change afterwards). ``test``: ``cond`` :func:`compiled` already (a
+        policy's rules are, once: ``PolicySet.tests``)."""
+        out = cls((test or compiled(cond))(facts), ())
         out._parts, out._source = None, (cond, facts)
         return out
 
@@ -110,18 +111,6 @@ def compare(actual: Value, op: str, expected: Scalar | list[Scalar]) -> bool:
     raise KeyError(op)
 
 
-def matches(cond: Condition, facts: Mapping[str, Value]) -> bool:
-    """Whether ``cond`` holds (what :func:`evaluate` says, without the reasons)."""
-    if cond.all is not None:
-        return all(matches(c, facts) for c in cond.all)
-    if cond.any is not None:
-        return any(matches(c, facts) for c in cond.any)
-    if cond.not_ is not None:
-        return not matches(cond.not_, facts)
-    assert cond.field is not None and cond.op is not None and cond.value is not None
-    return compare(facts[cond.field], cond.op, cond.value)
-
-
 Test = Callable[[Mapping[str, Value]], bool]
 
 _ORDER: dict[str, Callable[[float, float], bool]] = {
@@ -133,9 +122,9 @@ _ORDER: dict[str, Callable[[float, float], bool]] = {
 
 
 def compiled(cond: Condition) -> Test:
-    """``cond`` as a function of the facts that says what :func:`matches` says, without
-    walking the condition's tree and dispatching on its operators for every message (a
-    policy's rules are compiled once, when it is loaded: ``PolicySet.tests``)."""
+    """Whether ``cond`` holds (what :func:`evaluate` says, without the reasons), as a function
+    of the facts: the condition's tree is walked and its operators looked up once, not for
+    every message (a policy's rules are compiled when it is loaded: ``PolicySet.tests``)."""
     if cond.all is not None:
         every = tuple(compiled(c) for c in cond.all)
         return lambda facts: all(t(facts) for t in every)
